@@ -1,0 +1,401 @@
+using System.Linq.Expressions;
+using ExprGrad.Rules;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Emit;
+
+/// <summary>
+/// Emit: turns the staged graph into Linq and compiles it once. Each stage assigns one block variable, and a
+/// variable is reused once its last reader is past, so the JIT sees few locals. A graph larger than the JIT
+/// optimizes as one method (it falls back to MinOpts past about 20,000 IL instructions or 2,000 locals) is split
+/// into several methods run in order, which hand values on through the tape. Conditionals become if/else on
+/// both passes, so only the branch taken runs.
+/// </summary>
+internal sealed class Emitter
+{
+    /// <summary>Stages per compiled method: well inside the JIT's limits for full optimization (about 8 IL instructions a stage).</summary>
+    internal const int StagesPerMethod = 1500;
+
+    private readonly StagedGraph _graph;
+    private readonly int _budget;
+    private readonly Node?[] _byId;
+    private readonly bool[] _live;
+    private readonly int[] _position, _part, _lastUse, _tapeSlot;
+    private readonly bool[] _crosses;
+    private readonly Dictionary<Node, List<int>> _stores = [];
+    private readonly Dictionary<Node, (int Then, int Else)> _branchEnds = [];
+    private readonly List<List<Node>> _parts = [[]];
+    private int _nextPosition, _partSize, _tapeLength;
+    private readonly ParameterExpression _x = Expression.Parameter(typeof(double[]), "x");
+    private readonly ParameterExpression _g = Expression.Parameter(typeof(double[]), "g");
+    private readonly ParameterExpression _tape = Expression.Parameter(typeof(double[]), "tape");
+
+    private Emitter(StagedGraph graph, int budget)
+    {
+        _graph = graph;
+        _budget = budget;
+        var n = graph.Builder.Count;
+        _byId = new Node?[n];
+        _live = new bool[n];
+        _position = new int[n];
+        _part = new int[n];
+        _lastUse = new int[n];
+        _tapeSlot = new int[n];
+        _crosses = new bool[n];
+        Array.Fill(_tapeSlot, -1);
+        Array.Fill(_lastUse, -1);
+    }
+
+    public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod)
+    {
+        var emitter = new Emitter(graph, stagesPerMethod);
+        emitter.Analyze();
+        return emitter.Build();
+    }
+
+    private void Analyze()
+    {
+        Index();
+        MarkLive();
+        for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
+            if (_graph.Adjoints[slot] is { Op: not Op.Constant } adjoint)
+                Stores(adjoint).Add(slot);
+        StackGuard.Run(() => Place(_graph.Root, topLevel: true));
+        StackGuard.Run(() => CollectUses(_graph.Root));
+
+        _tapeLength = _parts.Count > 1 ? 1 : 0; // slot 0 carries the value out of a split graph
+        for (var id = 0; id < _crosses.Length; id++)
+            if (_crosses[id])
+                _tapeSlot[id] = _tapeLength++;
+    }
+
+    private List<int> Stores(Node n)
+    {
+        if (!_stores.TryGetValue(n, out var slots))
+            _stores[n] = slots = [];
+        return slots;
+    }
+
+    // Every staged node by id, found without recursion (regions nest as deep as the user's conditionals).
+    private void Index()
+    {
+        var pending = new Stack<Region>();
+        pending.Push(_graph.Root);
+        while (pending.TryPop(out var region))
+            foreach (var node in region.Nodes)
+            {
+                _byId[node.Id] = node;
+                if (node.Op == Op.Condition)
+                {
+                    pending.Push(node.Then!);
+                    pending.Push(node.Else!);
+                }
+            }
+    }
+
+    // Dead-stage elimination: ids are a topological order, so one descending pass marks everything needed.
+    private void MarkLive()
+    {
+        Mark(_graph.Output);
+        foreach (var adjoint in _graph.Adjoints)
+            if (adjoint is not null)
+                Mark(adjoint);
+        for (var id = _byId.Length - 1; id >= 0; id--)
+        {
+            if (!_live[id] || _byId[id] is not { } node)
+                continue;
+            foreach (var arg in node.Args)
+                Mark(arg);
+            if (node.Op == Op.Condition)
+                foreach (var result in node.Then!.Results.Concat(node.Else!.Results))
+                    Mark(result);
+        }
+    }
+
+    private void Mark(Node n)
+    {
+        if (n.Op != Op.Constant)
+            _live[n.Id] = true;
+    }
+
+    private bool IsLive(Node n) => n.Op != Op.Constant && _live[n.Id];
+
+    // Positions in emission order, and the method (part) of each top-level stage; a conditional stays in one part.
+    private void Place(Region region, bool topLevel)
+    {
+        foreach (var node in region.Nodes)
+        {
+            if (!IsLive(node))
+                continue;
+            if (topLevel && node.Op != Op.Project)
+            {
+                var size = Size(node);
+                if (_partSize > 0 && _partSize + size > _budget)
+                {
+                    _parts.Add([]);
+                    _partSize = 0;
+                }
+                _partSize += size;
+                _parts[^1].Add(node);
+            }
+            var part = node.Op == Op.Project ? _part[node.Args[0].Id] : _parts.Count - 1;
+            _part[node.Id] = part;
+            if (node.Op == Op.Project)
+            {
+                _position[node.Id] = _position[node.Args[0].Id];
+                continue;
+            }
+            _position[node.Id] = _nextPosition++;
+            if (node.Op == Op.Condition)
+            {
+                Place(node.Then!, topLevel: false);
+                var thenEnd = _nextPosition++;
+                Place(node.Else!, topLevel: false);
+                _branchEnds[node] = (thenEnd, _nextPosition++);
+            }
+        }
+    }
+
+    private int Size(Node node)
+    {
+        if (node.Op != Op.Condition)
+            return 1;
+        var size = 1;
+        var pending = new Stack<Region>([node.Then!, node.Else!]);
+        while (pending.TryPop(out var region))
+            foreach (var n in region.Nodes)
+            {
+                size += IsLive(n) ? 1 : 0;
+                if (n.Op == Op.Condition)
+                {
+                    pending.Push(n.Then!);
+                    pending.Push(n.Else!);
+                }
+            }
+        return size;
+    }
+
+    private void CollectUses(Region region)
+    {
+        foreach (var node in region.Nodes)
+        {
+            if (!IsLive(node) || node.Op == Op.Project)
+                continue;
+            var (at, part) = (_position[node.Id], _part[node.Id]);
+            foreach (var arg in node.Args)
+                Use(arg, at, part);
+            if (node.Op == Op.Condition)
+            {
+                var (thenEnd, elseEnd) = _branchEnds[node];
+                CollectUses(node.Then!);
+                CollectUses(node.Else!);
+                foreach (var result in node.Then!.Results)
+                    Use(result, thenEnd, part);
+                foreach (var result in node.Else!.Results)
+                    Use(result, elseEnd, part);
+            }
+        }
+    }
+
+    private void Use(Node value, int at, int part)
+    {
+        if (value.Op == Op.Constant)
+            return;
+        if (_part[value.Id] == part)
+            _lastUse[value.Id] = Math.Max(_lastUse[value.Id], at);
+        else if (value.Op != Op.Input)
+            _crosses[value.Id] = true; // inputs are read from x again instead
+    }
+
+    private Kernel Build()
+    {
+        if (_parts.Count == 1)
+        {
+            var body = new PartWriter(this, 0).Write();
+            var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", [_x, _g, _tape]);
+            return new Kernel(lambda, lambda.Compile());
+        }
+
+        var parts = new Expression<Action<double[], double[], double[]>>[_parts.Count];
+        for (var p = 0; p < parts.Length; p++)
+            parts[p] = Expression.Lambda<Action<double[], double[], double[]>>(new PartWriter(this, p).Write(), $"Gradient_{p}", [_x, _g, _tape]);
+        // What runs is each part compiled on its own; this lambda shows the whole in one piece.
+        var whole = Expression.Lambda<Func<double[], double[], double[], double>>(
+            Expression.Block(parts.Select(part => (Expression)Expression.Invoke(part, _x, _g, _tape))
+                .Append(Expression.ArrayIndex(_tape, Expression.Constant(0)))),
+            "Gradient", [_x, _g, _tape]);
+        return new Kernel(whole, Array.ConvertAll(parts, part => part.Compile()), _tapeLength, valueSlot: 0);
+    }
+
+    /// <summary>Writes one compiled method: its stages in order, with block variables allocated and reused by liveness.</summary>
+    private sealed class PartWriter(Emitter e, int part)
+    {
+        private readonly Dictionary<Node, ParameterExpression> _home = [];
+        private readonly List<ParameterExpression> _variables = [];
+        private readonly Stack<ParameterExpression> _freeDoubles = new(), _freeBools = new();
+        private ParameterExpression? _result;
+
+        private bool Single => e._parts.Count == 1;
+
+        public Expression Write()
+        {
+            var statements = new List<Expression>();
+            if (part == 0)
+            {
+                // Slots whose adjoint is a number (0 where the function does not depend on them) are written first.
+                for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
+                {
+                    var adjoint = e._graph.Adjoints[slot];
+                    if (adjoint is null || adjoint.Op == Op.Constant)
+                        statements.Add(Expression.Assign(Gradient(slot), Expression.Constant(adjoint?.Value ?? 0.0)));
+                }
+                if (e._graph.Output.Op == Op.Constant && !Single)
+                    statements.Add(Expression.Assign(TapeAt(0), Expression.Constant(e._graph.Output.Value)));
+            }
+            StackGuard.Run(() => WriteStages(e._parts[part], statements));
+
+            if (Single)
+            {
+                statements.Add(_result ?? (Expression)Expression.Constant(e._graph.Output.Value));
+                return Expression.Block(typeof(double), _variables, statements);
+            }
+            statements.Add(Expression.Empty());
+            return Expression.Block(typeof(void), _variables, statements);
+        }
+
+        private void WriteStages(IEnumerable<Node> nodes, List<Expression> statements)
+        {
+            foreach (var node in nodes)
+            {
+                if (!e.IsLive(node) || node.Op == Op.Project)
+                    continue;
+                if (node.Op == Op.Condition)
+                {
+                    WriteCondition(node, statements);
+                    continue;
+                }
+                var value = node.Op switch
+                {
+                    Op.Input => Expression.ArrayIndex(e._x, Expression.Constant(e._graph.Slot(node))),
+                    Op.Captured => node.Live!,
+                    _ => RuleTable.Get(node.Op).Emit(Array.ConvertAll(node.Args, Read)),
+                };
+                ReleaseDead(node.Args, e._position[node.Id]);
+                Define(node, value, statements);
+            }
+        }
+
+        private void WriteCondition(Node condition, List<Expression> statements)
+        {
+            var at = e._position[condition.Id];
+            var test = Read(condition.Args[0]);
+            ReleaseDead(condition.Args, at);
+
+            // The builder stages a conditional's projections right after it.
+            var outputs = new List<Node>();
+            for (var id = condition.Id + 1; id < e._byId.Length && e._byId[id] is { Op: Op.Project } p && p.Args[0] == condition; id++)
+                if (e.IsLive(p))
+                    outputs.Add(p);
+            var homes = outputs.ConvertAll(o => _home[o] = Allocate(o));
+            var (thenEnd, elseEnd) = e._branchEnds[condition];
+
+            Expression Branch(Region region, int end)
+            {
+                var body = new List<Expression>();
+                WriteStages(region.Nodes, body);
+                foreach (var (output, home) in outputs.Zip(homes))
+                    body.Add(Expression.Assign(home, Read(region.Results[output.Param])));
+                ReleaseDead(region.Results, end);
+                body.Add(Expression.Empty());
+                return Expression.Block(typeof(void), body);
+            }
+
+            statements.Add(Expression.IfThenElse(test, Branch(condition.Then!, thenEnd), Branch(condition.Else!, elseEnd)));
+            foreach (var output in outputs)
+                Bind(output, _home[output], statements);
+        }
+
+        private void Define(Node node, Expression value, List<Expression> statements)
+        {
+            var id = node.Id;
+            var needsLocal = e._lastUse[id] > e._position[id] || e._stores.ContainsKey(node) || node == e._graph.Output;
+            if (!needsLocal)
+            {
+                if (e._crosses[id])
+                    statements.Add(Expression.Assign(TapeAt(e._tapeSlot[id]), ToDouble(value)));
+                return;
+            }
+            var home = Allocate(node);
+            _home[node] = home;
+            statements.Add(Expression.Assign(home, value));
+            Bind(node, home, statements);
+        }
+
+        // Hands a freshly computed value on: to its gradient slots, the result, and the tape; frees it if nothing here reads it again.
+        private void Bind(Node node, ParameterExpression home, List<Expression> statements)
+        {
+            if (e._stores.TryGetValue(node, out var slots))
+                foreach (var slot in slots)
+                    statements.Add(Expression.Assign(Gradient(slot), home));
+            if (node == e._graph.Output)
+            {
+                if (Single)
+                    statements.Add(Expression.Assign(_result = Expression.Variable(typeof(double), "value"), home));
+                else
+                    statements.Add(Expression.Assign(TapeAt(0), home));
+                if (Single)
+                    _variables.Add(_result!);
+            }
+            if (e._crosses[node.Id])
+                statements.Add(Expression.Assign(TapeAt(e._tapeSlot[node.Id]), ToDouble(home)));
+            if (e._lastUse[node.Id] <= e._position[node.Id])
+                Release(node);
+        }
+
+        private Expression Read(Node n)
+        {
+            if (n.Op == Op.Constant)
+                return n.IsBool ? Expression.Constant(n.Value != 0) : Expression.Constant(n.Value);
+            if (_home.TryGetValue(n, out var home))
+                return home;
+            if (n.Op == Op.Input)
+                return Expression.ArrayIndex(e._x, Expression.Constant(e._graph.Slot(n)));
+            var slot = e._tapeSlot[n.Id];
+            if (slot < 0)
+                throw new InvalidOperationException($"internal error: stage {n} is read before it is computed");
+            return IsBool(n) ? Expression.NotEqual(TapeAt(slot), Expression.Constant(0.0)) : TapeAt(slot);
+        }
+
+        private void ReleaseDead(Node[] args, int at)
+        {
+            foreach (var arg in args)
+                if (arg.Op != Op.Constant && e._lastUse[arg.Id] == at && _home.ContainsKey(arg))
+                    Release(arg);
+        }
+
+        private void Release(Node n)
+        {
+            if (_home.Remove(n, out var home))
+                (home.Type == typeof(bool) ? _freeBools : _freeDoubles).Push(home);
+        }
+
+        private ParameterExpression Allocate(Node n)
+        {
+            var isBool = IsBool(n);
+            if ((isBool ? _freeBools : _freeDoubles).TryPop(out var reused))
+                return reused;
+            var fresh = Expression.Variable(isBool ? typeof(bool) : typeof(double), $"v{n.Id}");
+            _variables.Add(fresh);
+            return fresh;
+        }
+
+        private static bool IsBool(Node n) => n.IsBool;
+
+        private Expression Gradient(int slot) => Expression.ArrayAccess(e._g, Expression.Constant(slot));
+
+        private Expression TapeAt(int slot) => Expression.ArrayAccess(e._tape, Expression.Constant(slot));
+
+        private static Expression ToDouble(Expression value) =>
+            value.Type == typeof(bool) ? Expression.Condition(value, Expression.Constant(1.0), Expression.Constant(0.0)) : value;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Linq.Expressions;
+using ExprGrad.Emit;
+using ExprGrad.Import;
+using ExprGrad.Reverse;
+using ExprGrad.Staging;
+
+namespace ExprGrad;
+
+/// <summary>
+/// The entry point: <c>Grad.Of(lambda)</c> stages the lambda, differentiates it in reverse mode and compiles the
+/// value and gradient into one delegate.
+/// </summary>
+/// <example>
+/// <code>
+/// var g = Grad.Of((double x, double y, double z) =&gt; (x + y) * z);
+/// var (value, dx, dy, dz) = g.Evaluate(-2, 5, -4);   // -12, -4, -4, 3
+/// </code>
+/// </example>
+public static class Grad
+{
+    /// <summary>
+    /// Differentiates a lambda built by hand (with <see cref="Expression"/> factories) whose parameters are
+    /// <c>double</c> or <c>double[]</c> and whose result is <c>double</c>; evaluate it through the flat (span) layout.
+    /// </summary>
+    /// <param name="f">The function.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient Of(LambdaExpression f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 1 parameter (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1> Of<T1>(Expression<Func<T1, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 2 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2> Of<T1, T2>(Expression<Func<T1, T2, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 3 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3> Of<T1, T2, T3>(Expression<Func<T1, T2, T3, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 4 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3, T4> Of<T1, T2, T3, T4>(Expression<Func<T1, T2, T3, T4, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3, T4>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 5 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3, T4, T5> Of<T1, T2, T3, T4, T5>(Expression<Func<T1, T2, T3, T4, T5, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3, T4, T5>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 6 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3, T4, T5, T6> Of<T1, T2, T3, T4, T5, T6>(Expression<Func<T1, T2, T3, T4, T5, T6, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3, T4, T5, T6>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 7 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3, T4, T5, T6, T7> Of<T1, T2, T3, T4, T5, T6, T7>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3, T4, T5, T6, T7>(graph, kernel);
+    }
+
+    /// <summary>Differentiates a function of 8 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
+    public static Gradient<T1, T2, T3, T4, T5, T6, T7, T8> Of<T1, T2, T3, T4, T5, T6, T7, T8>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, T8, double>> f)
+    {
+        var (graph, kernel) = Build(f);
+        return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, kernel);
+    }
+
+    private static (StagedGraph Graph, Kernel Kernel) Build(LambdaExpression f)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var graph = Importer.Import(f);
+        ReverseSweep.Run(graph);
+        return (graph, Emitter.Compile(graph));
+    }
+}

@@ -1,0 +1,377 @@
+// Arities 1..8, written out: they differ only in the count of parameters.
+using ExprGrad.Emit;
+using ExprGrad.Staging;
+
+namespace ExprGrad;
+
+/// <summary>The compiled gradient of a function of 1 parameter, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1) = ...</c>.</returns>
+    public ValueAndGradient<T1> Evaluate(T1 a1)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1>(value, Unpack(work, 0, a1));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 1 parameter.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1>(double Value, T1 D1);
+
+/// <summary>The compiled gradient of a function of 2 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2> Evaluate(T1 a1, T2 a2)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2>(value, Unpack(work, 0, a1), Unpack(work, 1, a2));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 2 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D2);
+
+/// <summary>The compiled gradient of a function of 3 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3> Evaluate(T1 a1, T2 a2, T3 a3)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 3 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, T2 D2, T3 D3);
+
+/// <summary>The compiled gradient of a function of 4 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3, T4> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <param name="a4">Parameter 4.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3, T4> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        Pack(work, 3, a4);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3, T4>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 4 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <typeparam name="T4">The type of parameter 4 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+/// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 D1, T2 D2, T3 D3, T4 D4);
+
+/// <summary>The compiled gradient of a function of 5 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <param name="a4">Parameter 4.</param>
+    /// <param name="a5">Parameter 5.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3, T4, T5> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        Pack(work, 3, a4);
+        Pack(work, 4, a5);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 5 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <typeparam name="T4">The type of parameter 4 and of its gradient.</typeparam>
+/// <typeparam name="T5">The type of parameter 5 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+/// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
+/// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5);
+
+/// <summary>The compiled gradient of a function of 6 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T6">The type of parameter 6: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <param name="a4">Parameter 4.</param>
+    /// <param name="a5">Parameter 5.</param>
+    /// <param name="a6">Parameter 6.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3, T4, T5, T6> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        Pack(work, 3, a4);
+        Pack(work, 4, a5);
+        Pack(work, 5, a6);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 6 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <typeparam name="T4">The type of parameter 4 and of its gradient.</typeparam>
+/// <typeparam name="T5">The type of parameter 5 and of its gradient.</typeparam>
+/// <typeparam name="T6">The type of parameter 6 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+/// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
+/// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
+/// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6);
+
+/// <summary>The compiled gradient of a function of 7 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T6">The type of parameter 6: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T7">The type of parameter 7: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <param name="a4">Parameter 4.</param>
+    /// <param name="a5">Parameter 5.</param>
+    /// <param name="a6">Parameter 6.</param>
+    /// <param name="a7">Parameter 7.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        Pack(work, 3, a4);
+        Pack(work, 4, a5);
+        Pack(work, 5, a6);
+        Pack(work, 6, a7);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 7 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <typeparam name="T4">The type of parameter 4 and of its gradient.</typeparam>
+/// <typeparam name="T5">The type of parameter 5 and of its gradient.</typeparam>
+/// <typeparam name="T6">The type of parameter 6 and of its gradient.</typeparam>
+/// <typeparam name="T7">The type of parameter 7 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+/// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
+/// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
+/// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
+/// <param name="D7">The gradient with respect to parameter 7, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7);
+
+/// <summary>The compiled gradient of a function of 8 parameters, each <c>double</c> or <c>double[]</c>.</summary>
+/// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T6">The type of parameter 6: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T7">The type of parameter 7: <c>double</c> or <c>double[]</c>.</typeparam>
+/// <typeparam name="T8">The type of parameter 8: <c>double</c> or <c>double[]</c>.</typeparam>
+public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
+{
+    internal Gradient(StagedGraph graph, Kernel kernel)
+        : base(graph, kernel)
+    {
+    }
+
+    /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
+    /// <param name="a1">Parameter 1.</param>
+    /// <param name="a2">Parameter 2.</param>
+    /// <param name="a3">Parameter 3.</param>
+    /// <param name="a4">Parameter 4.</param>
+    /// <param name="a5">Parameter 5.</param>
+    /// <param name="a6">Parameter 6.</param>
+    /// <param name="a7">Parameter 7.</param>
+    /// <param name="a8">Parameter 8.</param>
+    /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7, d8) = ...</c>.</returns>
+    public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8)
+    {
+        var work = Begin();
+        Pack(work, 0, a1);
+        Pack(work, 1, a2);
+        Pack(work, 2, a3);
+        Pack(work, 3, a4);
+        Pack(work, 4, a5);
+        Pack(work, 5, a6);
+        Pack(work, 6, a7);
+        Pack(work, 7, a8);
+        var value = Run(work);
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), Unpack(work, 7, a8));
+        End(work);
+        return result;
+    }
+}
+
+/// <summary>A function's value and its gradient with respect to each of its 8 parameters.</summary>
+/// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
+/// <typeparam name="T2">The type of parameter 2 and of its gradient.</typeparam>
+/// <typeparam name="T3">The type of parameter 3 and of its gradient.</typeparam>
+/// <typeparam name="T4">The type of parameter 4 and of its gradient.</typeparam>
+/// <typeparam name="T5">The type of parameter 5 and of its gradient.</typeparam>
+/// <typeparam name="T6">The type of parameter 6 and of its gradient.</typeparam>
+/// <typeparam name="T7">The type of parameter 7 and of its gradient.</typeparam>
+/// <typeparam name="T8">The type of parameter 8 and of its gradient.</typeparam>
+/// <param name="Value">The function's value.</param>
+/// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
+/// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
+/// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
+/// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
+/// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
+/// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
+/// <param name="D7">The gradient with respect to parameter 7, shaped like it.</param>
+/// <param name="D8">The gradient with respect to parameter 8, shaped like it.</param>
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7, T8 D8);

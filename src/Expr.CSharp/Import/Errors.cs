@@ -1,0 +1,84 @@
+using System.Linq.Expressions;
+
+namespace ExprGrad.Import;
+
+/// <summary>Every error the importer raises, in one place: what is wrong, where, and what to do instead.</summary>
+internal static class Errors
+{
+    public const string Catalogue =
+        "+, -, *, /, unary -, Math.Exp, Log (1 and 2 arguments), Log10, Log2, Sqrt, Cbrt, Pow, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, " +
+        "Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Max, Min, Sign, Floor, Ceiling, Round, Truncate, Fn.Sigmoid, Fn.Relu, Fn.Softplus, " +
+        "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants, " +
+        "and captured variables";
+
+    public static ExprGradException Unsupported(Expression e, string what) =>
+        new($"cannot differentiate {what} in {Show(e)} (supported: {Catalogue})", e);
+
+    public static ExprGradException UnsupportedNode(Expression e) => Unsupported(e, $"'{e.NodeType}'");
+
+    public static ExprGradException NoRule(MethodCallExpression call) =>
+        new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method " +
+            $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function", call);
+
+    public static ExprGradException Invocation(InvocationExpression e) =>
+        new($"cannot differentiate the delegate call {Show(e)}: ExprGrad sees only the lambda's own expression tree, not a delegate's " +
+            "compiled body; write the function inline in the lambda, or use an Fn function", e);
+
+    public static ExprGradException ParameterType(ParameterExpression p) =>
+        new($"parameter '{p.Name}' has type {p.Type.Name}; parameters must be double or double[]", p);
+
+    public static ExprGradException ResultType(LambdaExpression f) =>
+        new($"the function returns {f.ReturnType.Name}; it must return double", f);
+
+    public static ExprGradException UnindexedArray(ParameterExpression p) =>
+        new($"the array parameter '{p.Name}' is used whole; index it with a constant, like {p.Name}[0]", p);
+
+    public static ExprGradException ArrayIndex(Expression e, ParameterExpression p) =>
+        new($"the index in {Show(e)} is not a constant: an element of the array parameter '{p.Name}' must be read at an index " +
+            "known when Grad.Of runs (a constant, or arithmetic on constants)", e);
+
+    public static ExprGradException ForeignParameter(ParameterExpression p) =>
+        new($"'{p.Name}' is not a parameter of the lambda being differentiated (a nested lambda or a variable of a block?)", p);
+
+    /// <summary>
+    /// The sub-expression as C#-like text, shortened for deep or large trees: Expression.ToString recurses without
+    /// a guard, so it only sees trees known to be small.
+    /// </summary>
+    public static string Show(Expression e)
+    {
+        const int MaxDepth = 40, MaxNodes = 200, MaxLength = 300;
+        if (!SizeProbe.IsSmall(e, MaxDepth, MaxNodes))
+            return $"a {e.NodeType} expression of type {e.Type.Name} (too large to print)";
+        var text = e.ToString();
+        return text.Length <= MaxLength ? text : text[..MaxLength] + "…";
+    }
+
+    // Visits at most MaxDepth levels and MaxNodes nodes, then stops: its recursion is bounded.
+    private sealed class SizeProbe(int maxDepth, int maxNodes) : ExpressionVisitor
+    {
+        private int _depth, _nodes;
+        private bool _large;
+
+        public static bool IsSmall(Expression e, int maxDepth, int maxNodes)
+        {
+            var probe = new SizeProbe(maxDepth, maxNodes);
+            probe.Visit(e);
+            return !probe._large;
+        }
+
+        public override Expression? Visit(Expression? node)
+        {
+            if (node is null || _large)
+                return node;
+            if (++_nodes > maxNodes || _depth >= maxDepth)
+            {
+                _large = true;
+                return node;
+            }
+            _depth++;
+            base.Visit(node);
+            _depth--;
+            return node;
+        }
+    }
+}

@@ -1,0 +1,349 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Import;
+
+/// <summary>
+/// Import: walks the user's lambda once and stages it. Parameters become inputs, captured variables become live
+/// reads, constants fold, and anything outside the catalogue stops here with an <see cref="ExprGradException"/>.
+/// The walk recurses through <see cref="StackGuard"/>, so it survives trees of any depth.
+/// </summary>
+internal sealed class Importer
+{
+    private readonly GraphBuilder _b = new();
+    private readonly Dictionary<ParameterExpression, (int Index, bool IsArray)> _parameters = [];
+
+    private Importer(LambdaExpression f)
+    {
+        for (var i = 0; i < f.Parameters.Count; i++)
+        {
+            var p = f.Parameters[i];
+            if (p.IsByRef || (p.Type != typeof(double) && p.Type != typeof(double[])))
+                throw Errors.ParameterType(p);
+            _parameters[p] = (i, p.Type == typeof(double[]));
+        }
+    }
+
+    public static StagedGraph Import(LambdaExpression f)
+    {
+        if (f.ReturnType != typeof(double))
+            throw Errors.ResultType(f);
+        var importer = new Importer(f);
+        var output = importer.Value(f.Body);
+        return new StagedGraph(f, importer._b, output, importer.Layout(f));
+    }
+
+    // Scalars take one slot; an array takes as many as its highest index read plus one.
+    private ParameterLayout[] Layout(LambdaExpression f)
+    {
+        var extents = new int[f.Parameters.Count];
+        foreach (var input in _b.Inputs)
+            extents[input.Param] = Math.Max(extents[input.Param], input.Element + 1);
+        var layout = new ParameterLayout[f.Parameters.Count];
+        var offset = 0;
+        for (var i = 0; i < layout.Length; i++)
+        {
+            var p = f.Parameters[i];
+            var isArray = p.Type == typeof(double[]);
+            var extent = isArray ? extents[i] : 1;
+            layout[i] = new ParameterLayout(p.Name ?? $"p{i}", isArray, offset, extent);
+            offset += extent;
+        }
+        return layout;
+    }
+
+    /// <summary>Stages a double-valued expression.</summary>
+    private Node Value(Expression e)
+    {
+        if (!StackGuard.HasRoom)
+            return StackGuard.Run(() => Value(e));
+        if (e.Type != typeof(double))
+            throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double is needed");
+
+        switch (e)
+        {
+            case ConstantExpression c:
+                return _b.Constant((double)c.Value!);
+            case ParameterExpression p:
+                return Parameter(p);
+            case BinaryExpression { NodeType: ExpressionType.ArrayIndex } index:
+                return Element(index, index.Left, [index.Right]);
+            case IndexExpression { Object: not null, Indexer: null } index:
+                return Element(index, index.Object, index.Arguments);
+            case BinaryExpression binary when Arithmetic(binary.NodeType) is { } op:
+                return _b.Apply(op, Value(binary.Left), Value(binary.Right));
+            case UnaryExpression { NodeType: ExpressionType.Negate or ExpressionType.NegateChecked } u:
+                return _b.Negate(Value(u.Operand));
+            case UnaryExpression { NodeType: ExpressionType.UnaryPlus } u:
+                return Value(u.Operand);
+            case UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked } u:
+                return Conversion(u);
+            case ConditionalExpression c:
+                return Conditional(c);
+            case MethodCallExpression call:
+                return Call(call);
+            case MemberExpression:
+                return Live(e);
+            case InvocationExpression invoke:
+                throw Errors.Invocation(invoke);
+            default:
+                throw Errors.UnsupportedNode(e);
+        }
+    }
+
+    /// <summary>Stages a boolean test of a conditional.</summary>
+    private Node Test(Expression e)
+    {
+        if (!StackGuard.HasRoom)
+            return StackGuard.Run(() => Test(e));
+        if (e.Type != typeof(bool))
+            throw Errors.Unsupported(e, $"a test of type {e.Type.Name}");
+
+        switch (e)
+        {
+            case ConstantExpression c:
+                return _b.Boolean((bool)c.Value!);
+            case BinaryExpression { NodeType: ExpressionType.AndAlso or ExpressionType.OrElse } logical:
+                return _b.Apply(logical.NodeType == ExpressionType.AndAlso ? Op.AndAlso : Op.OrElse, Test(logical.Left), Test(logical.Right));
+            case UnaryExpression { NodeType: ExpressionType.Not } not:
+                return _b.Apply(Op.Not, Test(not.Operand));
+            case BinaryExpression comparison when Comparison(comparison.NodeType) is { } op && comparison.Method is null:
+                return _b.Apply(op, Number(comparison.Left), Number(comparison.Right));
+            case MemberExpression when TryLive(e, out var root, out var path):
+                return _b.Captured(e, root, path);
+            default:
+                throw Errors.Unsupported(e, $"the test '{e.NodeType}'");
+        }
+    }
+
+    // An operand of a comparison: a double, or any numeric value converted to double by the comparison's own rules.
+    private Node Number(Expression e) =>
+        e.Type == typeof(double) ? Value(e)
+        : IsNumeric(e.Type) ? Value(Expression.Convert(e, typeof(double)))
+        : throw Errors.Unsupported(e, $"a comparison of {e.Type.Name} values");
+
+    private Node Parameter(ParameterExpression p)
+    {
+        if (!_parameters.TryGetValue(p, out var info))
+            throw Errors.ForeignParameter(p);
+        if (info.IsArray)
+            throw Errors.UnindexedArray(p);
+        return _b.Input(info.Index, -1);
+    }
+
+    private Node Element(Expression e, Expression array, IReadOnlyList<Expression> indices)
+    {
+        if (array is ParameterExpression p && _parameters.TryGetValue(p, out var info) && info.IsArray)
+        {
+            if (indices.Count != 1 || !TryConstantIndex(indices[0], out var index) || index < 0)
+                throw Errors.ArrayIndex(e, p);
+            return _b.Input(info.Index, index);
+        }
+        return Live(e);
+    }
+
+    private Node Conversion(UnaryExpression u)
+    {
+        var operand = u.Operand;
+        if (operand.Type == typeof(double))
+            return Value(operand);
+        if (operand is MethodCallExpression { Method.Name: nameof(Math.Sign) } sign
+            && sign.Method.DeclaringType == typeof(Math) && sign.Arguments[0].Type == typeof(double))
+            return _b.Apply(Op.Sign, Value(sign.Arguments[0]));
+        if (operand is ConstantExpression { Value: { } constant } && IsNumeric(operand.Type))
+            return _b.Constant(Convert.ToDouble(constant, System.Globalization.CultureInfo.InvariantCulture));
+        if (IsNumeric(operand.Type) && TryLive(operand, out var root, out var path))
+            return _b.Captured(u, root, path);
+        throw Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
+    }
+
+    private Node Conditional(ConditionalExpression c)
+    {
+        var test = Test(c.Test);
+        if (test.Op == Op.Constant)
+            return Value(test.Value != 0 ? c.IfTrue : c.IfFalse);
+
+        // Each branch is its own region: only the branch taken is evaluated (and differentiated).
+        _b.BeginRegion();
+        var a = Value(c.IfTrue);
+        var then = _b.EndRegion([a]);
+        _b.BeginRegion();
+        var b = Value(c.IfFalse);
+        var @else = _b.EndRegion([b]);
+        if (a == b && then.Nodes.Count == 0 && @else.Nodes.Count == 0)
+            return a;
+        return _b.Condition(test, then, @else)[0];
+    }
+
+    private Node Call(MethodCallExpression call)
+    {
+        var m = call.Method;
+        if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double)))
+            throw Errors.NoRule(call);
+        if (!Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
+            throw Errors.NoRule(call);
+        return call.Arguments.Count == 1
+            ? _b.Apply(op, Value(call.Arguments[0]))
+            : _b.Apply(op, Value(call.Arguments[0]), Value(call.Arguments[1]));
+    }
+
+    private Node Live(Expression e) =>
+        TryLive(e, out var root, out var path)
+            ? _b.Captured(e, root, path)
+            : throw Errors.UnsupportedNode(e);
+
+    /// <summary>
+    /// A captured variable: a chain of field and property reads (and array elements at such indices) from a
+    /// constant or a static member. It is read live at every call and never differentiated.
+    /// </summary>
+    private bool TryLive(Expression e, out object? root, out string path)
+    {
+        var text = new StringBuilder();
+        var ok = TryLive(e, text, out root);
+        path = text.ToString();
+        return ok;
+    }
+
+    private bool TryLive(Expression e, StringBuilder path, out object? root)
+    {
+        root = null;
+        if (!StackGuard.HasRoom)
+        {
+            object? r = null;
+            var ok = StackGuard.Run(() => TryLive(e, path, out r));
+            root = r;
+            return ok;
+        }
+        switch (e)
+        {
+            case ConstantExpression c:
+                root = c.Value;
+                path.Append("const:").Append(c.Type.FullName);
+                return true;
+            case MemberExpression { Member: FieldInfo or PropertyInfo } m:
+                if (m.Expression is not null && !TryLive(m.Expression, path, out root))
+                    return false;
+                path.Append('.').Append(m.Member.DeclaringType?.FullName).Append("::").Append(m.Member.Name);
+                return true;
+            case BinaryExpression { NodeType: ExpressionType.ArrayIndex } index:
+                if (!TryLive(index.Left, path, out root))
+                    return false;
+                path.Append('[');
+                if (!TryLive(index.Right, path, out _) && !TryConstantIndexText(index.Right, path))
+                    return false;
+                path.Append(']');
+                return true;
+            case UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked } u when IsNumeric(u.Type):
+                if (!TryLive(u.Operand, path, out root))
+                    return false;
+                path.Append(" as ").Append(u.Type.Name);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool TryConstantIndexText(Expression e, StringBuilder path)
+    {
+        if (!TryConstantIndex(e, out var index))
+            return false;
+        path.Append(index);
+        return true;
+    }
+
+    /// <summary>An index known when Grad.Of runs: an integer constant, or arithmetic on such constants.</summary>
+    private static bool TryConstantIndex(Expression e, out int index)
+    {
+        index = 0;
+        if (!StackGuard.HasRoom)
+        {
+            var i = 0;
+            var ok = StackGuard.Run(() => TryConstantIndex(e, out i));
+            index = i;
+            return ok;
+        }
+        switch (e)
+        {
+            case ConstantExpression { Value: int or long or short or byte or sbyte or ushort or uint } c:
+                var value = Convert.ToInt64(c.Value, System.Globalization.CultureInfo.InvariantCulture);
+                if (value is < int.MinValue or > int.MaxValue)
+                    return false;
+                index = (int)value;
+                return true;
+            case UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked } u:
+                return TryConstantIndex(u.Operand, out index);
+            case BinaryExpression { NodeType: ExpressionType.Add or ExpressionType.Subtract or ExpressionType.Multiply or ExpressionType.Divide } b
+                when TryConstantIndex(b.Left, out var l) && TryConstantIndex(b.Right, out var r):
+                long result = b.NodeType switch
+                {
+                    ExpressionType.Add => (long)l + r,
+                    ExpressionType.Subtract => (long)l - r,
+                    ExpressionType.Multiply => (long)l * r,
+                    _ => r == 0 ? long.MinValue : l / r,
+                };
+                if (result is < int.MinValue or > int.MaxValue)
+                    return false;
+                index = (int)result;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static bool IsNumeric(Type t) =>
+        t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(byte) || t == typeof(sbyte)
+        || t == typeof(uint) || t == typeof(ulong) || t == typeof(ushort) || t == typeof(float) || t == typeof(double)
+        || t == typeof(decimal);
+
+    private static Op? Arithmetic(ExpressionType t) => t switch
+    {
+        ExpressionType.Add or ExpressionType.AddChecked => Op.Add,
+        ExpressionType.Subtract or ExpressionType.SubtractChecked => Op.Subtract,
+        ExpressionType.Multiply or ExpressionType.MultiplyChecked => Op.Multiply,
+        ExpressionType.Divide => Op.Divide,
+        ExpressionType.Power => Op.Pow,
+        _ => null,
+    };
+
+    private static Op? Comparison(ExpressionType t) => t switch
+    {
+        ExpressionType.LessThan => Op.LessThan,
+        ExpressionType.LessThanOrEqual => Op.LessThanOrEqual,
+        ExpressionType.GreaterThan => Op.GreaterThan,
+        ExpressionType.GreaterThanOrEqual => Op.GreaterThanOrEqual,
+        ExpressionType.Equal => Op.Equal,
+        ExpressionType.NotEqual => Op.NotEqual,
+        _ => null,
+    };
+
+    // The methods with rules, by declaring type, name and argument count (all arguments double, result double).
+    private static readonly Dictionary<(Type, string, int), Op> Methods = BuildMethods();
+
+    private static Dictionary<(Type, string, int), Op> BuildMethods()
+    {
+        var methods = new Dictionary<(Type, string, int), Op>();
+        foreach (var (name, op) in new[]
+        {
+            ("Exp", Op.Exp), ("Log", Op.Log), ("Log10", Op.Log10), ("Log2", Op.Log2), ("Sqrt", Op.Sqrt), ("Cbrt", Op.Cbrt),
+            ("Sin", Op.Sin), ("Cos", Op.Cos), ("Tan", Op.Tan), ("Asin", Op.Asin), ("Acos", Op.Acos), ("Atan", Op.Atan),
+            ("Sinh", Op.Sinh), ("Cosh", Op.Cosh), ("Tanh", Op.Tanh), ("Asinh", Op.Asinh), ("Acosh", Op.Acosh), ("Atanh", Op.Atanh),
+            ("Abs", Op.Abs), ("Floor", Op.Floor), ("Ceiling", Op.Ceiling), ("Round", Op.Round), ("Truncate", Op.Truncate),
+        })
+        {
+            methods[(typeof(Math), name, 1)] = op;
+            methods[(typeof(double), name, 1)] = op;
+        }
+        foreach (var (name, op) in new[] { ("Log", Op.LogBase), ("Pow", Op.Pow), ("Atan2", Op.Atan2), ("Max", Op.Max), ("Min", Op.Min) })
+        {
+            methods[(typeof(Math), name, 2)] = op;
+            methods[(typeof(double), name, 2)] = op;
+        }
+        methods[(typeof(Fn), nameof(Fn.Sigmoid), 1)] = Op.Sigmoid;
+        methods[(typeof(Fn), nameof(Fn.Relu), 1)] = Op.Relu;
+        methods[(typeof(Fn), nameof(Fn.Softplus), 1)] = Op.Softplus;
+        methods[(typeof(Fn), nameof(Fn.Square), 1)] = Op.Square;
+        return methods;
+    }
+}

@@ -1,0 +1,128 @@
+using ExprGrad.Rules;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Reverse;
+
+/// <summary>
+/// The reverse sweep: walks the stages backwards and, for each one whose adjoint is not a symbolic zero, applies
+/// its rule and adds the contributions to its inputs' adjoints (the <c>+=</c> at forks). The backward stages are
+/// ordinary nodes appended after the forward ones, so the gradient is itself a staged graph.
+/// </summary>
+internal static class ReverseSweep
+{
+    public static void Run(StagedGraph graph)
+    {
+        var b = graph.Builder;
+        graph.ForwardCount = graph.Root.Nodes.Count;
+        var adjoints = new Dictionary<Node, Node>();
+        if (!graph.Output.IsPassive && graph.Output.Op != Op.Constant)
+            adjoints[graph.Output] = b.Constant(1);
+        Sweep(b, graph.Root, adjoints, graph.ForwardCount);
+
+        graph.Adjoints = new Node?[graph.Dimension];
+        foreach (var input in b.Inputs)
+            graph.Adjoints[graph.Slot(input)] = adjoints.GetValueOrDefault(input);
+        graph.StageCount = CountStages(graph.Root);
+    }
+
+    /// <summary>
+    /// Sweeps the first <paramref name="count"/> stages of <paramref name="region"/> backwards. Adjoints of nodes
+    /// outside the region accumulate in <paramref name="adjoints"/> too: for a branch, they are what it exports.
+    /// </summary>
+    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count)
+    {
+        Dictionary<Node, Node?[]>? outputAdjoints = null;
+        for (var i = count - 1; i >= 0; i--)
+        {
+            var y = region.Nodes[i];
+            if (y.IsPassive || y.Op == Op.Input)
+                continue;
+            if (y.Op == Op.Condition)
+            {
+                if (outputAdjoints?.GetValueOrDefault(y) is { } yBars)
+                    PullbackCondition(b, y, yBars, adjoints);
+                continue;
+            }
+            if (!adjoints.TryGetValue(y, out var yBar))
+                continue;
+            if (y.Op == Op.Project)
+            {
+                // Gathered per conditional; the conditional's own stage (just before its projections) pulls them back.
+                outputAdjoints ??= [];
+                var condition = y.Args[0];
+                if (!outputAdjoints.TryGetValue(condition, out var slots))
+                    outputAdjoints[condition] = slots = new Node?[condition.Then!.Results.Length];
+                slots[y.Param] = yBar;
+                continue;
+            }
+
+            var rule = RuleTable.Get(y.Op);
+            var xBars = new Node?[y.Args.Length];
+            rule.Pullback!(b, y, yBar, xBars);
+            for (var k = 0; k < xBars.Length; k++)
+                if (xBars[k] is { } xBar)
+                    Accumulate(b, adjoints, y.Args[k], xBar);
+        }
+    }
+
+    private static void Accumulate(GraphBuilder b, Dictionary<Node, Node> adjoints, Node x, Node contribution)
+    {
+        if (x.IsPassive)
+            return;
+        adjoints[x] = adjoints.TryGetValue(x, out var sum) ? b.Add(sum, contribution) : contribution;
+    }
+
+    /// <summary>
+    /// A conditional pulls back through the branch that was taken: its backward stage is again a conditional on the
+    /// same test, whose branches sweep the forward branches and deliver one adjoint per outer node they reach.
+    /// </summary>
+    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints)
+    {
+        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars);
+        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars);
+
+        var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
+        if (reached.Length == 0)
+            return;
+        thenRegion.Results = Array.ConvertAll(reached, x => thenExports.GetValueOrDefault(x) ?? b.Constant(0));
+        elseRegion.Results = Array.ConvertAll(reached, x => elseExports.GetValueOrDefault(x) ?? b.Constant(0));
+        var outputs = b.Condition(condition.Args[0], thenRegion, elseRegion);
+        for (var k = 0; k < reached.Length; k++)
+            Accumulate(b, adjoints, reached[k], outputs[k]);
+    }
+
+    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars)
+    {
+        b.BeginRegion();
+        var adjoints = new Dictionary<Node, Node>();
+        for (var k = 0; k < yBars.Length; k++)
+            if (yBars[k] is { } yBar)
+                Accumulate(b, adjoints, branch.Results[k], yBar);
+        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count));
+        var backward = b.EndRegion([]);
+
+        var exports = new Dictionary<Node, Node>();
+        foreach (var (x, xBar) in adjoints)
+            if (!branch.Encloses(x))
+                exports[x] = xBar;
+        return (backward, exports);
+    }
+
+    private static int CountStages(Region region)
+    {
+        var count = 0;
+        var pending = new Stack<Region>();
+        pending.Push(region);
+        while (pending.TryPop(out var r))
+        {
+            count += r.Nodes.Count;
+            foreach (var n in r.Nodes)
+                if (n.Op == Op.Condition)
+                {
+                    pending.Push(n.Then!);
+                    pending.Push(n.Else!);
+                }
+        }
+        return count;
+    }
+}

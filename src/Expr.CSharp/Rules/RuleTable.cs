@@ -1,0 +1,186 @@
+using System.Collections.Frozen;
+using System.Linq.Expressions;
+using System.Reflection;
+using ExprGrad.Staging;
+using static ExprGrad.Staging.Op;
+
+namespace ExprGrad.Rules;
+
+/// <summary>
+/// The frozen table of operations: one entry per operation, each with its evaluation, its emission and its
+/// pullback (the <c>rrule</c> of ChainRules.jl). Adding an operation is adding one entry here and one importer case.
+/// </summary>
+/// <remarks>
+/// Subgradient conventions at non-differentiable points: <c>abs</c> and <c>relu</c> have derivative 0 at 0;
+/// <c>max</c> and <c>min</c> split the adjoint evenly between tied arguments (so max(x, x) has derivative 1);
+/// <c>sign</c>, <c>floor</c>, <c>ceiling</c>, <c>round</c> and <c>truncate</c> have derivative 0 everywhere.
+/// </remarks>
+internal static class RuleTable
+{
+    private static readonly FrozenDictionary<Op, Rule> Table = Build().ToFrozenDictionary(r => r.Op);
+
+    /// <summary>All operations that have a rule (every <see cref="Op"/> but the structural ones).</summary>
+    public static IEnumerable<Op> Operations => Table.Keys;
+
+    public static Rule Get(Op op) =>
+        Table.TryGetValue(op, out var rule) ? rule : throw new InvalidOperationException($"no rule for structural operation {op}");
+
+    public static bool TryGet(Op op, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rule? rule) => Table.TryGetValue(op, out rule);
+
+    private static IEnumerable<Rule> Build()
+    {
+        // Arithmetic: add distributes, multiply swaps (the CS231n seed's patterns in backward flow).
+        yield return Binary(Add, "+", (a, b) => a + b, Expression.Add, commutative: true,
+            pullback: (_, _, yBar, x) => { x[0] = yBar; x[1] = yBar; });
+        yield return Binary(Subtract, "-", (a, b) => a - b, Expression.Subtract,
+            pullback: (b, _, yBar, x) => { x[0] = yBar; x[1] = b.Negate(yBar); });
+        yield return Binary(Multiply, "*", (a, c) => a * c, Expression.Multiply, commutative: true,
+            pullback: (b, y, yBar, x) => { x[0] = b.Multiply(yBar, y.Args[1]); x[1] = b.Multiply(yBar, y.Args[0]); });
+        yield return Binary(Divide, "/", (a, c) => a / c, Expression.Divide,
+            pullback: (b, y, yBar, x) =>
+            {
+                var q = b.Divide(yBar, y.Args[1]);
+                x[0] = q;
+                x[1] = b.Negate(b.Multiply(q, y));
+            });
+        yield return Unary(Negate, "-", a => -a, Expression.Negate,
+            pullback: (b, _, yBar, x) => x[0] = b.Negate(yBar));
+
+        // Math.*: each derivative reuses the cached forward value y where it can.
+        yield return Math1(Exp, "exp", Math.Exp, (b, y, yBar, x) => x[0] = b.Multiply(yBar, y));
+        yield return Math1(Log, "log", Math.Log, (b, y, yBar, x) => x[0] = b.Divide(yBar, y.Args[0]));
+        yield return Math2(LogBase, "log", Math.Log, (b, y, yBar, x) =>
+        {
+            // log_a(u) = ln u / ln a: ∂/∂u = 1/(u ln a), ∂/∂a = −y/(a ln a).
+            var lnA = b.Apply(Log, y.Args[1]);
+            x[0] = b.Divide(yBar, b.Multiply(y.Args[0], lnA));
+            x[1] = b.Negate(b.Divide(b.Multiply(yBar, y), b.Multiply(y.Args[1], lnA)));
+        });
+        yield return Math1(Log10, "log10", Math.Log10, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(y.Args[0], b.Constant(Math.Log(10)))));
+        yield return Math1(Log2, "log2", Math.Log2, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(y.Args[0], b.Constant(Math.Log(2)))));
+        yield return Math1(Sqrt, "sqrt", Math.Sqrt, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(b.Constant(2), y)));
+        yield return Math1(Cbrt, "cbrt", Math.Cbrt, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(b.Constant(3), b.Apply(Square, y))));
+        yield return Math2(Pow, "pow", Math.Pow, (b, y, yBar, x) =>
+        {
+            var (u, p) = (y.Args[0], y.Args[1]);
+            x[0] = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
+            if (!p.IsPassive)
+                x[1] = b.Multiply(b.Multiply(yBar, y), b.Apply(Log, u));
+        });
+        yield return Math1(Sin, "sin", Math.Sin, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Cos, y.Args[0])));
+        yield return Math1(Cos, "cos", Math.Cos, (b, y, yBar, x) => x[0] = b.Negate(b.Multiply(yBar, b.Apply(Sin, y.Args[0]))));
+        yield return Math1(Tan, "tan", Math.Tan, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Add(b.Constant(1), b.Apply(Square, y))));
+        yield return Math1(Asin, "asin", Math.Asin, (b, y, yBar, x) => x[0] = b.Divide(yBar, OneMinusSquareRoot(b, y.Args[0])));
+        yield return Math1(Acos, "acos", Math.Acos, (b, y, yBar, x) => x[0] = b.Negate(b.Divide(yBar, OneMinusSquareRoot(b, y.Args[0]))));
+        yield return Math1(Atan, "atan", Math.Atan, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Add(b.Constant(1), b.Apply(Square, y.Args[0]))));
+        yield return Math2(Atan2, "atan2", Math.Atan2, (b, y, yBar, x) =>
+        {
+            // atan2(u, v): ∂/∂u = v/(u²+v²), ∂/∂v = −u/(u²+v²). (Not tan's rule: MathNet.Symbolics' slip.)
+            var (u, v) = (y.Args[0], y.Args[1]);
+            var s = b.Divide(yBar, b.Add(b.Apply(Square, u), b.Apply(Square, v)));
+            x[0] = b.Multiply(s, v);
+            x[1] = b.Negate(b.Multiply(s, u));
+        });
+        yield return Math1(Sinh, "sinh", Math.Sinh, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Cosh, y.Args[0])));
+        yield return Math1(Cosh, "cosh", Math.Cosh, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sinh, y.Args[0])));
+        yield return Math1(Tanh, "tanh", Math.Tanh, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Subtract(b.Constant(1), b.Apply(Square, y))));
+        yield return Math1(Asinh, "asinh", Math.Asinh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Apply(Sqrt, b.Add(b.Apply(Square, y.Args[0]), b.Constant(1)))));
+        yield return Math1(Acosh, "acosh", Math.Acosh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Apply(Sqrt, b.Subtract(b.Apply(Square, y.Args[0]), b.Constant(1)))));
+        yield return Math1(Atanh, "atanh", Math.Atanh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Subtract(b.Constant(1), b.Apply(Square, y.Args[0]))));
+        yield return Math1(Abs, "abs", Math.Abs, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sign, y.Args[0])));
+        yield return Math2(Max, "max", Math.Max, commutative: true, pullback: (b, y, yBar, x) =>
+        {
+            x[0] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
+            x[1] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
+        });
+        yield return Math2(Min, "min", Math.Min, commutative: true, pullback: (b, y, yBar, x) =>
+        {
+            x[0] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
+            x[1] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
+        });
+        yield return Kernel1(Sign, "sign", Kernels.Sign, ZeroDerivative);
+        yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
+        yield return Math1(Ceiling, "ceiling", Math.Ceiling, ZeroDerivative);
+        yield return Math1(Round, "round", Math.Round, ZeroDerivative);
+        yield return Math1(Truncate, "truncate", Math.Truncate, ZeroDerivative);
+
+        // Fused gates: one stage forward, one short rule backward from the cached value.
+        yield return Kernel1(Sigmoid, "σ", Fn.Sigmoid, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(y, b.Subtract(b.Constant(1), y))));
+        yield return Kernel1(Relu, "relu", Fn.Relu, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sign, y)));
+        yield return Kernel1(Softplus, "softplus", Fn.Softplus, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sigmoid, y.Args[0])));
+        yield return Kernel1(Square, "²", Fn.Square, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(b.Constant(2), y.Args[0])));
+
+        // Booleans: tests of conditionals. No adjoint flows through them.
+        yield return Test(LessThan, "<", (a, c) => a < c, Expression.LessThan);
+        yield return Test(LessThanOrEqual, "<=", (a, c) => a <= c, Expression.LessThanOrEqual);
+        yield return Test(GreaterThan, ">", (a, c) => a > c, Expression.GreaterThan);
+        yield return Test(GreaterThanOrEqual, ">=", (a, c) => a >= c, Expression.GreaterThanOrEqual);
+        yield return Test(Equal, "==", (a, c) => a == c, Expression.Equal, commutative: true);
+        yield return Test(NotEqual, "!=", (a, c) => a != c, Expression.NotEqual, commutative: true);
+        yield return Test(AndAlso, "&&", (a, c) => a != 0 && c != 0, Expression.AndAlso);
+        yield return Test(OrElse, "||", (a, c) => a != 0 || c != 0, Expression.OrElse);
+        yield return new Rule
+        {
+            Op = Not, Symbol = "!", Arity = 1, IsBool = true,
+            Evaluate = a => a[0] != 0 ? 0 : 1,
+            Emit = a => Expression.Not(a[0]),
+        };
+    }
+
+    private static readonly Pullback ZeroDerivative = (_, _, _, _) => { };
+
+    // √(1 − u²), shared by asin and acos.
+    private static Node OneMinusSquareRoot(GraphBuilder b, Node u) => b.Apply(Sqrt, b.Subtract(b.Constant(1), b.Apply(Square, u)));
+
+    // H(u − v) with H(0) = ½: the share of a max's adjoint that goes to u when compared with v.
+    private static Node Step(GraphBuilder b, Node u, Node v) =>
+        b.Multiply(b.Constant(0.5), b.Add(b.Constant(1), b.Apply(Sign, b.Subtract(u, v))));
+
+    private static Rule Unary(Op op, string symbol, Func<double, double> f, Func<Expression, Expression> emit, Pullback pullback) => new()
+    {
+        Op = op, Symbol = symbol, Arity = 1, Pullback = pullback,
+        Evaluate = a => f(a[0]),
+        Emit = a => emit(a[0]),
+    };
+
+    private static Rule Binary(Op op, string symbol, Func<double, double, double> f, Func<Expression, Expression, Expression> emit,
+        Pullback pullback, bool commutative = false) => new()
+    {
+        Op = op, Symbol = symbol, Arity = 2, Pullback = pullback, Commutative = commutative,
+        Evaluate = a => f(a[0], a[1]),
+        Emit = a => emit(a[0], a[1]),
+    };
+
+    private static Rule Math1(Op op, string symbol, Func<double, double> f, Pullback pullback) => Kernel1(op, symbol, f, pullback);
+
+    private static Rule Kernel1(Op op, string symbol, Func<double, double> f, Pullback pullback) => new()
+    {
+        Op = op, Symbol = symbol, Arity = 1, Pullback = pullback, Method = f.Method,
+        Evaluate = a => f(a[0]),
+        Emit = a => Expression.Call(f.Method, a[0]),
+    };
+
+    private static Rule Math2(Op op, string symbol, Func<double, double, double> f, Pullback pullback, bool commutative = false) => new()
+    {
+        Op = op, Symbol = symbol, Arity = 2, Pullback = pullback, Method = f.Method, Commutative = commutative,
+        Evaluate = a => f(a[0], a[1]),
+        Emit = a => Expression.Call(f.Method, a[0], a[1]),
+    };
+
+    private static Rule Test(Op op, string symbol, Func<double, double, bool> f, Func<Expression, Expression, Expression> emit,
+        bool commutative = false) => new()
+    {
+        Op = op, Symbol = symbol, Arity = 2, IsBool = true, Commutative = commutative,
+        Evaluate = a => f(a[0], a[1]) ? 1 : 0,
+        Emit = a => emit(a[0], a[1]),
+    };
+}
+
+/// <summary>Helpers the emitted code calls where no framework method has the right semantics.</summary>
+internal static class Kernels
+{
+    /// <summary>The sign as a double: ±1, 0 at ±0, NaN at NaN (Math.Sign throws on NaN and returns an int).</summary>
+    public static double Sign(double x) => x > 0 ? 1.0 : x < 0 ? -1.0 : x * 0.0;
+
+    public static readonly MethodInfo SignMethod = typeof(Kernels).GetMethod(nameof(Sign))!;
+}

@@ -1,0 +1,189 @@
+using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
+using ExprGrad.Rules;
+
+namespace ExprGrad.Staging;
+
+/// <summary>
+/// Builds the staged graph. Every node goes through here, so every node is hash-consed (one node per distinct
+/// operation on distinct inputs in scope), constant-folded, and locally simplified by identities that hold for
+/// every double (x·1 = x, x + 0 = x, −(−x) = x; never x·0 = 0, which would hide a NaN).
+/// </summary>
+internal sealed class GraphBuilder
+{
+    private readonly Dictionary<Key, Node> _table = [];
+    private readonly List<Key> _undo = [];
+    private readonly Stack<int> _marks = new();
+    private readonly Dictionary<(long Bits, bool IsBool), Node> _constants = [];
+    private readonly Dictionary<(int Param, int Element), Node> _inputs = [];
+    private readonly double[] _fold = new double[2];
+    private Region _current;
+    private int _nextId;
+
+    public GraphBuilder()
+    {
+        Root = new Region(null);
+        _current = Root;
+    }
+
+    public Region Root { get; }
+
+    /// <summary>The number of nodes created so far (ids are 0 .. Count − 1).</summary>
+    public int Count => _nextId;
+
+    public IReadOnlyCollection<Node> Inputs => _inputs.Values;
+
+    public Node Constant(double value) => Constant(value, isBool: false);
+
+    public Node Boolean(bool value) => Constant(value ? 1 : 0, isBool: true);
+
+    private Node Constant(double value, bool isBool)
+    {
+        // Keyed by bits, so 0.0 and −0.0 (and distinct NaN payloads) stay distinct.
+        var key = (BitConverter.DoubleToInt64Bits(value), isBool);
+        if (!_constants.TryGetValue(key, out var node))
+            _constants[key] = node = new Node(_nextId++, Op.Constant, [], null) { Value = value, IsBool = isBool };
+        return node;
+    }
+
+    /// <summary>A read of a lambda parameter (element <paramref name="element"/> of an array parameter, or −1). Inputs live in the root region.</summary>
+    public Node Input(int param, int element)
+    {
+        if (!_inputs.TryGetValue((param, element), out var node))
+        {
+            node = new Node(_nextId++, Op.Input, [], Root) { Param = param, Element = element };
+            _inputs[(param, element)] = node;
+            Root.Nodes.Add(node);
+        }
+        return node;
+    }
+
+    /// <summary>A live read of a captured variable; <paramref name="root"/> and <paramref name="path"/> identify it for sharing.</summary>
+    public Node Captured(Expression live, object? root, string path) =>
+        Intern(new Key(Op.Captured, -1, -1, root, path), () => new Node(_nextId++, Op.Captured, [], _current) { Live = live, IsBool = live.Type == typeof(bool) });
+
+    public Node Add(Node a, Node b) => Apply(Op.Add, a, b);
+
+    public Node Subtract(Node a, Node b) => Apply(Op.Subtract, a, b);
+
+    public Node Multiply(Node a, Node b) => Apply(Op.Multiply, a, b);
+
+    public Node Divide(Node a, Node b) => Apply(Op.Divide, a, b);
+
+    public Node Negate(Node a) => Apply(Op.Negate, a);
+
+    public Node Apply(Op op, Node a) => Apply(op, [a]);
+
+    public Node Apply(Op op, Node a, Node b) => Apply(op, [a, b]);
+
+    private Node Apply(Op op, Node[] args)
+    {
+        var rule = RuleTable.Get(op);
+        if (args.Length != rule.Arity)
+            throw new ArgumentException($"{op} takes {rule.Arity} arguments", nameof(args));
+
+        if (Array.TrueForAll(args, a => a.Op == Op.Constant))
+        {
+            for (var i = 0; i < args.Length; i++) _fold[i] = args[i].Value;
+            return Constant(rule.Evaluate(_fold), rule.IsBool);
+        }
+        if (Simplify(op, args) is { } simpler)
+            return simpler;
+        if (rule.Commutative && args[0].Id > args[1].Id)
+            (args[0], args[1]) = (args[1], args[0]);
+
+        var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, null, null);
+        return Intern(key, () => new Node(_nextId++, op, args, _current) { IsBool = rule.IsBool });
+    }
+
+    // Identities exact for every double but the sign of a zero result (x + 0 where x = −0), as in JAX and PyTorch.
+    private Node? Simplify(Op op, Node[] a)
+    {
+        static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
+        return op switch
+        {
+            Op.Add when Is(a[1], 0) => a[0],
+            Op.Add when Is(a[0], 0) => a[1],
+            Op.Subtract when Is(a[1], 0) => a[0],
+            Op.Subtract when Is(a[0], 0) => Negate(a[1]),
+            Op.Subtract when a[1].Op == Op.Negate => Add(a[0], a[1].Args[0]),
+            Op.Add when a[1].Op == Op.Negate => Subtract(a[0], a[1].Args[0]),
+            Op.Multiply when Is(a[1], 1) => a[0],
+            Op.Multiply when Is(a[0], 1) => a[1],
+            Op.Multiply when Is(a[1], -1) => Negate(a[0]),
+            Op.Multiply when Is(a[0], -1) => Negate(a[1]),
+            Op.Multiply when a[0] == a[1] => Apply(Op.Square, a[0]),
+            Op.Divide when Is(a[1], 1) => a[0],
+            Op.Negate when a[0].Op == Op.Negate => a[0].Args[0],
+            Op.Pow when Is(a[1], 1) => a[0],
+            Op.Pow when Is(a[1], 2) => Apply(Op.Square, a[0]),
+            _ => null,
+        };
+    }
+
+    /// <summary>Opens a branch region nested in the current one; nodes built until <see cref="EndRegion"/> go there.</summary>
+    public void BeginRegion()
+    {
+        _current = new Region(_current);
+        _marks.Push(_undo.Count);
+    }
+
+    /// <summary>Closes the current branch, delivering <paramref name="results"/>; nodes interned in it go out of scope.</summary>
+    public Region EndRegion(Node[] results)
+    {
+        var region = _current;
+        region.Results = results;
+        var mark = _marks.Pop();
+        for (var i = _undo.Count - 1; i >= mark; i--)
+            _table.Remove(_undo[i]);
+        _undo.RemoveRange(mark, _undo.Count - mark);
+        _current = region.Parent!;
+        return region;
+    }
+
+    /// <summary>
+    /// A conditional: evaluates only <paramref name="then"/> or <paramref name="else"/>, by <paramref name="test"/>;
+    /// returns one <see cref="Op.Project"/> node per result.
+    /// </summary>
+    public Node[] Condition(Node test, Region then, Region @else)
+    {
+        var condition = new Node(_nextId++, Op.Condition, [test], _current) { Then = then, Else = @else };
+        _current.Nodes.Add(condition);
+        var outputs = new Node[then.Results.Length];
+        for (var k = 0; k < outputs.Length; k++)
+        {
+            outputs[k] = new Node(_nextId++, Op.Project, [condition], _current) { Param = k };
+            _current.Nodes.Add(outputs[k]);
+        }
+        return outputs;
+    }
+
+    private Node Intern(Key key, Func<Node> create)
+    {
+        if (_table.TryGetValue(key, out var node))
+            return node;
+        node = create();
+        _current.Nodes.Add(node);
+        _table[key] = node;
+        if (_marks.Count > 0)
+            _undo.Add(key);
+        return node;
+    }
+
+    private readonly struct Key(Op op, int a, int b, object? root, string? path) : IEquatable<Key>
+    {
+        private readonly Op _op = op;
+        private readonly int _a = a, _b = b;
+        private readonly object? _root = root;
+        private readonly string? _path = path;
+
+        // Captured roots compare by reference: two user objects that are Equal are still two variables.
+        public bool Equals(Key other) =>
+            _op == other._op && _a == other._a && _b == other._b && ReferenceEquals(_root, other._root) && _path == other._path;
+
+        public override bool Equals(object? obj) => obj is Key k && Equals(k);
+
+        public override int GetHashCode() =>
+            HashCode.Combine(_op, _a, _b, _root is null ? 0 : RuntimeHelpers.GetHashCode(_root), _path);
+    }
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using ExprGrad.Rules;
+
+namespace ExprGrad.Staging;
+
+/// <summary>
+/// Prints a staged graph one stage per line, like a jaxpr: <c>v3 = v1 * v2</c>, <c>v5 = exp v4</c>, forward stages,
+/// then backward ones, then the gradient slots. A failing test shows the program, not an object dump.
+/// </summary>
+internal static class GraphPrinter
+{
+    public static string Name(Node n) => n.Op switch
+    {
+        Op.Constant when n.IsBool => n.Value != 0 ? "true" : "false",
+        Op.Constant => n.Value.ToString("R", CultureInfo.InvariantCulture),
+        _ => $"v{n.Id}",
+    };
+
+    public static string Print(StagedGraph graph)
+    {
+        var text = new StringBuilder();
+        var root = graph.Root.Nodes;
+        for (var i = 0; i < root.Count; i++)
+        {
+            if (i == graph.ForwardCount && i > 0)
+                text.AppendLine("# backward");
+            StackGuard.Run(() => Stage(graph, root[i], text, ""));
+        }
+        text.Append("value = ").AppendLine(Name(graph.Output));
+        foreach (var p in graph.Parameters)
+            for (var k = 0; k < p.Extent; k++)
+            {
+                var adjoint = graph.Adjoints.Length > 0 ? graph.Adjoints[p.Offset + k] : null;
+                text.Append('d').Append(p.Name).Append(p.IsArray ? $"[{k}]" : "").Append(" = ")
+                    .AppendLine(adjoint is null ? "0" : Name(adjoint));
+            }
+        return text.ToString();
+    }
+
+    private static void Stage(StagedGraph graph, Node n, StringBuilder text, string indent)
+    {
+        switch (n.Op)
+        {
+            case Op.Project:
+                return; // printed with its conditional
+            case Op.Input:
+                var p = graph.Parameters[n.Param];
+                text.Append(indent).Append(Name(n)).Append(" = ").Append(p.Name).AppendLine(p.IsArray ? $"[{n.Element}]" : "");
+                return;
+            case Op.Captured:
+                text.Append(indent).Append(Name(n)).Append(" = captured ").AppendLine(n.Live!.ToString());
+                return;
+            case Op.Condition:
+                var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"v{n.Id + 1 + k}"));
+                text.Append(indent).Append(outputs).Append(" = if ").AppendLine(Name(n.Args[0]));
+                Branch(graph, n.Then, text, indent);
+                text.Append(indent).AppendLine("else");
+                Branch(graph, n.Else!, text, indent);
+                return;
+        }
+        var rule = RuleTable.Get(n.Op);
+        text.Append(indent).Append(Name(n)).Append(" = ");
+        if (rule.Arity == 2 && rule.Method is null)
+            text.Append(Name(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(Name(n.Args[1]));
+        else
+            text.Append(rule.Symbol).Append(' ').AppendLine(string.Join(" ", n.Args.Select(Name)));
+    }
+
+    private static void Branch(StagedGraph graph, Region region, StringBuilder text, string indent)
+    {
+        foreach (var n in region.Nodes)
+            StackGuard.Run(() => Stage(graph, n, text, indent + "    "));
+        text.Append(indent).Append("    => ").AppendLine(string.Join(", ", region.Results.Select(Name)));
+    }
+}

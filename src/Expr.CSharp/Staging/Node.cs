@@ -1,0 +1,87 @@
+using System.Linq.Expressions;
+
+namespace ExprGrad.Staging;
+
+/// <summary>
+/// One stage of the staged graph (SSA): an operation applied to earlier nodes. Nodes are immutable once built
+/// and are compared by reference; the builder hash-conses them, so equal operations on equal inputs in one
+/// scope are one node.
+/// </summary>
+internal sealed class Node
+{
+    internal Node(int id, Op op, Node[] args, Region? owner)
+    {
+        Id = id;
+        Op = op;
+        Args = args;
+        Owner = owner;
+    }
+
+    /// <summary>Dense, unique within a graph; creation order, hence a topological order.</summary>
+    public int Id { get; }
+
+    public Op Op { get; }
+
+    public Node[] Args { get; }
+
+    /// <summary>The region whose stage list holds this node; null for constants, which are inlined everywhere.</summary>
+    public Region? Owner { get; }
+
+    /// <summary>For <see cref="Op.Constant"/>: the value (booleans are 1 and 0).</summary>
+    public double Value { get; init; }
+
+    /// <summary>For <see cref="Op.Input"/>: the lambda parameter; for <see cref="Op.Project"/>: the output index.</summary>
+    public int Param { get; init; }
+
+    /// <summary>For <see cref="Op.Input"/> of an array parameter: the element index; −1 for a scalar parameter.</summary>
+    public int Element { get; init; } = -1;
+
+    /// <summary>For <see cref="Op.Captured"/>: the parameter-free expression read live at every call.</summary>
+    public Expression? Live { get; init; }
+
+    /// <summary>For <see cref="Op.Condition"/>: the branch taken when the test (Args[0]) holds, and the other.</summary>
+    public Region? Then { get; init; }
+
+    /// <summary>For <see cref="Op.Condition"/>: the branch taken when the test fails.</summary>
+    public Region? Else { get; init; }
+
+    /// <summary>True for comparisons, logical operators and boolean constants: values that carry no adjoint.</summary>
+    public bool IsBool { get; init; }
+
+    /// <summary>True if no gradient can flow into this node (constants, captured values, booleans).</summary>
+    public bool IsPassive => Op is Op.Constant or Op.Captured || IsBool;
+
+    public override string ToString() => GraphPrinter.Name(this);
+}
+
+/// <summary>
+/// An ordered list of stages evaluated together: the root of a graph, or one branch of a conditional.
+/// A branch may read nodes of enclosing regions but nothing outside reads into it, except the backward
+/// branch of the same conditional, which runs under the same test.
+/// </summary>
+internal sealed class Region
+{
+    internal Region(Region? parent)
+    {
+        Parent = parent;
+        Depth = parent is null ? 0 : parent.Depth + 1;
+    }
+
+    public Region? Parent { get; }
+
+    public int Depth { get; }
+
+    public List<Node> Nodes { get; } = [];
+
+    /// <summary>The values the region delivers: one for a forward branch, one per exported adjoint for a backward branch.</summary>
+    public Node[] Results { get; set; } = [];
+
+    /// <summary>True if <paramref name="node"/> is staged in this region or in one nested inside it.</summary>
+    public bool Encloses(Node node)
+    {
+        for (var r = node.Owner; r is not null && r.Depth >= Depth; r = r.Parent)
+            if (r == this)
+                return true;
+        return false;
+    }
+}

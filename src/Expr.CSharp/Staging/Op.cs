@@ -1,0 +1,70 @@
+namespace ExprGrad.Staging;
+
+/// <summary>
+/// The closed catalogue of staged operations. Names follow <see cref="System.Linq.Expressions.ExpressionType"/>
+/// and <see cref="Math"/>; every value but the structural ones has exactly one entry in <see cref="Rules.RuleTable"/>.
+/// </summary>
+internal enum Op
+{
+    // Structural: leaves and the plumbing of conditionals. They have no entry in the rule table.
+    Constant,
+    Input,
+    Captured,
+    Condition,
+    Project,
+
+    // Arithmetic.
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Negate,
+
+    // Math.*
+    Exp,
+    Log,
+    LogBase,
+    Log10,
+    Log2,
+    Sqrt,
+    Cbrt,
+    Pow,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Abs,
+    Max,
+    Min,
+    Sign,
+    Floor,
+    Ceiling,
+    Round,
+    Truncate,
+
+    // Fused gates (Fn.*).
+    Sigmoid,
+    Relu,
+    Softplus,
+    Square,
+
+    // Boolean: conditions of conditionals. They carry no adjoint.
+    LessThan,
+    LessThanOrEqual,
+    GreaterThan,
+    GreaterThanOrEqual,
+    Equal,
+    NotEqual,
+    AndAlso,
+    OrElse,
+    Not,
+}

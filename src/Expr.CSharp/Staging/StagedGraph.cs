@@ -1,0 +1,41 @@
+using System.Linq.Expressions;
+
+namespace ExprGrad.Staging;
+
+/// <summary>Where one lambda parameter lives in the flat layout of a point.</summary>
+/// <param name="Name">The parameter's name.</param>
+/// <param name="IsArray">True for a <c>double[]</c> parameter.</param>
+/// <param name="Offset">Its first slot.</param>
+/// <param name="Extent">Its number of slots: 1 for a scalar, the highest index read plus one for an array.</param>
+internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent);
+
+/// <summary>
+/// The staged graph of one function: the forward stages from Import and, once the reverse sweep has run,
+/// the backward stages after them in the same regions, with one adjoint per flat input slot.
+/// </summary>
+internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder, Node output, ParameterLayout[] parameters)
+{
+    public LambdaExpression Source { get; } = source;
+
+    public GraphBuilder Builder { get; } = builder;
+
+    public Region Root => Builder.Root;
+
+    public Node Output { get; } = output;
+
+    public ParameterLayout[] Parameters { get; } = parameters;
+
+    public int Dimension => Parameters.Length == 0 ? 0 : Parameters[^1].Offset + Parameters[^1].Extent;
+
+    /// <summary>The number of root stages that belong to the forward pass (the rest are backward).</summary>
+    public int ForwardCount { get; set; }
+
+    /// <summary>For each flat slot, its adjoint (null: the function does not depend on it).</summary>
+    public Node?[] Adjoints { get; set; } = [];
+
+    /// <summary>The number of stages (constants excluded).</summary>
+    public int StageCount { get; set; }
+
+    /// <summary>The flat slot of an <see cref="Op.Input"/> node.</summary>
+    public int Slot(Node input) => Parameters[input.Param].Offset + Math.Max(input.Element, 0);
+}
