@@ -127,7 +127,10 @@ internal static class RuleTable
         };
     }
 
-    private static readonly Pullback ZeroDerivative = (_, _, _, _) => { };
+    // Sign, floor and the roundings are flat almost everywhere: their inputs get no contribution.
+    private static void ZeroDerivative(GraphBuilder b, Node y, Node yBar, Node?[] xBars)
+    {
+    }
 
     // √(1 − u²), shared by asin and acos.
     private static Node OneMinusSquareRoot(GraphBuilder b, Node u) => b.Apply(Sqrt, b.Subtract(b.Constant(1), b.Apply(Square, u)));
