@@ -224,7 +224,10 @@ internal sealed class Emitter
             Expression.Block(parts.Select(part => (Expression)Expression.Invoke(part, _x, _g, _tape))
                 .Append(Expression.ArrayIndex(_tape, Expression.Constant(0)))),
             "Gradient", [_x, _g, _tape]);
-        return new Kernel(whole, Array.ConvertAll(parts, part => part.Compile()), _tapeLength, valueSlot: 0);
+        // Parts are independent trees: compiling them on all cores is what keeps set-up linear and short.
+        var compiled = new Action<double[], double[], double[]>[parts.Length];
+        Parallel.For(0, parts.Length, p => compiled[p] = parts[p].Compile());
+        return new Kernel(whole, compiled, _tapeLength, valueSlot: 0);
     }
 
     /// <summary>Writes one compiled method: its stages in order, with block variables allocated and reused by liveness.</summary>
