@@ -70,7 +70,8 @@ public static class GradCheck
     /// <summary>
     /// The numeric gradient of <paramref name="f"/> at <paramref name="point"/> by the five-point central stencil
     /// (f(x−2h) − 8f(x−h) + 8f(x+h) − f(x+2h)) / 12h, with h = ε^(1/5)·max(1, |xᵢ|), which balances its O(h⁴)
-    /// truncation error against rounding.
+    /// truncation error against rounding. The step scales with |xᵢ|, not with how fast the function oscillates:
+    /// for something like sin(1000x), rescale the variable first.
     /// </summary>
     /// <param name="f">The function; it may read but must not keep or change the array it is given.</param>
     /// <param name="point">The point.</param>
