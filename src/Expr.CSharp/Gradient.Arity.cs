@@ -1,5 +1,5 @@
 // Arities 1..8, written out: they differ only in the count of parameters.
-using ExprGrad.Emit;
+using System.Linq.Expressions;
 using ExprGrad.Staging;
 
 namespace ExprGrad;
@@ -8,16 +8,23 @@ namespace ExprGrad;
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, ValueAndGradient<T1>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, ValueAndGradient<T1>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1) = ...</c>.</returns>
     public ValueAndGradient<T1> Evaluate(T1 a1)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            return _typed(a1);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         var value = Run(work);
@@ -38,10 +45,10 @@ public readonly record struct ValueAndGradient<T1>(double Value, T1 D1);
 /// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, ValueAndGradient<T1, T2>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, ValueAndGradient<T1, T2>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -49,6 +56,14 @@ public sealed class Gradient<T1, T2> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2) = ...</c>.</returns>
     public ValueAndGradient<T1, T2> Evaluate(T1 a1, T2 a2)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            return _typed(a1, a2);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -73,10 +88,10 @@ public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D
 /// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -85,6 +100,15 @@ public sealed class Gradient<T1, T2, T3> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3> Evaluate(T1 a1, T2 a2, T3 a3)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            return _typed(a1, a2, a3);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -113,10 +137,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, 
 /// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -126,6 +150,16 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            Check(3, a4);
+            return _typed(a1, a2, a3, a4);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -158,10 +192,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 
 /// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -172,6 +206,17 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            Check(3, a4);
+            Check(4, a5);
+            return _typed(a1, a2, a3, a4, a5);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -208,10 +253,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value,
 /// <typeparam name="T6">The type of parameter 6: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -223,6 +268,18 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            Check(3, a4);
+            Check(4, a5);
+            Check(5, a6);
+            return _typed(a1, a2, a3, a4, a5, a6);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -263,10 +320,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Va
 /// <typeparam name="T7">The type of parameter 7: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -279,6 +336,19 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            Check(3, a4);
+            Check(4, a5);
+            Check(5, a6);
+            Check(6, a7);
+            return _typed(a1, a2, a3, a4, a5, a6, a7);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -323,10 +393,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(doubl
 /// <typeparam name="T8">The type of parameter 8: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
 {
-    internal Gradient(StagedGraph graph, Kernel kernel)
-        : base(graph, kernel)
-    {
-    }
+    private readonly Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>? _typed;
+
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
+        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -340,6 +410,20 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7, d8) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8)
     {
+        if (_typed is not null)
+        {
+            Check(0, a1);
+            Check(1, a2);
+            Check(2, a3);
+            Check(3, a4);
+            Check(4, a5);
+            Check(5, a6);
+            Check(6, a7);
+            Check(7, a8);
+            return _typed(a1, a2, a3, a4, a5, a6, a7, a8);
+        }
+
+        // Too large for one method: through the flat, split kernel.
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);

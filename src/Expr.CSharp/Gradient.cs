@@ -14,17 +14,30 @@ namespace ExprGrad;
 /// </remarks>
 public class Gradient
 {
-    private readonly Kernel _kernel;
     private readonly StagedGraph _graph;
+    private readonly LambdaExpression? _typedExpression;
+    private Kernel? _kernel;
 
-    internal Gradient(StagedGraph graph, Kernel kernel)
+    /// <param name="graph">The differentiated graph.</param>
+    /// <param name="typedExpression">The typed lambda compiled for <c>Evaluate(a1, ..., an)</c>, if there is one;
+    /// the flat kernel for the span API is then compiled on its first use.</param>
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression)
     {
         _graph = graph;
-        _kernel = kernel;
+        _typedExpression = typedExpression;
+        if (typedExpression is null)
+            _kernel = Emitter.Compile(graph);
     }
 
-    /// <summary>The staged value-and-gradient lambda <c>(x, g) =&gt; { forward stages; backward stages; return value; }</c> that was compiled.</summary>
-    public LambdaExpression Expression => _kernel.Expression;
+    /// <summary>
+    /// The staged value-and-gradient lambda that was compiled: <c>(a1, ..., an) =&gt; { forward stages; backward
+    /// stages; return (value, gradients); }</c> for a typed gradient of one method's size, else the flat form
+    /// <c>(x, g, tape) =&gt; value</c>, whose parts (for a large graph) were compiled as separate methods.
+    /// </summary>
+    public LambdaExpression Expression => _typedExpression ?? Kernel.Expression;
+
+    // Compiled once, on first use; a race compiles twice and keeps one, which is harmless.
+    private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
 
     /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
     public int Dimension => _graph.Dimension;
@@ -46,9 +59,10 @@ public class Gradient
         if (gradient.Length < n)
             throw new ArgumentException($"the gradient has room for {gradient.Length} values but the function has {n}", nameof(gradient));
 
-        var work = Workspace.Rent(n, _kernel.TapeLength);
+        var kernel = Kernel;
+        var work = Workspace.Rent(n, kernel.TapeLength);
         point[..n].CopyTo(work.X);
-        var value = _kernel.Run(work);
+        var value = kernel.Run(work);
         work.G.AsSpan(0, n).CopyTo(gradient);
         Workspace.Return(work);
         return value;
@@ -57,9 +71,21 @@ public class Gradient
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward.</summary>
     public override string ToString() => GraphPrinter.Print(_graph);
 
-    private protected Workspace Begin() => Workspace.Rent(_graph.Dimension, _kernel.TapeLength);
+    private protected Workspace Begin() => Workspace.Rent(_graph.Dimension, Kernel.TapeLength);
 
-    private protected double Run(Workspace work) => _kernel.Run(work);
+    private protected double Run(Workspace work) => Kernel.Run(work);
+
+    /// <summary>Checks an argument of the typed path, which reads the caller's arrays directly.</summary>
+    private protected void Check<T>(int param, T value)
+    {
+        if (typeof(T) == typeof(double))
+            return;
+        var p = _graph.Parameters[param];
+        var array = (double[])(object)value!;
+        ArgumentNullException.ThrowIfNull(array, p.Name);
+        if (array.Length < p.Extent)
+            throw new ArgumentException($"parameter '{p.Name}' has length {array.Length} but the function reads {p.Name}[{p.Extent - 1}]", p.Name);
+    }
 
     private protected void Pack(Workspace work, int param, double value) => work.X[_graph.Parameters[param].Offset] = value;
 

@@ -26,9 +26,7 @@ internal sealed class Emitter
     private readonly Dictionary<Node, (int Then, int Else)> _branchEnds = [];
     private readonly List<List<Node>> _parts = [[]];
     private int _nextPosition, _partSize, _tapeLength;
-    private readonly ParameterExpression _x = Expression.Parameter(typeof(double[]), "x");
-    private readonly ParameterExpression _g = Expression.Parameter(typeof(double[]), "g");
-    private readonly ParameterExpression _tape = Expression.Parameter(typeof(double[]), "tape");
+    private Frame _frame = new FlatFrame();
 
     private Emitter(StagedGraph graph, int budget)
     {
@@ -46,11 +44,32 @@ internal sealed class Emitter
         Array.Fill(_lastUse, -1);
     }
 
+    /// <summary>Compiles the flat (span) form: <c>(x, g, tape) =&gt; value</c>, split into several methods when large.</summary>
     public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod)
     {
         var emitter = new Emitter(graph, stagesPerMethod);
         emitter.Analyze();
         return emitter.Build();
+    }
+
+    /// <summary>
+    /// Compiles the typed form <c>(a1, ..., an) =&gt; new ValueAndGradient(value, d1, ..., dn)</c> of
+    /// <paramref name="resultType"/>; null if the graph is too large for one method (callers use the flat form).
+    /// </summary>
+    public static LambdaExpression? CompileTyped(StagedGraph graph, Type resultType, out Delegate? compiled)
+    {
+        var emitter = new Emitter(graph, StagesPerMethod);
+        emitter.Analyze();
+        compiled = null;
+        if (emitter._parts.Count > 1)
+            return null;
+        var frame = new TypedFrame(graph, resultType);
+        emitter._frame = frame;
+        var body = new PartWriter(emitter, 0).Write();
+        var lambda = Expression.Lambda(
+            Expression.GetFuncType([.. frame.Parameters.Select(p => p.Type), resultType]), body, "Gradient", frame.Parameters);
+        compiled = lambda.Compile();
+        return lambda;
     }
 
     private void Analyze()
@@ -209,21 +228,22 @@ internal sealed class Emitter
 
     private Kernel Build()
     {
+        var frame = (FlatFrame)_frame;
         if (_parts.Count == 1)
         {
             var body = new PartWriter(this, 0).Write();
-            var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", [_x, _g, _tape]);
+            var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", frame.Parameters);
             return new Kernel(lambda, lambda.Compile());
         }
 
         var parts = new Expression<Action<double[], double[], double[]>>[_parts.Count];
         for (var p = 0; p < parts.Length; p++)
-            parts[p] = Expression.Lambda<Action<double[], double[], double[]>>(new PartWriter(this, p).Write(), $"Gradient_{p}", [_x, _g, _tape]);
+            parts[p] = Expression.Lambda<Action<double[], double[], double[]>>(new PartWriter(this, p).Write(), $"Gradient_{p}", frame.Parameters);
         // What runs is each part compiled on its own; this lambda shows the whole in one piece.
         var whole = Expression.Lambda<Func<double[], double[], double[], double>>(
-            Expression.Block(parts.Select(part => (Expression)Expression.Invoke(part, _x, _g, _tape))
-                .Append(Expression.ArrayIndex(_tape, Expression.Constant(0)))),
-            "Gradient", [_x, _g, _tape]);
+            Expression.Block(parts.Select(part => (Expression)Expression.Invoke(part, frame.Parameters))
+                .Append(Expression.ArrayIndex(frame.Tape, Expression.Constant(0)))),
+            "Gradient", frame.Parameters);
         // Parts are independent trees: compiling them on all cores is what keeps set-up linear and short.
         var compiled = new Action<double[], double[], double[]>[parts.Length];
         Parallel.For(0, parts.Length, p => compiled[p] = parts[p].Compile());
@@ -245,6 +265,8 @@ internal sealed class Emitter
             var statements = new List<Expression>();
             if (part == 0)
             {
+                _variables.AddRange(e._frame.Locals);
+                statements.AddRange(e._frame.Prologue);
                 // Slots whose adjoint is a number (0 where the function does not depend on them) are written first.
                 for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
                 {
@@ -259,8 +281,8 @@ internal sealed class Emitter
 
             if (Single)
             {
-                statements.Add(_result ?? (Expression)Expression.Constant(e._graph.Output.Value));
-                return Expression.Block(typeof(double), _variables, statements);
+                statements.Add(e._frame.Result(_result ?? (Expression)Expression.Constant(e._graph.Output.Value)));
+                return Expression.Block(e._frame.ReturnType, _variables, statements);
             }
             statements.Add(Expression.Empty());
             return Expression.Block(typeof(void), _variables, statements);
@@ -279,7 +301,7 @@ internal sealed class Emitter
                 }
                 var value = node.Op switch
                 {
-                    Op.Input => Expression.ArrayIndex(e._x, Expression.Constant(e._graph.Slot(node))),
+                    Op.Input => e._frame.Input(e._graph.Slot(node)),
                     Op.Captured => node.Live!,
                     _ => RuleTable.Get(node.Op).Emit(Array.ConvertAll(node.Args, Read)),
                 };
@@ -362,7 +384,7 @@ internal sealed class Emitter
             if (_home.TryGetValue(n, out var home))
                 return home;
             if (n.Op == Op.Input)
-                return Expression.ArrayIndex(e._x, Expression.Constant(e._graph.Slot(n)));
+                return e._frame.Input(e._graph.Slot(n));
             var slot = e._tapeSlot[n.Id];
             if (slot < 0)
                 throw new InvalidOperationException($"internal error: stage {n} is read before it is computed");
@@ -394,9 +416,9 @@ internal sealed class Emitter
 
         private static bool IsBool(Node n) => n.IsBool;
 
-        private Expression Gradient(int slot) => Expression.ArrayAccess(e._g, Expression.Constant(slot));
+        private Expression Gradient(int slot) => e._frame.Gradient(slot);
 
-        private Expression TapeAt(int slot) => Expression.ArrayAccess(e._tape, Expression.Constant(slot));
+        private Expression TapeAt(int slot) => Expression.ArrayAccess(((FlatFrame)e._frame).Tape, Expression.Constant(slot));
 
         private static Expression ToDouble(Expression value) =>
             value.Type == typeof(bool) ? Expression.Condition(value, Expression.Constant(1.0), Expression.Constant(0.0)) : value;
