@@ -26,7 +26,7 @@ public static class Grad
     /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
     public static Gradient Of(LambdaExpression f)
     {
-        return new Gradient(Differentiate(f), typedExpression: null);
+        return new Gradient(Differentiate(f), typedExpression: null, kernel: null);
     }
 
     /// <summary>Differentiates a function of 1 parameter (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -35,8 +35,8 @@ public static class Grad
     public static Gradient<T1> Of<T1>(Expression<Func<T1, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1>), out var compiled);
-        return new Gradient<T1>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1>), out var compiled, out var kernel);
+        return new Gradient<T1>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 2 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -45,8 +45,8 @@ public static class Grad
     public static Gradient<T1, T2> Of<T1, T2>(Expression<Func<T1, T2, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2>), out var compiled);
-        return new Gradient<T1, T2>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2>), out var compiled, out var kernel);
+        return new Gradient<T1, T2>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 3 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -55,8 +55,8 @@ public static class Grad
     public static Gradient<T1, T2, T3> Of<T1, T2, T3>(Expression<Func<T1, T2, T3, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3>), out var compiled);
-        return new Gradient<T1, T2, T3>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 4 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -65,8 +65,8 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4> Of<T1, T2, T3, T4>(Expression<Func<T1, T2, T3, T4, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4>), out var compiled);
-        return new Gradient<T1, T2, T3, T4>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3, T4>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 5 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -75,8 +75,8 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5> Of<T1, T2, T3, T4, T5>(Expression<Func<T1, T2, T3, T4, T5, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5>), out var compiled);
-        return new Gradient<T1, T2, T3, T4, T5>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3, T4, T5>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 6 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -85,8 +85,8 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6> Of<T1, T2, T3, T4, T5, T6>(Expression<Func<T1, T2, T3, T4, T5, T6, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6>), out var compiled);
-        return new Gradient<T1, T2, T3, T4, T5, T6>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3, T4, T5, T6>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 7 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -95,8 +95,8 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6, T7> Of<T1, T2, T3, T4, T5, T6, T7>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>), out var compiled);
-        return new Gradient<T1, T2, T3, T4, T5, T6, T7>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3, T4, T5, T6, T7>(graph, typed, compiled, kernel);
     }
 
     /// <summary>Differentiates a function of 8 parameters (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
@@ -105,8 +105,8 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6, T7, T8> Of<T1, T2, T3, T4, T5, T6, T7, T8>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, T8, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>), out var compiled);
-        return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, typed, compiled);
+        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>), out var compiled, out var kernel);
+        return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, typed, compiled, kernel);
     }
 
     private static StagedGraph Differentiate(LambdaExpression f)

@@ -1,5 +1,6 @@
 // Arities 1..8, written out: they differ only in the count of parameters.
 using System.Linq.Expressions;
+using ExprGrad.Emit;
 using ExprGrad.Staging;
 
 namespace ExprGrad;
@@ -10,8 +11,8 @@ public sealed class Gradient<T1> : Gradient
 {
     private readonly Func<T1, ValueAndGradient<T1>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, ValueAndGradient<T1>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, ValueAndGradient<T1>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -47,8 +48,8 @@ public sealed class Gradient<T1, T2> : Gradient
 {
     private readonly Func<T1, T2, ValueAndGradient<T1, T2>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, ValueAndGradient<T1, T2>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, ValueAndGradient<T1, T2>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -90,8 +91,8 @@ public sealed class Gradient<T1, T2, T3> : Gradient
 {
     private readonly Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -139,8 +140,8 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
 {
     private readonly Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -194,8 +195,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
 {
     private readonly Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -255,8 +256,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
 {
     private readonly Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -322,8 +323,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
 {
     private readonly Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -395,8 +396,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
 {
     private readonly Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>? _typed;
 
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed)
-        : base(graph, typedExpression) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>?)typed;
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
+        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>

@@ -19,14 +19,14 @@ public class Gradient
     private Kernel? _kernel;
 
     /// <param name="graph">The differentiated graph.</param>
-    /// <param name="typedExpression">The typed lambda compiled for <c>Evaluate(a1, ..., an)</c>, if there is one;
-    /// the flat kernel for the span API is then compiled on its first use.</param>
-    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression)
+    /// <param name="typedExpression">The typed lambda compiled for <c>Evaluate(a1, ..., an)</c>, if there is one.</param>
+    /// <param name="kernel">The flat kernel, if already compiled; else it is compiled now, or, when there is a typed
+    /// lambda, on the span API's first use.</param>
+    internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Kernel? kernel)
     {
         _graph = graph;
         _typedExpression = typedExpression;
-        if (typedExpression is null)
-            _kernel = Emitter.Compile(graph);
+        _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
     }
 
     /// <summary>

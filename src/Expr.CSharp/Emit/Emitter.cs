@@ -54,15 +54,20 @@ internal sealed class Emitter
 
     /// <summary>
     /// Compiles the typed form <c>(a1, ..., an) =&gt; new ValueAndGradient(value, d1, ..., dn)</c> of
-    /// <paramref name="resultType"/>; null if the graph is too large for one method (callers use the flat form).
+    /// <paramref name="resultType"/>. A graph too large for one method gets the flat, split form instead
+    /// (<paramref name="flat"/>), and the result is null.
     /// </summary>
-    public static LambdaExpression? CompileTyped(StagedGraph graph, Type resultType, out Delegate? compiled)
+    public static LambdaExpression? CompileTyped(StagedGraph graph, Type resultType, out Delegate? compiled, out Kernel? flat)
     {
         var emitter = new Emitter(graph, StagesPerMethod);
         emitter.Analyze();
         compiled = null;
+        flat = null;
         if (emitter._parts.Count > 1)
+        {
+            flat = emitter.Build();
             return null;
+        }
         var frame = new TypedFrame(graph, resultType);
         emitter._frame = frame;
         var body = new PartWriter(emitter, 0).Write();

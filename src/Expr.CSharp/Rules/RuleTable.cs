@@ -35,13 +35,17 @@ internal static class RuleTable
         yield return Binary(Subtract, "-", (a, b) => a - b, Expression.Subtract,
             pullback: (b, _, yBar, x) => { x[0] = yBar; x[1] = b.Negate(yBar); });
         yield return Binary(Multiply, "*", (a, c) => a * c, Expression.Multiply, commutative: true,
-            pullback: (b, y, yBar, x) => { x[0] = b.Multiply(yBar, y.Args[1]); x[1] = b.Multiply(yBar, y.Args[0]); });
+            pullback: (b, y, yBar, x) =>
+            {
+                if (Needs(y, 0)) x[0] = b.Multiply(yBar, y.Args[1]);
+                if (Needs(y, 1)) x[1] = b.Multiply(yBar, y.Args[0]);
+            });
         yield return Binary(Divide, "/", (a, c) => a / c, Expression.Divide,
             pullback: (b, y, yBar, x) =>
             {
                 var q = b.Divide(yBar, y.Args[1]);
                 x[0] = q;
-                x[1] = b.Negate(b.Multiply(q, y));
+                if (Needs(y, 1)) x[1] = b.Negate(b.Multiply(q, y));
             });
         yield return Unary(Negate, "-", a => -a, Expression.Negate,
             pullback: (b, _, yBar, x) => x[0] = b.Negate(yBar));
@@ -53,8 +57,8 @@ internal static class RuleTable
         {
             // log_a(u) = ln u / ln a: ∂/∂u = 1/(u ln a), ∂/∂a = −y/(a ln a).
             var lnA = b.Apply(Log, y.Args[1]);
-            x[0] = b.Divide(yBar, b.Multiply(y.Args[0], lnA));
-            x[1] = b.Negate(b.Divide(b.Multiply(yBar, y), b.Multiply(y.Args[1], lnA)));
+            if (Needs(y, 0)) x[0] = b.Divide(yBar, b.Multiply(y.Args[0], lnA));
+            if (Needs(y, 1)) x[1] = b.Negate(b.Divide(b.Multiply(yBar, y), b.Multiply(y.Args[1], lnA)));
         });
         yield return Math1(Log10, "log10", Math.Log10, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(y.Args[0], b.Constant(Math.Log(10)))));
         yield return Math1(Log2, "log2", Math.Log2, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Multiply(y.Args[0], b.Constant(Math.Log(2)))));
@@ -63,8 +67,9 @@ internal static class RuleTable
         yield return Math2(Pow, "pow", Math.Pow, (b, y, yBar, x) =>
         {
             var (u, p) = (y.Args[0], y.Args[1]);
-            x[0] = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
-            if (!p.IsPassive)
+            if (Needs(y, 0))
+                x[0] = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
+            if (Needs(y, 1))
                 x[1] = b.Multiply(b.Multiply(yBar, y), b.Apply(Log, u));
         });
         yield return Math1(Sin, "sin", Math.Sin, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Cos, y.Args[0])));
@@ -78,8 +83,8 @@ internal static class RuleTable
             // atan2(u, v): ∂/∂u = v/(u²+v²), ∂/∂v = −u/(u²+v²). (Not tan's rule: MathNet.Symbolics' slip.)
             var (u, v) = (y.Args[0], y.Args[1]);
             var s = b.Divide(yBar, b.Add(b.Apply(Square, u), b.Apply(Square, v)));
-            x[0] = b.Multiply(s, v);
-            x[1] = b.Negate(b.Multiply(s, u));
+            if (Needs(y, 0)) x[0] = b.Multiply(s, v);
+            if (Needs(y, 1)) x[1] = b.Negate(b.Multiply(s, u));
         });
         yield return Math1(Sinh, "sinh", Math.Sinh, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Cosh, y.Args[0])));
         yield return Math1(Cosh, "cosh", Math.Cosh, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sinh, y.Args[0])));
@@ -90,13 +95,13 @@ internal static class RuleTable
         yield return Math1(Abs, "abs", Math.Abs, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sign, y.Args[0])));
         yield return Math2(Max, "max", Math.Max, commutative: true, pullback: (b, y, yBar, x) =>
         {
-            x[0] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
-            x[1] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
+            if (Needs(y, 0)) x[0] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
+            if (Needs(y, 1)) x[1] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
         });
         yield return Math2(Min, "min", Math.Min, commutative: true, pullback: (b, y, yBar, x) =>
         {
-            x[0] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
-            x[1] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
+            if (Needs(y, 0)) x[0] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
+            if (Needs(y, 1)) x[1] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
         });
         yield return Kernel1(Sign, "sign", Kernels.Sign, ZeroDerivative);
         yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
@@ -131,6 +136,9 @@ internal static class RuleTable
     private static void ZeroDerivative(GraphBuilder b, Node y, Node yBar, Node?[] xBars)
     {
     }
+
+    // Whether argument k can receive an adjoint: a rule builds no contribution for a constant or captured value.
+    private static bool Needs(Node y, int k) => !y.Args[k].IsPassive;
 
     // √(1 − u²), shared by asin and acos.
     private static Node OneMinusSquareRoot(GraphBuilder b, Node u) => b.Apply(Sqrt, b.Subtract(b.Constant(1), b.Apply(Square, u)));

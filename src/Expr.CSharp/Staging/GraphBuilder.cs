@@ -115,10 +115,24 @@ internal sealed class GraphBuilder
             Op.Multiply when a[0] == a[1] => Apply(Op.Square, a[0]),
             Op.Divide when Is(a[1], 1) => a[0],
             Op.Negate when a[0].Op == Op.Negate => a[0].Args[0],
+            Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Constant(-a[0].Args[0].Value), a[0].Args[1]),
+            Op.Multiply when ExactProduct(a[0], a[1]) is { } folded => folded,
+            Op.Multiply when ExactProduct(a[1], a[0]) is { } folded => folded,
             Op.Pow when Is(a[1], 1) => a[0],
             Op.Pow when Is(a[1], 2) => Apply(Op.Square, a[0]),
             _ => null,
         };
+    }
+
+    // c·(d·x) = (c·d)·x exactly when c or d is a power of two and c·d is a normal number: scaling by 2ᵏ only moves the exponent.
+    private Node? ExactProduct(Node c, Node product)
+    {
+        if (c.Op != Op.Constant || c.IsBool || product.Op != Op.Multiply || product.Args[0].Op != Op.Constant)
+            return null;
+        var d = product.Args[0].Value;
+        var cd = c.Value * d;
+        var exact = (double.IsPow2(Math.Abs(c.Value)) || double.IsPow2(Math.Abs(d))) && double.IsNormal(cd);
+        return exact ? Multiply(Constant(cd), product.Args[1]) : null;
     }
 
     /// <summary>Opens a branch region nested in the current one; nodes built until <see cref="EndRegion"/> go there.</summary>
