@@ -84,7 +84,7 @@ internal sealed class Emitter
         for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
             if (_graph.Adjoints[slot] is { Op: not Op.Constant } adjoint)
                 Stores(adjoint).Add(slot);
-        StackGuard.Run(() => Place(_graph.Root, topLevel: true));
+        StackGuard.Run(() => Place(Schedule(), topLevel: true));
         StackGuard.Run(() => CollectUses(_graph.Root));
 
         _tapeLength = _parts.Count > 1 ? 1 : 0; // slot 0 carries the value out of a split graph
@@ -136,18 +136,99 @@ internal sealed class Emitter
         }
     }
 
+    // A live stage inside a branch keeps its conditional live (a backward branch may be its only reader).
     private void Mark(Node n)
     {
-        if (n.Op != Op.Constant)
-            _live[n.Id] = true;
+        for (var node = n; node is not null && node.Op != Op.Constant && !_live[node.Id]; node = node.Owner?.Host)
+            _live[node.Id] = true;
     }
 
     private bool IsLive(Node n) => n.Op != Op.Constant && _live[n.Id];
 
-    // Positions in emission order, and the method (part) of each top-level stage; a conditional stays in one part.
-    private void Place(Region region, bool topLevel)
+    /// <summary>
+    /// The order of the top-level stages: a topological order that always continues with a stage just made ready
+    /// (Kahn's algorithm with a stack). A stage's backward partner then follows it closely, as in a loss that is a
+    /// sum of terms, where each term's adjoint needs only that term: values die young, few cross into another method.
+    /// </summary>
+    private List<Node> Schedule()
     {
-        foreach (var node in region.Nodes)
+        var root = _graph.Root.Nodes.Where(IsLive).ToList();
+        var waiting = new Dictionary<Node, int>();
+        var users = new Dictionary<Node, List<Node>>();
+        var ready = new Stack<Node>();
+        for (var i = root.Count - 1; i >= 0; i--)
+        {
+            var deps = Dependencies(root[i]);
+            foreach (var dep in deps)
+                (users.TryGetValue(dep, out var list) ? list : users[dep] = []).Add(root[i]);
+            if (deps.Count == 0)
+                ready.Push(root[i]);
+            else
+                waiting[root[i]] = deps.Count;
+        }
+
+        var order = new List<Node>(root.Count);
+        while (ready.TryPop(out var node))
+        {
+            order.Add(node);
+            if (!users.TryGetValue(node, out var list))
+                continue;
+            for (var i = list.Count - 1; i >= 0; i--)
+                if (--waiting[list[i]] == 0)
+                    ready.Push(list[i]);
+        }
+        if (order.Count != root.Count)
+            throw new InvalidOperationException("internal error: the staged graph has a cycle");
+        return order;
+    }
+
+    // The distinct top-level stages a top-level stage reads: its arguments, or for a conditional everything its
+    // branches read from outside (a backward branch may read a forward branch: that is its conditional's stage).
+    private HashSet<Node> Dependencies(Node node)
+    {
+        var deps = new HashSet<Node>();
+        void Add(Node arg)
+        {
+            if (arg.Op == Op.Constant)
+                return;
+            var top = arg;
+            while (top.Owner != _graph.Root)
+                top = top.Owner!.Host!;
+            if (top != node)
+                deps.Add(top);
+        }
+        foreach (var arg in node.Args)
+            Add(arg);
+        if (node.Op == Op.Condition)
+        {
+            var pending = new Stack<Region>([node.Then!, node.Else!]);
+            while (pending.TryPop(out var region))
+            {
+                foreach (var result in region.Results)
+                    Add(result);
+                foreach (var inner in region.Nodes)
+                {
+                    if (!IsLive(inner))
+                        continue;
+                    foreach (var arg in inner.Args)
+                        Add(arg);
+                    if (inner.Op == Op.Condition)
+                    {
+                        pending.Push(inner.Then!);
+                        pending.Push(inner.Else!);
+                    }
+                }
+            }
+        }
+        return deps;
+    }
+
+    // Positions in emission order, and the method (part) of each top-level stage; a conditional stays in one part.
+    private void Place(Region region, bool topLevel) => Place(region.Nodes, topLevel);
+
+    private void Place(List<Node> nodes, bool topLevel)
+    {
+        foreach (var node in nodes)
         {
             if (!IsLive(node))
                 continue;

@@ -163,7 +163,14 @@ internal sealed class Importer
     {
         var test = Test(c.Test);
         if (test.Op == Op.Constant)
+        {
+            // The untaken branch is still imported, into a region nothing reads: it is checked like the rest, and its
+            // array reads count in the layout, so a point's layout never depends on what folded away.
+            _b.BeginRegion();
+            Value(test.Value != 0 ? c.IfFalse : c.IfTrue);
+            _b.EndRegion([]);
             return Value(test.Value != 0 ? c.IfTrue : c.IfFalse);
+        }
 
         // Each branch is its own region: only the branch taken is evaluated (and differentiated).
         _b.BeginRegion();

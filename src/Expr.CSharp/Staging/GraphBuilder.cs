@@ -162,6 +162,8 @@ internal sealed class GraphBuilder
     public Node[] Condition(Node test, Region then, Region @else)
     {
         var condition = new Node(_nextId++, Op.Condition, [test], _current) { Then = then, Else = @else };
+        then.Host = condition;
+        @else.Host = condition;
         _current.Nodes.Add(condition);
         var outputs = new Node[then.Results.Length];
         for (var k = 0; k < outputs.Length; k++)

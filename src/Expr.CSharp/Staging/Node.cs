@@ -76,6 +76,9 @@ internal sealed class Region
     /// <summary>The values the region delivers: one for a forward branch, one per exported adjoint for a backward branch.</summary>
     public Node[] Results { get; set; } = [];
 
+    /// <summary>The conditional this region is a branch of; null for the root.</summary>
+    public Node? Host { get; set; }
+
     /// <summary>True if <paramref name="node"/> is staged in this region or in one nested inside it.</summary>
     public bool Encloses(Node node)
     {
