@@ -153,28 +153,29 @@ internal sealed class Emitter
     private List<Node> Schedule()
     {
         var root = _graph.Root.Nodes.Where(IsLive).ToList();
-        var waiting = new Dictionary<Node, int>();
-        var users = new Dictionary<Node, List<Node>>();
+        var waiting = new int[_byId.Length];
+        var users = new List<Node>?[_byId.Length];
         var ready = new Stack<Node>();
+        var deps = new List<Node>();
         for (var i = root.Count - 1; i >= 0; i--)
         {
-            var deps = Dependencies(root[i]);
+            // A stage that reads one value twice waits for it twice and is released twice: the counts stay consistent.
+            Dependencies(root[i], deps);
             foreach (var dep in deps)
-                (users.TryGetValue(dep, out var list) ? list : users[dep] = []).Add(root[i]);
+                (users[dep.Id] ??= []).Add(root[i]);
+            waiting[root[i].Id] = deps.Count;
             if (deps.Count == 0)
                 ready.Push(root[i]);
-            else
-                waiting[root[i]] = deps.Count;
         }
 
         var order = new List<Node>(root.Count);
         while (ready.TryPop(out var node))
         {
             order.Add(node);
-            if (!users.TryGetValue(node, out var list))
+            if (users[node.Id] is not { } list)
                 continue;
             for (var i = list.Count - 1; i >= 0; i--)
-                if (--waiting[list[i]] == 0)
+                if (--waiting[list[i].Id] == 0)
                     ready.Push(list[i]);
         }
         if (order.Count != root.Count)
@@ -182,11 +183,11 @@ internal sealed class Emitter
         return order;
     }
 
-    // The distinct top-level stages a top-level stage reads: its arguments, or for a conditional everything its
-    // branches read from outside (a backward branch may read a forward branch: that is its conditional's stage).
-    private HashSet<Node> Dependencies(Node node)
+    // The top-level stages a top-level stage reads: its arguments, or for a conditional everything its branches
+    // read from outside (a backward branch may read a forward branch: that is its conditional's stage).
+    private void Dependencies(Node node, List<Node> deps)
     {
-        var deps = new HashSet<Node>();
+        deps.Clear();
         void Add(Node arg)
         {
             if (arg.Op == Op.Constant)
@@ -199,28 +200,26 @@ internal sealed class Emitter
         }
         foreach (var arg in node.Args)
             Add(arg);
-        if (node.Op == Op.Condition)
+        if (node.Op != Op.Condition)
+            return;
+        var pending = new Stack<Region>([node.Then!, node.Else!]);
+        while (pending.TryPop(out var region))
         {
-            var pending = new Stack<Region>([node.Then!, node.Else!]);
-            while (pending.TryPop(out var region))
+            foreach (var result in region.Results)
+                Add(result);
+            foreach (var inner in region.Nodes)
             {
-                foreach (var result in region.Results)
-                    Add(result);
-                foreach (var inner in region.Nodes)
+                if (!IsLive(inner))
+                    continue;
+                foreach (var arg in inner.Args)
+                    Add(arg);
+                if (inner.Op == Op.Condition)
                 {
-                    if (!IsLive(inner))
-                        continue;
-                    foreach (var arg in inner.Args)
-                        Add(arg);
-                    if (inner.Op == Op.Condition)
-                    {
-                        pending.Push(inner.Then!);
-                        pending.Push(inner.Else!);
-                    }
+                    pending.Push(inner.Then!);
+                    pending.Push(inner.Else!);
                 }
             }
         }
-        return deps;
     }
 
     // Positions in emission order, and the method (part) of each top-level stage; a conditional stays in one part.

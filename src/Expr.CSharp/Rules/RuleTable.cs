@@ -164,19 +164,27 @@ internal static class RuleTable
 
     private static Rule Math1(Op op, string symbol, Func<double, double> f, Pullback pullback) => Kernel1(op, symbol, f, pullback);
 
-    private static Rule Kernel1(Op op, string symbol, Func<double, double> f, Pullback pullback) => new()
+    private static Rule Kernel1(Op op, string symbol, Func<double, double> f, Pullback pullback)
     {
-        Op = op, Symbol = symbol, Arity = 1, Pullback = pullback, Method = f.Method,
-        Evaluate = a => f(a[0]),
-        Emit = a => Expression.Call(f.Method, a[0]),
-    };
+        var method = f.Method; // Delegate.Method is reflection: read it once, not per emitted stage
+        return new()
+        {
+            Op = op, Symbol = symbol, Arity = 1, Pullback = pullback, Method = method,
+            Evaluate = a => f(a[0]),
+            Emit = a => Expression.Call(method, a[0]),
+        };
+    }
 
-    private static Rule Math2(Op op, string symbol, Func<double, double, double> f, Pullback pullback, bool commutative = false) => new()
+    private static Rule Math2(Op op, string symbol, Func<double, double, double> f, Pullback pullback, bool commutative = false)
     {
-        Op = op, Symbol = symbol, Arity = 2, Pullback = pullback, Method = f.Method, Commutative = commutative,
-        Evaluate = a => f(a[0], a[1]),
-        Emit = a => Expression.Call(f.Method, a[0], a[1]),
-    };
+        var method = f.Method;
+        return new()
+        {
+            Op = op, Symbol = symbol, Arity = 2, Pullback = pullback, Method = method, Commutative = commutative,
+            Evaluate = a => f(a[0], a[1]),
+            Emit = a => Expression.Call(method, a[0], a[1]),
+        };
+    }
 
     private static Rule Test(Op op, string symbol, Func<double, double, bool> f, Func<Expression, Expression, Expression> emit,
         bool commutative = false) => new()
