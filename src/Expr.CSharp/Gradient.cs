@@ -15,6 +15,7 @@ namespace ExprGrad;
 public class Gradient
 {
     private readonly StagedGraph _graph;
+    private readonly int _dimension;
     private readonly LambdaExpression? _typedExpression;
     private Kernel? _kernel;
 
@@ -25,6 +26,7 @@ public class Gradient
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Kernel? kernel)
     {
         _graph = graph;
+        _dimension = graph.Dimension;
         _typedExpression = typedExpression;
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
     }
@@ -40,7 +42,7 @@ public class Gradient
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
 
     /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
-    public int Dimension => _graph.Dimension;
+    public int Dimension => _dimension;
 
     /// <summary>The number of stages (forward and backward) in the staged graph.</summary>
     public int StageCount => _graph.StageCount;
@@ -53,7 +55,7 @@ public class Gradient
     /// <exception cref="ArgumentException">A span is shorter than <see cref="Dimension"/>.</exception>
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
-        var n = _graph.Dimension;
+        var n = _dimension;
         if (point.Length < n)
             throw new ArgumentException($"the point has {point.Length} values but the function reads {n}", nameof(point));
         if (gradient.Length < n)
@@ -61,11 +63,25 @@ public class Gradient
 
         var kernel = Kernel;
         var work = Workspace.Rent(n, kernel.TapeLength);
-        point[..n].CopyTo(work.X);
+        Copy(point, work.X, n);
         var value = kernel.Run(work);
-        work.G.AsSpan(0, n).CopyTo(gradient);
+        Copy(work.G, gradient, n);
         Workspace.Return(work);
         return value;
+    }
+
+    // A short point is copied faster element by element than through a general block move.
+    private static void Copy(ReadOnlySpan<double> from, Span<double> to, int n)
+    {
+        if (n > 16)
+        {
+            from[..n].CopyTo(to);
+            return;
+        }
+        from = from[..n];
+        to = to[..n];
+        for (var i = 0; i < from.Length; i++)
+            to[i] = from[i];
     }
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward.</summary>
