@@ -108,6 +108,7 @@ internal sealed class GraphBuilder
             Op.Subtract when Is(a[0], 0) => Negate(a[1]),
             Op.Subtract when a[1].Op == Op.Negate => Add(a[0], a[1].Args[0]),
             Op.Add when a[1].Op == Op.Negate => Subtract(a[0], a[1].Args[0]),
+            Op.Add when a[0].Op == Op.Negate => Subtract(a[1], a[0].Args[0]),
             Op.Multiply when Is(a[1], 1) => a[0],
             Op.Multiply when Is(a[0], 1) => a[1],
             Op.Multiply when Is(a[1], -1) => Negate(a[0]),
