@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Linq.Expressions;
-using System.Reflection;
 using ExprGrad.Staging;
 using static ExprGrad.Staging.Op;
 
@@ -24,8 +23,6 @@ internal static class RuleTable
 
     public static Rule Get(Op op) =>
         Table.TryGetValue(op, out var rule) ? rule : throw new InvalidOperationException($"no rule for structural operation {op}");
-
-    public static bool TryGet(Op op, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rule? rule) => Table.TryGetValue(op, out rule);
 
     private static IEnumerable<Rule> Build()
     {
@@ -200,6 +197,4 @@ internal static class Kernels
 {
     /// <summary>The sign as a double: ±1, 0 at ±0, NaN at NaN (Math.Sign throws on NaN and returns an int).</summary>
     public static double Sign(double x) => x > 0 ? 1.0 : x < 0 ? -1.0 : x * 0.0;
-
-    public static readonly MethodInfo SignMethod = typeof(Kernels).GetMethod(nameof(Sign))!;
 }
