@@ -172,16 +172,7 @@ internal sealed class Importer
             return Value(test.Value != 0 ? c.IfTrue : c.IfFalse);
         }
 
-        // Each branch is its own region: only the branch taken is evaluated (and differentiated).
-        _b.BeginRegion();
-        var a = Value(c.IfTrue);
-        var then = _b.EndRegion([a]);
-        _b.BeginRegion();
-        var b = Value(c.IfFalse);
-        var @else = _b.EndRegion([b]);
-        if (a == b && then.Nodes.Count == 0 && @else.Nodes.Count == 0)
-            return a;
-        return _b.Condition(test, then, @else)[0];
+        return _b.If(test, () => Value(c.IfTrue), () => Value(c.IfFalse));
     }
 
     private Node Call(MethodCallExpression call)

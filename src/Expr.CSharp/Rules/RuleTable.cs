@@ -66,8 +66,9 @@ internal static class RuleTable
             var (u, p) = (y.Args[0], y.Args[1]);
             if (Needs(y, 0))
                 x[0] = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
+            // ∂/∂p = y·ln u; at u = 0 that is 0·(−∞), whose limit (for p > 0, where y is defined) is 0, as in JAX.
             if (Needs(y, 1))
-                x[1] = b.Multiply(b.Multiply(yBar, y), b.Apply(Log, u));
+                x[1] = b.If(b.Apply(Equal, u, b.Constant(0)), () => b.Constant(0), () => b.Multiply(b.Multiply(yBar, y), b.Apply(Log, u)));
         });
         yield return Math1(Sin, "sin", Math.Sin, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Cos, y.Args[0])));
         yield return Math1(Cos, "cos", Math.Cos, (b, y, yBar, x) => x[0] = b.Negate(b.Multiply(yBar, b.Apply(Sin, y.Args[0]))));

@@ -119,6 +119,7 @@ internal sealed class GraphBuilder
             Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Constant(-a[0].Args[0].Value), a[0].Args[1]),
             Op.Multiply when ExactProduct(a[0], a[1]) is { } folded => folded,
             Op.Multiply when ExactProduct(a[1], a[0]) is { } folded => folded,
+            Op.Pow when Is(a[1], 0) => Constant(1), // IEEE pow(x, 0) is 1 for every x, NaN included
             Op.Pow when Is(a[1], 1) => a[0],
             Op.Pow when Is(a[1], 2) => Apply(Op.Square, a[0]),
             _ => null,
@@ -154,6 +155,25 @@ internal sealed class GraphBuilder
         _undo.RemoveRange(mark, _undo.Count - mark);
         _current = region.Parent!;
         return region;
+    }
+
+    /// <summary>
+    /// <c>test ? then() : else()</c> with each branch staged in its own region, so only the branch taken is evaluated
+    /// (and differentiated). Used for the user's conditionals and by rules that must avoid a NaN at a special point.
+    /// </summary>
+    public Node If(Node test, Func<Node> then, Func<Node> @else)
+    {
+        if (test.Op == Op.Constant)
+            return test.Value != 0 ? then() : @else();
+        BeginRegion();
+        var a = then();
+        var thenRegion = EndRegion([a]);
+        BeginRegion();
+        var b = @else();
+        var elseRegion = EndRegion([b]);
+        if (a == b && thenRegion.Nodes.Count == 0 && elseRegion.Nodes.Count == 0)
+            return a;
+        return Condition(test, thenRegion, elseRegion)[0];
     }
 
     /// <summary>

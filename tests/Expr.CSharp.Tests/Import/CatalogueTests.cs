@@ -133,6 +133,16 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void Powers_have_no_spurious_nan_at_a_zero_base()
+    {
+        // ∂(u^p)/∂p = u^p·ln u is 0·(−∞) at u = 0; its limit is 0. And x⁰ = 1 has derivative 0 even at x = 0.
+        var (value, du, dp) = Grad.Of((double u, double p) => Math.Pow(u, p)).Evaluate(0, 2);
+        Assert.Equal((0.0, 0.0, 0.0), (value, du, dp));
+        Assert.Equal(Math.Pow(2, 3) * Math.Log(2), Grad.Of((double u, double p) => Math.Pow(u, p)).Evaluate(2, 3).D2, 14);
+        Assert.Equal(0, Grad.Of((double x) => Math.Pow(x, 0)).Evaluate(0).D1);
+    }
+
+    [Fact]
     public void Constants_fold_and_repeated_subexpressions_are_staged_once()
     {
         var g = Grad.Of((double x) => Math.Exp(x * 2) * Math.Exp(x * 2) + Math.Log(10) * 3);
