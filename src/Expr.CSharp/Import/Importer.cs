@@ -152,6 +152,12 @@ internal sealed class Importer
         if (operand is MethodCallExpression { Method.Name: nameof(Math.Sign) } sign
             && sign.Method.DeclaringType == typeof(Math) && sign.Arguments[0].Type == typeof(double))
             return _b.Apply(Op.Sign, Value(sign.Arguments[0]));
+        if (operand is ConditionalExpression choice && IsNumeric(operand.Type))
+        {
+            // (double)(c ? 1 : 0), as C# types x > 0 ? 1 : 0: the conversion moves into the branches.
+            return Conditional(Expression.Condition(choice.Test,
+                Expression.Convert(choice.IfTrue, typeof(double)), Expression.Convert(choice.IfFalse, typeof(double))));
+        }
         if (operand is ConstantExpression { Value: { } constant } && IsNumeric(operand.Type))
             return _b.Constant(Convert.ToDouble(constant, System.Globalization.CultureInfo.InvariantCulture));
         if (IsNumeric(operand.Type) && TryLive(operand, out var root, out var path))

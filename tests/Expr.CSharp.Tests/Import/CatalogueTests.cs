@@ -119,6 +119,15 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void An_integer_conditional_converted_to_double_is_a_conditional()
+    {
+        // C# types x > 0 ? 1 : 0 as int and converts it: a step function times x.
+        var g = Grad.Of((double x) => (x > 0 ? 1 : 0) * x * x);
+        Assert.Equal((9.0, 6.0), Tuple(g.Evaluate(3)));
+        Assert.Equal((0.0, 0.0), Tuple(g.Evaluate(-3)));
+    }
+
+    [Fact]
     public void Subgradient_conventions_at_kinks()
     {
         Assert.Equal(0, Grad.Of((double x) => Math.Abs(x)).Evaluate(0).D1);
