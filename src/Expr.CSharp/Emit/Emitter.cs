@@ -19,7 +19,6 @@ internal sealed class Emitter
     private readonly StagedGraph _graph;
     private readonly int _budget;
     private readonly Node?[] _byId;
-    private readonly bool[] _live;
     private readonly int[] _position, _part, _lastUse, _tapeSlot;
     private readonly bool[] _crosses;
     private readonly Dictionary<Node, List<int>> _stores = [];
@@ -34,7 +33,6 @@ internal sealed class Emitter
         _budget = budget;
         var n = graph.Builder.Count;
         _byId = new Node?[n];
-        _live = new bool[n];
         _position = new int[n];
         _part = new int[n];
         _lastUse = new int[n];
@@ -80,7 +78,6 @@ internal sealed class Emitter
     private void Analyze()
     {
         Index();
-        MarkLive();
         for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
             if (_graph.Adjoints[slot] is { Op: not Op.Constant } adjoint)
                 Stores(adjoint).Add(slot);
@@ -100,50 +97,16 @@ internal sealed class Emitter
         return slots;
     }
 
-    // Every staged node by id, found without recursion (regions nest as deep as the user's conditionals).
+    // Every staged node by id.
     private void Index()
     {
-        var pending = new Stack<Region>();
-        pending.Push(_graph.Root);
-        while (pending.TryPop(out var region))
+        foreach (var region in DeadStages.Regions(_graph.Root))
             foreach (var node in region.Nodes)
-            {
                 _byId[node.Id] = node;
-                if (node.Op == Op.Condition)
-                {
-                    pending.Push(node.Then!);
-                    pending.Push(node.Else!);
-                }
-            }
     }
 
-    // Dead-stage elimination: ids are a topological order, so one descending pass marks everything needed.
-    private void MarkLive()
-    {
-        Mark(_graph.Output);
-        foreach (var adjoint in _graph.Adjoints)
-            if (adjoint is not null)
-                Mark(adjoint);
-        for (var id = _byId.Length - 1; id >= 0; id--)
-        {
-            if (!_live[id] || _byId[id] is not { } node)
-                continue;
-            foreach (var arg in node.Args)
-                Mark(arg);
-            if (node.Op == Op.Condition)
-                foreach (var result in node.Then!.Results.Concat(node.Else!.Results))
-                    Mark(result);
-        }
-    }
-
-    // A live stage inside a branch keeps its conditional live (a backward branch may be its only reader).
-    private void Mark(Node n)
-    {
-        for (var node = n; node is not null && node.Op != Op.Constant && !_live[node.Id]; node = node.Owner?.Host)
-            _live[node.Id] = true;
-    }
-
-    private bool IsLive(Node n) => n.Op != Op.Constant && _live[n.Id];
+    // Dead stages were pruned after the sweep: every staged node is needed, constants are inlined.
+    private bool IsLive(Node n) => n.Op != Op.Constant;
 
     /// <summary>
     /// The order of the top-level stages: a topological order that always continues with a stage just made ready
@@ -260,24 +223,9 @@ internal sealed class Emitter
         }
     }
 
-    private int Size(Node node)
-    {
-        if (node.Op != Op.Condition)
-            return 1;
-        var size = 1;
-        var pending = new Stack<Region>([node.Then!, node.Else!]);
-        while (pending.TryPop(out var region))
-            foreach (var n in region.Nodes)
-            {
-                size += IsLive(n) ? 1 : 0;
-                if (n.Op == Op.Condition)
-                {
-                    pending.Push(n.Then!);
-                    pending.Push(n.Else!);
-                }
-            }
-        return size;
-    }
+    // A conditional's stages, branches included, all go into one method.
+    private static int Size(Node node) =>
+        node.Op != Op.Condition ? 1 : 1 + DeadStages.Regions(node.Then!).Concat(DeadStages.Regions(node.Else!)).Sum(r => r.Nodes.Count);
 
     private void CollectUses(Region region)
     {
@@ -403,8 +351,9 @@ internal sealed class Emitter
 
             // The builder stages a conditional's projections right after it.
             var outputs = new List<Node>();
-            for (var id = condition.Id + 1; id < e._byId.Length && e._byId[id] is { Op: Op.Project } p && p.Args[0] == condition; id++)
-                if (e.IsLive(p))
+            // (a projection nobody reads was pruned: its slot in _byId is empty).
+            for (var k = 1; k <= condition.Then!.Results.Length; k++)
+                if (e._byId[condition.Id + k] is { } p)
                     outputs.Add(p);
             var homes = outputs.ConvertAll(o => _home[o] = Allocate(o));
             var (thenEnd, elseEnd) = e._branchEnds[condition];

@@ -22,7 +22,8 @@ internal static class ReverseSweep
         graph.Adjoints = new Node?[graph.Dimension];
         foreach (var input in b.Inputs)
             graph.Adjoints[graph.Slot(input)] = adjoints.GetValueOrDefault(input);
-        graph.StageCount = CountStages(graph.Root);
+        DeadStages.Prune(graph);
+        graph.StageCount = DeadStages.Regions(graph.Root).Sum(r => r.Nodes.Count);
     }
 
     /// <summary>
@@ -106,23 +107,5 @@ internal static class ReverseSweep
             if (!branch.Encloses(x))
                 exports[x] = xBar;
         return (backward, exports);
-    }
-
-    private static int CountStages(Region region)
-    {
-        var count = 0;
-        var pending = new Stack<Region>();
-        pending.Push(region);
-        while (pending.TryPop(out var r))
-        {
-            count += r.Nodes.Count;
-            foreach (var n in r.Nodes)
-                if (n.Op == Op.Condition)
-                {
-                    pending.Push(n.Then!);
-                    pending.Push(n.Else!);
-                }
-        }
-        return count;
     }
 }
