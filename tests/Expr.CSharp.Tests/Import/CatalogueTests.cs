@@ -87,6 +87,23 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void Seven_and_eight_parameters_mixing_scalars_and_arrays()
+    {
+        var g7 = Grad.Of((double a, double b, double c, double d, double e, double f, double g) => a * b + c * d + e * f * g);
+        var (v7, da, db, dc, dd, de, df, dg) = g7.Evaluate(1, 2, 3, 4, 5, 6, 7);
+        Assert.Equal((2 + 12 + 210.0, 2.0, 1.0, 4.0, 3.0, 42.0, 35.0, 30.0), (v7, da, db, dc, dd, de, df, dg));
+
+        var g8 = Grad.Of((double[] p, double a, double b, double c, double d, double e, double f, double[] q) =>
+            p[1] * a + b * c * d + e * f + q[0] * q[2]);
+        var r = g8.Evaluate([9, 2], 3, 1, 2, 3, 4, 5, [6, 9, 7]);
+        Assert.Equal(6 + 6 + 20 + 42, r.Value);
+        Assert.Equal([0, 3], r.D1);
+        Assert.Equal((2.0, 6.0, 3.0, 2.0, 5.0, 4.0), (r.D2, r.D3, r.D4, r.D5, r.D6, r.D7));
+        Assert.Equal([7, 0, 6], r.D8);
+        Assert.Equal(2 + 6 + 3, g8.Dimension);
+    }
+
+    [Fact]
     public void The_span_api_uses_the_flat_layout_and_allocates_nothing()
     {
         var g = Grad.Of((double[] a, double s) => a[0] * a[1] * s);
