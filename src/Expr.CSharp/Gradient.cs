@@ -56,10 +56,8 @@ public class Gradient
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
         var n = _dimension;
-        if (point.Length < n)
-            throw new ArgumentException($"the point has {point.Length} values but the function reads {n}", nameof(point));
-        if (gradient.Length < n)
-            throw new ArgumentException($"the gradient has room for {gradient.Length} values but the function has {n}", nameof(gradient));
+        if (point.Length < n || gradient.Length < n)
+            ThrowTooShort(point.Length, gradient.Length, n);
 
         var kernel = Kernel;
         var work = Workspace.Rent(n, kernel.TapeLength);
@@ -69,6 +67,12 @@ public class Gradient
         Workspace.Return(work);
         return value;
     }
+
+    // Kept out of Evaluate so that the hot path stays small.
+    private static void ThrowTooShort(int point, int gradient, int n) =>
+        throw (point < n
+            ? new ArgumentException($"the point has {point} values but the function reads {n}", nameof(point))
+            : new ArgumentException($"the gradient has room for {gradient} values but the function has {n}", nameof(gradient)));
 
     // A short point is copied faster element by element than through a general block move.
     private static void Copy(ReadOnlySpan<double> from, Span<double> to, int n)

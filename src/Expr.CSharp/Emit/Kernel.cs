@@ -34,10 +34,10 @@ internal sealed class Kernel
     /// <summary>The number of compiled methods the graph was split into.</summary>
     public int MethodCount => _single is null ? _parts.Length : 1;
 
-    public double Run(Workspace work)
+    public double Run(Workspace work) => _single is not null ? _single(work.X, work.G, work.Tape) : RunParts(work);
+
+    private double RunParts(Workspace work)
     {
-        if (_single is not null)
-            return _single(work.X, work.G, work.Tape);
         foreach (var part in _parts)
             part(work.X, work.G, work.Tape);
         return work.Tape[_valueSlot];
