@@ -23,6 +23,8 @@ internal sealed class Emitter
     private readonly bool[] _crosses;
     private readonly Dictionary<Node, List<int>> _stores = [];
     private readonly Dictionary<Node, (int Then, int Else)> _branchEnds = [];
+    private readonly Dictionary<Region, Node> _topLevel = [];
+    private int _nesting;
     private readonly List<List<Node>> _parts = [[]];
     private int _nextPosition, _partSize, _tapeLength;
     private Frame _frame = new FlatFrame();
@@ -71,7 +73,7 @@ internal sealed class Emitter
         var body = new PartWriter(emitter, 0).Write();
         var lambda = Expression.Lambda(
             Expression.GetFuncType([.. frame.Parameters.Select(p => p.Type), resultType]), body, "Gradient", frame.Parameters);
-        compiled = lambda.Compile();
+        compiled = emitter.Compile(lambda);
         return lambda;
     }
 
@@ -101,8 +103,11 @@ internal sealed class Emitter
     private void Index()
     {
         foreach (var region in DeadStages.Regions(_graph.Root))
+        {
+            _nesting = Math.Max(_nesting, region.Depth);
             foreach (var node in region.Nodes)
                 _byId[node.Id] = node;
+        }
     }
 
     // Dead stages were pruned after the sweep: every staged node is needed, constants are inlined.
@@ -155,9 +160,7 @@ internal sealed class Emitter
         {
             if (arg.Op == Op.Constant)
                 return;
-            var top = arg;
-            while (top.Owner != _graph.Root)
-                top = top.Owner!.Host!;
+            var top = arg.Owner == _graph.Root ? arg : TopLevel(arg.Owner!);
             if (top != node)
                 deps.Add(top);
         }
@@ -183,6 +186,37 @@ internal sealed class Emitter
                 }
             }
         }
+    }
+
+    // Conditionals nested this deep make Expression.Compile recurse deeper than a thread-pool stack holds.
+    private const int DeepNesting = 100;
+
+    private TDelegate Compile<TDelegate>(Expression<TDelegate> lambda) where TDelegate : Delegate =>
+        _nesting > DeepNesting ? StackGuard.OnLargeStack(lambda.Compile) : lambda.Compile();
+
+    private Delegate Compile(LambdaExpression lambda) =>
+        _nesting > DeepNesting ? StackGuard.OnLargeStack(lambda.Compile) : lambda.Compile();
+
+    // The top-level conditional a branch belongs to, memoized along the path (branches nest as deep as the user's
+    // conditionals, and every stage inside asks).
+    private Node TopLevel(Region region)
+    {
+        var path = new List<Region>();
+        Node top;
+        for (var r = region; ; r = r.Host!.Owner!)
+        {
+            if (_topLevel.TryGetValue(r, out top!))
+                break;
+            path.Add(r);
+            if (r.Host!.Owner == _graph.Root)
+            {
+                top = r.Host;
+                break;
+            }
+        }
+        foreach (var r in path)
+            _topLevel[r] = top;
+        return top;
     }
 
     // Positions in emission order, and the method (part) of each top-level stage; a conditional stays in one part.
@@ -215,9 +249,9 @@ internal sealed class Emitter
             _position[node.Id] = _nextPosition++;
             if (node.Op == Op.Condition)
             {
-                Place(node.Then!, topLevel: false);
+                StackGuard.Run(() => Place(node.Then!, topLevel: false));
                 var thenEnd = _nextPosition++;
-                Place(node.Else!, topLevel: false);
+                StackGuard.Run(() => Place(node.Else!, topLevel: false));
                 _branchEnds[node] = (thenEnd, _nextPosition++);
             }
         }
@@ -239,8 +273,8 @@ internal sealed class Emitter
             if (node.Op == Op.Condition)
             {
                 var (thenEnd, elseEnd) = _branchEnds[node];
-                CollectUses(node.Then!);
-                CollectUses(node.Else!);
+                StackGuard.Run(() => CollectUses(node.Then!));
+                StackGuard.Run(() => CollectUses(node.Else!));
                 foreach (var result in node.Then!.Results)
                     Use(result, thenEnd, part);
                 foreach (var result in node.Else!.Results)
@@ -266,7 +300,7 @@ internal sealed class Emitter
         {
             var body = new PartWriter(this, 0).Write();
             var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", frame.Parameters);
-            return new Kernel(lambda, lambda.Compile());
+            return new Kernel(lambda, Compile(lambda));
         }
 
         var parts = new Expression<Action<double[], double[], double[]>>[_parts.Count];
@@ -279,7 +313,7 @@ internal sealed class Emitter
             "Gradient", frame.Parameters);
         // Parts are independent trees: compiling them on all cores is what keeps set-up linear and short.
         var compiled = new Action<double[], double[], double[]>[parts.Length];
-        Parallel.For(0, parts.Length, p => compiled[p] = parts[p].Compile());
+        Parallel.For(0, parts.Length, p => compiled[p] = Compile(parts[p]));
         return new Kernel(whole, compiled, _tapeLength, valueSlot: 0);
     }
 
@@ -361,7 +395,7 @@ internal sealed class Emitter
             Expression Branch(Region region, int end)
             {
                 var body = new List<Expression>();
-                WriteStages(region.Nodes, body);
+                StackGuard.Run(() => WriteStages(region.Nodes, body));
                 foreach (var (output, home) in outputs.Zip(homes))
                     body.Add(Expression.Assign(home, Read(region.Results[output.Param])));
                 ReleaseDead(region.Results, end);

@@ -37,6 +37,10 @@ internal static class Errors
         new($"the index in {Show(e)} is not a constant: an element of the array parameter '{p.Name}' must be read at an index " +
             "known when Grad.Of runs (a constant, or arithmetic on constants)", e);
 
+    public static ExprGradException NestedTooDeep(ConditionalExpression e, int limit) =>
+        new($"conditionals are nested more than {limit:N0} deep at {Show(e)}: a chain of else-ifs that long compiles to " +
+            "one method the JIT cannot take; split the function, or look the piece up from data", e);
+
     public static ExprGradException ForeignParameter(ParameterExpression p) =>
         new($"'{p.Name}' is not a parameter of the lambda being differentiated (a nested lambda or a variable of a block?)", p);
 

@@ -14,6 +14,11 @@ internal sealed class Importer
 {
     private readonly GraphBuilder _b = new();
     private readonly Dictionary<ParameterExpression, (int Index, bool IsArray)> _parameters = [];
+    private int _conditionalDepth;
+    private ExprGradException? _tooDeep;
+
+    /// <summary>The deepest nesting of conditionals accepted (a chain of else-ifs nests as deep as it is long).</summary>
+    internal const int MaxConditionalDepth = 10_000;
 
     private Importer(LambdaExpression f)
     {
@@ -32,6 +37,8 @@ internal sealed class Importer
             throw Errors.ResultType(f);
         var importer = new Importer(f);
         var output = importer.Value(f.Body);
+        if (importer._tooDeep is { } error)
+            throw error;
         return new StagedGraph(f, importer._b, output, importer.Layout(f));
     }
 
@@ -57,6 +64,8 @@ internal sealed class Importer
     /// <summary>Stages a double-valued expression.</summary>
     private Node Value(Expression e)
     {
+        if (_tooDeep is not null)
+            return _b.Constant(0); // the import has failed: finish quickly, the error is thrown at the top
         if (!StackGuard.HasRoom)
             return StackGuard.Run(() => Value(e));
         if (e.Type != typeof(double))
@@ -178,7 +187,18 @@ internal sealed class Importer
             return Value(test.Value != 0 ? c.IfTrue : c.IfFalse);
         }
 
-        return _b.If(test, () => Value(c.IfTrue), () => Value(c.IfFalse));
+        // Each level of nesting is an if/else inside the last in one compiled method, and the JIT rejects methods
+        // nested beyond some tens of thousands of levels: stop with a clear error well before.
+        if (++_conditionalDepth > MaxConditionalDepth)
+        {
+            // Thrown from the top, not from here: unwinding tens of thousands of frames takes .NET seconds.
+            _tooDeep ??= Errors.NestedTooDeep(c, MaxConditionalDepth);
+            _conditionalDepth--;
+            return _b.Constant(0);
+        }
+        var value = _b.If(test, () => Value(c.IfTrue), () => Value(c.IfFalse));
+        _conditionalDepth--;
+        return value;
     }
 
     private Node Call(MethodCallExpression call)

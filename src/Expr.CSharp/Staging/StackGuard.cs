@@ -15,16 +15,23 @@ internal static class StackGuard
     /// <summary>Runs <paramref name="walk"/> here if the stack has room, else on a fresh thread, and returns its result.</summary>
     public static T Run<T>(Func<T> walk)
     {
-        if (RuntimeHelpers.TryEnsureSufficientExecutionStack())
-            return walk();
+        return RuntimeHelpers.TryEnsureSufficientExecutionStack() ? walk() : OnLargeStack(walk, FreshStackBytes);
+    }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on a fresh thread with a stack of <paramref name="bytes"/>: for code we do not own
+    /// that recurses as deep as our trees nest (Expression.Compile's own guard hops onto thread-pool threads and
+    /// starves the pool on trees nested thousands deep).
+    /// </summary>
+    public static T OnLargeStack<T>(Func<T> work, int bytes = 512 * 1024 * 1024)
+    {
         T result = default!;
         ExceptionDispatchInfo? error = null;
         var thread = new Thread(() =>
         {
-            try { result = walk(); }
+            try { result = work(); }
             catch (Exception e) { error = ExceptionDispatchInfo.Capture(e); }
-        }, FreshStackBytes);
+        }, bytes);
         thread.Start();
         thread.Join();
         error?.Throw();

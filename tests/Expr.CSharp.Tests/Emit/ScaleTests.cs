@@ -71,6 +71,48 @@ public class ScaleTests
     }
 
     [Fact]
+    public void Conditionals_nested_10000_deep_differentiate_and_deeper_fail_cleanly_on_a_1_MiB_stack()
+    {
+        // x > 0 ? (x > 1 ? (... ? x·x : x) : x) : x: every level a region inside the last, on both passes.
+        // (Deeper than 10,000 is refused by name; the test stops at 20,000 because Expression.Condition itself takes
+        // quadratic time to build such a tree: 100,000 levels take the BCL about 45 s.)
+        static Expression<Func<double, double>> Nested(int depth)
+        {
+            var x = Expression.Parameter(typeof(double), "x");
+            Expression body = Expression.Multiply(x, x);
+            for (var i = depth - 1; i >= 0; i--)
+                body = Expression.Condition(Expression.GreaterThan(x, Expression.Constant((double)i)), body, x);
+            return Expression.Lambda<Func<double, double>>(body, x);
+        }
+
+        const int Deepest = ExprGrad.Import.Importer.MaxConditionalDepth;
+        var results = new List<(double, double)>();
+        Exception? error = null, tooDeep = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var g = Grad.Of(Nested(Deepest));
+                foreach (var at in new[] { Deepest + 0.5, 0.5, -1.0 })
+                {
+                    var r = g.Evaluate(at);
+                    results.Add((r.Value, r.D1));
+                }
+            }
+            catch (Exception e) { error = e; }
+            try { Grad.Of(Nested(2 * Deepest)); }
+            catch (Exception e) { tooDeep = e; }
+        }, 1024 * 1024);
+        thread.Start();
+        thread.Join();
+
+        Assert.Null(error);
+        Assert.Equal([((Deepest + 0.5) * (Deepest + 0.5), 2 * (Deepest + 0.5)), (0.5, 1.0), (-1.0, 1.0)], results);
+        var e = Assert.IsType<ExprGradException>(tooDeep);
+        Assert.Contains("nested more than 10,000 deep", e.Message);
+    }
+
+    [Fact]
     public void An_unsupported_node_deep_inside_a_100000_deep_tree_is_reported_without_crashing()
     {
         var x = Expression.Parameter(typeof(double), "x");
