@@ -91,11 +91,11 @@ public class Gradient
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward.</summary>
     public override string ToString() => GraphPrinter.Print(_graph);
 
-    private protected Workspace Begin() => Workspace.Rent(_graph.Dimension, Kernel.TapeLength);
+    private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 
     private protected double Run(Workspace work) => Kernel.Run(work);
 
-    /// <summary>Checks an argument of the typed path, which reads the caller's arrays directly.</summary>
+    /// <summary>Checks an argument of the typed path: an array must hold every element the function reads.</summary>
     private protected void Check<T>(int param, T value)
     {
         if (typeof(T) == typeof(double))
@@ -107,40 +107,27 @@ public class Gradient
             throw new ArgumentException($"parameter '{p.Name}' has length {array.Length} but the function reads {p.Name}[{p.Extent - 1}]", p.Name);
     }
 
-    private protected void Pack(Workspace work, int param, double value) => work.X[_graph.Parameters[param].Offset] = value;
-
-    private protected void Pack(Workspace work, int param, double[] value)
+    /// <summary>Writes an argument into the flat point (for a graph too large for the typed delegate).</summary>
+    private protected void Pack<T>(Workspace work, int param, T value)
     {
+        Check(param, value);
         var p = _graph.Parameters[param];
-        ArgumentNullException.ThrowIfNull(value, p.Name);
-        if (value.Length < p.Extent)
-            throw new ArgumentException($"parameter '{p.Name}' has length {value.Length} but the function reads {p.Name}[{p.Extent - 1}]", p.Name);
-        value.AsSpan(0, p.Extent).CopyTo(work.X.AsSpan(p.Offset));
-    }
-
-    private protected double Unpack(Workspace work, int param, double _) => work.G[_graph.Parameters[param].Offset];
-
-    private protected double[] Unpack(Workspace work, int param, double[] value)
-    {
-        var p = _graph.Parameters[param];
-        var gradient = new double[value.Length];
-        work.G.AsSpan(p.Offset, p.Extent).CopyTo(gradient);
-        return gradient;
-    }
-
-    private protected T Pack<T>(Workspace work, int param, T value)
-    {
         if (typeof(T) == typeof(double))
-            Pack(work, param, (double)(object)value!);
+            work.X[p.Offset] = (double)(object)value!;
         else
-            Pack(work, param, (double[])(object)value!);
-        return value;
+            ((double[])(object)value!).AsSpan(0, p.Extent).CopyTo(work.X.AsSpan(p.Offset));
     }
 
-    private protected T Unpack<T>(Workspace work, int param, T value) =>
-        typeof(T) == typeof(double)
-            ? (T)(object)Unpack(work, param, 0.0)
-            : (T)(object)Unpack(work, param, (double[])(object)value!);
+    /// <summary>Reads an argument's gradient out of the flat gradient, shaped like the argument.</summary>
+    private protected T Unpack<T>(Workspace work, int param, T value)
+    {
+        var p = _graph.Parameters[param];
+        if (typeof(T) == typeof(double))
+            return (T)(object)work.G[p.Offset];
+        var gradient = new double[((double[])(object)value!).Length];
+        work.G.AsSpan(p.Offset, p.Extent).CopyTo(gradient);
+        return (T)(object)gradient;
+    }
 
     private protected static void End(Workspace work) => Workspace.Return(work);
 }

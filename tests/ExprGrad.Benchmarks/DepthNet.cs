@@ -97,16 +97,10 @@ public class DepthNet
         _gradient = new double[M];
         _g = Grad.Of(Lambda(M));
 
-        Check.Equal("Dimension", M, _g.Dimension);
         var expected = new double[M];
         var value = HandGrad(_w, _x, _y, _o, expected);
         Check.Close("primal", value, Loss(_w, _x, _y));
-        var (v, dw) = _g.Evaluate(_w);
-        Check.Close("typed value", value, v);
-        Check.Close("typed dw", expected, dw);
-        var g = new double[M];
-        Check.Close("span value", value, _g.Evaluate(_w, g));
-        Check.Close("span dw", expected, g);
+        Check.ArrayGradient(_g, _w, value, expected);
         Console.WriteLine($"// DepthNet m={M}: {_g.StageCount} stages, loss {value:R}, dw[0] {expected[0]:R}");
     }
 

@@ -107,17 +107,11 @@ public class Rosenbrock
         _a = RosenbrockFunction.Point(N);
         _gradient = new double[N];
         _g = Grad.Of(RosenbrockFunction.Lambda(N));
-        Check.Equal("Dimension", N, _g.Dimension);
 
         var expected = new double[N];
         var value = RosenbrockFunction.ValueAndGradient(_a, expected);
         Check.Close("primal", value, RosenbrockFunction.Value(_a));
-        var (v, da) = _g.Evaluate(_a);
-        Check.Close("typed value", value, v);
-        Check.Close("typed da", expected, da);
-        var g = new double[N];
-        Check.Close("span value", value, _g.Evaluate(_a, g));
-        Check.Close("span da", expected, g);
+        Check.ArrayGradient(_g, _a, value, expected);
         Console.WriteLine($"// Rosenbrock n={N}: {_g.StageCount} stages");
     }
 

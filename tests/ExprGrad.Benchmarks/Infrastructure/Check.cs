@@ -26,6 +26,18 @@ public static class Check
             Close($"{what}[{i}]", expected[i], actual[i]);
     }
 
+    // One array parameter, checked through both APIs against the hand-written value and gradient.
+    public static void ArrayGradient(Gradient<double[]> g, double[] point, double value, double[] gradient)
+    {
+        Equal("Dimension", point.Length, g.Dimension);
+        var (v, d) = g.Evaluate(point);
+        Close("typed value", value, v);
+        Close("typed gradient", gradient, d);
+        var flat = new double[point.Length];
+        Close("span value", value, g.Evaluate(point, flat));
+        Close("span gradient", gradient, flat);
+    }
+
     public static void Equal(string what, int expected, int actual)
     {
         if (expected != actual)
