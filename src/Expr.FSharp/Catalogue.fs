@@ -1,0 +1,170 @@
+namespace ExprGrad.Symbolic
+
+open System
+open System.Collections.Generic
+open System.Linq.Expressions
+open System.Reflection
+
+/// The closed catalogue of functions that formulas, formula text and Linq trees share. Powers are not here:
+/// they are an operator (`^`, `Math.Pow`). Library functions (sigmoid, relu, softplus, square) are computed
+/// by methods the caller supplies (see <see cref="T:ExprGrad.Symbolic.Library"/>); everything else is System.Math.
+[<RequireQualifiedAccess>]
+type Function =
+    | Exp | Log | Log10 | Log2 | Sqrt | Cbrt
+    | Sin | Cos | Tan | Asin | Acos | Atan
+    | Sinh | Cosh | Tanh | Asinh | Acosh | Atanh
+    | Abs | Sign | Floor | Ceiling | Round | Truncate
+    | Sigmoid | Relu | Softplus | Square
+    | Atan2 | Max | Min | LogBase
+
+/// Methods that compute the library functions, by function name ("sigmoid", "relu", "softplus", "square"):
+/// each a static method from double to double. Conversions to Linq call these when present and otherwise
+/// build the function from System.Math (sigmoid(x) = 1/(1 + exp(−x)), ...); conversions from Linq recognize them.
+type Library = IReadOnlyDictionary<string, MethodInfo>
+
+/// Names, arities, System.Math methods and reference values of the catalogue's functions.
+[<RequireQualifiedAccess>]
+module Function =
+
+    /// Every function of the catalogue, in declaration order.
+    let all =
+        [ Function.Exp; Function.Log; Function.Log10; Function.Log2; Function.Sqrt; Function.Cbrt
+          Function.Sin; Function.Cos; Function.Tan; Function.Asin; Function.Acos; Function.Atan
+          Function.Sinh; Function.Cosh; Function.Tanh; Function.Asinh; Function.Acosh; Function.Atanh
+          Function.Abs; Function.Sign; Function.Floor; Function.Ceiling; Function.Round; Function.Truncate
+          Function.Sigmoid; Function.Relu; Function.Softplus; Function.Square
+          Function.Atan2; Function.Max; Function.Min; Function.LogBase ]
+
+    /// The name in formula text and in infix output: lower case, as in most calculators (`log` is natural).
+    /// `log(x, b)` (LogBase) is the logarithm of x to base b, as Math.Log(x, b).
+    let name f =
+        match f with
+        | Function.Exp -> "exp" | Function.Log -> "log" | Function.Log10 -> "log10" | Function.Log2 -> "log2"
+        | Function.Sqrt -> "sqrt" | Function.Cbrt -> "cbrt"
+        | Function.Sin -> "sin" | Function.Cos -> "cos" | Function.Tan -> "tan"
+        | Function.Asin -> "asin" | Function.Acos -> "acos" | Function.Atan -> "atan"
+        | Function.Sinh -> "sinh" | Function.Cosh -> "cosh" | Function.Tanh -> "tanh"
+        | Function.Asinh -> "asinh" | Function.Acosh -> "acosh" | Function.Atanh -> "atanh"
+        | Function.Abs -> "abs" | Function.Sign -> "sign" | Function.Floor -> "floor"
+        | Function.Ceiling -> "ceiling" | Function.Round -> "round" | Function.Truncate -> "truncate"
+        | Function.Sigmoid -> "sigmoid" | Function.Relu -> "relu" | Function.Softplus -> "softplus"
+        | Function.Square -> "square"
+        | Function.Atan2 -> "atan2" | Function.Max -> "max" | Function.Min -> "min" | Function.LogBase -> "log"
+
+    /// Number of arguments.
+    let arity f =
+        match f with
+        | Function.Atan2 | Function.Max | Function.Min | Function.LogBase -> 2
+        | _ -> 1
+
+    /// True for the functions computed by a caller-supplied method rather than System.Math.
+    let isLibrary f =
+        match f with
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square -> true
+        | _ -> false
+
+    let private byName =
+        let table = Dictionary<string * int, Function>()
+        for f in all do
+            table[(name f, arity f)] <- f
+        for alias, f in [ "ln", Function.Log; "ceil", Function.Ceiling; "trunc", Function.Truncate ] do
+            table[(alias, arity f)] <- f
+        table :> IReadOnlyDictionary<_, _>
+
+    /// The function a name of formula text denotes with this many arguments (aliases: ln, ceil, trunc).
+    let tryOfName (text: string) (argumentCount: int) : Function option =
+        match byName.TryGetValue((text, argumentCount)) with
+        | true, f -> Some f
+        | _ -> None
+
+    /// The names formula text accepts (for "expected ..." messages), sorted.
+    let names =
+        byName.Keys |> Seq.map fst |> Seq.distinct |> Seq.sort |> List.ofSeq
+
+    let private math (methodName: string) (arguments: int) : MethodInfo =
+        match typeof<Math>.GetMethod(methodName, Array.create arguments typeof<double>) with
+        | null -> invalidOp $"System.Math has no {methodName} of {arguments} double arguments"
+        | m -> m
+
+    /// The System.Math method that computes f (Math.Sign returns int); None for library functions.
+    let mathMethod f : MethodInfo option =
+        match f with
+        | Function.Exp -> Some(math "Exp" 1) | Function.Log -> Some(math "Log" 1)
+        | Function.Log10 -> Some(math "Log10" 1) | Function.Log2 -> Some(math "Log2" 1)
+        | Function.Sqrt -> Some(math "Sqrt" 1) | Function.Cbrt -> Some(math "Cbrt" 1)
+        | Function.Sin -> Some(math "Sin" 1) | Function.Cos -> Some(math "Cos" 1) | Function.Tan -> Some(math "Tan" 1)
+        | Function.Asin -> Some(math "Asin" 1) | Function.Acos -> Some(math "Acos" 1) | Function.Atan -> Some(math "Atan" 1)
+        | Function.Sinh -> Some(math "Sinh" 1) | Function.Cosh -> Some(math "Cosh" 1) | Function.Tanh -> Some(math "Tanh" 1)
+        | Function.Asinh -> Some(math "Asinh" 1) | Function.Acosh -> Some(math "Acosh" 1)
+        | Function.Atanh -> Some(math "Atanh" 1)
+        | Function.Abs -> Some(math "Abs" 1) | Function.Sign -> Some(math "Sign" 1)
+        | Function.Floor -> Some(math "Floor" 1) | Function.Ceiling -> Some(math "Ceiling" 1)
+        | Function.Round -> Some(math "Round" 1) | Function.Truncate -> Some(math "Truncate" 1)
+        | Function.Atan2 -> Some(math "Atan2" 2) | Function.Max -> Some(math "Max" 2) | Function.Min -> Some(math "Min" 2)
+        | Function.LogBase -> Some(math "Log" 2)
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square -> None
+
+    let private byMethod =
+        all |> List.choose (fun f -> mathMethod f |> Option.map (fun m -> m, f)) |> dict
+
+    /// The function a System.Math method computes, if it is in the catalogue.
+    let tryOfMathMethod (m: MethodInfo) : Function option =
+        match byMethod.TryGetValue m with
+        | true, f -> Some f
+        | _ -> None
+
+    /// The reference value of f, with the numerics of Fn (stable sigmoid and softplus) and Math.
+    let evaluate f (args: float[]) : float =
+        let x = args[0]
+        match f with
+        | Function.Exp -> Math.Exp x | Function.Log -> Math.Log x | Function.Log10 -> Math.Log10 x
+        | Function.Log2 -> Math.Log2 x | Function.Sqrt -> Math.Sqrt x | Function.Cbrt -> Math.Cbrt x
+        | Function.Sin -> Math.Sin x | Function.Cos -> Math.Cos x | Function.Tan -> Math.Tan x
+        | Function.Asin -> Math.Asin x | Function.Acos -> Math.Acos x | Function.Atan -> Math.Atan x
+        | Function.Sinh -> Math.Sinh x | Function.Cosh -> Math.Cosh x | Function.Tanh -> Math.Tanh x
+        | Function.Asinh -> Math.Asinh x | Function.Acosh -> Math.Acosh x | Function.Atanh -> Math.Atanh x
+        | Function.Abs -> Math.Abs x
+        | Function.Sign -> if Double.IsNaN x then nan else float (Math.Sign x)
+        | Function.Floor -> Math.Floor x | Function.Ceiling -> Math.Ceiling x
+        | Function.Round -> Math.Round x | Function.Truncate -> Math.Truncate x
+        | Function.Sigmoid -> if x >= 0.0 then 1.0 / (1.0 + Math.Exp -x) else let e = Math.Exp x in e / (1.0 + e)
+        | Function.Relu -> if x > 0.0 then x elif x < 0.0 then 0.0 else x * 0.0
+        | Function.Softplus -> if x > 0.0 then x + Math.Log(1.0 + Math.Exp -x) else Math.Log(1.0 + Math.Exp x)
+        | Function.Square -> x * x
+        | Function.Atan2 -> Math.Atan2(x, args[1])
+        | Function.Max -> Math.Max(x, args[1])
+        | Function.Min -> Math.Min(x, args[1])
+        | Function.LogBase -> Math.Log(x, args[1])
+
+    /// The function a method computes: a System.Math method of the catalogue, or one of the library's methods.
+    let tryOfMethod (library: Library) (m: MethodInfo) : Function option =
+        match tryOfMathMethod m with
+        | Some f -> Some f
+        | None ->
+            library
+            |> Seq.tryFind (fun kv -> kv.Value = m)
+            |> Option.bind (fun kv -> tryOfName kv.Key 1)
+            |> Option.filter isLibrary
+
+    /// A Linq expression computing f of double-typed arguments: the System.Math call (Sign converted to double),
+    /// the library's method, or, for a library function the library lacks, its definition in System.Math terms
+    /// (an argument used twice is built into the tree twice, so pass a parameter or a constant, not a big tree).
+    let toLinq (library: Library) f (args: Expression list) : Expression =
+        let call (m: MethodInfo) = Expression.Call(m, args) :> Expression
+        match mathMethod f, args with
+        | Some m, _ when f = Function.Sign -> Expression.Convert(call m, typeof<double>) :> Expression
+        | Some m, _ -> call m
+        | None, [ x ] ->
+            match library.TryGetValue(name f) with
+            | true, m -> Expression.Call(m, x) :> Expression
+            | _ ->
+                let c (v: float) = Expression.Constant v :> Expression
+                let mathCall g (a: Expression list) = Expression.Call((mathMethod g).Value, a) :> Expression
+                match f with
+                | Function.Sigmoid ->
+                    Expression.Divide(c 1.0, Expression.Add(c 1.0, mathCall Function.Exp [ Expression.Negate x ])) :> Expression
+                | Function.Relu -> mathCall Function.Max [ x; c 0.0 ]
+                | Function.Softplus -> mathCall Function.Log [ Expression.Add(c 1.0, mathCall Function.Exp [ x ]) ]
+                | Function.Square -> Expression.Multiply(x, x) :> Expression
+                | _ -> invalidOp $"{name f} has a System.Math method"
+        | None, _ -> invalidArg (nameof args) $"{name f} takes {arity f} argument(s), got {List.length args}"

@@ -1,0 +1,4 @@
+namespace ExprGrad.Symbolic
+
+// Being written.
+module internal InfixPlaceholder = let x = 0

@@ -1,0 +1,4 @@
+namespace ExprGrad.Symbolic
+
+// Being written.
+module internal LinqPlaceholder = let x = 0

@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.FormulaProperties
+
+let private placeholder = 0

@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.FormulaTests
+
+let private placeholder = 0

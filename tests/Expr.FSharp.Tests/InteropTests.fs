@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.InteropTests
+
+let private placeholder = 0

@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.ParseProperties
+
+let private placeholder = 0

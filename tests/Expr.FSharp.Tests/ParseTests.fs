@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.ParseTests
+
+let private placeholder = 0

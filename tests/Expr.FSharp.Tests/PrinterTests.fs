@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.PrinterTests
+
+let private placeholder = 0

@@ -1,0 +1,3 @@
+module ExprGrad.Symbolic.Tests.RationalTests
+
+let private placeholder = 0
