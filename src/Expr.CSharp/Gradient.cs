@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using ExprGrad.Display;
 using ExprGrad.Emit;
 using ExprGrad.Staging;
 
@@ -87,6 +88,26 @@ public class Gradient
         for (var i = 0; i < from.Length; i++)
             to[i] = from[i];
     }
+
+    /// <summary>
+    /// The forward and backward stages as C#, named like hand-written backprop, with <c>+=</c> where gradients meet
+    /// at a fork. For <c>(x + y) * z</c>:
+    /// <code>
+    /// // forward
+    /// q = x + y;
+    /// f = q * z;
+    /// // backward
+    /// dq = z;
+    /// dz = q;
+    /// dx = dq;
+    /// dy = dq;
+    /// </code>
+    /// Each line is valid C# once its variables are declared as doubles (arrays for array gradients).
+    /// </summary>
+    public string ToCode() => StagedCode.Print(_graph);
+
+    /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
+    public string ToListing() => GraphPrinter.Print(_graph);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward.</summary>
     public override string ToString() => GraphPrinter.Print(_graph);

@@ -16,8 +16,11 @@ internal static class ReverseSweep
         graph.ForwardCount = graph.Root.Nodes.Count;
         var adjoints = new Dictionary<Node, Node>();
         if (!graph.Output.IsPassive && graph.Output.Op != Op.Constant)
+        {
             adjoints[graph.Output] = b.Constant(1);
-        Sweep(b, graph.Root, adjoints, graph.ForwardCount);
+            graph.Backprop.Add(new(graph.Output, adjoints[graph.Output], null, null, First: true));
+        }
+        Sweep(b, graph.Root, adjoints, graph.ForwardCount, graph.Backprop);
 
         graph.Adjoints = new Node?[graph.Dimension];
         foreach (var input in b.Inputs)
@@ -29,8 +32,9 @@ internal static class ReverseSweep
     /// <summary>
     /// Sweeps the first <paramref name="count"/> stages of <paramref name="region"/> backwards. Adjoints of nodes
     /// outside the region accumulate in <paramref name="adjoints"/> too: for a branch, they are what it exports.
+    /// The root's sweep writes each contribution to <paramref name="log"/>, for display.
     /// </summary>
-    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count)
+    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log)
     {
         Dictionary<Node, Node?[]>? outputAdjoints = null;
         for (var i = count - 1; i >= 0; i--)
@@ -41,7 +45,7 @@ internal static class ReverseSweep
             if (y.Op == Op.Condition)
             {
                 if (outputAdjoints?.GetValueOrDefault(y) is { } yBars)
-                    PullbackCondition(b, y, yBars, adjoints);
+                    PullbackCondition(b, y, yBars, adjoints, log);
                 continue;
             }
             if (!adjoints.TryGetValue(y, out var yBar))
@@ -62,22 +66,25 @@ internal static class ReverseSweep
             rule.Pullback!(b, y, yBar, xBars);
             for (var k = 0; k < xBars.Length; k++)
                 if (xBars[k] is { } xBar)
-                    Accumulate(b, adjoints, y.Args[k], xBar);
+                    Accumulate(b, adjoints, y.Args[k], xBar, log, y, yBar);
         }
     }
 
-    private static void Accumulate(GraphBuilder b, Dictionary<Node, Node> adjoints, Node x, Node contribution)
+    private static void Accumulate(GraphBuilder b, Dictionary<Node, Node> adjoints, Node x, Node contribution,
+        List<BackpropStep>? log = null, Node? from = null, Node? fromBar = null)
     {
         if (x.IsPassive)
             return;
-        adjoints[x] = adjoints.TryGetValue(x, out var sum) ? b.Add(sum, contribution) : contribution;
+        var first = !adjoints.TryGetValue(x, out var sum);
+        adjoints[x] = first ? contribution : b.Add(sum!, contribution);
+        log?.Add(new(x, contribution, from, fromBar, first));
     }
 
     /// <summary>
     /// A conditional pulls back through the branch that was taken: its backward stage is again a conditional on the
     /// same test, whose branches sweep the forward branches and deliver one adjoint per outer node they reach.
     /// </summary>
-    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints)
+    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
     {
         var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars);
         var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars);
@@ -89,7 +96,7 @@ internal static class ReverseSweep
         elseRegion.Results = Array.ConvertAll(reached, x => elseExports.GetValueOrDefault(x) ?? b.Constant(0));
         var outputs = b.Condition(condition.Args[0], thenRegion, elseRegion);
         for (var k = 0; k < reached.Length; k++)
-            Accumulate(b, adjoints, reached[k], outputs[k]);
+            Accumulate(b, adjoints, reached[k], outputs[k], log);
     }
 
     private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars)
@@ -99,7 +106,7 @@ internal static class ReverseSweep
         for (var k = 0; k < yBars.Length; k++)
             if (yBars[k] is { } yBar)
                 Accumulate(b, adjoints, branch.Results[k], yBar);
-        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count));
+        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count, log: null));
         var backward = b.EndRegion([]);
 
         var exports = new Dictionary<Node, Node>();

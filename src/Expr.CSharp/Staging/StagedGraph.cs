@@ -10,6 +10,17 @@ namespace ExprGrad.Staging;
 internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent);
 
 /// <summary>
+/// One line of the root's backward pass as the seeds write it: the pullback of <paramref name="From"/> (whose adjoint
+/// was <paramref name="FromBar"/>) adds <paramref name="Contribution"/> to the adjoint of <paramref name="Target"/>.
+/// </summary>
+/// <param name="Target">The node whose adjoint grows.</param>
+/// <param name="Contribution">The value added.</param>
+/// <param name="From">The stage being pulled back; null for the seed and for a conditional's exports.</param>
+/// <param name="FromBar">That stage's adjoint.</param>
+/// <param name="First">True for the first contribution (<c>=</c>), false at a fork (<c>+=</c>).</param>
+internal readonly record struct BackpropStep(Node Target, Node Contribution, Node? From, Node? FromBar, bool First);
+
+/// <summary>
 /// The staged graph of one function: the forward stages from Import and, once the reverse sweep has run,
 /// the backward stages after them in the same regions, with one adjoint per flat input slot.
 /// </summary>
@@ -32,6 +43,9 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
 
     /// <summary>For each flat slot, its adjoint (null: the function does not depend on it).</summary>
     public Node?[] Adjoints { get; set; } = [];
+
+    /// <summary>The root's backward pass in sweep order, for display (<see cref="Display.StagedCode"/>).</summary>
+    public List<BackpropStep> Backprop { get; } = [];
 
     /// <summary>The number of stages (constants excluded).</summary>
     public int StageCount { get; set; }

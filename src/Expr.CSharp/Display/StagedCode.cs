@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text;
+using ExprGrad.Rules;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Display;
+
+/// <summary>
+/// Prints the staged graph as C# statements named like the seeds: forward stages <c>q = x + y; f = q * z;</c>, then
+/// the backward pass in sweep order, <c>dq = z; dz = q; dx = dq; dy = dq;</c>, with <c>+=</c> where gradients meet
+/// at a fork. Every statement is valid C# once its variables are declared (doubles; an array parameter's gradient
+/// is an array), so a test can compile the listing and compare it with the gradient.
+/// </summary>
+/// <remarks>
+/// Root stages are named; booleans, constants and the stages inside a conditional's branches print inline (a
+/// conditional as <c>test ? a : b</c>, so the untaken branch is never evaluated). A backward value that several
+/// lines read is named once (<c>t1</c>). In the lines that pull back a stage q, its adjoint reads <c>dq</c>.
+/// </remarks>
+internal static class StagedCode
+{
+    private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
+
+    public static string Print(StagedGraph graph) => new Printer(graph).Print();
+
+    /// <summary>The display name of a captured value: its variable, member path and indices (<c>data.y</c>, <c>w[2]</c>).</summary>
+    public static string CapturedName(Expression live)
+    {
+        var parts = new List<string>();
+        for (var e = live; ;)
+            switch (e)
+            {
+                case MemberExpression m:
+                    parts.Add("." + m.Member.Name);
+                    if (m.Expression is null || m.Expression is ConstantExpression)
+                        return Join(parts);
+                    e = m.Expression;
+                    break;
+                case BinaryExpression { NodeType: ExpressionType.ArrayIndex } index:
+                    parts.Add($"[{(index.Right is ConstantExpression { Value: { } i } ? Convert.ToString(i, CultureInfo.InvariantCulture) : "i")}]");
+                    e = index.Left;
+                    break;
+                case UnaryExpression u:
+                    e = u.Operand;
+                    break;
+                default:
+                    return parts.Count == 0 ? "captured" : Join(parts);
+            }
+
+        static string Join(List<string> parts)
+        {
+            parts.Reverse();
+            return string.Concat(parts).TrimStart('.');
+        }
+    }
+
+    private sealed class Printer(StagedGraph graph)
+    {
+        private readonly Dictionary<Node, string> _names = [];
+        private readonly HashSet<string> _taken = [];
+        private readonly HashSet<Node> _live = [];
+        private readonly Dictionary<Node, int> _reads = [];
+        private readonly HashSet<Node> _temps = [];
+        private readonly StringBuilder _text = new();
+        private int _nextForward;
+        private int _nextTemp;
+
+        // The adjoint being pulled back by the current line, and its name (dq while q's rule runs). When that adjoint
+        // is a named value itself (dq = z), only the rule's own use of it reads dq: the line's top node and its
+        // operands; deeper down, z is z (so sin's rule prints dq * Math.Cos(x), not Math.Cos(dq), when dq = x).
+        private Node? _bar;
+        private string? _barName;
+        private bool _barIsAlias;
+        private int _depth;
+
+        public string Print()
+        {
+            foreach (var region in DeadStages.Regions(graph.Root))
+                foreach (var n in region.Nodes)
+                    _live.Add(n);
+            foreach (var p in graph.Parameters)
+                _taken.Add(p.Name);
+            foreach (var n in graph.Root.Nodes)
+                if (n.Op == Op.Input)
+                    _names[n] = InputName(n);
+                else if (n.Op == Op.Captured)
+                    _names[n] = Reserve(CapturedName(n.Live!));
+
+            _text.AppendLine("// forward");
+            var root = graph.Root.Nodes;
+            for (var i = 0; i < graph.ForwardCount; i++)
+                Forward(root[i]);
+            if (!_names.ContainsKey(graph.Output) || graph.Output.Op is Op.Input or Op.Captured)
+                _text.Append(Reserve("f")).Append(" = ").Append(Render(graph.Output)).AppendLine(";");
+
+            _text.AppendLine("// backward");
+            var steps = Needed();
+            foreach (var step in steps)
+                CountReads(step);
+            foreach (var step in steps)
+                Backward(step);
+            foreach (var p in graph.Parameters)
+                for (var k = 0; k < p.Extent; k++)
+                    if (graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null)
+                        _text.Append('d').Append(p.Name).Append(p.IsArray ? $"[{k}]" : "").AppendLine(" = 0;");
+            return _text.ToString();
+        }
+
+        private string InputName(Node input)
+        {
+            var p = graph.Parameters[input.Param];
+            return p.IsArray ? $"{p.Name}[{input.Element}]" : p.Name;
+        }
+
+        private string Reserve(string name)
+        {
+            var unique = name;
+            for (var k = 1; !_taken.Add(unique); k++)
+                unique = $"{name}{k}";
+            return unique;
+        }
+
+        private void Forward(Node n)
+        {
+            if (n.IsBool || n.Op is Op.Input or Op.Captured or Op.Condition or Op.Constant)
+                return;
+            var name = n == graph.Output
+                ? Reserve("f")
+                : Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
+            _text.Append(name).Append(" = ").Append(Render(n, top: true)).AppendLine(";");
+            _names[n] = name;
+        }
+
+        /// <summary>The backward steps worth a line: those whose target is an input or is itself pulled back later.</summary>
+        private List<BackpropStep> Needed()
+        {
+            var pulled = new HashSet<Node>();
+            var needed = new List<BackpropStep>();
+            for (var i = graph.Backprop.Count - 1; i >= 0; i--)
+            {
+                var step = graph.Backprop[i];
+                if (step.From is null && step.Target == graph.Output && step.Contribution.Op == Op.Constant)
+                    continue; // the seed df = 1 prints as the constant wherever it is read
+                if (step.Target.Op != Op.Input && !pulled.Contains(step.Target))
+                    continue;
+                if (step.Contribution.Op != Op.Constant && !_live.Contains(step.Contribution))
+                    continue;
+                needed.Add(step);
+                if (step.From is not null)
+                    pulled.Add(step.From);
+            }
+            needed.Reverse();
+            return needed;
+        }
+
+        private string AdjointName(Node n) => "d" + (_names.TryGetValue(n, out var name) ? name : GraphPrinter.Name(n));
+
+        private void Backward(BackpropStep step)
+        {
+            (_bar, _barName) = step.From is null || step.FromBar is null || step.FromBar.Op == Op.Constant
+                ? (null, null)
+                : (step.FromBar, AdjointName(step.From));
+            _barIsAlias = _bar is not null && _names.ContainsKey(_bar);
+            var target = AdjointName(step.Target);
+            var c = step.Contribution;
+            if (_temps.Contains(c) && !_names.ContainsKey(c) && step.First && c != _bar
+                && graph.Backprop.Count(s => s.Target == step.Target) == 1)
+            {
+                // A shared value that is this adjoint's only contribution: the adjoint's name is its name.
+                _text.Append(target).Append(" = ").Append(Render(c, top: true)).AppendLine(";");
+                _names[c] = target;
+                return;
+            }
+            var value = Render(c, top: true);
+            _text.Append(target).Append(step.First ? " = " : " += ").Append(value).AppendLine(";");
+        }
+
+        // Counts how many lines read each unnamed root backward value; one read twice becomes a temp.
+        private void CountReads(BackpropStep step)
+        {
+            var pending = new Stack<Node>();
+            pending.Push(step.Contribution);
+            while (pending.TryPop(out var n))
+            {
+                if (n == step.FromBar || _names.ContainsKey(n) || n.Op == Op.Constant || n.Owner != graph.Root)
+                    continue;
+                var reads = _reads[n] = _reads.GetValueOrDefault(n) + 1;
+                if (reads == 2)
+                    _temps.Add(n);
+                if (reads == 1)
+                    foreach (var arg in n.Args)
+                        pending.Push(arg);
+            }
+        }
+
+        private string Render(Node n, bool top = false)
+        {
+            _depth = 0;
+            return StackGuard.Run(() => Expr(n, top).Text);
+        }
+
+        private (string Text, int Precedence) Expr(Node n, bool top = false)
+        {
+            if (n == _bar && (!_barIsAlias || _depth <= 1))
+                return (_barName!, Primary);
+            _depth++;
+            try
+            {
+                return Inner(n, top);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private (string Text, int Precedence) Inner(Node n, bool top)
+        {
+            if (_names.TryGetValue(n, out var name))
+                return (name, Primary);
+            if (n.Op == Op.Constant)
+                return Literal(n);
+            if (!top && _temps.Contains(n))
+            {
+                // Defined on first read, in the line before the one that reads it.
+                var temp = Reserve("t" + ++_nextTemp);
+                var depth = _depth;
+                _depth = 0;
+                var definition = Expr(n, top: true).Text;
+                _depth = depth;
+                _text.Append(temp).Append(" = ").Append(definition).AppendLine(";");
+                _names[n] = temp;
+                return (temp, Primary);
+            }
+            switch (n.Op)
+            {
+                case Op.Project:
+                    var condition = n.Args[0];
+                    var test = Operand(condition.Args[0], Conditional + 1);
+                    var then = Operand(condition.Then!.Results[n.Param], Conditional);
+                    var otherwise = Operand(condition.Else!.Results[n.Param], Conditional);
+                    return ($"{test} ? {then} : {otherwise}", Conditional);
+                case Op.Input or Op.Captured:
+                    return (n.Op == Op.Input ? InputName(n) : CapturedName(n.Live!), Primary);
+            }
+
+            var rule = RuleTable.Get(n.Op);
+            if (n.Op is Op.Negate or Op.Not)
+            {
+                var operand = Operand(n.Args[0], Unary);
+                return ((n.Op == Op.Negate ? "-" : "!") + (operand.StartsWith('-') ? $"({operand})" : operand), Unary);
+            }
+            if (rule.Method is { } method)
+                return ($"{MethodName(method)}({string.Join(", ", n.Args.Select(a => Operand(a, 0)))})", Primary);
+            var precedence = Binary(n.Op);
+            // Left-associative: the right operand of an equal-precedence operator needs parentheses.
+            return ($"{Operand(n.Args[0], precedence)} {rule.Symbol} {Operand(n.Args[1], precedence + 1)}", precedence);
+        }
+
+        private string Operand(Node n, int atLeast)
+        {
+            var (text, precedence) = Expr(n);
+            return precedence < atLeast ? $"({text})" : text;
+        }
+
+        private static (string, int) Literal(Node n)
+        {
+            if (n.IsBool)
+                return (n.Value != 0 ? "true" : "false", Primary);
+            var v = n.Value;
+            var text = double.IsNaN(v) ? "double.NaN"
+                : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
+                : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
+                : v.ToString("R", CultureInfo.InvariantCulture);
+            return (text, text.StartsWith('-') ? Unary : Primary);
+        }
+
+        private static string MethodName(MethodInfo method) =>
+            method.DeclaringType == typeof(Kernels) ? "Math." + method.Name : $"{method.DeclaringType!.Name}.{method.Name}";
+
+        private const int Conditional = 0;
+        private const int Unary = 7;
+        private const int Primary = 9;
+
+        private static int Binary(Op op) => op switch
+        {
+            Op.OrElse => 1,
+            Op.AndAlso => 2,
+            Op.Equal or Op.NotEqual => 3,
+            Op.LessThan or Op.LessThanOrEqual or Op.GreaterThan or Op.GreaterThanOrEqual => 4,
+            Op.Add or Op.Subtract => 5,
+            _ => 6,
+        };
+    }
+}
