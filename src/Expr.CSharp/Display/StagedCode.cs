@@ -59,7 +59,6 @@ internal static class StagedCode
     {
         private readonly Dictionary<Node, string> _names = [];
         private readonly HashSet<string> _taken = [];
-        private readonly HashSet<Node> _live = [];
         private readonly Dictionary<Node, int> _reads = [];
         private readonly HashSet<Node> _temps = [];
         private readonly StringBuilder _text = new();
@@ -76,9 +75,6 @@ internal static class StagedCode
 
         public string Print()
         {
-            foreach (var region in DeadStages.Regions(graph.Root))
-                foreach (var n in region.Nodes)
-                    _live.Add(n);
             foreach (var p in graph.Parameters)
                 _taken.Add(p.Name);
             foreach (var n in graph.Root.Nodes)
@@ -140,11 +136,9 @@ internal static class StagedCode
             for (var i = graph.Backprop.Count - 1; i >= 0; i--)
             {
                 var step = graph.Backprop[i];
-                if (step.From is null && step.Target == graph.Output && step.Contribution.Op == Op.Constant)
+                if (i == 0 && step.From is null && step.Target == graph.Output && step.Target.Op != Op.Input)
                     continue; // the seed df = 1 prints as the constant wherever it is read
                 if (step.Target.Op != Op.Input && !pulled.Contains(step.Target))
-                    continue;
-                if (step.Contribution.Op != Op.Constant && !_live.Contains(step.Contribution))
                     continue;
                 needed.Add(step);
                 if (step.From is not null)
@@ -183,7 +177,7 @@ internal static class StagedCode
             pending.Push(step.Contribution);
             while (pending.TryPop(out var n))
             {
-                if (n == step.FromBar || _names.ContainsKey(n) || n.Op == Op.Constant || n.Owner != graph.Root)
+                if (n == step.FromBar || _names.ContainsKey(n) || n.Op == Op.Constant || n.IsBool || n.Owner != graph.Root)
                     continue;
                 var reads = _reads[n] = _reads.GetValueOrDefault(n) + 1;
                 if (reads == 2)
