@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace ExprGrad;
 
 /// <summary>
@@ -7,6 +9,20 @@ namespace ExprGrad;
 /// </summary>
 public static class Fn
 {
+    /// <summary>
+    /// These functions by the names formulas use for them (<c>sigmoid</c>, <c>relu</c>, <c>softplus</c>,
+    /// <c>square</c>): pass it to the symbolic module's parser (<c>ExprGrad.Symbolic.Parse</c>) and the symbolic module's Linq conversions so that
+    /// text and formulas call these methods (and get their fused derivative rules).
+    /// </summary>
+    public static IReadOnlyDictionary<string, System.Reflection.MethodInfo> Library { get; } =
+        new Dictionary<string, System.Reflection.MethodInfo>
+        {
+            ["sigmoid"] = typeof(Fn).GetMethod(nameof(Sigmoid))!,
+            ["relu"] = typeof(Fn).GetMethod(nameof(Relu))!,
+            ["softplus"] = typeof(Fn).GetMethod(nameof(Softplus))!,
+            ["square"] = typeof(Fn).GetMethod(nameof(Square))!,
+        }.ToFrozenDictionary();
+
     /// <summary>The logistic sigmoid σ(x) = 1 / (1 + e^(−x)); σ′ = σ(1 − σ). Stable for large |x|.</summary>
     public static double Sigmoid(double x)
     {

@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using ExprGrad.Display;
 using ExprGrad.Emit;
 using ExprGrad.Staging;
+using ExprGrad.Symbolic;
 
 namespace ExprGrad;
 
@@ -109,8 +110,53 @@ public class Gradient
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
     public string ToListing() => GraphPrinter.Print(_graph);
 
-    /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward.</summary>
-    public override string ToString() => GraphPrinter.Print(_graph);
+    /// <summary>Formulas larger than this many nodes, written out, are neither simplified nor printed.</summary>
+    public const long MaxFormulaSize = 20_000;
+
+    /// <summary>
+    /// One simplified formula per partial derivative, in the flat layout's order (<c>x</c>, <c>w[0]</c>, <c>w[1]</c>,
+    /// ...): the staged graph inlined, then simplified. For reading: what runs is the staged code.
+    /// </summary>
+    public IReadOnlyList<Derivative> Formulas
+    {
+        get
+        {
+            // Built once on first use; a race builds twice and keeps one, which is harmless.
+            if (Volatile.Read(ref _formulas) is { } formulas)
+                return formulas;
+            Interlocked.CompareExchange(ref _formulas, BuildFormulas(), null);
+            return _formulas!;
+        }
+    }
+
+    private IReadOnlyList<Derivative>? _formulas;
+
+    private Derivative[] BuildFormulas()
+    {
+        var trees = new FormulaTrees(_graph);
+        return trees.SlotNames.Select((name, k) =>
+        {
+            var size = trees.PartialSize(k);
+            return new Derivative(name, size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(k)), size);
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// The partial derivatives typeset as LaTeX, one aligned line each:
+    /// <c>\begin{aligned} \frac{\partial f}{\partial x} &amp;= y \\ ... \end{aligned}</c>.
+    /// </summary>
+    public string ToLatex() =>
+        "\\begin{aligned}\n" + string.Join(" \\\\\n", Formulas.Select(d => Align(d.ToLatex())) + "\n\\end{aligned}";
+
+    // The header's "=" becomes the alignment point.
+    private static string Align(string line)
+    {
+        var eq = line.IndexOf(" = ", StringComparison.Ordinal);
+        return eq < 0 ? line : string.Concat(line.AsSpan(0, eq), " &= ", line.AsSpan(eq + 3));
+    }
+
+    /// <summary>The partial derivatives, one per line: <c>∂f/∂x = y</c>.</summary>
+    public override string ToString() => string.Join("\n", Formulas);
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 

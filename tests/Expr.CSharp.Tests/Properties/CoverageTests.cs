@@ -138,9 +138,9 @@ public sealed class CoverageTests
         var expected = lowered.Value(point);
         Assert.True(value.Equals(expected) || Math.Abs(value - expected) <= 1e-15 * Math.Abs(expected),
             string.Create(CultureInfo.InvariantCulture, $"value {value:R}, Linq's Compile() gives {expected:R}: {at}"));
-        Assert.True(!analytic.Any(double.IsNaN), $"NaN in the gradient [{string.Join(", ", analytic)}]: {at}\n{gradient}");
+        Assert.True(!analytic.Any(double.IsNaN), $"NaN in the gradient [{string.Join(", ", analytic)}]: {at}\n{gradient.ToListing()}");
 
         var report = GradCheck.Check(gradient, point);
-        Assert.True(report.Passed, $"{report}: {at}\n{gradient}");
+        Assert.True(report.Passed, $"{report}: {at}\n{gradient.ToListing()}");
     }
 }

@@ -284,7 +284,7 @@ public sealed class GradientProperties(ITestOutputHelper output)
             var scratch = new double[point.Length];
             sb.AppendLine($"  numeric:  [{Format(GradCheck.Numeric(p => gradient.Evaluate(p, scratch), point))}]");
         }
-        var graph = gradient.ToString();
+        var graph = gradient.ToListing();
         sb.AppendLine(graph.Length <= MaxGraphInMessage ? $"  staged graph:\n{graph}" : $"  (staged graph of {graph.Length} characters omitted)");
         return new XunitException(sb.ToString());
     }

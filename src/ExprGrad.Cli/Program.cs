@@ -1,0 +1,3 @@
+using ExprGrad.Cli;
+
+return Command.Run(args, Console.In, Console.Out, Console.Error);

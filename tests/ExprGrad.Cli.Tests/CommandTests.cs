@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace ExprGrad.Cli.Tests;
+
+/// <summary>The exprgrad command on the seeds: text and JSON output, standard input, help, and errors with carets.</summary>
+public sealed class CommandTests
+{
+    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = Command.Run(args, new StringReader(stdin ?? ""), output, error);
+        return (code, output.ToString().ReplaceLineEndings("\n"), error.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void The_CS231n_seed_prints_value_gradient_formulas_and_code()
+    {
+        // (x + y) * z at (-2, 5, -4) → -12; ∇ = (-4, -4, 3).
+        var (code, output, error) = Run(null, "(x + y) * z", "--at", "x=-2,y=5,z=-4");
+        Assert.True(code == 0, error);
+        Assert.Equal(
+            """
+            f(x, y, z) = (x + y) * z
+
+            at x = -2, y = 5, z = -4
+              f     = -12
+              ∂f/∂x = -4
+              ∂f/∂y = -4
+              ∂f/∂z = 3
+
+            derivatives
+              ∂f/∂x = z
+              ∂f/∂y = z
+              ∂f/∂z = x + y
+
+            staged code
+              // forward
+              q = x + y;
+              f = q * z;
+              // backward
+              dq = z;
+              dz = q;
+              dx = dq;
+              dy = dq;
+
+            """, output);
+    }
+
+    [Fact]
+    public void The_issue_example_runs_at_its_point()
+    {
+        var (code, output, error) = Run(null, "(x + sigmoid(y)) / (sigmoid(x) + (x + y)^2)", "--at", "x=3,y=-4");
+        Assert.True(code == 0, error);
+        var g = Grad.Of((double x, double y) => (x + Fn.Sigmoid(y)) / (Fn.Sigmoid(x) + Math.Pow(x + y, 2)));
+        var (value, dx, dy) = g.Evaluate(3, -4);
+        Assert.Contains($"  f     = {value:R}\n", output);
+        Assert.Contains($"  ∂f/∂x = {dx:R}\n", output);
+        Assert.Contains($"  ∂f/∂y = {dy:R}\n", output);
+        Assert.Contains("sigmoid", output);
+        Assert.Contains("// backward", output);
+    }
+
+    [Fact]
+    public void Json_carries_everything_machine_readable()
+    {
+        var (code, output, error) = Run(null, "x*y", "--at", "x=4,y=-3", "--json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal("x*y", root.GetProperty("formula").GetString());
+        Assert.Equal(["x", "y"], root.GetProperty("variables").EnumerateArray().Select(v => v.GetString()!));
+        Assert.Equal(-12, root.GetProperty("value").GetDouble());
+        Assert.Equal(-3, root.GetProperty("gradient").GetProperty("x").GetDouble());
+        Assert.Equal(4, root.GetProperty("gradient").GetProperty("y").GetDouble());
+        Assert.Equal("y", root.GetProperty("derivatives").GetProperty("x").GetProperty("infix").GetString());
+        Assert.Equal("x", root.GetProperty("derivatives").GetProperty("y").GetProperty("latex").GetString());
+        Assert.Contains("dx = y;", root.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public void Json_writes_non_finite_numbers_as_strings()
+    {
+        var (code, output, _) = Run(null, "log(x)", "--at", "x=0", "--json");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("-Infinity", doc.RootElement.GetProperty("value").GetString());
+        Assert.Equal("Infinity", doc.RootElement.GetProperty("gradient").GetProperty("x").GetString());
+    }
+
+    [Fact]
+    public void Latex_typesets_the_derivatives()
+    {
+        var (code, output, _) = Run(null, "x*sin(x)", "--latex");
+        Assert.Equal(0, code);
+        Assert.Contains(@"\frac{\partial f}{\partial x} = ", output);
+        Assert.Contains(@"\sin", output);
+    }
+
+    [Fact]
+    public void Code_prints_only_the_staged_passes()
+    {
+        var (code, output, _) = Run(null, "x*y", "--code");
+        Assert.Equal(0, code);
+        Assert.Equal("// forward\nf = x * y;\n// backward\ndx = y;\ndy = x;\n", output);
+    }
+
+    [Fact]
+    public void The_formula_can_come_from_standard_input()
+    {
+        var (code, output, error) = Run("(x + y) * z\n", "--at", "x=-2,y=5,z=-4");
+        Assert.True(code == 0, error);
+        Assert.Contains("  ∂f/∂z = 3\n", output);
+        var (dashCode, dashOutput, _) = Run("x*y", "-", "--code");
+        Assert.Equal(0, dashCode);
+        Assert.Contains("dx = y;", dashOutput);
+    }
+
+    [Fact]
+    public void Help_describes_the_command()
+    {
+        var (code, output, _) = Run(null, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--at", output);
+        Assert.Contains("--json", output);
+        Assert.Contains("sigmoid", output);
+    }
+
+    [Theory]
+    [InlineData("(x + * y)", 6)]
+    [InlineData("x +", 4)]
+    [InlineData("foo(x)", 1)]
+    [InlineData("(x + y", 7)]
+    public void A_bad_formula_exits_non_zero_with_a_caret_under_the_error(string formula, int column)
+    {
+        var (code, output, error) = Run(null, formula);
+        Assert.Equal(Command.BadFormula, code);
+        Assert.Equal("", output);
+        var lines = error.Split('\n');
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Equal("  " + formula, lines[1]);
+        Assert.Equal(new string(' ', 2 + column - 1) + "^", lines[2]);
+    }
+
+    [Theory]
+    [InlineData("x=1", "no value for y")]
+    [InlineData("x=1,y=2,z=3", "no variable 'z'")]
+    [InlineData("x=1,y=two", "'two' is not a number")]
+    [InlineData("x=1,x=2,y=3", "'x' is given twice")]
+    [InlineData("x", "'x' is not name=value")]
+    public void A_bad_point_exits_non_zero_and_says_why(string at, string why)
+    {
+        var (code, _, error) = Run(null, "x*y", "--at", at);
+        Assert.Equal(Command.BadPoint, code);
+        Assert.Contains(why, error);
+    }
+
+    [Fact]
+    public void The_built_command_runs_as_a_process()
+    {
+        // The same binary a user runs: exit codes and streams as the shell sees them.
+        var dll = Path.Combine(AppContext.BaseDirectory, "ExprGrad.Cli.dll");
+        var start = new ProcessStartInfo("dotnet", [dll, "x*y", "--at", "x=4,y=-3"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("  ∂f/∂x = -3\n", output.ReplaceLineEndings("\n"));
+
+        using var bad = Process.Start(new ProcessStartInfo("dotnet", [dll, "x +"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        var error = bad.StandardError.ReadToEnd();
+        bad.WaitForExit();
+        Assert.Equal(Command.BadFormula, bad.ExitCode);
+        Assert.Contains("^", error);
+    }
+}
