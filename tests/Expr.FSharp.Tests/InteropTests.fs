@@ -241,7 +241,7 @@ let ``Unsupported quotations name the construct and show it`` () =
         Assert.Contains(construct, e.Construct)
     fails <@ fun (x: float) -> (printf "x"; x) @> "a sequence"
     fails <@ fun (x: int) -> 1.0 @> "the parameter 'x' of type Int32"
-    fails <@ fun (x: float) -> float (string x).Length @> "a call to"
+    fails <@ fun (x: float) -> float (string x).Length @> "the property Length"
     fails <@ 1.0 @> "not a function"
     fails <@ fun (x: float) -> let f u = u * x in f @> "used as a value"
     let e = Assert.Throws<UnsupportedQuotationException>(fun () -> Quotation.toLambda <@ fun (x: float) -> (printf "x"; x) @> |> ignore)

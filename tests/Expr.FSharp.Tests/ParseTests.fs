@@ -189,6 +189,8 @@ let ``tryLambda returns the error instead of throwing`` () =
 
 // ---- Hostile input: fails cleanly or succeeds, never crashes or hangs ----
 
+// Limits are a guard against hangs and quadratic time, generous because tests run in parallel on shared machines:
+// alone, a 1 MB sum parses in about 0.3 s and 100,000-deep parentheses fail in about 0.1 s.
 let timed (limitSeconds: float) (f: unit -> unit) =
     let clock = Stopwatch.StartNew()
     f ()
@@ -229,16 +231,16 @@ let ``x^x^...^x 100,000 long parses, right-associated`` () =
         | body -> failwith $"not a Pow: {body.NodeType}")
 
 [<Fact>]
-let ``A 1 MB sum parses in well under a second`` () =
+let ``A 1 MB sum parses in linear time`` () =
     let text = String.Join(" + ", Array.create 250_000 "x1") // 1,249,998 characters
     parse "x1 + x1" |> ignore
-    timed 2.0 (fun () ->
+    timed 5.0 (fun () ->
         let f = parse text
         Assert.Equal<string list>([ "x1" ], names f))
 
 [<Fact>]
 let ``A 1 MB garbage tail fails fast`` () =
-    timed 2.0 (fun () ->
+    timed 5.0 (fun () ->
         let e = syntaxError ("x + " + String('*', 1_000_000))
         Assert.Equal(4, e.Index)
         let e = syntaxError (String('9', 1_000_000))
