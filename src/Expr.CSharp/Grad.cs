@@ -29,6 +29,20 @@ public static class Grad
         return new Gradient(Differentiate(f), typedExpression: null, kernel: null);
     }
 
+    /// <summary>
+    /// Differentiates an F# quotation of a function of <c>float</c> or <c>float[]</c> parameters, curried
+    /// (<c>&lt;@ fun x y -&gt; x * y + sin x @&gt;</c>) or tupled (<c>&lt;@ fun (x, y) -&gt; ... @&gt;</c>);
+    /// evaluate it through the flat (span) layout, parameters in the quotation's order.
+    /// </summary>
+    /// <param name="quotation">The function, quoted.</param>
+    /// <exception cref="Symbolic.UnsupportedQuotationException">The quotation uses a construct with no Linq counterpart.</exception>
+    /// <exception cref="ExprGradException">The function uses something outside the catalogue.</exception>
+    public static Gradient Of(Microsoft.FSharp.Quotations.FSharpExpr quotation)
+    {
+        ArgumentNullException.ThrowIfNull(quotation);
+        return Of(Symbolic.Quotation.ToLambda(quotation));
+    }
+
     /// <summary>Differentiates a function of 1 parameter (each <c>double</c> or <c>double[]</c>) and compiles its gradient.</summary>
     /// <param name="f">The function, written as a C# lambda.</param>
     /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
@@ -112,7 +126,8 @@ public static class Grad
     private static StagedGraph Differentiate(LambdaExpression f)
     {
         ArgumentNullException.ThrowIfNull(f);
-        var graph = Importer.Import(f);
+        // An F# lambda arrives full of FSharp.Core witness calls and let-blocks; a C# lambda passes through as is.
+        var graph = Importer.Import(Symbolic.FSharpLinq.Normalize(f));
         ReverseSweep.Run(graph);
         return graph;
     }

@@ -1,4 +1,423 @@
 namespace ExprGrad.Symbolic
 
-// Being written.
-module internal QuotationsPlaceholder = let x = 0
+open System
+open System.Collections.Generic
+open System.Linq.Expressions
+open System.Reflection
+open Microsoft.FSharp.Quotations
+open Microsoft.FSharp.Quotations.Patterns
+open Microsoft.FSharp.Quotations.ExprShape
+
+/// FSharp.Core's operators and their System.Math equivalents, shared by both conversions below.
+module internal FSharpCore =
+
+    let assembly = typeof<FSharpFunc<int, int>>.Assembly
+
+    let private operatorsName = "Microsoft.FSharp.Core.Operators"
+
+    /// True for an F# function type (what `FuncConvert.ToFSharpFunc` returns and `Invoke` is called on).
+    let isFunction (t: Type | null) =
+        match t with
+        | null -> false
+        | t -> t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<FSharpFunc<int, int>>
+
+    /// True for a method of FSharp.Core.
+    let owns (m: MethodInfo) =
+        match m.DeclaringType with
+        | null -> false
+        | t -> t.Assembly = assembly
+
+    let math (name: string) (arity: int) : MethodInfo =
+        match typeof<Math>.GetMethod(name, Array.create arity typeof<double>) with
+        | null -> invalidOp $"System.Math has no {name} of {arity} doubles"
+        | m -> m
+
+    let pow = math "Pow" 2
+
+    // FSharp.Core functions of floats computed by the System.Math method of the same name (`ceil` is
+    // Operators.Ceiling, `**` is op_Exponentiation; Sign returns int, as Math.Sign does).
+    let private mathNames =
+        HashSet<string>(
+            [ "Sin"; "Cos"; "Tan"; "Asin"; "Acos"; "Atan"; "Sinh"; "Cosh"; "Tanh"; "Exp"; "Log"; "Log10"; "Sqrt"
+              "Abs"; "Floor"; "Ceiling"; "Round"; "Truncate"; "Sign"; "Atan2"; "Max"; "Min" ],
+            StringComparer.Ordinal)
+
+    let isOperators (m: MethodInfo) =
+        match m.DeclaringType with
+        | null -> false
+        | t -> t.Assembly = assembly && t.FullName = operatorsName
+
+    let private ofDoubles (m: MethodInfo) =
+        m.GetParameters() |> Array.forall (fun p -> p.ParameterType = typeof<double>)
+
+    /// The System.Math method an FSharp.Core operator (or Double.Pow, the body of `**`'s witness) computes on
+    /// doubles, if any.
+    let tryMath (m: MethodInfo) : MethodInfo option =
+        if not m.IsStatic || not (ofDoubles m) then None
+        elif m.DeclaringType = typeof<double> && m.Name = "Pow" then Some pow
+        elif not (isOperators m) then None
+        elif m.Name = "op_Exponentiation" then Some pow
+        elif mathNames.Contains m.Name then Some(math m.Name (m.GetParameters().Length))
+        else None
+
+    /// `(double)n`, as C# writes an integer in a double context: a constant is converted now.
+    let toDouble (e: Expression) : Expression =
+        match e with
+        | _ when e.Type = typeof<double> -> e
+        | :? ConstantExpression as c when not (isNull c.Value) && c.Type.IsPrimitive ->
+            Expression.Constant(Convert.ToDouble(c.Value, Globalization.CultureInfo.InvariantCulture), typeof<double>)
+        | _ -> Expression.Convert(e, typeof<double>)
+
+// Replaces parameters by expressions, without looking into the replacements (so substituting already rewritten
+// arguments into a small body costs the body's size, not the arguments').
+type private Substitution(map: IReadOnlyDictionary<ParameterExpression, Expression>) =
+    inherit ExpressionVisitor()
+
+    member private this.VisitBase(node: Expression) : Expression | null = base.Visit node
+
+    override this.Visit(node: Expression | null) : Expression | null =
+        match node with
+        | null -> null
+        | node -> StackGuard.run (fun () -> this.VisitBase node)
+
+    override _.VisitParameter(node: ParameterExpression) : Expression =
+        match map.TryGetValue node with
+        | true, e -> e
+        | _ -> node
+
+// Rewrites what the F# compiler puts into a Linq lambda into what the C# compiler would. Every Visit goes through
+// StackGuard, so trees of any depth are safe; unchanged subtrees come back as the same instances.
+type private Normalizer() =
+    inherit ExpressionVisitor()
+
+    // let-bound values (rewritten) and let-bound functions (rewritten lambdas) by their block variables.
+    let bindings = Dictionary<ParameterExpression, Expression>()
+
+    // `ToFSharpFunc(a => ToFSharpFunc(b => body))` (and plain lambdas): the parameters and the innermost body.
+    let rec uncurry (e: Expression) : ParameterExpression list * Expression =
+        match e with
+        | :? MethodCallExpression as call when call.Method.Name = "ToFSharpFunc" && call.Arguments.Count = 1
+                                               && FSharpCore.owns call.Method ->
+            uncurry call.Arguments[0]
+        | :? LambdaExpression as l ->
+            let inner, body = uncurry l.Body
+            List.ofSeq l.Parameters @ inner, body
+        | _ -> [], e
+
+    let substitute (parameters: ParameterExpression list) (arguments: Expression list) (body: Expression) =
+        let map = Dictionary<ParameterExpression, Expression>()
+        List.iter2 (fun p a -> map[p] <- a) parameters arguments
+        match Substitution(map).Visit body with
+        | null -> body
+        | e -> e
+
+    member private this.VisitBase(node: Expression) : Expression | null = base.Visit node
+
+    member private this.Rewrite(node: Expression) : Expression =
+        match this.Visit node with
+        | null -> node
+        | e -> e
+
+    override this.Visit(node: Expression | null) : Expression | null =
+        match node with
+        | null -> null
+        | node -> StackGuard.run (fun () -> this.VisitBase node)
+
+    override this.VisitParameter(node: ParameterExpression) : Expression =
+        match bindings.TryGetValue node with
+        | true, value when value.Type = node.Type -> value
+        | _ -> node
+
+    override this.VisitBlock(node: BlockExpression) : Expression =
+        // F#'s `let v = value in body`: { var v; v = value; body }, possibly several assignments before the result.
+        let expressions = List.ofSeq node.Expressions
+        let assignments = expressions |> List.take (expressions.Length - 1)
+        let isLet (e: Expression) =
+            match e with
+            | :? BinaryExpression as b when b.NodeType = ExpressionType.Assign ->
+                match b.Left with
+                | :? ParameterExpression as v -> node.Variables.Contains v
+                | _ -> false
+            | _ -> false
+        if List.forall isLet assignments && not (isLet (List.last expressions)) then
+            for a in assignments do
+                let b = a :?> BinaryExpression
+                let v = b.Left :?> ParameterExpression
+                let value =
+                    if FSharpCore.isFunction v.Type then
+                        match uncurry b.Right with
+                        | [], _ -> this.Rewrite b.Right
+                        | parameters, body -> Expression.Lambda(this.Rewrite body, parameters) :> Expression
+                    else this.Rewrite b.Right
+                bindings[v] <- value
+            this.Rewrite(List.last expressions)
+        else base.VisitBlock node
+
+    override this.VisitMethodCall(node: MethodCallExpression) : Expression =
+        let m = node.Method
+        let fromCore = FSharpCore.owns m
+        if fromCore && m.Name = "PowInteger$W" && node.Arguments.Count >= 2 then
+            // pown x n: Math.Pow(x, (double)n), as C# writes it (F# itself multiplies).
+            let n = node.Arguments.Count
+            Expression.Call(FSharpCore.pow, this.Rewrite node.Arguments[n - 2], FSharpCore.toDouble (this.Rewrite node.Arguments[n - 1]))
+        elif fromCore && m.Name.EndsWith("$W", StringComparison.Ordinal) then
+            // Sin$W(ToFSharpFunc(a => Sin(a)), x): the witness's body with its parameters bound to the arguments.
+            let witnesses, arguments = node.Arguments |> List.ofSeq |> List.partition (fun a -> FSharpCore.isFunction a.Type)
+            match witnesses with
+            | [ witness ] ->
+                match uncurry witness with
+                | parameters, body when parameters.Length = arguments.Length && not parameters.IsEmpty ->
+                    substitute parameters (arguments |> List.map this.Rewrite) (this.Rewrite body)
+                | _ -> base.VisitMethodCall node
+            | _ -> base.VisitMethodCall node
+        elif fromCore && FSharpCore.isFunction m.DeclaringType && (m.Name = "Invoke" || m.Name = "InvokeFast") then
+            // f.Invoke(x) or InvokeFast(f, x, y) on a let-bound or inline lambda: beta-reduced.
+            let rec collect (e: Expression) (arguments: Expression list) =
+                match e with
+                | :? MethodCallExpression as c when c.Method.Name = "Invoke" && FSharpCore.isFunction c.Method.DeclaringType ->
+                    match c.Object with
+                    | null -> e, arguments
+                    | target -> collect target (List.ofSeq c.Arguments @ arguments)
+                | :? MethodCallExpression as c when c.Method.Name = "InvokeFast" && isNull c.Object && c.Arguments.Count > 1 ->
+                    collect c.Arguments[0] (List.tail (List.ofSeq c.Arguments) @ arguments)
+                | _ -> e, arguments
+            let target, arguments = collect node []
+            let lambda =
+                match target with
+                | :? ParameterExpression as v ->
+                    match bindings.TryGetValue v with
+                    | true, (:? LambdaExpression as l) -> Some(List.ofSeq l.Parameters, l.Body)
+                    | _ -> None
+                | e ->
+                    match uncurry e with
+                    | [], _ -> None
+                    | parameters, body -> Some(parameters, this.Rewrite body)
+            match lambda with
+            | Some(parameters, body) when parameters.Length = arguments.Length ->
+                substitute parameters (arguments |> List.map this.Rewrite) body
+            | _ -> base.VisitMethodCall node
+        else
+            match FSharpCore.tryMath m with
+            | Some math -> Expression.Call(math, node.Arguments |> Seq.map this.Rewrite)
+            | None -> base.VisitMethodCall node
+
+/// F# lambdas converted to Linq by the F# compiler, rewritten into the plain form a C# lambda of the same
+/// function has, which is what the engine imports.
+[<RequireQualifiedAccess>]
+module FSharpLinq =
+
+    /// Rewrites an F# lambda's Linq tree into the tree a C# lambda of the same function gives: FSharp.Core
+    /// witness calls (`Sin$W(ToFSharpFunc(a => Sin(a)), x)`) become their System.Math call (`Math.Sin(x)`),
+    /// `**` and `pown x n` become `Math.Pow(x, y)` and `Math.Pow(x, (double)n)`, FSharp.Core's abs, max, min,
+    /// sign, ... become System.Math's, `let` blocks are inlined (a value used twice is the same subtree twice),
+    /// and let-bound or inline F# functions applied to arguments are beta-reduced. A tree with nothing
+    /// F#-specific (any C# lambda) is returned as the same instance. Safe for trees of any depth.
+    [<CompiledName("Normalize")>]
+    let normalize (lambda: LambdaExpression) : LambdaExpression =
+        match box lambda with
+        | null -> nullArg (nameof lambda)
+        | _ ->
+            match Normalizer().Visit lambda.Body with
+            | null -> lambda
+            | body when obj.ReferenceEquals(body, lambda.Body) -> lambda
+            | body -> Expression.Lambda(lambda.Type, body, lambda.Name, lambda.TailCall, lambda.Parameters)
+
+/// A quotation that <see cref="M:ExprGrad.Symbolic.Quotation.ToLambda(Microsoft.FSharp.Quotations.FSharpExpr)"/>
+/// cannot convert: the message names the construct and shows it.
+type UnsupportedQuotationException(message: string, construct: string) =
+    inherit NotSupportedException(message)
+
+    /// The name of the construct that has no Linq counterpart here (e.g. "Sequential", "a call to String.Length").
+    member _.Construct = construct
+
+/// F# quotations into the engine's plain Linq form.
+[<RequireQualifiedAccess>]
+module Quotation =
+
+    type private Binding =
+        | Bound of Expression
+        | Fn of Var list * Expr * Map<Var, Binding>
+        | TupleArgument of ParameterExpression[]
+
+    let private supported =
+        "supported: + - * / ** pown, unary minus, comparisons, && || not, if/then/else, let, FSharp.Core's "
+        + "sin cos ... abs max min sign floor ceil round truncate sqrt exp log log10 atan2, static methods of "
+        + "doubles (ExprGrad.Fn.Sigmoid), float, float[] elements, module-level values"
+
+    // Prints the culprit only when it is small: printing recurses, and the culprit may be 100,000 deep.
+    let private show (e: Expr) =
+        let budget = 200
+        let pending = Stack<Expr>([ e ])
+        let mutable count = 0
+        while pending.Count > 0 && count <= budget do
+            count <- count + 1
+            match pending.Pop() with
+            | ShapeVar _ -> ()
+            | ShapeLambda(_, body) -> pending.Push body
+            | ShapeCombination(_, args) -> for a in args do pending.Push a
+        if count <= budget then $"%A{e}" else "(too large to print)"
+
+    let private unsupported (construct: string) (e: Expr) : 'a =
+        raise (UnsupportedQuotationException($"cannot convert {construct} to Linq: {show e} ({supported})", construct))
+
+    let private isParameterType (t: Type) = t = typeof<double> || t = typeof<double[]>
+
+    let private isNumeric (t: Type) = t.IsPrimitive && t <> typeof<bool> && t <> typeof<char>
+
+    let rec private applications (e: Expr) (arguments: Expr list) =
+        match e with
+        | Application(f, a) -> applications f (a :: arguments)
+        | _ -> e, arguments
+
+    let rec private lambdas (e: Expr) =
+        match e with
+        | Lambda(v, body) ->
+            let vs, inner = lambdas body
+            v :: vs, inner
+        | _ -> [], e
+
+    let rec private convert (env: Map<Var, Binding>) (e: Expr) : Expression =
+        StackGuard.run (fun () -> convertNode env e)
+
+    and private convertNode (env: Map<Var, Binding>) (e: Expr) : Expression =
+        let go = convert env
+        let binary (make: Expression * Expression -> BinaryExpression) (a: Expr) (b: Expr) (name: string) : Expression =
+            let l, r = go a, go b
+            if l.Type = r.Type && isNumeric l.Type then make (l, r) :> Expression
+            else unsupported $"'{name}' on {l.Type.Name} and {r.Type.Name}" e
+        match e with
+        | Var v ->
+            match env.TryFind v with
+            | Some(Bound x) -> x
+            | Some _ -> unsupported $"the function '{v.Name}' used as a value" e
+            | None -> unsupported $"the free variable '{v.Name}'" e
+        | Value(value, t) when isNumeric t || t = typeof<bool> ->
+            Expression.Constant(value, t)
+        | Let(v, (Lambda _ as f), body) ->
+            let vs, inner = lambdas f
+            convert (env.Add(v, Fn(vs, inner, env))) body
+        | Let(v, value, body) -> convert (env.Add(v, Bound(go value))) body
+        | TupleGet(Var v, i) when (match env.TryFind v with Some(TupleArgument _) -> true | _ -> false) ->
+            match env[v] with
+            | TupleArgument ps when i < ps.Length -> ps[i]
+            | _ -> unsupported "a tuple element" e
+        | Application _ ->
+            let head, arguments = applications e []
+            let parameters, body, closure =
+                match head with
+                | Var f ->
+                    match env.TryFind f with
+                    | Some(Fn(vs, body, closure)) -> vs, body, closure
+                    | _ -> unsupported $"an application of '{f.Name}'" e
+                | Lambda _ ->
+                    let vs, body = lambdas head
+                    vs, body, env
+                | _ -> unsupported "an application of a computed function" e
+            if parameters.Length <> arguments.Length then unsupported "a partial application" e
+            let bound =
+                List.fold2 (fun (m: Map<Var, Binding>) v a -> m.Add(v, Bound(go a))) closure parameters arguments
+            convert bound body
+        | IfThenElse(test, a, Value(:? bool as b, _)) when e.Type = typeof<bool> && not b ->
+            Expression.AndAlso(go test, go a)
+        | IfThenElse(test, Value(:? bool as b, _), a) when e.Type = typeof<bool> && b ->
+            Expression.OrElse(go test, go a)
+        | IfThenElse(test, a, b) ->
+            let t = go test
+            if t.Type <> typeof<bool> then unsupported "a test that is not a bool" e
+            Expression.Condition(t, go a, go b)
+        | Call(None, m, args) when FSharpCore.isOperators m ->
+            match m.Name, args with
+            | "op_Addition", [ a; b ] -> binary Expression.Add a b "+"
+            | "op_Subtraction", [ a; b ] -> binary Expression.Subtract a b "-"
+            | "op_Multiply", [ a; b ] -> binary Expression.Multiply a b "*"
+            | "op_Division", [ a; b ] -> binary Expression.Divide a b "/"
+            | "op_LessThan", [ a; b ] -> binary Expression.LessThan a b "<"
+            | "op_LessThanOrEqual", [ a; b ] -> binary Expression.LessThanOrEqual a b "<="
+            | "op_GreaterThan", [ a; b ] -> binary Expression.GreaterThan a b ">"
+            | "op_GreaterThanOrEqual", [ a; b ] -> binary Expression.GreaterThanOrEqual a b ">="
+            | "op_Equality", [ a; b ] -> binary Expression.Equal a b "="
+            | "op_Inequality", [ a; b ] -> binary Expression.NotEqual a b "<>"
+            | "op_UnaryNegation", [ a ] -> Expression.Negate(go a)
+            | "op_UnaryPlus", [ a ] -> go a
+            | "Not", [ a ] -> Expression.Not(go a)
+            | "PowInteger", [ x; n ] -> Expression.Call(FSharpCore.pow, go x, FSharpCore.toDouble (go n))
+            | "ToDouble", [ a ] ->
+                let x = go a
+                if isNumeric x.Type then FSharpCore.toDouble x
+                else unsupported $"float of a {x.Type.Name}" e
+            | "GetArray", [ a; i ] -> Expression.ArrayIndex(go a, go i)
+            | _ ->
+                match FSharpCore.tryMath m with
+                | Some math -> Expression.Call(math, args |> List.map go)
+                | None -> unsupported $"a call to {m.Name}" e
+        | Call(None, m, [ a; i ]) when m.Name = "GetArray" && FSharpCore.owns m ->
+            Expression.ArrayIndex(go a, go i)
+        | Call(None, m, args) when m.ReturnType = typeof<double>
+                                   && m.GetParameters() |> Array.forall (fun p -> p.ParameterType = typeof<double>) ->
+            // Math.Sin(x), ExprGrad.Fn.Sigmoid(x), a user's method: the engine decides whether it has a rule.
+            Expression.Call(m, args |> List.map go)
+        | PropertyGet(None, p, []) when isParameterType p.PropertyType || isNumeric p.PropertyType ->
+            // A module-level value: read live at each call, as a C# lambda reads a static field.
+            Expression.Property(null, p)
+        | FieldGet(None, f) when isParameterType f.FieldType || isNumeric f.FieldType -> Expression.Field(null, f)
+        | Call(_, m, _) ->
+            let owner = match m.DeclaringType with null -> "" | t -> t.Name + "."
+            unsupported $"a call to {owner}{m.Name}" e
+        | ShapeVar _ -> unsupported "a variable" e
+        | ShapeLambda _ -> unsupported "a lambda inside the function" e
+        | ShapeCombination(shape, _) ->
+            let name =
+                match e with
+                | Sequential _ -> "a sequence (;)"
+                | NewTuple _ -> "a tuple"
+                | Coerce _ -> "a type coercion"
+                | Value(_, t) -> $"a value of type {t.Name}"
+                | PropertyGet(_, p, _) -> $"the property {p.Name}"
+                | FieldGet(_, f) -> $"the field {f.Name}"
+                | _ -> $"the construct {shape.GetType().Name}"
+            unsupported name e
+
+    /// Converts an F# quotation of a function of floats (curried, `<@ fun x y -> x * y + sin x @>`, or tupled,
+    /// `<@ fun (x, y) -> ... @>`; parameters float or float[]) into the Linq lambda a C# lambda of the same
+    /// function gives, with parameters named as in the quotation. Supported: + - * / ** pown, unary minus,
+    /// FSharp.Core's math functions (sin, exp, log, sqrt, abs, max, min, sign, floor, ...), static methods of
+    /// doubles (ExprGrad.Fn.Sigmoid, Math.Sin), float of integer values, let (values and functions, inlined),
+    /// if/then/else over comparisons with &amp;&amp; || not, `w.[i]` array elements, module-level values (read
+    /// live). Safe for quotations of any depth.
+    /// Example: <c>Quotation.toLambda &lt;@ fun x y -> x * y @&gt;</c> is <c>(x, y) =&gt; x * y</c>.
+    /// <exception cref="T:ExprGrad.Symbolic.UnsupportedQuotationException">The quotation uses a construct that
+    /// has no counterpart in the engine's Linq; the message names and shows it.</exception>
+    [<CompiledName("ToLambda")>]
+    let toLambda (quotation: Expr) : LambdaExpression =
+        match box quotation with
+        | null -> nullArg (nameof quotation)
+        | _ -> ()
+        let vars, body = lambdas quotation
+        if vars.IsEmpty then unsupported "a quotation that is not a function (fun x y -> ...)" quotation
+        let parameters = List<ParameterExpression>()
+        let mutable env = Map.empty
+        let rec tupleNames (e: Expr) (tuple: Var) =
+            match e with
+            | Let(v, TupleGet(Var t, i), rest) when t = tuple -> (i, v.Name) :: tupleNames rest tuple
+            | _ -> []
+        for v in vars do
+            if v.Type = typeof<unit> && vars.Length = 1 then ()
+            elif isParameterType v.Type then
+                let p = Expression.Parameter(v.Type, v.Name)
+                parameters.Add p
+                env <- env.Add(v, Bound p)
+            elif Reflection.FSharpType.IsTuple v.Type then
+                let names = tupleNames body v |> dict
+                let ps =
+                    Reflection.FSharpType.GetTupleElements v.Type
+                    |> Array.mapi (fun i t ->
+                        if not (isParameterType t) then
+                            unsupported $"a parameter of type {t.Name} (parameters are float or float[])" quotation
+                        let name = match names.TryGetValue i with | true, n -> n | _ -> $"{v.Name}{i}"
+                        Expression.Parameter(t, name))
+                parameters.AddRange ps
+                env <- env.Add(v, TupleArgument ps)
+            else unsupported $"the parameter '{v.Name}' of type {v.Type.Name} (parameters are float or float[])" quotation
+        let result = convert env body
+        if result.Type <> typeof<double> then unsupported $"a function returning {result.Type.Name}" quotation
+        Expression.Lambda(result, parameters)
