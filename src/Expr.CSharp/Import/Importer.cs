@@ -14,6 +14,7 @@ internal sealed class Importer
 {
     private readonly GraphBuilder _b = new();
     private readonly Dictionary<ParameterExpression, (int Index, bool IsArray)> _parameters = [];
+    private readonly Dictionary<(Expression, Region), Node> _staged = new(ReferenceKeys.Instance);
     private int _conditionalDepth;
     private ExprGradException? _tooDeep;
 
@@ -70,7 +71,21 @@ internal sealed class Importer
             return StackGuard.Run(() => Value(e));
         if (e.Type != typeof(double))
             throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double is needed");
+        if (e is ConstantExpression or ParameterExpression)
+            return ValueOf(e);
 
+        // A tree may reach one sub-tree object many times (F# let-blocks inlined, parsed square(square(...))):
+        // each is staged once per region, so a shared DAG imports in linear time, not exponential.
+        var key = (e, _b.Current);
+        if (_staged.TryGetValue(key, out var staged))
+            return staged;
+        staged = ValueOf(e);
+        _staged[key] = staged;
+        return staged;
+    }
+
+    private Node ValueOf(Expression e)
+    {
         switch (e)
         {
             case ConstantExpression c:
@@ -370,4 +385,16 @@ internal sealed class Importer
         methods[(typeof(Fn), nameof(Fn.Square), 1)] = Op.Square;
         return methods;
     }
+}
+
+/// <summary>Compares (expression, region) keys by reference: two equal-looking sub-trees are different objects.</summary>
+file sealed class ReferenceKeys : IEqualityComparer<(Expression, Region)>
+{
+    public static readonly ReferenceKeys Instance = new();
+
+    public bool Equals((Expression, Region) a, (Expression, Region) b) =>
+        ReferenceEquals(a.Item1, b.Item1) && ReferenceEquals(a.Item2, b.Item2);
+
+    public int GetHashCode((Expression, Region) key) =>
+        HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Item1), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Item2));
 }

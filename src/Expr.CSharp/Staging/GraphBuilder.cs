@@ -20,6 +20,9 @@ internal sealed class GraphBuilder
     private Region _current;
     private int _nextId;
 
+    /// <summary>The region new stages go into: the root, or the branch being built.</summary>
+    public Region Current => _current;
+
     public GraphBuilder()
     {
         Root = new Region(null);

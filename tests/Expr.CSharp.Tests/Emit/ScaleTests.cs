@@ -7,6 +7,22 @@ namespace ExprGrad.Tests.Emit;
 public class ScaleTests
 {
     [Fact]
+    public void A_tree_that_shares_sub_trees_imports_once_per_shared_node()
+    {
+        // e = x; e = e * e - e, 60 times, with the same object reached twice at every level (as F# let-blocks and
+        // parsed square(square(...)) give): written out the tree has ~2^60 nodes; staged it has 180 stages.
+        var x = Expression.Parameter(typeof(double), "x");
+        Expression e = x;
+        for (var i = 0; i < 60; i++)
+            e = Expression.Subtract(Expression.Multiply(e, e), e);
+        var g = Grad.Of(Expression.Lambda<Func<double, double>>(e, x));
+        Assert.InRange(g.StageCount, 60, 400);
+        var gradient = new double[1];
+        Assert.Equal(0.0, g.Evaluate([0.0], gradient));
+        Assert.Equal(1.0, gradient[0]); // each level multiplies the derivative by 2e − 1 = −1 at e = 0
+    }
+
+    [Fact]
     public void A_100000_deep_sum_imports_differentiates_compiles_and_evaluates_on_a_1_MiB_stack()
     {
         // x + (x + (x + ... + x)): 100,000 additions. Run on a 1 MiB thread stack, as an unguarded walk would crash there.
