@@ -7,7 +7,7 @@ open System.Numerics
 /// An exact rational number n/d on BigInteger, always normalized: gcd(n, d) = 1 and d > 0 (so 0 is 0/1).
 /// Normalization makes structural equality numeric equality. Build one with <c>Rational.create</c>,
 /// <c>Rational.ofInt</c> or <c>Rational.tryOfFloat</c>.
-[<Sealed; CustomEquality; CustomComparison>]
+[<Sealed; AllowNullLiteral(false)>]
 type Rational private (numerator: BigInteger, denominator: BigInteger) =
 
     /// The numerator n of n/d (carries the sign).
@@ -125,7 +125,7 @@ module Rational =
     /// The largest integer ≤ r.
     let floor (r: Rational) =
         let q = BigInteger.Divide(r.Numerator, r.Denominator)
-        if r.Sign < 0 && not (q * r.Denominator).Equals(r.Numerator) then q - BigInteger.One else q
+        if r.Sign < 0 && q * r.Denominator <> r.Numerator then q - BigInteger.One else q
 
     /// The smallest integer ≥ r.
     let ceiling (r: Rational) = -(floor (-r))
