@@ -58,7 +58,7 @@ let ``ofFloat imports short decimals exactly: 0.5 → 1/2, 0.1 → 1/10, 2.5e-3 
     Assert.Equal(Some(Rational.ofInt 3), Rational.tryOfFloat 3.0)
     Assert.Equal(Some(Rational.ofInt 0), Rational.tryOfFloat -0.0)
     Assert.Equal(Some(Rational.ofBigInteger (BigInteger.Pow(BigInteger 10, 20) * BigInteger.MinusOne)), Rational.tryOfFloat -1e20)
-    Assert.Equal(Some(q 123456789012345 1000), Rational.tryOfFloat 123456789012.345)
+    Assert.Equal(Some(Rational.create (BigInteger 123456789012345L) (BigInteger 1000)), Rational.tryOfFloat 123456789012.345)
 
 [<Fact>]
 let ``ofFloat refuses doubles that are no short decimal: pi, 1/3.0, 0.1 + 0.2, NaN, infinity`` () =
