@@ -464,7 +464,8 @@ module Formula =
                 elif Rational.isOne (Rational.abs p) then Some(if p.Sign < 0 && not n.IsEven then p else Rational.one)
                 elif Numerics.BigInteger.Abs n * Numerics.BigInteger bits > Numerics.BigInteger exactPowerBits then None
                 else Some(Rational.pow p (int n))
-            if r.IsInteger then
+            if p.Sign = 0 && r.Sign < 0 then Approx Double.PositiveInfinity // Math.Pow(0, -n) = 1/0 = +∞
+            elif r.IsInteger then
                 match integerPower p r.Numerator with
                 | Some v -> Number v
                 | None -> Power(b, e)
@@ -565,7 +566,8 @@ module Formula =
     and [<CompiledName("Power")>] power (b: Formula) (e: Formula) : Formula =
         // Invariant: a Power's exponent is never 0 or 1 and its base never 1; for an integer exponent the base
         // is neither a Power ((x^a)^n = x^(a*n)) nor a Product ((x*y)^n = x^n*y^n); a number raised to a number
-        // is evaluated when the result is exact (4^(1/2) = 2, 2^-1 = 1/2) or inexact, and otherwise kept (2^(1/2)).
+        // is evaluated when the result is exact (4^(1/2) = 2, 2^-1 = 1/2) or inexact (0^-1 = +∞ as Math.Pow), and
+        // otherwise kept (2^(1/2)).
         match b, e with
         | _, Number r when Rational.isZero r -> one
         | _, Number r when Rational.isOne r -> b

@@ -230,18 +230,26 @@ module Linq =
     /// A double-typed Linq expression computing f, for compiling a simplified formula: symbols are looked up in
     /// `symbols` (converted to double when needed), functions through Function.toLinq, powers through Math.Pow
     /// (x^(1/2) as Math.Sqrt, x^-1 and other negative powers as divisions, x^2 of a symbol as x*x), rational
-    /// numbers that are no short decimal as n/d so they convert back exactly. Shared sub-formulas are converted once.
+    /// numbers that are no short decimal as n/d (big integers in exact chunks) so they convert back exactly. Shared sub-formulas are converted once.
     [<CompiledName("ToExpression")>]
     let toLinq (library: Library) (symbols: IReadOnlyDictionary<string, Expression>) (f: Formula) : Expression =
         let memo = Dictionary<Formula, Expression>(HashIdentity.Reference)
         let constant (v: float) = Expression.Constant(v, typeof<double>) :> Expression
+        let chunk = BigInteger.One <<< 48
+        /// An integer as exact double constants: n itself below 2^53, otherwise hi*2^48 + lo, so that
+        /// ofLinq reads back exactly the same integer.
+        let rec integer (n: BigInteger) : Expression =
+            if BigInteger.Abs n < exactLimit then constant (float n)
+            else
+                let hi = BigInteger.Divide(n, chunk)
+                let lo = n - hi * chunk
+                Expression.Add(Expression.Multiply(integer hi, constant (float chunk)), constant (float lo)) :> Expression
         let number (r: Rational) =
             let v = Rational.toFloat r
             match Rational.tryOfFloat v with
             | Some q when q.Equals r -> constant v
-            | _ when BigInteger.Abs r.Numerator < exactLimit && r.Denominator < exactLimit ->
-                Expression.Divide(constant (float r.Numerator), constant (float r.Denominator)) :> Expression
-            | _ -> constant v
+            | _ when r.IsInteger -> integer r.Numerator
+            | _ -> Expression.Divide(integer r.Numerator, integer r.Denominator) :> Expression
         let pow = typeof<Math>.GetMethod("Pow", [| typeof<double>; typeof<double> |]) |> nonNull
         let sqrt = typeof<Math>.GetMethod("Sqrt", [| typeof<double> |]) |> nonNull
         let rec convert (f: Formula) : Expression =
