@@ -508,7 +508,11 @@ module Formula =
                 c <- addNumbers c (snd rest.Head)
                 rest <- rest.Tail
             if isZeroNumber c then
-                if not (isTotal m) then collected.Add(Product [ c; m ])
+                if not (isTotal m) then
+                    collected.Add(
+                        match m with
+                        | Product fs -> Product(c :: fs)
+                        | _ -> Product [ c; m ])
             else collected.Add(joinTerm c m)
         let terms = List.ofSeq collected
         match terms with

@@ -216,7 +216,7 @@ module Linq =
                 | _ -> raise (unsupported e "the condition"))
         convert root
 
-    let private exactLimit = BigInteger.One <<< 53
+    let private shortLimit = BigInteger.Pow(BigInteger 10, 15)
 
     /// True when the exponent is negative, so the power belongs in a denominator.
     let private isNegativeExponent (e: Formula) =
@@ -235,11 +235,11 @@ module Linq =
     let toLinq (library: Library) (symbols: IReadOnlyDictionary<string, Expression>) (f: Formula) : Expression =
         let memo = Dictionary<Formula, Expression>(HashIdentity.Reference)
         let constant (v: float) = Expression.Constant(v, typeof<double>) :> Expression
-        let chunk = BigInteger.One <<< 48
-        /// An integer as exact double constants: n itself below 2^53, otherwise hi*2^48 + lo, so that
-        /// ofLinq reads back exactly the same integer.
+        let chunk = BigInteger.One <<< 40
+        /// An integer as short-decimal double constants (at most 15 digits, so ofLinq reads them exactly):
+        /// n itself below 10^15, otherwise hi*2^40 + lo.
         let rec integer (n: BigInteger) : Expression =
-            if BigInteger.Abs n < exactLimit then constant (float n)
+            if BigInteger.Abs n < shortLimit then constant (float n)
             else
                 let hi = BigInteger.Divide(n, chunk)
                 let lo = n - hi * chunk
