@@ -526,7 +526,7 @@ module Formula =
         // Invariant: a Product never holds a Product; it has at least two items; at most one number (the
         // coefficient), first, never 1; the other factors are sorted by base in the canonical order, with
         // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1); coefficient 0 remains only
-        // beside factors that may be NaN (log(x)*0 stays); a number times a single sum is distributed
+        // beside factors that may be NaN (log(x)*0 stays); a finite number times a single sum is distributed
         // (2*(x + y) = 2*x + 2*y, −(x − y) = y − x).
         let split = ResizeArray<Formula * Formula>()
         let mutable coefficient = one
@@ -563,7 +563,8 @@ module Formula =
                 if List.forall isTotal factors then zero else Product(coefficient :: factors)
             | [ f ] when isOneNumber coefficient -> f
             | _ when isOneNumber coefficient -> Product factors
-            | [ Sum terms ] -> sum (terms |> List.map (fun t -> product [ coefficient; t ]))
+            | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
+                sum (terms |> List.map (fun t -> product [ coefficient; t ]))
             | _ -> Product(coefficient :: factors)
 
     /// base^exponent, simplified (Math.Pow semantics).

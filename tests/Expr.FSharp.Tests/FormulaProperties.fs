@@ -48,7 +48,8 @@ let rec private tree (depth: int) : Gen<Expression> =
               3, binary (-.)
               3, binary ( *. )
               2, binary (fun a b -> a /. positive b)
-              1, binary (fun a b -> a /. b)
+              // x*0 = 0 forgets the sign of −0, which 1/−0 = −∞ shows: divide only by what is off zero.
+              1, binary (fun a b -> a /. off b)
               1, unary neg
               1, unary (fun a -> pow a (c 2.0))
               1, unary (fun a -> pow a (c 3.0))
