@@ -1,4 +1,712 @@
 namespace ExprGrad.Symbolic
 
-// Being written.
-module internal FormulaPlaceholder = let x = 0
+open System
+open System.Collections.Generic
+
+/// The comparison of a condition's two sides, as the Linq comparison nodes (LessThan, ...).
+[<RequireQualifiedAccess>]
+type Comparison =
+    | Less
+    | LessOrEqual
+    | Greater
+    | GreaterOrEqual
+    | Equal
+    | NotEqual
+
+/// A formula in canonical form. Build formulas with the smart constructors of the <c>Formula</c> module
+/// (<c>Formula.add</c>, <c>Formula.multiply</c>, ...): they simplify as they build, so two formulas that the
+/// constructors make equal are structurally equal. Equality is structural (NaN equals NaN); the total order
+/// that sorts sums and products is <c>Formula.compare</c>.
+[<CustomEquality; NoComparison>]
+type Formula =
+    /// An exact rational number.
+    | Number of Rational
+    /// An inexact number: a double that is no short decimal (π, 1/3.0), or a non-finite double.
+    | Approx of float
+    /// A variable: a parameter's name, an array element "w[0]", a captured variable's name.
+    | Symbol of string
+    /// A sum of at least two terms (see <c>Formula.sum</c> for its invariant).
+    | Sum of Formula list
+    /// A product of at least two factors (see <c>Formula.product</c> for its invariant).
+    | Product of Formula list
+    /// base^exponent with Math.Pow semantics.
+    | Power of Formula * Formula
+    /// A catalogue function applied to its arguments.
+    | Apply of Function * Formula list
+    /// A piecewise formula: the first branch where the condition holds, else the second.
+    | If of Condition * Formula * Formula
+
+    /// The canonical total order of formulas: numbers first (by value), then by base, then by exponent, so that
+    /// x &lt; x^2 &lt; y; a product compares by its number of non-numeric factors first, then factor by factor,
+    /// then by coefficient (so sin(x) comes before x*cos(x) in a sum).
+    static member Order(a: Formula, b: Formula) : int =
+        if obj.ReferenceEquals(a, b) then 0
+        else StackGuard.run (fun () -> Formula.OrderStep(a, b))
+
+    static member private Rank(f: Formula) =
+        match f with
+        | Number _ | Approx _ -> 0
+        | Symbol _ -> 1
+        | Power _ -> 2
+        | Apply _ -> 3
+        | Product _ -> 4
+        | Sum _ -> 5
+        | If _ -> 6
+
+    static member private NumberValue(f: Formula) =
+        match f with
+        | Number r -> Rational.toFloat r
+        | Approx v -> v
+        | _ -> nan
+
+    static member internal OrderLists(xs: Formula list, ys: Formula list) : int =
+        match xs, ys with
+        | [], [] -> 0
+        | [], _ -> -1
+        | _, [] -> 1
+        | x :: xs, y :: ys ->
+            let c = Formula.Order(x, y)
+            if c <> 0 then c else Formula.OrderLists(xs, ys)
+
+    static member private OrderProducts(xs: Formula list, ys: Formula list) : int =
+        let split fs =
+            match fs with
+            | (Number _ | Approx _ as c) :: rest -> c, rest
+            | _ -> Number(Rational.ofInt 1), fs
+        let ca, xs = split xs
+        let cb, ys = split ys
+        let c = compare (List.length xs) (List.length ys)
+        if c <> 0 then c
+        else
+            let c = Formula.OrderLists(xs, ys)
+            if c <> 0 then c else Formula.Order(ca, cb)
+
+    static member private OrderStep(a: Formula, b: Formula) : int =
+        let one = Number(Rational.ofInt 1)
+        match a, b with
+        | Number p, Number q -> Rational.compare p q
+        | Approx u, Approx v -> u.CompareTo v
+        | (Number _ | Approx _), (Number _ | Approx _) ->
+            let c = (Formula.NumberValue a).CompareTo(Formula.NumberValue b)
+            if c <> 0 then c
+            else match a with Number _ -> -1 | _ -> 1
+        | (Number _ | Approx _), _ -> -1
+        | _, (Number _ | Approx _) -> 1
+        | Product xs, Product ys -> Formula.OrderProducts(xs, ys)
+        | Product xs, _ -> Formula.OrderProducts(xs, [ b ])
+        | _, Product ys -> Formula.OrderProducts([ a ], ys)
+        | Power(ba, ea), Power(bb, eb) ->
+            let c = Formula.Order(ba, bb)
+            if c <> 0 then c else Formula.Order(ea, eb)
+        | Power(ba, ea), _ ->
+            let c = Formula.Order(ba, b)
+            if c <> 0 then c else Formula.Order(ea, one)
+        | _, Power(bb, eb) ->
+            let c = Formula.Order(a, bb)
+            if c <> 0 then c else Formula.Order(one, eb)
+        | Symbol s, Symbol t -> String.CompareOrdinal(s, t)
+        | Apply(f, xs), Apply(g, ys) ->
+            let c = compare f g
+            if c <> 0 then c else Formula.OrderLists(xs, ys)
+        | Sum xs, Sum ys -> Formula.OrderLists(xs, ys)
+        | If(c1, a1, b1), If(c2, a2, b2) ->
+            let c = Condition.Order(c1, c2)
+            if c <> 0 then c
+            else
+                let c = Formula.Order(a1, a2)
+                if c <> 0 then c else Formula.Order(b1, b2)
+        | _ -> compare (Formula.Rank a) (Formula.Rank b)
+
+    /// A hash consistent with structural equality, looking only a few levels deep (so it is cheap on deep trees).
+    static member internal Hash(f: Formula, depth: int) : int =
+        if depth = 0 then 0
+        else
+            let list tag (xs: Formula list) =
+                xs |> List.truncate 4 |> List.fold (fun h x -> HashCode.Combine(h, Formula.Hash(x, depth - 1))) tag
+            match f with
+            | Number r -> r.GetHashCode()
+            | Approx v -> v.GetHashCode()
+            | Symbol s -> s.GetHashCode()
+            | Sum xs -> list 1 xs
+            | Product xs -> list 2 xs
+            | Power(b, e) -> HashCode.Combine(3, Formula.Hash(b, depth - 1), Formula.Hash(e, depth - 1))
+            | Apply(g, xs) -> list (HashCode.Combine(4, g)) xs
+            | If(_, a, b) -> HashCode.Combine(5, Formula.Hash(a, depth - 1), Formula.Hash(b, depth - 1))
+
+    override this.Equals(other: obj | null) =
+        match other with
+        | :? Formula as g -> Formula.Order(this, g) = 0
+        | _ -> false
+
+    override this.GetHashCode() = Formula.Hash(this, 4)
+
+/// A condition of a piecewise formula.
+and [<CustomEquality; NoComparison>] Condition =
+    /// left op right, with IEEE semantics (every comparison with NaN is false except !=).
+    | Compare of Comparison * Formula * Formula
+    /// Both hold.
+    | And of Condition * Condition
+    /// Either holds.
+    | Or of Condition * Condition
+    /// The condition does not hold.
+    | Not of Condition
+
+    /// The total order of conditions (by kind, then by parts).
+    static member Order(a: Condition, b: Condition) : int =
+        if obj.ReferenceEquals(a, b) then 0
+        else
+            StackGuard.run (fun () ->
+                let rank c =
+                    match c with
+                    | Compare _ -> 0
+                    | And _ -> 1
+                    | Or _ -> 2
+                    | Not _ -> 3
+                match a, b with
+                | Compare(o1, l1, r1), Compare(o2, l2, r2) ->
+                    let c = compare o1 o2
+                    if c <> 0 then c
+                    else
+                        let c = Formula.Order(l1, l2)
+                        if c <> 0 then c else Formula.Order(r1, r2)
+                | And(a1, b1), And(a2, b2)
+                | Or(a1, b1), Or(a2, b2) ->
+                    let c = Condition.Order(a1, a2)
+                    if c <> 0 then c else Condition.Order(b1, b2)
+                | Not a1, Not a2 -> Condition.Order(a1, a2)
+                | _ -> compare (rank a) (rank b))
+
+    override this.Equals(other: obj | null) =
+        match other with
+        | :? Condition as c -> Condition.Order(this, c) = 0
+        | _ -> false
+
+    override this.GetHashCode() =
+        match this with
+        | Compare(o, l, r) -> HashCode.Combine(o, Formula.Hash(l, 3), Formula.Hash(r, 3))
+        | And _ -> 1
+        | Or _ -> 2
+        | Not _ -> 3
+
+/// Conditions of piecewise formulas: comparisons and their connectives, folded when constant.
+[<RequireQualifiedAccess>]
+module Condition =
+
+    let private value f =
+        match f with
+        | Number r -> Some(Rational.toFloat r)
+        | Approx v -> Some v
+        | _ -> None
+
+    /// The truth of a condition whose comparisons are all between numbers; None when it depends on a symbol.
+    [<CompiledName("TryTruth")>]
+    let rec tryTruth (c: Condition) : bool option =
+        StackGuard.run (fun () ->
+            match c with
+            | Compare(op, Number p, Number q) ->
+                let s = Rational.compare p q
+                Some(
+                    match op with
+                    | Comparison.Less -> s < 0
+                    | Comparison.LessOrEqual -> s <= 0
+                    | Comparison.Greater -> s > 0
+                    | Comparison.GreaterOrEqual -> s >= 0
+                    | Comparison.Equal -> s = 0
+                    | Comparison.NotEqual -> s <> 0)
+            | Compare(op, l, r) ->
+                match value l, value r with
+                | Some u, Some v ->
+                    Some(
+                        match op with
+                        | Comparison.Less -> u < v
+                        | Comparison.LessOrEqual -> u <= v
+                        | Comparison.Greater -> u > v
+                        | Comparison.GreaterOrEqual -> u >= v
+                        | Comparison.Equal -> u = v
+                        | Comparison.NotEqual -> not (u = v))
+                | _ -> None
+            | And(a, b) ->
+                match tryTruth a, tryTruth b with
+                | Some false, _ | _, Some false -> Some false
+                | Some true, Some true -> Some true
+                | _ -> None
+            | Or(a, b) ->
+                match tryTruth a, tryTruth b with
+                | Some true, _ | _, Some true -> Some true
+                | Some false, Some false -> Some false
+                | _ -> None
+            | Not a -> tryTruth a |> Option.map not)
+
+    /// left op right.
+    [<CompiledName("Compare")>]
+    let compare (op: Comparison) (left: Formula) (right: Formula) : Condition = Compare(op, left, right)
+
+    /// a &amp;&amp; b; a constant side folds away (true &amp;&amp; b = b, false &amp;&amp; b = false).
+    [<CompiledName("AndAlso")>]
+    let andAlso (a: Condition) (b: Condition) : Condition =
+        match tryTruth a, tryTruth b with
+        | Some true, _ -> b
+        | Some false, _ -> a
+        | _, Some true -> a
+        | _, Some false -> b
+        | _ -> And(a, b)
+
+    /// a || b; a constant side folds away.
+    [<CompiledName("OrElse")>]
+    let orElse (a: Condition) (b: Condition) : Condition =
+        match tryTruth a, tryTruth b with
+        | Some true, _ -> a
+        | Some false, _ -> b
+        | _, Some true -> b
+        | _, Some false -> a
+        | _ -> Or(a, b)
+
+    /// !a; !!a = a. (!(x &lt; y) is not x &gt;= y when NaN is possible, so comparisons are not inverted.)
+    [<CompiledName("Not")>]
+    let not (a: Condition) : Condition =
+        match a with
+        | Not b -> b
+        | _ -> Not a
+
+/// Smart constructors of canonical formulas, and walks over them. Every walk is iterative or guarded by
+/// StackGuard, so formulas 100,000 levels deep are safe.
+[<RequireQualifiedAccess>]
+module Formula =
+
+    /// 0.
+    let zero = Number Rational.zero
+
+    /// 1.
+    let one = Number Rational.one
+
+    /// -1.
+    let minusOne = Number Rational.minusOne
+
+    let private half = Number(Rational.create (Numerics.BigInteger 1) (Numerics.BigInteger 2))
+
+    /// An exact number.
+    [<CompiledName("Number")>]
+    let number (r: Rational) = Number r
+
+    /// The integer n.
+    [<CompiledName("OfInt32")>]
+    let ofInt (n: int) = Number(Rational.ofInt n)
+
+    /// A double: exact (Number) when it is a short decimal (0.5, 0.1, 3), otherwise inexact (Approx: π, 1/3.0, NaN).
+    [<CompiledName("OfDouble")>]
+    let ofFloat (x: float) =
+        match Rational.tryOfFloat x with
+        | Some r -> Number r
+        | None -> Approx x
+
+    /// A variable.
+    [<CompiledName("Symbol")>]
+    let symbol (name: string) = Symbol name
+
+    /// The canonical total order (see Formula.Order).
+    [<CompiledName("Compare")>]
+    let compare (a: Formula) (b: Formula) = Formula.Order(a, b)
+
+    let private isNumber f =
+        match f with
+        | Number _ | Approx _ -> true
+        | _ -> false
+
+    let private floatOf f =
+        match f with
+        | Number r -> Rational.toFloat r
+        | Approx v -> v
+        | _ -> nan
+
+    let private addNumbers a b =
+        match a, b with
+        | Number p, Number q -> Number(p + q)
+        | _ -> ofFloat (floatOf a + floatOf b)
+
+    let private multiplyNumbers a b =
+        match a, b with
+        | Number p, Number q -> Number(p * q)
+        | _ -> ofFloat (floatOf a * floatOf b)
+
+    let private isZeroNumber f =
+        match f with
+        | Number r -> Rational.isZero r
+        | _ -> false
+
+    let private isOneNumber f =
+        match f with
+        | Number r -> Rational.isOne r
+        | _ -> false
+
+    /// Functions finite wherever their arguments are finite (so f(..)·0 = 0 hides no NaN).
+    let private isTotalFunction f =
+        match f with
+        | Function.Sin | Function.Cos | Function.Tanh | Function.Atan | Function.Sigmoid | Function.Abs
+        | Function.Max | Function.Min | Function.Sign | Function.Floor | Function.Ceiling | Function.Round
+        | Function.Truncate | Function.Relu | Function.Atan2 | Function.Cbrt | Function.Asinh | Function.Square -> true
+        | _ -> false
+
+    /// True when f is finite wherever its symbols are: built from symbols, finite numbers, sums, products,
+    /// non-negative integer powers and total functions (sin, cos, tanh, atan, sigmoid, abs, max, ...), so that
+    /// f·0 = 0 and f − f = 0 hide no NaN. Not for log, sqrt, division, exp (overflow), ...
+    [<CompiledName("IsTotal")>]
+    let rec isTotal (f: Formula) : bool =
+        StackGuard.run (fun () ->
+            match f with
+            | Number _ | Symbol _ -> true
+            | Approx v -> Double.IsFinite v
+            | Sum xs | Product xs -> List.forall isTotal xs
+            | Power(b, Number e) -> e.IsInteger && e.Sign >= 0 && isTotal b
+            | Power _ -> false
+            | Apply(g, xs) -> isTotalFunction g && List.forall isTotal xs
+            | If(_, a, b) -> isTotal a && isTotal b)
+
+    let rec private isNonNegative (f: Formula) : bool =
+        match f with
+        | Number r -> r.Sign >= 0
+        | Approx v -> v >= 0.0
+        | Power(_, Number e) when e.IsInteger && e.Numerator.IsEven -> true
+        | Apply((Function.Abs | Function.Relu | Function.Exp | Function.Cosh | Function.Sigmoid | Function.Softplus), _) -> true
+        | Power(b, _) -> isNonNegative b
+        | _ -> false
+
+    /// True when f is known positive (or NaN) wherever it is defined: positive numbers, exp, cosh, sigmoid,
+    /// softplus, and sums of non-negative terms with a positive one.
+    let rec private isPositive (f: Formula) : bool =
+        match f with
+        | Number r -> r.Sign > 0
+        | Approx v -> v > 0.0
+        | Apply((Function.Exp | Function.Cosh | Function.Sigmoid | Function.Softplus), _) -> true
+        | Sum xs -> List.forall isNonNegative xs && List.exists isPositive xs
+        | Product xs -> List.forall isPositive xs
+        | Power(b, _) -> isPositive b
+        | _ -> false
+
+    /// Splits a term of a sum into coefficient and monomial: 3*x*y → (3, x*y), x → (1, x).
+    let private splitTerm t =
+        match t with
+        | Product((Number _ | Approx _ as c) :: [ m ]) -> c, m
+        | Product((Number _ | Approx _ as c) :: rest) -> c, Product rest
+        | _ -> one, t
+
+    /// The inverse of splitTerm for a canonical monomial.
+    let private joinTerm c m =
+        if isOneNumber c then m
+        else
+            match m with
+            | Product fs -> Product(c :: fs)
+            | _ -> Product [ c; m ]
+
+    let private splitFactor f =
+        match f with
+        | Power(b, e) -> b, e
+        | _ -> f, one
+
+    /// A function of exact numbers, when its value is exact.
+    let private exactValue (f: Function) (args: Rational list) : Rational option =
+        let isZ (r: Rational) = Rational.isZero r
+        let isO (r: Rational) = Rational.isOne r
+        let int (n: int) = Some(Rational.ofInt n)
+        let big (n: Numerics.BigInteger) = Some(Rational.ofBigInteger n)
+        let logOfPower (b: int) (r: Rational) =
+            // log_b r for r = b^k (or 1/b^k), exactly.
+            let n, d = r.Numerator, r.Denominator
+            let isPowerOf (m: Numerics.BigInteger) =
+                let mutable m = m
+                let mutable k = 0
+                while m > Numerics.BigInteger.One && (m % Numerics.BigInteger b).IsZero do
+                    m <- m / Numerics.BigInteger b
+                    k <- k + 1
+                if m.IsOne then Some k else None
+            if r.Sign <= 0 then None
+            elif d.IsOne then isPowerOf n |> Option.map Rational.ofInt
+            elif n.IsOne then isPowerOf d |> Option.map (fun k -> Rational.ofInt -k)
+            else None
+        match f, args with
+        | (Function.Sin | Function.Tan | Function.Asin | Function.Atan | Function.Sinh | Function.Tanh | Function.Asinh | Function.Atanh),
+          [ x ] when isZ x -> Some x
+        | (Function.Cos | Function.Cosh | Function.Exp), [ x ] when isZ x -> int 1
+        | (Function.Log | Function.Acos | Function.Acosh), [ x ] when isO x -> int 0
+        | Function.Log10, [ x ] -> logOfPower 10 x
+        | Function.Log2, [ x ] -> logOfPower 2 x
+        | Function.Sigmoid, [ x ] when isZ x -> Some(Rational.create (Numerics.BigInteger 1) (Numerics.BigInteger 2))
+        | Function.Cbrt, [ x ] ->
+            Rational.tryRoot (Rational.abs x) 3 |> Option.map (fun r -> if x.Sign < 0 then -r else r)
+        | Function.Abs, [ x ] -> Some(Rational.abs x)
+        | Function.Sign, [ x ] -> int x.Sign
+        | Function.Floor, [ x ] -> big (Rational.floor x)
+        | Function.Ceiling, [ x ] -> big (Rational.ceiling x)
+        | Function.Truncate, [ x ] -> big (if x.Sign < 0 then Rational.ceiling x else Rational.floor x)
+        | Function.Round, [ x ] ->
+            // Math.Round: to the nearest integer, halves to even.
+            let f = Rational.floor x
+            let fraction = x - Rational.ofBigInteger f
+            let c = Rational.compare fraction (Rational.create (Numerics.BigInteger 1) (Numerics.BigInteger 2))
+            if c < 0 then big f
+            elif c > 0 then big (f + Numerics.BigInteger.One)
+            elif f.IsEven then big f
+            else big (f + Numerics.BigInteger.One)
+        | Function.Relu, [ x ] -> Some(if x.Sign > 0 then x else Rational.zero)
+        | Function.Max, [ x; y ] -> Some(if Rational.compare x y >= 0 then x else y)
+        | Function.Min, [ x; y ] -> Some(if Rational.compare x y <= 0 then x else y)
+        | Function.Atan2, [ y; x ] when isZ y && x.Sign > 0 -> int 0
+        | _ -> None
+
+    /// Largest exponent (in bits of the result) evaluated exactly; larger numeric powers stay symbolic.
+    let private exactPowerBits = 4096L
+
+    let private numericPower (b: Formula) (e: Formula) : Formula =
+        match b, e with
+        | Number p, Number r ->
+            let integerPower (p: Rational) (n: Numerics.BigInteger) =
+                let bits = max (p.Numerator.GetBitLength()) (p.Denominator.GetBitLength())
+                if p.Sign = 0 && n.Sign < 0 then None
+                elif Rational.isOne (Rational.abs p) then Some(if p.Sign < 0 && not n.IsEven then p else Rational.one)
+                elif Numerics.BigInteger.Abs n * Numerics.BigInteger bits > Numerics.BigInteger exactPowerBits then None
+                else Some(Rational.pow p (int n))
+            if p.Sign = 0 && r.Sign < 0 then Approx Double.PositiveInfinity // Math.Pow(0, -n) = 1/0 = +∞
+            elif r.IsInteger then
+                match integerPower p r.Numerator with
+                | Some v -> Number v
+                | None -> Power(b, e)
+            elif p.Sign > 0 && r.Denominator <= Numerics.BigInteger 64 then
+                match Rational.tryRoot p (int r.Denominator) with
+                | Some root ->
+                    match integerPower root r.Numerator with
+                    | Some v -> Number v
+                    | None -> Power(b, e)
+                | None -> Power(b, e)
+            elif p.Sign = 0 && r.Sign > 0 then zero
+            else Power(b, e)
+        | _ -> ofFloat (Math.Pow(floatOf b, floatOf e))
+
+    /// The sum of the terms, simplified.
+    [<CompiledName("Sum")>]
+    let rec sum (terms: Formula seq) : Formula =
+        // Invariant: a Sum never holds a Sum; it has at least two items; at most one number, first, never 0;
+        // the other terms are sorted by monomial (term without its coefficient) in the canonical order, with
+        // distinct monomials (like terms collected: x + x = 2*x); a term with coefficient 0 remains only when
+        // its monomial may be NaN (log(x) − log(x) stays 0*log(x): at x = −1 it is NaN, not 0).
+        let split = ResizeArray<Formula * Formula>()
+        let mutable constant = zero
+        let take t =
+            match t with
+            | Number _ | Approx _ -> constant <- addNumbers constant t
+            | _ -> split.Add(let c, m = splitTerm t in m, c)
+        for t in terms do
+            match t with
+            | Sum xs -> List.iter take xs
+            | _ -> take t
+        let sorted = List.sortWith (fun (m1, _) (m2, _) -> Formula.Order(m1, m2)) (List.ofArray (split.ToArray()))
+        let collected = ResizeArray<Formula>()
+        let mutable rest = sorted
+        while not rest.IsEmpty do
+            let m, c = rest.Head
+            let mutable c = c
+            rest <- rest.Tail
+            while not rest.IsEmpty && Formula.Order(fst rest.Head, m) = 0 do
+                c <- addNumbers c (snd rest.Head)
+                rest <- rest.Tail
+            if isZeroNumber c then
+                if not (isTotal m) then
+                    collected.Add(
+                        match m with
+                        | Product fs -> Product(c :: fs)
+                        | _ -> Product [ c; m ])
+            else collected.Add(joinTerm c m)
+        let terms = List.ofSeq collected
+        match terms with
+        | [] -> constant
+        | [ t ] when isZeroNumber constant -> t
+        | _ when isZeroNumber constant -> Sum terms
+        | _ -> Sum(constant :: terms)
+
+    /// The product of the factors, simplified.
+    and [<CompiledName("Product")>] product (factors: Formula seq) : Formula =
+        // Invariant: a Product never holds a Product; it has at least two items; at most one number (the
+        // coefficient), first, never 1; the other factors are sorted by base in the canonical order, with
+        // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1); coefficient 0 remains only
+        // beside factors that may be NaN (log(x)*0 stays); a finite number times a single sum is distributed
+        // (2*(x + y) = 2*x + 2*y, −(x − y) = y − x).
+        let split = ResizeArray<Formula * Formula>()
+        let mutable coefficient = one
+        let rec take f =
+            match f with
+            | Product xs -> List.iter take xs
+            | Number _ | Approx _ -> coefficient <- multiplyNumbers coefficient f
+            | _ -> split.Add(splitFactor f)
+        for f in factors do
+            take f
+        let sorted = List.sortWith (fun (b1, _) (b2, _) -> Formula.Order(b1, b2)) (List.ofSeq split)
+        let merged = ResizeArray<Formula>()
+        let again = ResizeArray<Formula>()
+        let mutable rest = sorted
+        while not rest.IsEmpty do
+            let b, e = rest.Head
+            rest <- rest.Tail
+            if not rest.IsEmpty && Formula.Order(fst rest.Head, b) = 0 then
+                let exponents = ResizeArray [ e ]
+                while not rest.IsEmpty && Formula.Order(fst rest.Head, b) = 0 do
+                    exponents.Add(snd rest.Head)
+                    rest <- rest.Tail
+                match power b (sum exponents) with
+                | Number _ | Approx _ as n -> coefficient <- multiplyNumbers coefficient n
+                | Product _ as p -> again.Add p
+                | f -> merged.Add f
+            else merged.Add(if isOneNumber e then b else Power(b, e))
+        if again.Count > 0 then product (Seq.append (coefficient :: List.ofSeq merged) again)
+        else
+            let factors = List.ofSeq merged
+            match factors with
+            | [] -> coefficient
+            | _ when isZeroNumber coefficient ->
+                if List.forall isTotal factors then zero else Product(coefficient :: factors)
+            | [ f ] when isOneNumber coefficient -> f
+            | _ when isOneNumber coefficient -> Product factors
+            | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
+                sum (terms |> List.map (fun t -> product [ coefficient; t ]))
+            | _ -> Product(coefficient :: factors)
+
+    /// base^exponent, simplified (Math.Pow semantics).
+    and [<CompiledName("Power")>] power (b: Formula) (e: Formula) : Formula =
+        // Invariant: a Power's exponent is never 0 or 1 and its base never 1; for an integer exponent the base
+        // is neither a Power ((x^a)^n = x^(a*n)) nor a Product ((x*y)^n = x^n*y^n); a number raised to a number
+        // is evaluated when the result is exact (4^(1/2) = 2, 2^-1 = 1/2) or inexact (0^-1 = +∞ as Math.Pow), and
+        // otherwise kept (2^(1/2)).
+        match b, e with
+        | _, Number r when Rational.isZero r -> one
+        | _, Number r when Rational.isOne r -> b
+        | Number p, _ when Rational.isOne p -> one
+        | (Number _ | Approx _), (Number _ | Approx _) -> numericPower b e
+        | Power(c, a), Number r when r.IsInteger -> power c (product [ a; e ])
+        | Product fs, Number r when r.IsInteger -> product (fs |> List.map (fun f -> power f e))
+        | _ -> Power(b, e)
+
+    /// a + b.
+    [<CompiledName("Add")>]
+    let add (a: Formula) (b: Formula) = sum [ a; b ]
+
+    /// a · b.
+    [<CompiledName("Multiply")>]
+    let multiply (a: Formula) (b: Formula) = product [ a; b ]
+
+    /// −a.
+    [<CompiledName("Negate")>]
+    let negate (a: Formula) = product [ minusOne; a ]
+
+    /// a − b.
+    [<CompiledName("Subtract")>]
+    let subtract (a: Formula) (b: Formula) = sum [ a; negate b ]
+
+    /// a / b, as a · b^−1.
+    [<CompiledName("Divide")>]
+    let divide (a: Formula) (b: Formula) = product [ a; power b minusOne ]
+
+    /// A catalogue function applied to its arguments, simplified.
+    [<CompiledName("Apply")>]
+    let apply (f: Function) (args: Formula list) : Formula =
+        // Invariant: square(x) is x^2 and sqrt(x) is x^(1/2); a function of exact numbers is evaluated only
+        // when its value is exact (sin 0 = 0, sqrt 9 = 3, max(2, 3) = 3), of inexact numbers always;
+        // exp(log x) = x only for x known positive; log(exp x) = x.
+        if List.length args <> Function.arity f then
+            invalidArg (nameof args) $"{Function.name f} takes {Function.arity f} argument(s), got {List.length args}"
+        match f, args with
+        | Function.Square, [ x ] -> power x (ofInt 2)
+        | Function.Sqrt, [ x ] -> power x half
+        | _ when List.forall isNumber args && List.exists (function Approx _ -> true | _ -> false) args ->
+            ofFloat (Function.evaluate f (args |> List.map floatOf |> Array.ofList))
+        | _ when List.forall isNumber args ->
+            let rationals = args |> List.map (function Number r -> r | _ -> Rational.zero)
+            match exactValue f rationals with
+            | Some r -> Number r
+            | None -> Apply(f, args)
+        | Function.Exp, [ Apply(Function.Log, [ x ]) ] when isPositive x -> x
+        | Function.Log, [ Apply(Function.Exp, [ x ]) ] -> x
+        | (Function.Abs | Function.Floor | Function.Ceiling | Function.Round | Function.Truncate | Function.Sign), [ Apply(inner, _) as x ] when inner = f -> x
+        | _ -> Apply(f, args)
+
+    /// test ? whenTrue : whenFalse; a constant test picks its branch, equal branches need no test.
+    [<CompiledName("IfThenElse")>]
+    let ifThenElse (test: Condition) (whenTrue: Formula) (whenFalse: Formula) : Formula =
+        // Invariant: an If's test is never constant and its branches differ.
+        match Condition.tryTruth test with
+        | Some true -> whenTrue
+        | Some false -> whenFalse
+        | None -> if Formula.Order(whenTrue, whenFalse) = 0 then whenTrue else If(test, whenTrue, whenFalse)
+
+    /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
+    /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.
+    [<CompiledName("Evaluate")>]
+    let evaluate (env: string -> float) (f: Formula) : float =
+        let rec value f =
+            StackGuard.run (fun () ->
+                match f with
+                | Number r -> Rational.toFloat r
+                | Approx v -> v
+                | Symbol s -> env s
+                | Sum xs -> xs |> List.fold (fun acc x -> acc + value x) 0.0
+                | Product xs ->
+                    match xs with
+                    | x :: rest -> rest |> List.fold (fun acc x -> acc * value x) (value x)
+                    | [] -> 1.0
+                | Power(b, e) when Formula.Order(e, half) = 0 -> Math.Sqrt(value b)
+                | Power(b, e) -> Math.Pow(value b, value e)
+                | Apply(g, xs) -> Function.evaluate g (xs |> List.map value |> Array.ofList)
+                | If(c, a, b) -> if truth c then value a else value b)
+        and truth c =
+            StackGuard.run (fun () ->
+                match c with
+                | Compare(op, l, r) ->
+                    let u, v = value l, value r
+                    match op with
+                    | Comparison.Less -> u < v
+                    | Comparison.LessOrEqual -> u <= v
+                    | Comparison.Greater -> u > v
+                    | Comparison.GreaterOrEqual -> u >= v
+                    | Comparison.Equal -> u = v
+                    | Comparison.NotEqual -> not (u = v)
+                | And(a, b) -> truth a && truth b
+                | Or(a, b) -> truth a || truth b
+                | Not a -> not (truth a))
+        value f
+
+    /// The children of a node (formulas inside conditions included), for iterative walks.
+    let internal children (f: Formula) : Formula list =
+        let rec ofCondition c acc =
+            match c with
+            | Compare(_, l, r) -> l :: r :: acc
+            | And(a, b) | Or(a, b) -> ofCondition a (ofCondition b acc)
+            | Not a -> ofCondition a acc
+        match f with
+        | Number _ | Approx _ | Symbol _ -> []
+        | Sum xs | Product xs | Apply(_, xs) -> xs
+        | Power(b, e) -> [ b; e ]
+        | If(c, a, b) -> ofCondition c [ a; b ]
+
+    /// The number of nodes of the formula tree (every number, symbol, sum, product, power, call and piecewise
+    /// counts 1; a condition's comparisons count through their sides).
+    [<CompiledName("Size")>]
+    let size (f: Formula) : int =
+        let stack = Stack<Formula>()
+        stack.Push f
+        let mutable count = 0
+        while stack.Count > 0 do
+            let g = stack.Pop()
+            count <- count + 1
+            for c in children g do
+                stack.Push c
+        count
+
+    /// The names of the symbols of f, sorted (ordinal).
+    [<CompiledName("Symbols")>]
+    let symbols (f: Formula) : string list =
+        let stack = Stack<Formula>()
+        let names = SortedSet<string>(StringComparer.Ordinal)
+        stack.Push f
+        while stack.Count > 0 do
+            match stack.Pop() with
+            | Symbol s -> names.Add s |> ignore
+            | g ->
+                for c in children g do
+                    stack.Push c
+        List.ofSeq names

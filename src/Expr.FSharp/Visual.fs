@@ -1,4 +1,181 @@
 namespace ExprGrad.Symbolic
 
-// Being written.
-module internal VisualPlaceholder = let x = 0
+open System.Numerics
+
+/// A display-only tree, shared by the infix and LaTeX printers: signs, fractions, roots and the parentheses both
+/// formats need (a sum as a factor, a compound base of a power) are decided here; each printer adds only what its
+/// own syntax needs (infix: a sum as a numerator, a compound exponent).
+[<RequireQualifiedAccess>]
+type Visual =
+    /// A non-negative integer.
+    | Integer of BigInteger
+    /// A non-negative or non-finite inexact number.
+    | Decimal of float
+    /// A variable's name.
+    | Name of string
+    /// −operand.
+    | Negative of Visual
+    /// Terms with their signs (true = +); the first term's sign shows as a leading minus.
+    | Sum of (bool * Visual) list
+    /// Factors written side by side (infix: with *).
+    | Product of Visual list
+    /// numerator / denominator.
+    | Fraction of Visual * Visual
+    /// base ^ exponent.
+    | Power of Visual * Visual
+    /// The square root.
+    | SquareRoot of Visual
+    /// A catalogue function applied to its arguments.
+    | Call of Function * Visual list
+    /// Parentheses every format shows.
+    | Parenthesis of Visual
+    /// Cases tried in order, then the value otherwise.
+    | Piecewise of (VisualCondition * Visual) list * Visual
+
+/// A display-only condition.
+and [<RequireQualifiedAccess>] VisualCondition =
+    /// left op right.
+    | Compare of Comparison * Visual * Visual
+    /// All hold (an Or among them is grouped).
+    | And of VisualCondition list
+    /// Any holds.
+    | Or of VisualCondition list
+    /// Does not hold.
+    | Not of VisualCondition
+    /// Parentheses around a condition.
+    | Group of VisualCondition
+
+/// Building the display tree of a formula.
+[<RequireQualifiedAccess>]
+module Visual =
+
+    let private half = Rational.create BigInteger.One (BigInteger 2)
+
+    /// Splits off a negative sign: −3*x → (true, 3*x), −2 → (true, 2), x → (false, x).
+    let internal splitSign (f: Formula) : bool * Formula =
+        match f with
+        | Number r when r.Sign < 0 -> true, Number(-r)
+        | Approx v when v < 0.0 -> true, Approx(-v)
+        | Product(Number r :: rest) when r.Sign < 0 ->
+            true,
+            (match Rational.isOne (-r), rest with
+             | true, [ g ] -> g
+             | true, _ -> Product rest
+             | false, _ -> Product(Number(-r) :: rest))
+        | Product(Approx v :: rest) when v < 0.0 -> true, Product(Approx(-v) :: rest)
+        | _ -> false, f
+
+    /// True when an exponent is negative, so its power belongs in a denominator: −2, −1/2, −x.
+    let private isNegativeExponent (e: Formula) =
+        match e with
+        | Number r -> r.Sign < 0
+        | Approx v -> v < 0.0
+        | Product(Number r :: _) -> r.Sign < 0
+        | Product(Approx v :: _) -> v < 0.0
+        | _ -> false
+
+    let private negateExponent (e: Formula) =
+        match splitSign e with
+        | true, m -> m
+        | false, _ -> e
+
+    let private number (r: Rational) : Visual =
+        let magnitude =
+            let r = Rational.abs r
+            if r.IsInteger then Visual.Integer r.Numerator
+            else Visual.Fraction(Visual.Integer r.Numerator, Visual.Integer r.Denominator)
+        if r.Sign < 0 then Visual.Negative magnitude else magnitude
+
+    let private groupBase (v: Visual) =
+        match v with
+        | Visual.Sum _ | Visual.Product _ | Visual.Fraction _ | Visual.Negative _ | Visual.Power _ -> Visual.Parenthesis v
+        | _ -> v
+
+    let private groupFactor (v: Visual) =
+        match v with
+        | Visual.Sum _ | Visual.Negative _ | Visual.Fraction _ -> Visual.Parenthesis v
+        | _ -> v
+
+    /// The display tree of a formula: x*y^-1 shows as x/y, −1*x as −x, x^(1/2) as sqrt(x), 1/2*x as x/2,
+    /// a sum starts with a positive term when it has one (x − 1 rather than −1 + x).
+    [<CompiledName("OfFormula")>]
+    let rec ofFormula (f: Formula) : Visual =
+        StackGuard.run (fun () ->
+            match f with
+            | Number r -> number r
+            | Approx v -> if v < 0.0 then Visual.Negative(Visual.Decimal(-v)) else Visual.Decimal v
+            | Symbol s -> Visual.Name s
+            | Sum terms ->
+                let signed = terms |> List.map (fun t -> let negative, m = splitSign t in not negative, m)
+                let signed =
+                    match signed with
+                    | (false, _) :: _ when List.exists fst signed ->
+                        let i = List.findIndex fst signed
+                        signed[i] :: List.removeAt i signed
+                    | _ -> signed
+                Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
+            | Product _ | Power _ ->
+                match splitSign f with
+                | true, m -> Visual.Negative(ofProduct m)
+                | false, _ -> ofProduct f
+            | Apply(g, args) -> Visual.Call(g, List.map ofFormula args)
+            | If(c, a, b) ->
+                let cases = ResizeArray [ ofCondition c, ofFormula a ]
+                let mutable otherwise = b
+                let mutable go = true
+                while go do
+                    match otherwise with
+                    | If(c, a, b) ->
+                        cases.Add(ofCondition c, ofFormula a)
+                        otherwise <- b
+                    | _ -> go <- false
+                Visual.Piecewise(List.ofSeq cases, ofFormula otherwise))
+
+    /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient.
+    and private ofProduct (f: Formula) : Visual =
+        let factors =
+            match f with
+            | Product fs -> fs
+            | _ -> [ f ]
+        let top = ResizeArray<Visual>()
+        let bottom = ResizeArray<Visual>()
+        for g in factors do
+            match g with
+            | Number r ->
+                if not r.Numerator.IsOne then top.Add(Visual.Integer r.Numerator)
+                if not r.Denominator.IsOne then bottom.Add(Visual.Integer r.Denominator)
+            | Approx v -> top.Add(Visual.Decimal v)
+            | Power(b, e) when isNegativeExponent e -> bottom.Add(ofPower b (negateExponent e))
+            | Power(b, e) -> top.Add(ofPower b e)
+            | _ -> top.Add(ofFormula g)
+        let join (vs: ResizeArray<Visual>) =
+            match List.ofSeq vs with
+            | [] -> Visual.Integer BigInteger.One
+            | [ v ] -> v
+            | vs -> Visual.Product(List.map groupFactor vs)
+        if bottom.Count = 0 then join top else Visual.Fraction(join top, join bottom)
+
+    and private ofPower (b: Formula) (e: Formula) : Visual =
+        match e with
+        | Number r when Rational.isOne r -> ofFormula b
+        | Number r when r.Equals half -> Visual.SquareRoot(ofFormula b)
+        | _ -> Visual.Power(groupBase (ofFormula b), ofFormula e)
+
+    and private ofCondition (c: Condition) : VisualCondition =
+        StackGuard.run (fun () ->
+            match c with
+            | Compare(op, l, r) -> VisualCondition.Compare(op, ofFormula l, ofFormula r)
+            | And(a, b) ->
+                let part c =
+                    match ofCondition c with
+                    | VisualCondition.And cs -> cs
+                    | VisualCondition.Or _ as o -> [ VisualCondition.Group o ]
+                    | v -> [ v ]
+                VisualCondition.And(part a @ part b)
+            | Or(a, b) ->
+                let part c =
+                    match ofCondition c with
+                    | VisualCondition.Or cs -> cs
+                    | v -> [ v ]
+                VisualCondition.Or(part a @ part b)
+            | Not a -> VisualCondition.Not(VisualCondition.Group(ofCondition a)))

@@ -1,3 +1,150 @@
 module ExprGrad.Symbolic.Tests.FormulaProperties
 
-let private placeholder = 0
+open System
+open System.Linq.Expressions
+open FsCheck
+open FsCheck.FSharp
+open Xunit
+open ExprGrad.Symbolic
+open ExprGrad.Symbolic.Tests.FormulaTests.Trees
+
+/// Random Linq trees over x, y, z from the whole catalogue, arguments kept in their domains
+/// (log(1 + a*a), sqrt(1 + a*a), asin(tanh a), ...), as a lambda's body.
+let rec private tree (depth: int) : Gen<Expression> =
+    let leaf =
+        Gen.oneof
+            [ Gen.elements [ x; y; z ]
+              Gen.elements [ 0.0; 1.0; 2.0; 3.0; -1.0; 0.5; 0.1; -2.5; Math.PI ] |> Gen.map c ]
+    if depth <= 0 then leaf
+    else
+        let sub = Gen.delay (fun () -> tree (depth - 1))
+        let positive a = c 1.0 +. a *. a
+        let unit a = math "Tanh" [ a ]
+        // Floor, sign, comparisons, ... jump at exact values; simplification computes exactly where the original
+        // rounds (floor(sqrt(26)^2) is 25 in doubles, 26 exactly), so their arguments are shifted off such values.
+        let off a = a +. c 0.123456789
+        let unary (f: Expression -> Expression) = Gen.map f sub
+        let binary (f: Expression -> Expression -> Expression) = Gen.map2 f sub sub
+        let cond =
+            gen {
+                let! a = sub
+                let! b = sub
+                let! t = sub
+                let! e = sub
+                let! k = Gen.choose (0, 5)
+                let test: Expression =
+                    match k with
+                    | 0 -> Expression.LessThan(off a, b)
+                    | 1 -> Expression.GreaterThanOrEqual(off a, b)
+                    | 2 -> Expression.AndAlso(Expression.GreaterThan(off a, c 0.0), Expression.LessThanOrEqual(off b, c 1.0))
+                    | 3 -> Expression.OrElse(Expression.Equal(a, b), Expression.NotEqual(off a, c 0.0))
+                    | 4 -> Expression.Not(Expression.LessThan(off a, b))
+                    | _ -> Expression.GreaterThan(a, a)
+                return Expression.Condition(test, t, e) :> Expression
+            }
+        Gen.frequency
+            [ 2, leaf
+              3, binary (+.)
+              3, binary (-.)
+              3, binary ( *. )
+              2, binary (fun a b -> a /. positive b)
+              // x*0 = 0 forgets the sign of −0, which 1/−0 = −∞ shows: divide only by what is off zero.
+              1, binary (fun a b -> a /. off b)
+              1, unary neg
+              1, unary (fun a -> pow a (c 2.0))
+              1, unary (fun a -> pow a (c 3.0))
+              1, unary (fun a -> pow (positive a) (c 0.5))
+              1, unary (fun a -> pow (positive a) (c -1.5))
+              1, binary (fun a b -> pow (positive a) (unit b))
+              1, unary sin
+              1, unary cos
+              1, unary (fun a -> math "Tan" [ unit a ])
+              1, unary (fun a -> exp (unit a))
+              1, unary (fun a -> log (positive a))
+              1, unary (fun a -> math "Log10" [ positive a ])
+              1, unary (fun a -> math "Log2" [ positive a ])
+              1, unary (fun a -> math "Sqrt" [ positive a ])
+              1, unary (fun a -> math "Cbrt" [ a ])
+              1, unary (fun a -> math "Asin" [ unit a ])
+              1, unary (fun a -> math "Acos" [ unit a ])
+              1, unary (fun a -> math "Atan" [ a ])
+              1, unary (fun a -> math "Sinh" [ unit a ])
+              1, unary (fun a -> math "Cosh" [ unit a ])
+              1, unary unit
+              1, unary (fun a -> math "Asinh" [ a ])
+              1, unary (fun a -> math "Acosh" [ positive a ])
+              1, unary (fun a -> math "Atanh" [ unit a *. c 0.5 ])
+              1, unary (fun a -> math "Abs" [ a ])
+              1, unary (fun a -> Expression.Convert(math "Sign" [ off a ], typeof<double>) :> Expression)
+              1, unary (fun a -> math "Floor" [ off a ])
+              1, unary (fun a -> math "Ceiling" [ off a ])
+              1, unary (fun a -> math "Round" [ off a ])
+              1, unary (fun a -> math "Truncate" [ off a ])
+              1, unary sigmoid
+              1, unary (fn "Relu")
+              1, unary (fn "Softplus")
+              1, unary (fn "Square")
+              // atan2(±0, x) tells −0 from 0 for x ≤ 0, which 0*y = 0 does not keep: keep x positive.
+              1, binary (fun a b -> math "Atan2" [ a; positive b ])
+              1, binary (fun a b -> math "Max" [ a; b ])
+              1, binary (fun a b -> math "Min" [ a; b ])
+              1, binary (fun a b -> math "Log" [ positive a; c 1.0 +. positive b ])
+              1, cond ]
+
+let private point = Gen.choose (-20000, 20000) |> Gen.map (fun i -> float i / 10000.0 + 1e-5)
+
+/// A random tree and three random points in [-2, 2]^3.
+let private cases =
+    gen {
+        let! depth = Gen.choose (1, 5)
+        let! e = tree depth
+        let! points = Gen.listOfLength 3 (Gen.three point)
+        return e, points
+    }
+    |> Arb.fromGen
+
+let private close (a: float) (b: float) =
+    (Double.IsNaN a && Double.IsNaN b) || a = b || abs (a - b) <= 1e-9 * max 1.0 (max (abs a) (abs b))
+
+/// Calls a compiled tree; Math.Sign(NaN) throws, which counts as a non-finite value.
+let private invoke (f: Func<double, double, double, double>) a b d =
+    try f.Invoke(a, b, d) with :? ArithmeticException -> nan
+
+let private simplified (e: Expression) = Linq.toLinq library symbols (formula e)
+
+[<Fact>]
+let ``The simplified formula computes what the original computes`` () =
+    Check.property "simplified = original" 400 (
+        Prop.forAll cases (fun (e, points) ->
+            let original = compile e
+            let simple = compile (simplified e)
+            points
+            |> List.map (fun (a, b, d) ->
+                let expected = invoke original a b d
+                let actual = invoke simple a b d
+                (not (Double.IsFinite expected) || close expected actual)
+                |> Prop.label (sprintf "%O ⇒ %s at (%g, %g, %g): %.17g vs %.17g" e (Infix.format (formula e)) a b d expected actual))
+            |> List.reduce (.&.)))
+
+[<Fact>]
+let ``Simplification is idempotent: ofLinq(toLinq f) prints as f`` () =
+    Check.property "idempotent" 400 (
+        Prop.forAll cases (fun (e, _) ->
+            let f = formula e
+            let again = formula (Linq.toLinq library symbols f)
+            (Infix.format again = Infix.format f) |> Prop.label (sprintf "%s ⇒ %s" (Infix.format f) (Infix.format again))))
+
+[<Fact>]
+let ``Formula.evaluate agrees with the compiled toLinq`` () =
+    Check.property "evaluate = compiled" 400 (
+        Prop.forAll cases (fun (e, points) ->
+            let f = formula e
+            let compiled = compile (Linq.toLinq library symbols f)
+            points
+            |> List.map (fun (a, b, d) ->
+                let env name = match name with "x" -> a | "y" -> b | _ -> d
+                let expected = invoke compiled a b d
+                let actual = Formula.evaluate env f
+                (not (Double.IsFinite expected) || close expected actual)
+                |> Prop.label (sprintf "%s at (%g, %g, %g): %.17g vs %.17g" (Infix.format f) a b d expected actual))
+            |> List.reduce (.&.)))

@@ -1,3 +1,245 @@
 module ExprGrad.Symbolic.Tests.FormulaTests
 
-let private placeholder = 0
+open System
+open System.Collections.Generic
+open System.Diagnostics
+open System.Linq.Expressions
+open System.Numerics
+open Xunit
+open ExprGrad
+open ExprGrad.Symbolic
+
+/// Linq trees written by hand, as the engine's lambdas would produce them.
+module Trees =
+    let parameters = [ for n in [ "x"; "y"; "z" ] -> Expression.Parameter(typeof<double>, n) ]
+    let x = parameters[0] :> Expression
+    let y = parameters[1] :> Expression
+    let z = parameters[2] :> Expression
+    let c (v: float) = Expression.Constant v :> Expression
+    let (+.) (a: Expression) (b: Expression) = Expression.Add(a, b) :> Expression
+    let (-.) (a: Expression) (b: Expression) = Expression.Subtract(a, b) :> Expression
+    let ( *. ) (a: Expression) (b: Expression) = Expression.Multiply(a, b) :> Expression
+    let (/.) (a: Expression) (b: Expression) = Expression.Divide(a, b) :> Expression
+    let neg (a: Expression) = Expression.Negate a :> Expression
+    let math (name: string) (args: Expression list) =
+        let m = typeof<Math>.GetMethod(name, Array.create args.Length typeof<double>) |> nonNull
+        Expression.Call(m, args) :> Expression
+    let sin a = math "Sin" [ a ]
+    let cos a = math "Cos" [ a ]
+    let exp a = math "Exp" [ a ]
+    let log a = math "Log" [ a ]
+    let pow a b = math "Pow" [ a; b ]
+    let fn (name: string) (a: Expression) = Expression.Call(typeof<Fn>.GetMethod(name) |> nonNull, a) :> Expression
+    let sigmoid = fn "Sigmoid"
+    let library: Library =
+        dict [ for n in [ "Sigmoid"; "Relu"; "Softplus"; "Square" ] -> n.ToLowerInvariant(), typeof<Fn>.GetMethod(n) |> nonNull ]
+        |> fun d -> Dictionary(d) :> IReadOnlyDictionary<_, _>
+    let symbols: IReadOnlyDictionary<string, Expression> =
+        Dictionary(dict [ for p in parameters -> p.Name |> nonNull, p :> Expression ])
+    let formula (e: Expression) = Linq.ofLinq library e
+    let infix (e: Expression) = Infix.format (formula e)
+    let compile (e: Expression) : Func<double, double, double, double> =
+        Expression.Lambda<Func<double, double, double, double>>(e, parameters).Compile()
+
+open Trees
+
+[<Fact>]
+let ``(x, y) => y * 1 + 0 ⇒ "y"`` () = Assert.Equal("y", infix (y *. c 1.0 +. c 0.0))
+
+[<Fact>]
+let ``x + x ⇒ "2*x"; x * x ⇒ "x^2"; x * (1/x) ⇒ "1"; 0.5*x ⇒ "x/2"`` () =
+    Assert.Equal("2*x", infix (x +. x))
+    Assert.Equal("x^2", infix (x *. x))
+    Assert.Equal("1", infix (x *. (c 1.0 /. x)))
+    Assert.Equal("x/2", infix (c 0.5 *. x))
+    Assert.Equal("3*x/2", infix (c 1.5 *. x))
+
+[<Fact>]
+let ``d/dx (x·sin x) written by hand ⇒ "sin(x) + x*cos(x)"`` () =
+    Assert.Equal("sin(x) + x*cos(x)", infix (sin x *. c 1.0 +. x *. cos x))
+
+[<Fact>]
+let ``sigmoid' = s*(1 - s) with s = sigmoid(x) ⇒ "sigmoid(x)*(1 - sigmoid(x))"`` () =
+    let s = sigmoid x
+    Assert.Equal("sigmoid(x)*(1 - sigmoid(x))", infix (s *. (c 1.0 -. s)))
+
+[<Fact>]
+let ``Like terms and powers combine: 2x + 3x - x ⇒ 4*x, x^2*x^3 ⇒ x^5, x^y*x^z ⇒ x^(y + z), (x^2)^3 ⇒ x^6`` () =
+    Assert.Equal("4*x", infix (c 2.0 *. x +. c 3.0 *. x -. x))
+    Assert.Equal("x^5", infix (pow x (c 2.0) *. pow x (c 3.0)))
+    Assert.Equal("x^(y + z)", infix (pow x y *. pow x z))
+    Assert.Equal("x^6", infix (pow (pow x (c 2.0)) (c 3.0)))
+    Assert.Equal("sqrt(x^2)", infix (pow (pow x (c 2.0)) (c 0.5)))
+    Assert.Equal("x", infix (pow (pow x (c 0.5)) (c 2.0)))
+    Assert.Equal("x^2*y^2", infix (pow (x *. y) (c 2.0)))
+
+[<Fact>]
+let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
+    Assert.Equal("x", infix (x +. c 0.0))
+    Assert.Equal("x", infix (x *. c 1.0))
+    Assert.Equal("x", infix (pow x (c 1.0)))
+    Assert.Equal("1", infix (pow (log x) (c 0.0)))
+    Assert.Equal("x", infix (neg (neg x)))
+    Assert.Equal("0", infix (x -. y -. (x -. y)))
+    Assert.Equal("y - x", infix (neg (x -. y)))
+
+[<Fact>]
+let ``Exact numbers: 4^(1/2) ⇒ 2, 2^-1 ⇒ 1/2, 1/3 + 1/6 ⇒ 1/2, 0.1 + 0.2 ⇒ 3/10, sqrt 2 stays`` () =
+    Assert.Equal("2", infix (pow (c 4.0) (c 0.5)))
+    Assert.Equal("1/2", infix (pow (c 2.0) (c -1.0)))
+    Assert.Equal("1/2", infix (c 1.0 /. c 3.0 +. c 1.0 /. c 6.0))
+    Assert.Equal("3/10", infix (c 0.1 +. c 0.2))
+    Assert.Equal("sqrt(2)", infix (math "Sqrt" [ c 2.0 ]))
+    Assert.Equal("8", infix (pow (c 4.0) (c 1.5)))
+
+[<Fact>]
+let ``Functions of exact numbers evaluate only when exact`` () =
+    Assert.Equal("0", infix (sin (c 0.0)))
+    Assert.Equal("1", infix (cos (c 0.0)))
+    Assert.Equal("1", infix (exp (c 0.0)))
+    Assert.Equal("0", infix (log (c 1.0)))
+    Assert.Equal("3", infix (math "Sqrt" [ c 9.0 ]))
+    Assert.Equal("3", infix (math "Abs" [ c -3.0 ]))
+    Assert.Equal("3", infix (math "Max" [ c 2.0; c 3.0 ]))
+    Assert.Equal("1/2", infix (sigmoid (c 0.0)))
+    Assert.Equal("0", infix (fn "Relu" (c -2.0)))
+    Assert.Equal("3", infix (math "Log10" [ c 1000.0 ]))
+    Assert.Equal("2", infix (math "Round" [ c 2.5 ]))
+    Assert.Equal("sin(1)", infix (sin (c 1.0)))
+    Assert.Equal("exp(2)", infix (exp (c 2.0)))
+
+[<Fact>]
+let ``Inexact numbers combine inexactly: pi*2 ⇒ 6.283185307179586, pi - pi ⇒ 0`` () =
+    Assert.Equal("6.283185307179586", infix (c Math.PI *. c 2.0))
+    Assert.Equal("0", infix (c Math.PI -. c Math.PI))
+    Assert.Equal("3.141592653589793*x", infix (c Math.PI *. x))
+
+[<Fact>]
+let ``The NaN rule: log(x)*0 and log(x) - log(x) stay, sin(x)*0 and x*y - y*x vanish`` () =
+    Assert.Equal("0*log(x)", infix (log x *. c 0.0))
+    Assert.Equal("0*log(x)", infix (log x -. log x))
+    Assert.Equal("0", infix (sin x *. c 0.0))
+    Assert.Equal("0", infix (x *. y -. y *. x))
+    Assert.Equal("0*sqrt(x)", infix (math "Sqrt" [ x ] *. c 0.0))
+    Assert.Equal("0/x", infix ((c 1.0 /. x) *. c 0.0))
+    Assert.Equal("0", infix (math "Tanh" [ x *. x ] *. c 0.0))
+
+[<Fact>]
+let ``exp(log x) ⇒ x only for x known positive; log(exp x) ⇒ x`` () =
+    Assert.Equal("exp(log(x))", infix (exp (log x)))
+    Assert.Equal("1 + x^2", infix (exp (log (c 1.0 +. x *. x))))
+    Assert.Equal("x", infix (log (exp x)))
+
+[<Fact>]
+let ``Conditionals: (x > 0 ? x : 0) prints as a C conditional; constant tests and equal branches fold`` () =
+    let cond t a b = Expression.Condition(t, a, b) :> Expression
+    Assert.Equal("(x > 0 ? x : 0)", infix (cond (Expression.GreaterThan(x, c 0.0)) x (c 0.0)))
+    Assert.Equal("x", infix (cond (Expression.Constant true) x y))
+    Assert.Equal("y", infix (cond (Expression.LessThan(c 1.0, c 0.0)) x y))
+    Assert.Equal("x", infix (cond (Expression.LessThan(x, y)) x (x *. c 1.0)))
+    Assert.Equal(
+        "(x > 0 && y <= 1 || !(z == 2) ? x : (y < 0 ? y : 0))",
+        infix (
+            cond
+                (Expression.OrElse(
+                    Expression.AndAlso(Expression.GreaterThan(x, c 0.0), Expression.LessThanOrEqual(y, c 1.0)),
+                    Expression.Not(Expression.Equal(z, c 2.0))))
+                x
+                (cond (Expression.LessThan(y, c 0.0)) y (c 0.0))
+        )
+    )
+
+[<Fact>]
+let ``Conversions: (double)Math.Sign(x), (double)(int)x, int constants`` () =
+    let sign = Expression.Convert(math "Sign" [ x ], typeof<double>) :> Expression
+    Assert.Equal("sign(x)", infix sign)
+    Assert.Equal("truncate(x)", infix (Expression.Convert(Expression.Convert(x, typeof<int>), typeof<double>)))
+    Assert.Equal("3 + x", infix (x +. Expression.Convert(Expression.Constant 3, typeof<double>)))
+
+[<Fact>]
+let ``Unsupported nodes name the node type and the sub-expression`` () =
+    let e = Expression.Modulo(x, c 3.0)
+    let error = Assert.Throws<NotSupportedException>(fun () -> formula (x +. e) |> ignore)
+    Assert.Contains("Modulo", error.Message)
+    Assert.Contains("(x % 3)", error.Message)
+
+[<Fact>]
+let ``Simplification is idempotent: ofLinq(toLinq f) = f`` () =
+    let cases =
+        [ sin x *. c 1.0 +. x *. cos x
+          sigmoid x *. (c 1.0 -. sigmoid x)
+          c 1.0 /. c 3.0 *. x -. y /. (x *. z)
+          pow x (c 0.5) +. pow (c 1.0 +. y *. y) (c -0.5)
+          c Math.PI *. exp (neg x)
+          log (x *. x +. c 1.0) *. c 0.0 ]
+    for e in cases do
+        let f = formula e
+        let again = formula (Linq.toLinq library symbols f)
+        Assert.Equal(Infix.format f, Infix.format again)
+        Assert.Equal(f, again)
+
+[<Fact>]
+let ``evaluate: (x + y) * z at (-2, 5, -4) ⇒ -12`` () =
+    let f = formula ((x +. y) *. z)
+    let env name = match name with "x" -> -2.0 | "y" -> 5.0 | _ -> -4.0
+    Assert.Equal(-12.0, Formula.evaluate env f)
+    Assert.Equal(5, Formula.size f)
+    Assert.Equal<string list>([ "x"; "y"; "z" ], Formula.symbols f)
+
+[<Fact>]
+let ``Deep input: sin(sin(...sin(x))) 100,000 levels converts, evaluates, prints and compiles back`` () =
+    let depth = 100_000
+    let mutable e = x
+    for _ in 1..depth do
+        e <- sin e
+    let f = formula e
+    Assert.Equal(depth + 1, Formula.size f)
+    let v = Formula.evaluate (fun _ -> 1.0) f
+    Assert.InRange(v, 0.0, 0.01)
+    let text = Infix.format f
+    Assert.Equal(depth * 5 + 1, text.Length)
+    Assert.StartsWith(@"\sin\left(\sin", Latex.format f)
+    Assert.Equal(f, formula (Linq.toLinq library symbols f))
+
+[<Fact>]
+let ``Deep input: a 100,000-long chain of additions and a Horner nest 10,000 deep`` () =
+    let depth = 100_000
+    let mutable e = x
+    for _ in 2..depth do
+        e <- e +. x
+    Assert.Equal("100000*x", infix e)
+    let mutable h = c 1.0
+    let depth = 10_000
+    for _ in 1..depth do
+        h <- h *. x +. c 1.0
+    let f = formula h
+    Assert.Equal(1.0 + float depth, Formula.evaluate (fun _ -> 1.0) f)
+    Assert.StartsWith("1 + x*(1 + x*(1 + x*", Infix.format f)
+
+[<Fact>]
+let ``Shared sub-trees: 1,000 levels of e = e*e and e = e + e convert in linear time`` () =
+    let mutable p = x
+    let mutable s = x
+    for _ in 1..1000 do
+        p <- p *. p
+        s <- s +. s
+    let watch = Stopwatch.StartNew()
+    let two1000 = Rational.ofBigInteger (BigInteger.Pow(BigInteger 2, 1000))
+    Assert.Equal(Power(Symbol "x", Number two1000), formula p)
+    Assert.Equal(Product [ Number two1000; Symbol "x" ], formula s)
+    Assert.True(watch.ElapsedMilliseconds < 2000L, $"took {watch.ElapsedMilliseconds} ms")
+
+[<Fact>]
+let ``Simplifying a 10,000-node formula takes well under a second`` () =
+    let random = Random(7)
+    let leaves = [| x; y; z; c 2.0; c 0.5 |]
+    let mutable terms = []
+    for _ in 1..2000 do
+        let a = leaves[random.Next leaves.Length]
+        let b = leaves[random.Next leaves.Length]
+        terms <- (if random.Next 2 = 0 then sin a *. b else pow a (c 2.0) *. cos b) :: terms
+    let e = terms |> List.reduce (+.)
+    let watch = Stopwatch.StartNew()
+    let f = formula e
+    Assert.Equal(f, formula (Linq.toLinq library symbols f))
+    Assert.True(watch.ElapsedMilliseconds < 1000L, $"took {watch.ElapsedMilliseconds} ms")
