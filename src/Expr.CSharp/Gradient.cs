@@ -146,7 +146,7 @@ public class Gradient
     /// <c>\begin{aligned} \frac{\partial f}{\partial x} &amp;= y \\ ... \end{aligned}</c>.
     /// </summary>
     public string ToLatex() =>
-        "\\begin{aligned}\n" + string.Join(" \\\\\n", Formulas.Select(d => Align(d.ToLatex())) + "\n\\end{aligned}";
+        "\\begin{aligned}\n" + string.Join(" \\\\\n", Formulas.Select(d => Align(d.ToLatex()))) + "\n\\end{aligned}";
 
     // The header's "=" becomes the alignment point.
     private static string Align(string line)

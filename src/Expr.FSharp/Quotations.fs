@@ -111,6 +111,11 @@ type private Normalizer() =
         | null -> body
         | e -> e
 
+    // Each sub-tree object is rewritten once, however many parents reach it: a tree that shares sub-trees (a C#
+    // tree built by reusing an expression, parsed text) is walked in time linear in its distinct nodes, not in
+    // its written-out size, which can be exponential.
+    let rewritten = Dictionary<Expression, Expression>(HashIdentity.Reference)
+
     member private this.VisitBase(node: Expression) : Expression | null = base.Visit node
 
     member private this.Rewrite(node: Expression) : Expression =
@@ -121,7 +126,16 @@ type private Normalizer() =
     override this.Visit(node: Expression | null) : Expression | null =
         match node with
         | null -> null
-        | node -> StackGuard.run (fun () -> this.VisitBase node)
+        | :? ParameterExpression as p -> this.VisitParameter p
+        | node ->
+            match rewritten.TryGetValue node with
+            | true, done' -> done'
+            | _ ->
+                match StackGuard.run (fun () -> this.VisitBase node) with
+                | null -> null
+                | result ->
+                    rewritten[node] <- result
+                    result
 
     override this.VisitParameter(node: ParameterExpression) : Expression =
         match bindings.TryGetValue node with

@@ -63,24 +63,28 @@ internal sealed class FormulaTrees
         return p.IsArray ? $"{p.Name}[{input.Element}]" : p.Name;
     }
 
-    /// <summary>Post-order over the nodes a tree reads, without recursion: every argument before its reader.</summary>
-    private IEnumerable<Node> PostOrder(Node root, Func<Node, bool> done)
+    /// <summary>
+    /// Post-order over the nodes a tree reads that are not <paramref name="done"/> yet, without recursion: every
+    /// argument before its reader, each node once (a shared node is expanded once, however many readers it has).
+    /// </summary>
+    private static IEnumerable<Node> PostOrder(Node root, Func<Node, bool> done)
     {
-        var pending = new Stack<(Node Node, bool Expanded)>();
+        var expanded = new HashSet<Node>();
+        var pending = new Stack<(Node Node, bool ArgsDone)>();
         pending.Push((root, false));
         while (pending.TryPop(out var item))
         {
-            var (n, expanded) = item;
-            if (done(n))
-                continue;
-            if (expanded)
+            var (n, argsDone) = item;
+            if (argsDone)
             {
                 yield return n;
                 continue;
             }
+            if (done(n) || !expanded.Add(n))
+                continue;
             pending.Push((n, true));
             foreach (var arg in Reads(n))
-                if (!done(arg))
+                if (!done(arg) && !expanded.Contains(arg))
                     pending.Push((arg, false));
         }
     }

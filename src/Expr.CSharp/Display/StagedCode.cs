@@ -246,10 +246,17 @@ internal static class StagedCode
                 return ((n.Op == Op.Negate ? "-" : "!") + (operand.StartsWith('-') ? $"({operand})" : operand), Unary);
             }
             if (rule.Method is { } method)
-                return ($"{MethodName(method)}({string.Join(", ", n.Args.Select(a => Operand(a, 0)))})", Primary);
+                return ($"{MethodName(method)}({string.Join(", ", n.Args.Select(Argument))})", Primary);
             var precedence = Binary(n.Op);
             // Left-associative: the right operand of an equal-precedence operator needs parentheses.
             return ($"{Operand(n.Args[0], precedence)} {rule.Symbol} {Operand(n.Args[1], precedence + 1)}", precedence);
+        }
+
+        // A whole-number literal passed to Math.Ceiling and the like would pick the decimal overload: write 2.0.
+        private string Argument(Node n)
+        {
+            var text = Operand(n, 0);
+            return n.Op == Op.Constant && double.IsFinite(n.Value) && text.All(c => char.IsDigit(c) || c == '-') ? text + ".0" : text;
         }
 
         private string Operand(Node n, int atLeast)

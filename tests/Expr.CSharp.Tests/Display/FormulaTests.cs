@@ -1,0 +1,151 @@
+using System.Linq.Expressions;
+using ExprGrad.Display;
+using ExprGrad.Import;
+using ExprGrad.Reverse;
+using ExprGrad.Tests.Emit;
+using ExprGrad.Tests.Properties;
+using FsCheck.Fluent;
+
+namespace ExprGrad.Tests.Display;
+
+/// <summary>
+/// g.Formulas: golden formulas of the seeds and classic simplifications; on random functions every simplified
+/// partial evaluates to what the unsimplified, inlined staged graph gives; formulas stay linear on the depth-m net.
+/// </summary>
+public sealed class FormulaTests
+{
+    private static string[] Lines(Gradient g) => g.ToString().Split('\n');
+
+    [Fact]
+    public void Seed_x_times_y() =>
+        Assert.Equal(["∂f/∂x = y", "∂f/∂y = x"], Lines(Grad.Of((double x, double y) => x * y)));
+
+    [Fact]
+    public void Seed_sum_times_z() =>
+        Assert.Equal(["∂f/∂x = z", "∂f/∂y = z", "∂f/∂z = x + y"], Lines(Grad.Of((double x, double y, double z) => (x + y) * z)));
+
+    [Fact]
+    public void Product_rule_on_x_sin_x() =>
+        Assert.Equal(["∂f/∂x = sin(x) + x*cos(x)"], Lines(Grad.Of((double x) => x * Math.Sin(x))));
+
+    [Fact]
+    public void The_sigmoid_gate_shows_its_fused_rule() =>
+        Assert.Equal(["∂f/∂x = sigmoid(x)*(1 - sigmoid(x))"], Lines(Grad.Of((double x) => Fn.Sigmoid(x))));
+
+    [Fact]
+    public void The_neuron_written_with_exp()
+    {
+        var g = Grad.Of((double[] w, double[] x) => 1 / (1 + Math.Exp(-(w[0] * x[0] + w[1] * x[1] + w[2]))));
+        const string E = "exp(-w[2] - w[0]*x[0] - w[1]*x[1])";
+        Assert.Equal(
+            [
+                $"∂f/∂w[0] = x[0]*{E}/(1 + {E})^2",
+                $"∂f/∂w[1] = x[1]*{E}/(1 + {E})^2",
+                $"∂f/∂w[2] = {E}/(1 + {E})^2",
+                $"∂f/∂x[0] = w[0]*{E}/(1 + {E})^2",
+                $"∂f/∂x[1] = w[1]*{E}/(1 + {E})^2",
+            ], Lines(g));
+    }
+
+    [Fact]
+    public void The_depth_three_net_with_the_sign_the_seed_drops()
+    {
+        // ∂L/∂w3 = (ŷ − y)·o₂ with o₂ = σ(w2 σ(w1 x)): the seed's (y − ŷ)·o₂ has the wrong sign. x and y are
+        // captured: they print by name and are never differentiated.
+        double x = 0.5, y = 0.2;
+        var g = Grad.Of((double w1, double w2, double w3) =>
+            0.5 * (y - Fn.Sigmoid(Fn.Sigmoid(x * w1) * w2) * w3) * (y - Fn.Sigmoid(Fn.Sigmoid(x * w1) * w2) * w3));
+        Assert.Equal(
+            [
+                "∂f/∂w1 = w2*w3*x*sigmoid(w1*x)*sigmoid(w2*sigmoid(w1*x))*(1 - sigmoid(w1*x))*(1 - sigmoid(w2*sigmoid(w1*x)))*(w3*sigmoid(w2*sigmoid(w1*x)) - y)",
+                "∂f/∂w2 = w3*sigmoid(w1*x)*sigmoid(w2*sigmoid(w1*x))*(1 - sigmoid(w2*sigmoid(w1*x)))*(w3*sigmoid(w2*sigmoid(w1*x)) - y)",
+                "∂f/∂w3 = sigmoid(w2*sigmoid(w1*x))*(w3*sigmoid(w2*sigmoid(w1*x)) - y)",
+            ], Lines(g));
+    }
+
+    [Fact]
+    public void A_conditional_prints_piecewise() =>
+        Assert.Equal(["∂f/∂x = (x > y ? y : 0)", "∂f/∂y = (x > y ? x : 1/y)"], Lines(Grad.Of((double x, double y) => x > y ? x * y : Math.Log(y))));
+
+    [Fact]
+    public void Latex_aligns_the_partials_under_their_headers()
+    {
+        Assert.Equal("\\begin{aligned}\n\\frac{\\partial f}{\\partial w_{0}} &= w_{1} \\\\\n\\frac{\\partial f}{\\partial w_{1}} &= w_{0}\n\\end{aligned}",
+            Grad.Of((double[] w) => w[0] * w[1]).ToLatex());
+        Assert.Equal("\\frac{\\partial f}{\\partial x} = \\sigma\\left(x\\right) \\left(1 - \\sigma\\left(x\\right)\\right)",
+            Grad.Of((double x) => Fn.Sigmoid(x)).Formulas[0].ToLatex());
+    }
+
+    [Fact]
+    public void A_partial_the_function_does_not_depend_on_is_zero() =>
+        Assert.Equal(["∂f/∂x = 0", "∂f/∂y = cos(y)"], Lines(Grad.Of((double x, double y) => Math.Floor(x) + Math.Sin(y))));
+
+    [Fact]
+    public void Formulas_stay_linear_in_the_depth_of_the_net()
+    {
+        // ∂L/∂w_{m−1} = (ŷ − y)·o_{m−1}: o_{m−1} nests m − 1 sigmoids, so the printed formula grows linearly in m.
+        var lengths = new[] { 25, 50, 100, 200 }.Select(m => Grad.Of(ScaleTests.DepthNet(m)).Formulas[m - 1].Infix.Length).ToArray();
+        for (var i = 1; i < lengths.Length; i++)
+            Assert.InRange(lengths[i] / (double)lengths[i - 1], 1.8, 2.2);
+    }
+
+    [Fact]
+    public void A_formula_too_large_to_write_out_says_so_instead_of_printing()
+    {
+        // e ← e·e, 40 times: the staged graph has 40 stages; the formula written out would have ~2^40 nodes.
+        var x = Expression.Parameter(typeof(double), "x");
+        Expression e = x;
+        for (var i = 0; i < 40; i++)
+            e = Expression.Multiply(Expression.Call(typeof(Math).GetMethod(nameof(Math.Sin))!, e), e);
+        var d = Grad.Of(Expression.Lambda<Func<double, double>>(e, x)).Formulas[0];
+        Assert.Null(d.Formula);
+        Assert.True(d.WrittenSize > Gradient.MaxFormulaSize);
+        Assert.StartsWith("∂f/∂x = too large to display", d.ToString());
+    }
+
+    [Fact]
+    public void Simplified_partials_evaluate_to_the_inlined_graph_on_random_functions()
+    {
+        var cases = Gen.Sample(ExpressionGenerator.CaseGen(), 300).Where(c => c.CapturedValues().Length == 0).Take(200).ToList();
+        var compared = 0;
+        foreach (var c in cases)
+        {
+            var lambda = c.Lowered.Lambda;
+            var graph = Importer.Import(lambda);
+            ReverseSweep.Run(graph);
+            var trees = new FormulaTrees(graph);
+            var g = Grad.Of(lambda);
+            var names = trees.SlotNames.ToArray();
+            var point = ExpressionGenerator.Point(c, 0);
+            var parameters = names.Select(n => trees.Parameters.TryGetValue(n, out var p) ? p : Expression.Parameter(typeof(double), n)).ToArray();
+            var symbols = parameters.ToDictionary(p => p.Name!, p => (Expression)p);
+            for (var k = 0; k < names.Length; k++)
+            {
+                var d = g.Formulas[k];
+                if (d.Formula is null)
+                    continue;
+                var inlined = Evaluate(trees.Partial(k), parameters, point);
+                var simplified = Evaluate(d.ToExpression(symbols), parameters, point);
+                if (!double.IsFinite(inlined))
+                    continue;
+                compared++;
+                Assert.True(Math.Abs(inlined - simplified) <= 1e-9 * Math.Max(1, Math.Abs(inlined)),
+                    $"{lambda}\n∂f/∂{names[k]}: inlined {inlined:R}, simplified {simplified:R} = {d.Infix}");
+            }
+        }
+        Assert.True(compared >= 200, $"only {compared} partials compared");
+    }
+
+    private static double Evaluate(Expression body, ParameterExpression[] parameters, double[] point)
+    {
+        var f = Expression.Lambda(body, parameters).Compile();
+        try
+        {
+            return (double)f.DynamicInvoke(point.Cast<object>().ToArray())!;
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is ArithmeticException)
+        {
+            return double.NaN; // Math.Sign(NaN) throws: a non-finite value
+        }
+    }
+}
