@@ -215,14 +215,22 @@ internal static class Command
         return missing.Count == 0;
     }
 
-    /// <summary>Prints the offending line of the formula with a caret under the column (1-based).</summary>
+    /// <summary>
+    /// Prints the offending line of the formula with a caret under the column (1-based); a long line is cut to a
+    /// window around the column, marked with "..." where it was cut.
+    /// </summary>
     private static void WriteCaret(TextWriter o, string text, int line, int column)
     {
+        const int Window = 72;
         var lines = text.Split('\n');
         if (line < 1 || line > lines.Length)
             return;
         var shown = lines[line - 1].TrimEnd('\r');
-        o.WriteLine("  " + shown);
-        o.WriteLine("  " + new string(' ', Math.Clamp(column - 1, 0, shown.Length)) + "^");
+        var at = Math.Clamp(column - 1, 0, shown.Length);
+        var start = shown.Length <= Window ? 0 : Math.Clamp(at - Window / 2, 0, shown.Length - Window);
+        var end = Math.Min(shown.Length, start + Window);
+        var prefix = start > 0 ? "..." : "";
+        o.WriteLine("  " + prefix + shown[start..end] + (end < shown.Length ? "..." : ""));
+        o.WriteLine("  " + new string(' ', prefix.Length + at - start) + "^");
     }
 }

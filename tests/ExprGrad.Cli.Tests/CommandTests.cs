@@ -143,6 +143,18 @@ public sealed class CommandTests
         Assert.Equal(new string(' ', 2 + column - 1) + "^", lines[2]);
     }
 
+    [Fact]
+    public void A_long_formula_shows_a_window_around_the_error()
+    {
+        var formula = string.Join(" + ", Enumerable.Repeat("x", 200)) + " + * y";
+        var (code, _, error) = Run(null, formula);
+        Assert.Equal(Command.BadFormula, code);
+        var lines = error.Split('\n');
+        Assert.StartsWith("  ...", lines[1]);
+        Assert.True(lines[1].Length < 100, lines[1]);
+        Assert.Equal('*', lines[1][lines[2].IndexOf('^', StringComparison.Ordinal)]);
+    }
+
     [Theory]
     [InlineData("x=1", "no value for y")]
     [InlineData("x=1,y=2,z=3", "no variable 'z'")]
