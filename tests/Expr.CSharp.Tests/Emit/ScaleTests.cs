@@ -66,16 +66,26 @@ public class ScaleTests
         var f = Expression.Lambda<Func<double, double>>(body, x);
 
         double value = 0, dx = 0;
+        string code = "", formula = "";
         Exception? error = null;
         var thread = new Thread(() =>
         {
-            try { (value, dx) = Grad.Of(f).Evaluate(0.3); }
+            try
+            {
+                var g = Grad.Of(f);
+                (value, dx) = g.Evaluate(0.3);
+                // The displays walk the same graph and must survive its depth: two stages a level each way.
+                code = g.ToCode();
+                formula = g.ToString();
+            }
             catch (Exception e) { error = e; }
         }, 1024 * 1024);
         thread.Start();
         thread.Join();
 
         Assert.Null(error);
+        Assert.Equal(4 * Depth + 2, code.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.StartsWith("∂f/∂x = too large to display", formula);
         double v = 0.3, d = 1;
         for (var i = 0; i < Depth; i++)
         {
