@@ -35,7 +35,8 @@ internal static class Command
         var json = new Option<bool>("--json") { Description = "Print everything as one JSON object (machine-readable)." };
         var code = new Option<bool>("--code") { Description = "Print only the staged forward and backward code." };
 
-        var root = new RootCommand(
+        // A named command, not RootCommand (which names itself after the assembly): help and errors say "exprgrad".
+        var root = new System.CommandLine.Command("exprgrad",
             """
             Differentiates a formula by staged reverse mode: value and gradient at a point, simplified partial
             derivatives, and the backward pass as C#. Formulas use numbers, variables, + - * / ^ and parentheses,
@@ -44,7 +45,7 @@ internal static class Command
             Variables are ordered as they first appear.
             """)
         {
-            formula, at, latex, json, code,
+            formula, at, latex, json, code, new System.CommandLine.Help.HelpOption(), new VersionOption(),
         };
         root.SetAction(parsed =>
         {

@@ -125,6 +125,15 @@ public sealed class CommandTests
         Assert.Contains("--at", output);
         Assert.Contains("--json", output);
         Assert.Contains("sigmoid", output);
+        Assert.Contains("exprgrad [<formula>] [options]", output);
+    }
+
+    [Fact]
+    public void An_unknown_option_is_an_error()
+    {
+        var (code, _, error) = Run(null, "x*y", "--bogus");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--bogus", error);
     }
 
     [Theory]
