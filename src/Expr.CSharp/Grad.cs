@@ -126,9 +126,26 @@ public static class Grad
     private static StagedGraph Differentiate(LambdaExpression f)
     {
         ArgumentNullException.ThrowIfNull(f);
-        // An F# lambda arrives full of FSharp.Core witness calls and let-blocks; a C# lambda passes through as is.
-        var graph = Importer.Import(Symbolic.FSharpLinq.Normalize(f));
+        var graph = Import(f);
         ReverseSweep.Run(graph);
         return graph;
+    }
+
+    // An F# lambda arrives full of FSharp.Core witness calls and let-blocks, which Import refuses; normalized, it is
+    // the tree the C# lambda of the same function gives. Only a refused tree pays for the normalizing walk, so a C#
+    // lambda is imported as it is, and a C# tree that is really unsupported gets Import's own error.
+    private static StagedGraph Import(LambdaExpression f)
+    {
+        try
+        {
+            return Importer.Import(f);
+        }
+        catch (ExprGradException)
+        {
+            var normalized = Symbolic.FSharpLinq.Normalize(f);
+            if (ReferenceEquals(normalized, f))
+                throw;
+            return Importer.Import(normalized);
+        }
     }
 }
