@@ -40,19 +40,7 @@ module Infix =
             | Visual.Integer n -> sink.Append(n.ToString(CultureInfo.InvariantCulture)) |> ignore
             | Visual.Decimal d -> sink.Append(d.ToString("R", CultureInfo.InvariantCulture)) |> ignore
             | Visual.Name s -> sink.Append s |> ignore
-            | Visual.Negative x ->
-                sink.Append '-' |> ignore
-                match x with
-                | Visual.Sum _ | Visual.Negative _ -> grouped x
-                | _ -> write sink x
-            | Visual.Sum terms ->
-                terms
-                |> List.iteri (fun i (positive, t) ->
-                    if i = 0 then (if not positive then sink.Append '-' |> ignore)
-                    else sink.Append(if positive then " + " else " - ") |> ignore
-                    match t with
-                    | Visual.Sum _ | Visual.Negative _ -> grouped t
-                    | _ -> write sink t)
+            | Visual.Negative _ | Visual.Sum _ -> Visual.writeSigned (fun s -> sink.Append s |> ignore) (write sink) grouped v
             | Visual.Product factors ->
                 factors
                 |> List.iteri (fun i f ->

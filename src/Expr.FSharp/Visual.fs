@@ -179,3 +179,23 @@ module Visual =
                     | v -> [ v ]
                 VisualCondition.Or(part a @ part b)
             | Not a -> VisualCondition.Not(VisualCondition.Group(ofCondition a)))
+
+    /// Writes a negation or a signed sum as both printers do: `-x`, `a + b - c`, an operand that is itself a sum or
+    /// a negation grouped (`-(a + b)`, `a - (-b)`). Only the grouping and the operands differ between formats.
+    let internal writeSigned (append: string -> unit) (operand: Visual -> unit) (grouped: Visual -> unit) (v: Visual) =
+        let term (t: Visual) =
+            match t with
+            | Visual.Sum _ | Visual.Negative _ -> grouped t
+            | _ -> operand t
+        match v with
+        | Visual.Negative x ->
+            append "-"
+            term x
+        | Visual.Sum terms ->
+            terms
+            |> List.iteri (fun i (positive, t) ->
+                if i = 0 then (if not positive then append "-")
+                else append (if positive then " + " else " - ")
+                term t)
+        | _ -> invalidArg (nameof v) "not a negation or a sum"
+
