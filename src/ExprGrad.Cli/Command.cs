@@ -111,7 +111,7 @@ internal static class Command
         if (point is not null)
         {
             o.WriteLine();
-            o.WriteLine("at " + string.Join(", ", names.Select((n, i) => $"{n} = {Number(point[i])}")));
+            o.WriteLine(names.Length == 0 ? "at the point with no variables" : "at " + string.Join(", ", names.Select((n, i) => $"{n} = {Number(point[i])}")));
             var labels = names.Select(n => $"∂f/∂{n}").Prepend("f").ToArray();
             var width = labels.Max(l => l.Length);
             o.WriteLine($"  {labels[0].PadRight(width)} = {Number(value)}");
@@ -131,7 +131,12 @@ internal static class Command
     private static void WriteJson(TextWriter o, string formula, string[] names, double[]? point, double value, double[] gradient, Gradient g)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions
+        {
+            Indented = true,
+            // Formulas and code keep + and & readable; the output is data for programs, never embedded in HTML.
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }))
         {
             w.WriteStartObject();
             w.WriteString("formula", formula.Trim());

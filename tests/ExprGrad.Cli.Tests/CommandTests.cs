@@ -77,6 +77,7 @@ public sealed class CommandTests
         Assert.Equal("y", root.GetProperty("derivatives").GetProperty("x").GetProperty("infix").GetString());
         Assert.Equal("x", root.GetProperty("derivatives").GetProperty("y").GetProperty("latex").GetString());
         Assert.Contains("dx = y;", root.GetProperty("code").GetString());
+        Assert.DoesNotContain("\\u002B", Run(null, "x + y", "--json").Out); // + stays readable
     }
 
     [Fact]
