@@ -134,7 +134,7 @@ public class Gradient
     private Derivative[] BuildFormulas()
     {
         var trees = new FormulaTrees(_graph);
-        return trees.SlotNames.Select((name, k) =>
+        return _graph.SlotNames.Select((name, k) =>
         {
             var size = trees.PartialSize(k);
             return new Derivative(name, size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(k)), size);

@@ -28,7 +28,7 @@ internal sealed class FormulaTrees
             foreach (var n in region.Nodes)
                 if (n.Op is Op.Input or Op.Captured)
                 {
-                    var name = n.Op == Op.Input ? InputName(n) : StagedCode.CapturedName(n.Live!);
+                    var name = n.Op == Op.Input ? graph.InputName(n) : StagedCode.CapturedName(n.Live!);
                     if (!parameters.TryGetValue(name, out var p))
                         parameters[name] = p = Expression.Parameter(n.IsBool ? typeof(bool) : typeof(double), name);
                     _trees[n] = p;
@@ -38,10 +38,6 @@ internal sealed class FormulaTrees
 
     /// <summary>The inputs and captured values, by display name.</summary>
     public IReadOnlyDictionary<string, ParameterExpression> Parameters { get; }
-
-    /// <summary>The display name of each flat slot: <c>x</c> for a scalar parameter, <c>w[0]</c> for an array element.</summary>
-    public IEnumerable<string> SlotNames =>
-        _graph.Parameters.SelectMany(p => p.IsArray ? Enumerable.Range(0, p.Extent).Select(k => $"{p.Name}[{k}]") : [p.Name]);
 
     /// <summary>The tree of the function's value.</summary>
     public Expression Value => Tree(_graph.Output);
@@ -56,12 +52,6 @@ internal sealed class FormulaTrees
     public long PartialSize(int k) => Adjoint(k) is { } adjoint ? Size(adjoint) : 1;
 
     private Node? Adjoint(int k) => _graph.Adjoints.Length > k ? _graph.Adjoints[k] : null;
-
-    private string InputName(Node input)
-    {
-        var p = _graph.Parameters[input.Param];
-        return p.IsArray ? $"{p.Name}[{input.Element}]" : p.Name;
-    }
 
     /// <summary>
     /// Post-order over the nodes a tree reads that are not <paramref name="done"/> yet, without recursion: every

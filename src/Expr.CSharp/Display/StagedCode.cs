@@ -61,6 +61,7 @@ internal static class StagedCode
         private readonly HashSet<string> _taken = [];
         private readonly Dictionary<Node, int> _reads = [];
         private readonly HashSet<Node> _temps = [];
+        private readonly Dictionary<Node, int> _contributions = [];
         private readonly StringBuilder _text = new();
         private int _nextForward;
         private int _nextTemp;
@@ -79,7 +80,7 @@ internal static class StagedCode
                 _taken.Add(p.Name);
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
-                    _names[n] = InputName(n);
+                    _names[n] = graph.InputName(n);
                 else if (n.Op == Op.Captured)
                     _names[n] = Reserve(CapturedName(n.Live!));
 
@@ -93,20 +94,17 @@ internal static class StagedCode
             _text.AppendLine("// backward");
             var steps = Needed();
             foreach (var step in steps)
+            {
                 CountReads(step);
+                _contributions[step.Target] = _contributions.GetValueOrDefault(step.Target) + 1;
+            }
             foreach (var step in steps)
                 Backward(step);
             foreach (var p in graph.Parameters)
                 for (var k = 0; k < p.Extent; k++)
                     if (graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null)
-                        _text.Append('d').Append(p.Name).Append(p.IsArray ? $"[{k}]" : "").AppendLine(" = 0;");
+                        _text.Append('d').Append(p.SlotName(k)).AppendLine(" = 0;");
             return _text.ToString();
-        }
-
-        private string InputName(Node input)
-        {
-            var p = graph.Parameters[input.Param];
-            return p.IsArray ? $"{p.Name}[{input.Element}]" : p.Name;
         }
 
         private string Reserve(string name)
@@ -159,7 +157,7 @@ internal static class StagedCode
             var target = AdjointName(step.Target);
             var c = step.Contribution;
             if (_temps.Contains(c) && !_names.ContainsKey(c) && step.First && c != _bar
-                && graph.Backprop.Count(s => s.Target == step.Target) == 1)
+                && _contributions[step.Target] == 1)
             {
                 // A shared value that is this adjoint's only contribution: the adjoint's name is its name.
                 _text.Append(target).Append(" = ").Append(Render(c, top: true)).AppendLine(";");
@@ -236,7 +234,7 @@ internal static class StagedCode
                     var otherwise = Operand(condition.Else!.Results[n.Param], Conditional);
                     return ($"{test} ? {then} : {otherwise}", Conditional);
                 case Op.Input or Op.Captured:
-                    return (n.Op == Op.Input ? InputName(n) : CapturedName(n.Live!), Primary);
+                    return (n.Op == Op.Input ? graph.InputName(n) : CapturedName(n.Live!), Primary);
             }
 
             var rule = RuleTable.Get(n.Op);

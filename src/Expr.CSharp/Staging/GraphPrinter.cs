@@ -32,7 +32,7 @@ internal static class GraphPrinter
             for (var k = 0; k < p.Extent; k++)
             {
                 var adjoint = graph.Adjoints.Length > 0 ? graph.Adjoints[p.Offset + k] : null;
-                text.Append('d').Append(p.Name).Append(p.IsArray ? $"[{k}]" : "").Append(" = ")
+                text.Append('d').Append(p.SlotName(k)).Append(" = ")
                     .AppendLine(adjoint is null ? "0" : Name(adjoint));
             }
         return text.ToString();
@@ -45,8 +45,7 @@ internal static class GraphPrinter
             case Op.Project:
                 return; // printed with its conditional
             case Op.Input:
-                var p = graph.Parameters[n.Param];
-                text.Append(indent).Append(Name(n)).Append(" = ").Append(p.Name).AppendLine(p.IsArray ? $"[{n.Element}]" : "");
+                text.Append(indent).Append(Name(n)).Append(" = ").AppendLine(graph.InputName(n));
                 return;
             case Op.Captured:
                 text.Append(indent).Append(Name(n)).Append(" = captured ").AppendLine(n.Live!.ToString());

@@ -7,7 +7,11 @@ namespace ExprGrad.Staging;
 /// <param name="IsArray">True for a <c>double[]</c> parameter.</param>
 /// <param name="Offset">Its first slot.</param>
 /// <param name="Extent">Its number of slots: 1 for a scalar, the highest index read plus one for an array.</param>
-internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent);
+internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent)
+{
+    /// <summary>The name of the parameter's slot <paramref name="k"/> as the user writes it: <c>x</c>, or <c>w[k]</c> for an array.</summary>
+    public string SlotName(int k) => IsArray ? $"{Name}[{k}]" : Name;
+}
 
 /// <summary>
 /// One line of the root's backward pass as the seeds write it: the pullback of <paramref name="From"/> (whose adjoint
@@ -49,6 +53,12 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
 
     /// <summary>The number of stages (constants excluded).</summary>
     public int StageCount { get; set; }
+
+    /// <summary>The name of each flat slot, in order: <c>x</c> for a scalar parameter, <c>w[0]</c>, <c>w[1]</c>, ... for an array.</summary>
+    public IEnumerable<string> SlotNames => Parameters.SelectMany(p => Enumerable.Range(0, p.Extent).Select(p.SlotName));
+
+    /// <summary>The name of an <see cref="Op.Input"/> node as the user writes it: <c>x</c> or <c>w[2]</c>.</summary>
+    public string InputName(Node input) => Parameters[input.Param].SlotName(Math.Max(input.Element, 0));
 
     /// <summary>The flat slot of an <see cref="Op.Input"/> node.</summary>
     public int Slot(Node input) => Parameters[input.Param].Offset + Math.Max(input.Element, 0);

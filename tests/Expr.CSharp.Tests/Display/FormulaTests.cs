@@ -115,7 +115,7 @@ public sealed class FormulaTests
             ReverseSweep.Run(graph);
             var trees = new FormulaTrees(graph);
             var g = Grad.Of(lambda);
-            var names = trees.SlotNames.ToArray();
+            var names = graph.SlotNames.ToArray();
             var point = ExpressionGenerator.Point(c, 0);
             var parameters = names.Select(n => trees.Parameters.TryGetValue(n, out var p) ? p : Expression.Parameter(typeof(double), n)).ToArray();
             var symbols = parameters.ToDictionary(p => p.Name!, p => (Expression)p);
