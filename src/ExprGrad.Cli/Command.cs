@@ -183,7 +183,7 @@ internal static class Command
     private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Parses <c>x=3,y=-4</c>: every variable exactly once, nothing else.</summary>
-    internal static bool TryParsePoint(string text, string[] names, out double[] point, out string problem)
+    private static bool TryParsePoint(string text, string[] names, out double[] point, out string problem)
     {
         point = new double[names.Length];
         var given = new bool[names.Length];

@@ -39,16 +39,10 @@ internal sealed class FormulaTrees
     /// <summary>The inputs and captured values, by display name.</summary>
     public IReadOnlyDictionary<string, ParameterExpression> Parameters { get; }
 
-    /// <summary>The tree of the function's value.</summary>
-    public Expression Value => Tree(_graph.Output);
-
     /// <summary>The tree of slot <paramref name="k"/>'s partial derivative (the constant 0 where the function does not depend on it).</summary>
     public Expression Partial(int k) => Adjoint(k) is { } adjoint ? Tree(adjoint) : Expression.Constant(0.0);
 
-    /// <summary>The number of nodes of the value's tree, written out (saturating at <see cref="long.MaxValue"/>).</summary>
-    public long ValueSize => Size(_graph.Output);
-
-    /// <summary>The number of nodes of slot <paramref name="k"/>'s partial derivative, written out (saturating).</summary>
+    /// <summary>The number of nodes of slot <paramref name="k"/>'s partial derivative, written out (saturating at <see cref="long.MaxValue"/>).</summary>
     public long PartialSize(int k) => Adjoint(k) is { } adjoint ? Size(adjoint) : 1;
 
     private Node? Adjoint(int k) => _graph.Adjoints.Length > k ? _graph.Adjoints[k] : null;
