@@ -1,4 +1,6 @@
 using System.Collections.Frozen;
+using ExprGrad.Emit;
+using MathNet.Numerics.LinearAlgebra;
 
 namespace ExprGrad;
 
@@ -53,4 +55,96 @@ public static class Fn
 
     /// <summary>x², with derivative 2x.</summary>
     public static double Square(double x) => x * x;
+
+    /// <summary>
+    /// The softmax of a vector of logits: e^(v_i − max v) / Σ_j e^(v_j − max v), so no exponential overflows.
+    /// Its Jacobian-vector product is y ⊙ (ȳ − ȳ·y).
+    /// </summary>
+    public static Vector<double> Softmax(Vector<double> logits)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        var result = Vector<double>.Build.Dense(logits.Count);
+        Tensors.SoftmaxColumn(Tensors.Values(logits), 0, logits.Count, Tensors.Values(result));
+        return result;
+    }
+
+    /// <summary>The softmax of each column of <paramref name="logits"/> (one column per example, as in a minibatch d × n).</summary>
+    public static Matrix<double> Softmax(Matrix<double> logits)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        var result = Matrix<double>.Build.Dense(logits.RowCount, logits.ColumnCount);
+        var (x, y, rows) = (Tensors.Values(logits), Tensors.Values(result), logits.RowCount);
+        for (var j = 0; j < logits.ColumnCount; j++)
+            Tensors.SoftmaxColumn(x, j * rows, rows, y);
+        return result;
+    }
+
+    /// <summary>log Σ_i e^(v_i), computed as max v + log Σ_i e^(v_i − max v); its gradient is the softmax. −∞ for an empty vector.</summary>
+    public static double LogSumExp(Vector<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return Tensors.LogSumExpColumn(Tensors.Values(values), 0, values.Count);
+    }
+
+    /// <summary>The log-sum-exp of each column of <paramref name="values"/>: one entry per column.</summary>
+    public static Vector<double> LogSumExp(Matrix<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var (x, rows) = (Tensors.Values(values), values.RowCount);
+        return Vector<double>.Build.Dense(values.ColumnCount, j => Tensors.LogSumExpColumn(x, j * rows, rows));
+    }
+
+    /// <summary>
+    /// The cross-entropy of softmax(<paramref name="logits"/>) against <paramref name="targets"/> (one-hot labels or
+    /// probabilities): −Σ_i t_i log softmax(o)_i = Σ_i t_i (logsumexp(o) − o_i), fused so that it never takes the log
+    /// of an underflowed probability. Its gradient in the logits is softmax(o)·Σt − t.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two vectors differ in length.</exception>
+    public static double CrossEntropy(Vector<double> logits, Vector<double> targets)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        Tensors.RequireSameShape(nameof(CrossEntropy), logits, targets);
+        return Tensors.CrossEntropyColumn(Tensors.Values(logits), Tensors.Values(targets), 0, logits.Count);
+    }
+
+    /// <summary>
+    /// The mean over columns (examples) of the cross-entropy of each column of <paramref name="logits"/> against the
+    /// same column of <paramref name="targets"/>; the minibatch form of <see cref="CrossEntropy(Vector{double}, Vector{double})"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two matrices differ in shape.</exception>
+    public static double CrossEntropy(Matrix<double> logits, Matrix<double> targets)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        Tensors.RequireSameShape(nameof(CrossEntropy), logits, targets);
+        var (o, t, rows, n) = (Tensors.Values(logits), Tensors.Values(targets), logits.RowCount, logits.ColumnCount);
+        var sum = 0.0;
+        for (var j = 0; j < n; j++)
+            sum += Tensors.CrossEntropyColumn(o, t, j * rows, rows);
+        return sum / n;
+    }
+
+    /// <summary>The squared error ½‖p − t‖² = ½ Σ_i (p_i − t_i)², with gradient p − t in the prediction.</summary>
+    /// <exception cref="ArgumentException">The two vectors differ in length.</exception>
+    public static double SquaredError(Vector<double> prediction, Vector<double> target)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        ArgumentNullException.ThrowIfNull(target);
+        Tensors.RequireSameShape(nameof(SquaredError), prediction, target);
+        return 0.5 * Tensors.SquaredDistance(Tensors.Values(prediction), Tensors.Values(target));
+    }
+
+    /// <summary>
+    /// The mean over columns (examples) of ½‖p_j − t_j‖²: ½ Σ (P − T)² / n for n columns; the minibatch form of
+    /// <see cref="SquaredError(Vector{double}, Vector{double})"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two matrices differ in shape.</exception>
+    public static double SquaredError(Matrix<double> prediction, Matrix<double> target)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        ArgumentNullException.ThrowIfNull(target);
+        Tensors.RequireSameShape(nameof(SquaredError), prediction, target);
+        return 0.5 * Tensors.SquaredDistance(Tensors.Values(prediction), Tensors.Values(target)) / prediction.ColumnCount;
+    }
 }
