@@ -56,16 +56,20 @@ internal static class MapWriter
 
     /// <summary>
     /// Writes one element of a body: each stage the output needs, in order, into a variable of the loop's block;
-    /// a conditional as if/else, so only its taken branch runs.
+    /// a conditional as if/else, so only its taken branch runs. A top-level variable is reused once its last reader is
+    /// past, so a long body stays within the JIT's locals.
     /// </summary>
     private sealed class BodyWriter(MapBody body, Expression[] elements)
     {
         private readonly HashSet<Node> _needed = Needed(body);
         private readonly Dictionary<Node, ParameterExpression> _values = [];
         private readonly List<ParameterExpression> _locals = [];
+        private readonly Dictionary<Node, int> _lastUse = [];
+        private readonly Dictionary<Type, Stack<ParameterExpression>> _free = [];
 
         public Expression Write()
         {
+            CollectUses();
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(body.Builder.Root, statements));
             statements.Add(Read(body.Output));
@@ -92,8 +96,38 @@ internal static class MapWriter
             return needed;
         }
 
+        // The last top-level stage reading each top-level value (a conditional reads all its branches read).
+        private void CollectUses()
+        {
+            var root = body.Builder.Root;
+            for (var at = 0; at < root.Nodes.Count; at++)
+            {
+                var n = root.Nodes[at];
+                if (!_needed.Contains(n))
+                    continue;
+                foreach (var arg in n.Args)
+                    _lastUse[arg] = at;
+                if (n.Op != Op.Condition)
+                    continue;
+                var pending = new Stack<Region>([n.Then!, n.Else!]);
+                while (pending.TryPop(out var region))
+                {
+                    foreach (var value in region.Results.Concat(region.Nodes.SelectMany(inner => inner.Args)))
+                        if (value.Owner == root)
+                            _lastUse[value] = at;
+                    foreach (var inner in region.Nodes.Where(inner => inner.Op == Op.Condition))
+                    {
+                        pending.Push(inner.Then!);
+                        pending.Push(inner.Else!);
+                    }
+                }
+            }
+            _lastUse[body.Output] = int.MaxValue;
+        }
+
         private void WriteRegion(Region region, List<Expression> statements)
         {
+            var top = region == body.Builder.Root;
             for (var k = 0; k < region.Nodes.Count; k++)
             {
                 var n = region.Nodes[k];
@@ -102,9 +136,13 @@ internal static class MapWriter
                 if (n.Op == Op.Condition)
                 {
                     WriteCondition(n, region.Nodes.Skip(k + 1).TakeWhile(p => p.Op == Op.Project && p.Args[0] == n).ToList(), statements);
+                    if (top)
+                        ReleaseDead(n, k);
                     continue;
                 }
                 var value = n.Op == Op.Captured ? n.Live! : RuleTable.Get(n.Op).Emit(Array.ConvertAll(n.Args, Read));
+                if (top)
+                    ReleaseDead(n, k);
                 statements.Add(Expression.Assign(Define(n), value));
             }
         }
@@ -124,10 +162,24 @@ internal static class MapWriter
             statements.Add(Expression.IfThenElse(Read(condition.Args[0]), Branch(condition.Then!), Branch(condition.Else!)));
         }
 
+        // After stage k of the top level has read its arguments, those it read last free their variables.
+        private void ReleaseDead(Node n, int k)
+        {
+            foreach (var arg in n.Args.Distinct())
+                if (_lastUse.GetValueOrDefault(arg, -1) == k && _values.Remove(arg, out var variable))
+                    Pool(variable.Type).Push(variable);
+        }
+
+        private Stack<ParameterExpression> Pool(Type type) => _free.TryGetValue(type, out var pool) ? pool : _free[type] = new();
+
         private ParameterExpression Define(Node n)
         {
-            var local = Expression.Variable(n.IsBool ? typeof(bool) : typeof(double), $"e{n.Id}");
-            _locals.Add(local);
+            var type = n.IsBool ? typeof(bool) : typeof(double);
+            if (!Pool(type).TryPop(out var local))
+            {
+                local = Expression.Variable(type, $"e{n.Id}");
+                _locals.Add(local);
+            }
             _values[n] = local;
             return local;
         }

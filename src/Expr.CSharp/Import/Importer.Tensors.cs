@@ -48,8 +48,38 @@ internal sealed partial class Importer
                 return Library(call);
             case MethodCallExpression call when call.Method.DeclaringType is { } type && IsTensor(type):
                 return Method(call) ?? throw Errors.NoRule(call);
+            case MethodCallExpression or NewExpression or InvocationExpression when IsTensor(e.Type) && ParameterFree.Check(e):
+                // Matrix<double>.Build.Dense(2, X.ColumnCount): made from captured values only, so it is one too, made at each call.
+                return _b.Captured(e, e, "built");
             default:
                 return null;
+        }
+    }
+
+    /// <summary>Whether a (small) sub-tree reads no parameter of any lambda; a large one is taken as reading one.</summary>
+    private sealed class ParameterFree : ExpressionVisitor
+    {
+        private const int MaxNodes = 1000;
+        private int _nodes;
+        private bool _reads;
+
+        public static bool Check(Expression e)
+        {
+            var visitor = new ParameterFree();
+            visitor.Visit(e);
+            return !visitor._reads;
+        }
+
+        public override Expression? Visit(Expression? node)
+        {
+            if (node is null || _reads)
+                return node;
+            if (++_nodes > MaxNodes || node is ParameterExpression or LambdaExpression)
+            {
+                _reads = true;
+                return node;
+            }
+            return base.Visit(node);
         }
     }
 
