@@ -26,7 +26,11 @@ public static class Grad
     /// <exception cref="ExprGradException">The lambda uses something outside the catalogue.</exception>
     public static Gradient Of(LambdaExpression f)
     {
-        return new Gradient(Differentiate(f), typedExpression: null, kernel: null);
+        var graph = Differentiate(f);
+        if (graph.HasTensorParameters)
+            throw new ExprGradException("a function with Vector<double> or Matrix<double> parameters has no flat layout: " +
+                "differentiate it as a typed lambda, Grad.Of((Matrix<double> W, ...) => ...)", f);
+        return new Gradient(graph, typedExpression: null, kernel: null);
     }
 
     /// <summary>

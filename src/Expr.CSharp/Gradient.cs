@@ -55,8 +55,11 @@ public class Gradient
     /// </summary>
     /// <returns>The function's value.</returns>
     /// <exception cref="ArgumentException">A span is shorter than <see cref="Dimension"/>.</exception>
+    /// <exception cref="NotSupportedException">A parameter is a vector or matrix: use the typed <c>Evaluate</c>.</exception>
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
+        if (_graph.HasTensorParameters)
+            ThrowTensorParameters();
         var n = _dimension;
         if (point.Length < n || gradient.Length < n)
             ThrowTooShort(point.Length, gradient.Length, n);
@@ -69,6 +72,9 @@ public class Gradient
         Workspace.Return(work);
         return value;
     }
+
+    private static void ThrowTensorParameters() =>
+        throw new NotSupportedException("this function has Vector<double> or Matrix<double> parameters, which have no flat layout: call the typed Evaluate(...)");
 
     // Kept out of Evaluate so that the hot path stays small.
     private static void ThrowTooShort(int point, int gradient, int n) =>
@@ -105,7 +111,13 @@ public class Gradient
     /// </code>
     /// Each line is valid C# once its variables are declared as doubles (arrays for array gradients).
     /// </summary>
-    public string ToCode() => StagedCode.Print(_graph);
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices: see <see cref="ToListing"/>.</exception>
+    public string ToCode() => StagedCode.Print(ScalarGraph(nameof(ToCode)));
+
+    // The printers of formulas and seed-style code speak scalars; a vector or matrix function has its listing.
+    private StagedGraph ScalarGraph(string what) => _graph.Builder.HasTensors
+        ? throw new NotSupportedException($"{what} prints scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
+        : _graph;
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
     public string ToListing() => GraphPrinter.Print(_graph);
@@ -117,6 +129,7 @@ public class Gradient
     /// One simplified formula per partial derivative, in the flat layout's order (<c>x</c>, <c>w[0]</c>, <c>w[1]</c>,
     /// ...): the staged graph inlined, then simplified. For reading: what runs is the staged code.
     /// </summary>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices.</exception>
     public IReadOnlyList<Derivative> Formulas
     {
         get
@@ -133,7 +146,7 @@ public class Gradient
 
     private Derivative[] BuildFormulas()
     {
-        var trees = new FormulaTrees(_graph);
+        var trees = new FormulaTrees(ScalarGraph(nameof(Formulas)));
         return _graph.SlotNames.Select((name, k) =>
         {
             var size = trees.PartialSize(k);
@@ -168,8 +181,10 @@ public class Gradient
         if (typeof(T) == typeof(double))
             return;
         var p = _graph.Parameters[param];
-        var array = (double[])(object)value!;
-        ArgumentNullException.ThrowIfNull(array, p.Name);
+        ArgumentNullException.ThrowIfNull(value, p.Name);
+        if (value is not double[] array)
+            return; // a vector or matrix: the compiled code checks its shape
+
         if (array.Length < p.Extent)
             throw new ArgumentException($"parameter '{p.Name}' has length {array.Length} but the function reads {p.Name}[{p.Extent - 1}]", p.Name);
     }

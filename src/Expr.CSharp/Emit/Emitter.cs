@@ -32,7 +32,9 @@ internal sealed class Emitter
     private Emitter(StagedGraph graph, int budget)
     {
         _graph = graph;
-        _budget = budget;
+        // Values passed between methods travel as doubles: a graph with vectors and matrices stays one method (its
+        // stages are few, and each is a kernel call).
+        _budget = graph.Builder.HasTensors ? int.MaxValue : budget;
         var n = graph.Builder.Count;
         _byId = new Node?[n];
         _position = new int[n];
@@ -318,12 +320,16 @@ internal sealed class Emitter
     }
 
     /// <summary>Writes one compiled method: its stages in order, with block variables allocated and reused by liveness.</summary>
-    private sealed class PartWriter(Emitter e, int part)
+    private sealed class PartWriter(Emitter e, int part) : EmitContext
     {
         private readonly Dictionary<Node, ParameterExpression> _home = [];
         private readonly List<ParameterExpression> _variables = [];
-        private readonly Stack<ParameterExpression> _freeDoubles = new(), _freeBools = new();
+        private readonly Dictionary<Type, Stack<ParameterExpression>> _free = [];
+        private readonly HashSet<Node> _stored = [];
+        private TensorPrologue? _tensors;
         private ParameterExpression? _result;
+
+        public override Expression Dim(int dimension) => _tensors!.Dim(dimension);
 
         private bool Single => e._parts.Count == 1;
 
@@ -334,12 +340,18 @@ internal sealed class Emitter
             {
                 _variables.AddRange(e._frame.Locals);
                 statements.AddRange(e._frame.Prologue);
+                if (e._graph.Builder.HasTensors)
+                {
+                    _tensors = new TensorPrologue(e._graph, e._frame);
+                    _variables.AddRange(_tensors.Locals);
+                    statements.AddRange(_tensors.Statements);
+                }
                 // Slots whose adjoint is a number (0 where the function does not depend on them) are written first.
                 for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
                 {
                     var adjoint = e._graph.Adjoints[slot];
                     if (adjoint is null || adjoint.Op == Op.Constant)
-                        statements.Add(Expression.Assign(Gradient(slot), Expression.Constant(adjoint?.Value ?? 0.0)));
+                        statements.Add(Expression.Assign(Gradient(slot), Zero(slot, adjoint?.Value ?? 0.0)));
                 }
                 if (e._graph.Output.Op == Op.Constant && !Single)
                     statements.Add(Expression.Assign(TapeAt(0), Expression.Constant(e._graph.Output.Value)));
@@ -366,11 +378,13 @@ internal sealed class Emitter
                     WriteCondition(node, statements);
                     continue;
                 }
+                var rule = node.Op is Op.Input or Op.Captured ? null : RuleTable.Get(node.Op);
                 var value = node.Op switch
                 {
                     Op.Input => e._frame.Input(e._graph.Slot(node)),
-                    Op.Captured => node.Live!,
-                    _ => RuleTable.Get(node.Op).Emit(Array.ConvertAll(node.Args, Read)),
+                    Op.Captured => _tensors?.Captured(node) ?? node.Live!,
+                    _ when rule!.EmitTensor is { } emit => emit(this, node, Array.ConvertAll(node.Args, Read)),
+                    _ => rule!.Emit(Array.ConvertAll(node.Args, Read)),
                 };
                 ReleaseDead(node.Args, e._position[node.Id]);
                 Define(node, value, statements);
@@ -429,7 +443,7 @@ internal sealed class Emitter
         {
             if (e._stores.TryGetValue(node, out var slots))
                 foreach (var slot in slots)
-                    statements.Add(Expression.Assign(Gradient(slot), home));
+                    statements.Add(Expression.Assign(Gradient(slot), Owned(node, home)));
             if (node == e._graph.Output)
             {
                 if (Single)
@@ -469,17 +483,43 @@ internal sealed class Emitter
         private void Release(Node n)
         {
             if (_home.Remove(n, out var home))
-                (home.Type == typeof(bool) ? _freeBools : _freeDoubles).Push(home);
+                Pool(home.Type).Push(home);
         }
+
+        private Stack<ParameterExpression> Pool(Type type) =>
+            _free.TryGetValue(type, out var pool) ? pool : _free[type] = new();
 
         private ParameterExpression Allocate(Node n)
         {
-            var isBool = IsBool(n);
-            if ((isBool ? _freeBools : _freeDoubles).TryPop(out var reused))
+            var type = IsBool(n) ? typeof(bool) : n.Shape.Type;
+            if (Pool(type).TryPop(out var reused))
                 return reused;
-            var fresh = Expression.Variable(isBool ? typeof(bool) : typeof(double), $"v{n.Id}");
+            var fresh = Expression.Variable(type, $"v{n.Id}");
             _variables.Add(fresh);
             return fresh;
+        }
+
+        // A gradient the caller receives is theirs to change: a vector or matrix that is also an input, a captured value
+        // or another parameter's gradient is handed out as a copy.
+        private Expression Owned(Node adjoint, Expression value)
+        {
+            var shared = adjoint.Op is Op.Input or Op.Captured || !_stored.Add(adjoint);
+            return adjoint.Shape.IsTensor && shared ? Expression.Call(value, value.Type.GetMethod("Clone", Type.EmptyTypes)!) : value;
+        }
+
+        // The gradient of a slot the function does not depend on: zeros, shaped like a vector or matrix parameter.
+        private Expression Zero(int slot, double value)
+        {
+            var p = Array.Find(e._graph.Parameters, p => slot >= p.Offset && slot < p.Offset + p.Extent)!;
+            if (p.Kind == Kind.Scalar)
+                return Expression.Constant(value);
+            var input = e._frame.Input(slot);
+            return p.Kind == Kind.Matrix
+                ? Expression.Call(typeof(Tensors), nameof(Tensors.Matrix), null,
+                    Expression.Property(input, nameof(MathNet.Numerics.LinearAlgebra.Matrix<double>.RowCount)),
+                    Expression.Property(input, nameof(MathNet.Numerics.LinearAlgebra.Matrix<double>.ColumnCount)))
+                : Expression.Call(typeof(Tensors), nameof(Tensors.Vector), null,
+                    Expression.Property(input, nameof(MathNet.Numerics.LinearAlgebra.Vector<double>.Count)));
         }
 
         private static bool IsBool(Node n) => n.IsBool;

@@ -67,7 +67,7 @@ internal sealed class TypedFrame : Frame
         _graph = graph;
         ReturnType = resultType;
         _parameters = graph.Source.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
-        _gradients = graph.Parameters.Select(p => Expression.Variable(p.IsArray ? typeof(double[]) : typeof(double), "d" + p.Name)).ToArray();
+        _gradients = graph.Parameters.Select(p => Expression.Variable(p.IsArray ? typeof(double[]) : Shape.TypeOf(p.Kind), "d" + p.Name)).ToArray();
         _slots = new (int, int)[graph.Dimension];
         for (var i = 0; i < graph.Parameters.Length; i++)
             for (var k = 0; k < graph.Parameters[i].Extent; k++)

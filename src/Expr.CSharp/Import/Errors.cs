@@ -9,7 +9,9 @@ internal static class Errors
         "+, -, *, /, unary -, Math.Exp, Log (1 and 2 arguments), Log10, Log2, Sqrt, Cbrt, Pow, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, " +
         "Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Max, Min, Sign, Floor, Ceiling, Round, Truncate, Fn.Sigmoid, Fn.Relu, Fn.Softplus, " +
         "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants, " +
-        "and captured variables";
+        "captured variables, and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
+        "TransposeThisAndMultiply, OuterProduct, Pointwise* functions, Map, Map2, Sum, DotProduct, L2Norm (vectors), FrobeniusNorm, " +
+        "RowSums, ColumnSums, Fn.Softmax, Fn.LogSumExp, Fn.CrossEntropy, Fn.SquaredError";
 
     public static ExprGradException Unsupported(Expression e, string what) =>
         new($"cannot differentiate {what} in {Show(e)} (supported: {Catalogue})", e);
@@ -25,10 +27,10 @@ internal static class Errors
             "compiled body; write the function inline in the lambda, or use an Fn function", e);
 
     public static ExprGradException ParameterType(ParameterExpression p) =>
-        new($"parameter '{p.Name}' has type {p.Type.Name}; parameters must be double or double[]", p);
+        new($"parameter '{p.Name}' has type {p.Type.Name}; parameters must be double, double[], Vector<double> or Matrix<double>", p);
 
     public static ExprGradException ResultType(LambdaExpression f) =>
-        new($"the function returns {f.ReturnType.Name}; it must return double", f);
+        new($"the function returns {f.ReturnType.Name}; it must return double (sum or reduce a vector or matrix to one number)", f);
 
     public static ExprGradException UnindexedArray(ParameterExpression p) =>
         new($"the array parameter '{p.Name}' is used whole; index it with a constant, like {p.Name}[0]", p);
@@ -53,7 +55,8 @@ internal static class Errors
         const int MaxDepth = 40, MaxNodes = 200, MaxLength = 300;
         if (!SizeProbe.IsSmall(e, MaxDepth, MaxNodes))
             return $"a {e.NodeType} expression of type {e.Type.Name} (too large to print)";
-        var text = e.ToString();
+        // A captured variable prints as value(Program+<>c__DisplayClass0_0).X: the user wrote X.
+        var text = System.Text.RegularExpressions.Regex.Replace(e.ToString(), @"value\([^()]*\)\.", "");
         return text.Length <= MaxLength ? text : text[..MaxLength] + "…";
     }
 

@@ -10,7 +10,7 @@ namespace ExprGrad.Import;
 /// reads, constants fold, and anything outside the catalogue stops here with an <see cref="ExprGradException"/>.
 /// The walk recurses through <see cref="StackGuard"/>, so it survives trees of any depth.
 /// </summary>
-internal sealed class Importer
+internal sealed partial class Importer
 {
     private readonly GraphBuilder _b = new();
     private readonly Dictionary<ParameterExpression, (int Index, bool IsArray)> _parameters = [];
@@ -26,7 +26,7 @@ internal sealed class Importer
         for (var i = 0; i < f.Parameters.Count; i++)
         {
             var p = f.Parameters[i];
-            if (p.IsByRef || (p.Type != typeof(double) && p.Type != typeof(double[])))
+            if (p.IsByRef || (p.Type != typeof(double[]) && Shape.KindOf(p.Type) is null))
                 throw Errors.ParameterType(p);
             _parameters[p] = (i, p.Type == typeof(double[]));
         }
@@ -40,6 +40,9 @@ internal sealed class Importer
         var output = importer.Value(f.Body);
         if (importer._tooDeep is { } error)
             throw error;
+        if (output.Shape.IsTensor)
+            throw Errors.ResultType(f);
+        importer._b.Site = null; // what the sweep builds is checked, but no user expression is to blame
         return new StagedGraph(f, importer._b, output, importer.Layout(f));
     }
 
@@ -56,7 +59,7 @@ internal sealed class Importer
             var p = f.Parameters[i];
             var isArray = p.Type == typeof(double[]);
             var extent = isArray ? extents[i] : 1;
-            layout[i] = new ParameterLayout(p.Name ?? $"p{i}", isArray, offset, extent);
+            layout[i] = new ParameterLayout(p.Name ?? $"p{i}", isArray, offset, extent, Shape.KindOf(p.Type) ?? Kind.Scalar);
             offset += extent;
         }
         return layout;
@@ -69,8 +72,8 @@ internal sealed class Importer
             return _b.Constant(0); // the import has failed: finish quickly, the error is thrown at the top
         if (!StackGuard.HasRoom)
             return StackGuard.Run(() => Value(e));
-        if (e.Type != typeof(double))
-            throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double is needed");
+        if (Shape.KindOf(e.Type) is null)
+            throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double, Vector<double> or Matrix<double> is needed");
         if (e is ConstantExpression or ParameterExpression)
             return ValueOf(e);
 
@@ -86,9 +89,11 @@ internal sealed class Importer
 
     private Node ValueOf(Expression e)
     {
+        if (TryTensor(e) is { } tensor)
+            return tensor;
         switch (e)
         {
-            case ConstantExpression c:
+            case ConstantExpression c when c.Type == typeof(double):
                 return _b.Constant((double)c.Value!);
             case ParameterExpression p:
                 return Parameter(p);
@@ -151,10 +156,10 @@ internal sealed class Importer
     private Node Parameter(ParameterExpression p)
     {
         if (!_parameters.TryGetValue(p, out var info))
-            throw Errors.ForeignParameter(p);
+            return _outer is not null ? OuterInput(p) : throw Errors.ForeignParameter(p);
         if (info.IsArray)
             throw Errors.UnindexedArray(p);
-        return _b.Input(info.Index, -1);
+        return Shape.KindOf(p.Type) is { } kind && kind != Kind.Scalar ? _b.TensorInput(info.Index, kind) : _b.Input(info.Index, -1);
     }
 
     private Node Element(Expression e, Expression array, IReadOnlyList<Expression> indices)
@@ -191,6 +196,8 @@ internal sealed class Importer
 
     private Node Conditional(ConditionalExpression c)
     {
+        if (c.Type != typeof(double))
+            throw Errors.Unsupported(c, "a conditional choosing between vectors or matrices (choose between numbers, inside a Map if need be)");
         var test = Test(c.Test);
         if (test.Op == Op.Constant)
         {

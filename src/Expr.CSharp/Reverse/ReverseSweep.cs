@@ -30,6 +30,20 @@ internal static class ReverseSweep
     }
 
     /// <summary>
+    /// The adjoints of every stage of <paramref name="b"/>'s root that <paramref name="output"/> depends on, given
+    /// <paramref name="seed"/> as the output's adjoint: the sweep run on a <see cref="MapBody"/>'s own small graph.
+    /// </summary>
+    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed)
+    {
+        var adjoints = new Dictionary<Node, Node>();
+        if (output.IsPassive || output.Op == Op.Constant)
+            return adjoints;
+        adjoints[output] = seed;
+        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null);
+        return adjoints;
+    }
+
+    /// <summary>
     /// Sweeps the first <paramref name="count"/> stages of <paramref name="region"/> backwards. Adjoints of nodes
     /// outside the region accumulate in <paramref name="adjoints"/> too: for a branch, they are what it exports.
     /// The root's sweep writes each contribution to <paramref name="log"/>, for display.
@@ -92,12 +106,15 @@ internal static class ReverseSweep
         var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
         if (reached.Length == 0)
             return;
-        thenRegion.Results = Array.ConvertAll(reached, x => thenExports.GetValueOrDefault(x) ?? b.Constant(0));
-        elseRegion.Results = Array.ConvertAll(reached, x => elseExports.GetValueOrDefault(x) ?? b.Constant(0));
+        thenRegion.Results = Array.ConvertAll(reached, x => thenExports.GetValueOrDefault(x) ?? Zero(b, x));
+        elseRegion.Results = Array.ConvertAll(reached, x => elseExports.GetValueOrDefault(x) ?? Zero(b, x));
         var outputs = b.Condition(condition.Args[0], thenRegion, elseRegion);
         for (var k = 0; k < reached.Length; k++)
             Accumulate(b, adjoints, reached[k], outputs[k], log);
     }
+
+    // The adjoint a branch delivers for a node it does not reach: 0, or a vector or matrix of zeros.
+    private static Node Zero(GraphBuilder b, Node x) => x.Shape.IsTensor ? b.Fill(b.Constant(0), x.Shape) : b.Constant(0);
 
     private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars)
     {

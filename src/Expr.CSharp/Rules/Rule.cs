@@ -23,13 +23,24 @@ internal sealed class Rule
     /// <summary>The gate label of the operation in listings and circuits (<c>+</c>, <c>exp</c>, <c>σ</c>).</summary>
     public required string Symbol { get; init; }
 
+    /// <summary>The number of arguments; −1 for any number (<see cref="Op.Map"/>).</summary>
     public required int Arity { get; init; }
 
-    /// <summary>Evaluates the operation on numbers (booleans are 1 and 0).</summary>
-    public required Func<double[], double> Evaluate { get; init; }
+    /// <summary>Evaluates a scalar operation on numbers (booleans are 1 and 0).</summary>
+    public Func<double[], double> Evaluate { get; init; } = _ => throw new InvalidOperationException("a vector or matrix operation is not evaluated on numbers");
 
-    /// <summary>Builds the Linq expression computing the operation from its (already staged) arguments.</summary>
-    public required Func<Expression[], Expression> Emit { get; init; }
+    /// <summary>Builds the Linq expression computing a scalar operation from its (already staged) arguments.</summary>
+    public Func<Expression[], Expression> Emit { get; init; } = _ => throw new InvalidOperationException("a vector or matrix operation is emitted by EmitTensor");
+
+    /// <summary>
+    /// For a vector or matrix operation: the shape of its result from its arguments (and <see cref="Node.Param"/>),
+    /// relating the dimensions it needs equal. Null for a scalar operation, which applied to vectors or matrices
+    /// becomes a <see cref="Op.Map"/>.
+    /// </summary>
+    public Func<GraphBuilder, Node[], int, Shape>? Infer { get; init; }
+
+    /// <summary>For a vector or matrix operation: the Linq expression computing it, usually a call of a MathNet kernel.</summary>
+    public Func<EmitContext, Node, Expression[], Expression>? EmitTensor { get; init; }
 
     /// <summary>Null for boolean operations, which carry no adjoint.</summary>
     public Pullback? Pullback { get; init; }
@@ -41,4 +52,11 @@ internal sealed class Rule
 
     /// <summary>The .NET method this operation is when the emitted code calls one (Math.Exp, Fn.Sigmoid, ...).</summary>
     public MethodInfo? Method { get; init; }
+}
+
+/// <summary>What a vector or matrix operation's emission may ask of the method being written.</summary>
+internal abstract class EmitContext
+{
+    /// <summary>The size of a dimension at the call (an <c>int</c>, read once on entry).</summary>
+    public abstract Expression Dim(int dimension);
 }

@@ -14,12 +14,18 @@ namespace ExprGrad.Rules;
 /// <c>max</c> and <c>min</c> split the adjoint evenly between tied arguments (so max(x, x) has derivative 1);
 /// <c>sign</c>, <c>floor</c>, <c>ceiling</c>, <c>round</c> and <c>truncate</c> have derivative 0 everywhere.
 /// </remarks>
-internal static class RuleTable
+internal static partial class RuleTable
 {
     private static readonly FrozenDictionary<Op, Rule> Table = Build().ToFrozenDictionary(r => r.Op);
 
     /// <summary>All operations that have a rule (every <see cref="Op"/> but the structural ones).</summary>
     public static IEnumerable<Op> Operations => Table.Keys;
+
+    /// <summary>The operations on numbers: those the scalar random tests generate.</summary>
+    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null).Select(r => r.Op);
+
+    /// <summary>The operations on vectors and matrices (and the numbers they reduce to).</summary>
+    public static IEnumerable<Op> TensorOperations => Table.Values.Where(r => r.Infer is not null).Select(r => r.Op);
 
     public static Rule Get(Op op) =>
         Table.TryGetValue(op, out var rule) ? rule : throw new InvalidOperationException($"no rule for structural operation {op}");
@@ -122,6 +128,9 @@ internal static class RuleTable
         yield return Test(NotEqual, "!=", (a, c) => a != c, Expression.NotEqual, commutative: true);
         yield return Test(AndAlso, "&&", (a, c) => a != 0 && c != 0, Expression.AndAlso);
         yield return Test(OrElse, "||", (a, c) => a != 0 || c != 0, Expression.OrElse);
+        foreach (var rule in TensorRules())
+            yield return rule;
+
         yield return new Rule
         {
             Op = Not, Symbol = "!", Arity = 1, IsBool = true,

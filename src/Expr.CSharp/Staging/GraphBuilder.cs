@@ -63,7 +63,35 @@ internal sealed class GraphBuilder
 
     /// <summary>A live read of a captured variable; <paramref name="root"/> and <paramref name="path"/> identify it for sharing.</summary>
     public Node Captured(Expression live, object? root, string path) =>
-        Intern(new Key(Op.Captured, -1, -1, root, path), () => new Node(_nextId++, Op.Captured, [], _current) { Live = live, IsBool = live.Type == typeof(bool) });
+        Intern(new Key(Op.Captured, -1, -1, 0, root, path), () => Leaf(new Node(_nextId++, Op.Captured, [], _current) { Live = live, IsBool = live.Type == typeof(bool) }, Shape.KindOf(live.Type)));
+
+    /// <summary>A read of a vector or matrix parameter; its dimensions are new, read from it at each call.</summary>
+    public Node TensorInput(int param, Kind kind)
+    {
+        var node = Input(param, -1);
+        return node.Shape.Kind == kind ? node : Leaf(node, kind);
+    }
+
+    // A leaf vector or matrix brings its own dimensions.
+    private Node Leaf(Node node, Kind? kind)
+    {
+        node.Shape = kind switch
+        {
+            Kind.Vector => Shape.Vector(Dims.New(node, "Count")),
+            Kind.Matrix => Shape.Matrix(Dims.New(node, "RowCount"), Dims.New(node, "ColumnCount")),
+            _ => Shape.Scalar,
+        };
+        return node;
+    }
+
+    /// <summary>Which dimensions must be equal, and the checks that say so at a call.</summary>
+    public Dimensions Dims { get; } = new();
+
+    /// <summary>The user's sub-expression being staged, named by shape errors; null while the sweep builds adjoints.</summary>
+    public Expression? Site { get; set; }
+
+    /// <summary>True once any vector or matrix has been staged.</summary>
+    public bool HasTensors => Dims.Count > 0;
 
     public Node Add(Node a, Node b) => Apply(Op.Add, a, b);
 
@@ -79,11 +107,19 @@ internal sealed class GraphBuilder
 
     public Node Apply(Op op, Node a, Node b) => Apply(op, [a, b]);
 
-    private Node Apply(Op op, Node[] args)
+    public Node Apply(Op op, Node[] args, int param = 0)
     {
         var rule = RuleTable.Get(op);
-        if (args.Length != rule.Arity)
+        if (args.Length != rule.Arity && rule.Arity >= 0)
             throw new ArgumentException($"{op} takes {rule.Arity} arguments", nameof(args));
+        if (rule.Infer is { } infer)
+            return Tensor(op, args, param, infer);
+        if (Array.Exists(args, a => a.Shape.IsTensor))
+        {
+            var shape = Array.Find(args, a => a.Shape.IsTensor)!.Shape;
+            args = Array.ConvertAll(args, a => a.Op == Op.Fill ? a.Args[0] : a);
+            return Map(MapBody.Of(rule.Symbol, args, (b, x) => b.Apply(op, x)), args, shape);
+        }
 
         if (Array.TrueForAll(args, a => a.Op == Op.Constant))
         {
@@ -95,8 +131,106 @@ internal sealed class GraphBuilder
         if (rule.Commutative && args[0].Id > args[1].Id)
             (args[0], args[1]) = (args[1], args[0]);
 
-        var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, null, null);
+        var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, 0, null, null);
         return Intern(key, () => new Node(_nextId++, op, args, _current) { IsBool = rule.IsBool });
+    }
+
+    // A vector or matrix operation: its rule infers the shape (and relates the dimensions it needs equal).
+    private Node Tensor(Op op, Node[] args, int param, Func<GraphBuilder, Node[], int, Shape> infer)
+    {
+        if (TensorSimplify(op, args, param) is { } simpler)
+            return simpler;
+        var shape = infer(this, args, param);
+        var key = new Key(op, args.Length > 0 ? args[0].Id : -1, args.Length > 1 ? args[1].Id : -1, param, null, null);
+        return Intern(key, () => new Node(_nextId++, op, args, _current) { Param = param, Shape = shape });
+    }
+
+    private Node? TensorSimplify(Op op, Node[] a, int param)
+    {
+        // (Aᵀ)ᵀ = A; a transposed matrix operand of a product is a flag of the product, so no transpose is materialized.
+        if (op == Op.Transpose && a[0].Op == Op.Transpose)
+            return a[0].Args[0];
+        if (op == Op.MatMul && a[0].Op == Op.Transpose)
+            return Apply(Op.MatMul, [a[0].Args[0], a[1]], param ^ 1);
+        if (op == Op.MatMul && a[1].Op == Op.Transpose)
+            return Apply(Op.MatMul, [a[0], a[1].Args[0]], param ^ 2);
+        return null;
+    }
+
+    /// <summary>A product op(a)·op(b), where op transposes the first operand if <paramref name="transposeA"/> and the second if <paramref name="transposeB"/>.</summary>
+    public Node MatMul(Node a, Node b, bool transposeA = false, bool transposeB = false) =>
+        Apply(Op.MatMul, [a, b], (transposeA ? 1 : 0) | (transposeB ? 2 : 0));
+
+    /// <summary>
+    /// <paramref name="body"/> applied element by element to <paramref name="args"/> (vectors or matrices of one shape,
+    /// and scalars), giving a value of <paramref name="shape"/> (by default the first tensor argument's).
+    /// </summary>
+    public Node Map(MapBody body, Node[] args, Shape? shape = null)
+    {
+        args = (Node[])args.Clone();
+        Shape? first = shape;
+        for (var k = 0; k < args.Length; k++)
+        {
+            if (!args[k].Shape.IsTensor)
+                continue;
+            if (first is { } s)
+                Elementwise(s, args[k].Shape, body.Name ?? "Map");
+            first ??= args[k].Shape;
+            // A constant tensor is passed as its one value.
+            if (args[k].Op == Op.Fill)
+                args[k] = args[k].Args[0];
+        }
+        var result = first ?? throw new ArgumentException("a Map needs a vector or matrix argument", nameof(args));
+
+        // The identity (x + 0, 1·x, a derivative that is the adjoint itself) is its argument.
+        if (body.Output == body.Cached)
+            return args[body.CachedArg];
+        if (body.Output.Op == Op.Input && body.Output.Param < args.Length && body.Output != body.Cached)
+        {
+            var arg = args[body.Output.Param];
+            return arg.Shape.IsTensor ? arg : Fill(arg, result);
+        }
+        if (body.Name is null)
+            return Stage(new Node(_nextId++, Op.Map, args, _current) { Body = body, Shape = result });
+        var key = new Key(Op.Map, -1, -1, 0, null, $"{body.Name}:{string.Join(",", args.Select(a => a.Id))}");
+        return Intern(key, () => new Node(_nextId++, Op.Map, args, _current) { Body = body, Shape = result });
+    }
+
+    /// <summary>A vector or matrix of <paramref name="shape"/> whose every element is <paramref name="value"/>.</summary>
+    public Node Fill(Node value, Shape shape) =>
+        Intern(new Key(Op.Fill, value.Id, shape.Rows, shape.Columns, null, null),
+            () => new Node(_nextId++, Op.Fill, [value], _current) { Shape = shape });
+
+    /// <summary>The size of dimension <paramref name="dimension"/> at the call, as a number.</summary>
+    public Node Size(int dimension) =>
+        Intern(new Key(Op.Size, -1, -1, Dims.Find(dimension), null, null),
+            () => new Node(_nextId++, Op.Size, [], _current) { Param = dimension });
+
+    /// <summary>The matrix with <paramref name="rows"/> rows, each a copy of the vector <paramref name="row"/>.</summary>
+    public Node RepeatRow(Node row, int rows) => Apply(Op.RepeatRow, [row], rows);
+
+    /// <summary>The matrix with <paramref name="columns"/> columns, each a copy of the vector <paramref name="column"/>.</summary>
+    public Node RepeatColumn(Node column, int columns) => Apply(Op.RepeatColumn, [column], columns);
+
+    /// <summary>Relates two dimensions that an operation needs equal; a mismatch is reported at the call, naming both shapes.</summary>
+    public void Unify(int a, int b, Shape left, Shape right, string requirement) =>
+        Dims.Unify(a, b, () => new ShapeCheck(a, b, Site is { } site ? Import.Errors.Show(site) : "a derivative", requirement, left, right));
+
+    /// <summary>Relates the dimensions of two operands of an element-wise operation.</summary>
+    public void Elementwise(Shape left, Shape right, string operation)
+    {
+        if (left.Kind != right.Kind)
+            throw new ExprGradException($"{operation}: cannot combine a {left.Kind.ToString().ToLowerInvariant()} with a {right.Kind.ToString().ToLowerInvariant()} element by element", Site);
+        const string same = "element-wise operands must have one shape";
+        Unify(left.Rows, right.Rows, left, right, same);
+        if (left.Kind == Kind.Matrix)
+            Unify(left.Columns, right.Columns, left, right, same);
+    }
+
+    private Node Stage(Node node)
+    {
+        _current.Nodes.Add(node);
+        return node;
     }
 
     // Identities exact for every double but the sign of a zero result (x + 0 where x = −0), as in JAX and PyTorch.
@@ -192,7 +326,7 @@ internal sealed class GraphBuilder
         var outputs = new Node[then.Results.Length];
         for (var k = 0; k < outputs.Length; k++)
         {
-            outputs[k] = new Node(_nextId++, Op.Project, [condition], _current) { Param = k };
+            outputs[k] = new Node(_nextId++, Op.Project, [condition], _current) { Param = k, Shape = then.Results[k].Shape };
             _current.Nodes.Add(outputs[k]);
         }
         return outputs;
@@ -210,20 +344,20 @@ internal sealed class GraphBuilder
         return node;
     }
 
-    private readonly struct Key(Op op, int a, int b, object? root, string? path) : IEquatable<Key>
+    private readonly struct Key(Op op, int a, int b, int c, object? root, string? path) : IEquatable<Key>
     {
         private readonly Op _op = op;
-        private readonly int _a = a, _b = b;
+        private readonly int _a = a, _b = b, _c = c;
         private readonly object? _root = root;
         private readonly string? _path = path;
 
         // Captured roots compare by reference: two user objects that are Equal are still two variables.
         public bool Equals(Key other) =>
-            _op == other._op && _a == other._a && _b == other._b && ReferenceEquals(_root, other._root) && _path == other._path;
+            _op == other._op && _a == other._a && _b == other._b && _c == other._c && ReferenceEquals(_root, other._root) && _path == other._path;
 
         public override bool Equals(object? obj) => obj is Key k && Equals(k);
 
         public override int GetHashCode() =>
-            HashCode.Combine(_op, _a, _b, _root is null ? 0 : RuntimeHelpers.GetHashCode(_root), _path);
+            HashCode.Combine(_op, _a, _b, _c, _root is null ? 0 : RuntimeHelpers.GetHashCode(_root), _path);
     }
 }

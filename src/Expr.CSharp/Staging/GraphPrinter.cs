@@ -60,11 +60,36 @@ internal static class GraphPrinter
         }
         var rule = RuleTable.Get(n.Op);
         text.Append(indent).Append(Name(n)).Append(" = ");
-        if (rule.Arity == 2 && rule.Method is null)
+        if (Tensor(n) is { } tensor)
+            text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape));
+        else if (rule.Arity == 2 && rule.Method is null)
             text.Append(Name(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(Name(n.Args[1]));
         else
             text.Append(rule.Symbol).Append(' ').AppendLine(string.Join(" ", n.Args.Select(Name)));
     }
+
+    // Vector and matrix stages, with their transposes, bodies and dimensions spelled out.
+    private static string? Tensor(Node n)
+    {
+        string T(int k) => Name(n.Args[k]) + ((n.Param >> k & 1) != 0 ? "ᵀ" : "");
+        var args = string.Join(", ", n.Args.Select(Name));
+        return n.Op switch
+        {
+            Op.MatMul => $"{T(0)} · {T(1)}",
+            Op.Map => $"map {n.Body!.Name ?? (n.Body.Cached is null ? "λ" : "λ'")}({args})",
+            Op.Size => $"size n{n.Param}",
+            Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Get(n.Op).Symbol} n{n.Param} of {args}",
+            _ when n.Shape.IsTensor || Array.Exists(n.Args, a => a.Shape.IsTensor) => $"{RuleTable.Get(n.Op).Symbol}({args})",
+            _ => null,
+        };
+    }
+
+    private static string Describe(Shape shape) => shape.Kind switch
+    {
+        Kind.Matrix => $"n{shape.Rows}×n{shape.Columns}",
+        Kind.Vector => $"n{shape.Rows}",
+        _ => "scalar",
+    };
 
     private static void Branch(StagedGraph graph, Region region, StringBuilder text, string indent)
     {

@@ -30,7 +30,11 @@ internal sealed class Node
     /// <summary>For <see cref="Op.Constant"/>: the value (booleans are 1 and 0).</summary>
     public double Value { get; init; }
 
-    /// <summary>For <see cref="Op.Input"/>: the lambda parameter; for <see cref="Op.Project"/>: the output index.</summary>
+    /// <summary>
+    /// For <see cref="Op.Input"/>: the lambda parameter; for <see cref="Op.Project"/>: the output index; for
+    /// <see cref="Op.MatMul"/>: which operands are transposed (1: the first, 2: the second); for <see cref="Op.Size"/>,
+    /// <see cref="Op.RepeatRow"/> and <see cref="Op.RepeatColumn"/>: a dimension.
+    /// </summary>
     public int Param { get; init; }
 
     /// <summary>For <see cref="Op.Input"/> of an array parameter: the element index; −1 for a scalar parameter.</summary>
@@ -45,11 +49,17 @@ internal sealed class Node
     /// <summary>For <see cref="Op.Condition"/>: the branch taken when the test fails.</summary>
     public Region? Else { get; init; }
 
+    /// <summary>A number, or a vector or matrix with its dimensions. Set once, when the node is built.</summary>
+    public Shape Shape { get; set; } = Shape.Scalar;
+
+    /// <summary>For <see cref="Op.Map"/>: the scalar function applied element by element.</summary>
+    public MapBody? Body { get; init; }
+
     /// <summary>True for comparisons, logical operators and boolean constants: values that carry no adjoint.</summary>
     public bool IsBool { get; init; }
 
-    /// <summary>True if no gradient can flow into this node (constants, captured values, booleans).</summary>
-    public bool IsPassive => Op is Op.Constant or Op.Captured || IsBool;
+    /// <summary>True if no gradient can flow into this node (constants, captured values, sizes, booleans).</summary>
+    public bool IsPassive => Op is Op.Constant or Op.Captured or Op.Size || IsBool;
 
     public override string ToString() => GraphPrinter.Name(this);
 }

@@ -57,6 +57,25 @@ internal enum Op
     Softplus,
     Square,
 
+    // Vectors and matrices (MathNet). Element-wise operations are all Map, whose scalar body the engine differentiates.
+    Map,
+    MatMul,
+    Outer,
+    Transpose,
+    Sum,
+    Dot,
+    Norm,
+    RowSums,
+    ColumnSums,
+    RepeatRow,
+    RepeatColumn,
+    Fill,
+    Size,
+    Softmax,
+    LogSumExp,
+    CrossEntropy,
+    SquaredError,
+
     // Boolean: conditions of conditionals. They carry no adjoint.
     LessThan,
     LessThanOrEqual,

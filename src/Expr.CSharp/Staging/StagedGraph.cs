@@ -6,8 +6,10 @@ namespace ExprGrad.Staging;
 /// <param name="Name">The parameter's name.</param>
 /// <param name="IsArray">True for a <c>double[]</c> parameter.</param>
 /// <param name="Offset">Its first slot.</param>
-/// <param name="Extent">Its number of slots: 1 for a scalar, the highest index read plus one for an array.</param>
-internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent)
+/// <param name="Extent">Its number of slots: 1 for a scalar, the highest index read plus one for an array, 1 for a
+/// vector or matrix (whose gradient is one value of its type).</param>
+/// <param name="Kind">Scalar (a double or a double[]), vector or matrix.</param>
+internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar)
 {
     /// <summary>The name of the parameter's slot <paramref name="k"/> as the user writes it: <c>x</c>, or <c>w[k]</c> for an array.</summary>
     public string SlotName(int k) => IsArray ? $"{Name}[{k}]" : Name;
@@ -39,6 +41,9 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     public Node Output { get; } = output;
 
     public ParameterLayout[] Parameters { get; } = parameters;
+
+    /// <summary>True if a parameter is a vector or matrix: such a function is evaluated through its typed delegate only.</summary>
+    public bool HasTensorParameters => Array.Exists(Parameters, p => p.Kind != Kind.Scalar);
 
     public int Dimension => Parameters.Length == 0 ? 0 : Parameters[^1].Offset + Parameters[^1].Extent;
 

@@ -67,7 +67,7 @@ public sealed class GradientProperties(ITestOutputHelper output)
             $"{tally.Discarded} cases discarded for want of a smooth point (last reason: {tally.LastReason})");
 
         // The random property itself must reach every operation, not just the per-operation coverage tests.
-        var unexercised = RuleTable.Operations.Where(op => !tally.Operations.ContainsKey(op)).ToList();
+        var unexercised = RuleTable.ScalarOperations.Where(op => !tally.Operations.ContainsKey(op)).ToList();
 
         // Checked at a tolerance above the default because the numeric reference is less accurate: rare, or the
         // property would be weaker than it claims.
