@@ -1,3 +1,5 @@
+using MathNet.Numerics.LinearAlgebra;
+
 namespace ExprGrad.Benchmarks.Infrastructure;
 
 // Start-up sanity checks: a benchmark class refuses to run if ExprGrad's value or gradient disagrees with the
@@ -24,6 +26,26 @@ public static class Check
             throw new InvalidOperationException($"{what}: length {actual.Length}, expected {expected.Length}");
         for (var i = 0; i < expected.Length; i++)
             Close($"{what}[{i}]", expected[i], actual[i]);
+    }
+
+    // A matrix gradient, element by element. An element of W̄ = D̄·Xᵀ is a sum over the batch that can cancel to
+    // almost nothing, and two correct implementations that associate it differently then differ by a few ulps of
+    // the terms, not of the sum; so each element is judged relative to the larger of itself and 1e-6 of the
+    // matrix's largest element (for MLP-sized gradients still ~1e-15 absolute, far below any real mistake).
+    public static void Close(string what, Matrix<double> expected, Matrix<double> actual)
+    {
+        if (expected.RowCount != actual.RowCount || expected.ColumnCount != actual.ColumnCount)
+            throw new InvalidOperationException(
+                $"{what}: shape {actual.RowCount}×{actual.ColumnCount}, expected {expected.RowCount}×{expected.ColumnCount}");
+        var floor = 1e-6 * expected.Enumerate().Select(Math.Abs).DefaultIfEmpty().Max();
+        for (var j = 0; j < expected.ColumnCount; j++)
+            for (var i = 0; i < expected.RowCount; i++)
+            {
+                var (e, a) = (expected[i, j], actual[i, j]);
+                if (!(e == a || Math.Abs(e - a) <= Tolerance * Math.Max(Math.Max(Math.Abs(e), Math.Abs(a)), floor)))
+                    throw new InvalidOperationException(
+                        $"ExprGrad disagrees with the hand-written gradient: {what}[{i},{j}] = {a:R}, expected {e:R}");
+            }
     }
 
     // One array parameter, checked through both APIs against the hand-written value and gradient.
