@@ -254,6 +254,33 @@ internal sealed class TensorCase
     public LambdaExpression Lambda { get; }
     public string Display { get; }
 
+    /// <summary>
+    /// What kinds of inputs the case has, beyond its operations: each parameter and captured type, a Map lambda that
+    /// closes over a parameter (its gradient flows out of the lambda), a parameter read more than once (adjoints
+    /// summed at a fork).
+    /// </summary>
+    public IEnumerable<string> Features
+    {
+        get
+        {
+            foreach (var p in _parameters)
+                yield return $"parameter {(p.IsArray ? "double[]" : TypeName(p))}";
+            foreach (var c in _captured)
+                yield return $"captured {c.Shape.Kind}";
+            if (_parameters.Any(p => System.Text.RegularExpressions.Regex.IsMatch(Display, $@"Map\(t => {p.Expression.Name} \*")))
+                yield return "Map closing over a parameter";
+            if (_parameters.Any(p => _nodes.Count(n => n.Expression == p.Expression) > 1))
+                yield return "a parameter read twice";
+        }
+    }
+
+    /// <summary>Every feature <see cref="Features"/> can report.</summary>
+    public static IReadOnlyList<string> AllFeatures { get; } =
+    [
+        "parameter double", "parameter double[]", "parameter Vector<double>", "parameter Matrix<double>",
+        "captured Scalar", "captured Vector", "captured Matrix", "Map closing over a parameter", "a parameter read twice",
+    ];
+
     /// <summary>Generates the case of a seed: the same seed always gives the same function and captured values.</summary>
     public TensorCase(int seed, int depth)
     {

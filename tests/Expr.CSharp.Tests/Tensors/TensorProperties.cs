@@ -60,6 +60,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
         foreach (var (reason, count) in tally.Reasons.OrderByDescending(kv => kv.Value))
             output.WriteLine($"  rejected {count}×: {reason}");
         output.WriteLine("operations exercised: " + string.Join(", ", tally.Operations.OrderBy(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}")));
+        output.WriteLine("inputs exercised: " + string.Join(", ", tally.Features.OrderBy(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}")));
 
         if (PropertyRunner.IsReplaying)
             return; // a replay may stop at the failing case; the run-wide counts mean nothing
@@ -68,6 +69,8 @@ public sealed class TensorProperties(ITestOutputHelper output)
         Assert.True(tally.Loosened <= cases / 10, $"{tally.Loosened} of {tally.Checked} cases needed a looser tolerance");
         var missing = TensorCatalogue.All.Select(op => op.Name).Where(name => !tally.Operations.ContainsKey(name)).ToList();
         Assert.True(missing.Count == 0, "operations never exercised by the random property: " + string.Join(", ", missing));
+        var missingFeatures = TensorCase.AllFeatures.Where(f => !tally.Features.ContainsKey(f)).ToList();
+        Assert.True(missingFeatures.Count == 0, "inputs never exercised by the random property: " + string.Join(", ", missingFeatures));
     }
 
     [Fact]
@@ -77,17 +80,21 @@ public sealed class TensorProperties(ITestOutputHelper output)
         // entry (so the property's coverage assertion can only fail for want of checked cases).
         Assert.Equal(new TensorCase(12345, 3).Display, new TensorCase(12345, 3).Display);
         var seen = new Dictionary<string, int>();
+        var features = new HashSet<string>();
         for (var seed = 0; seed < Cases; seed++)
         {
             var c = new TensorCase(seed, MinDepth + seed % (MaxDepth - MinDepth + 1));
             foreach (var op in c.Operations)
                 seen[op] = seen.GetValueOrDefault(op) + 1;
+            features.UnionWith(c.Features);
             Assert.Equal(typeof(double), c.Lambda.ReturnType);
             Assert.InRange(c.Parameters.Count, 1, 8);
         }
         output.WriteLine(string.Join(", ", seen.OrderBy(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}")));
         var missing = TensorCatalogue.All.Select(op => op.Name).Except(seen.Keys).ToList();
         Assert.True(missing.Count == 0, "never generated: " + string.Join(", ", missing));
+        Assert.Empty(TensorCase.AllFeatures.Except(features));
+        Assert.Empty(features.Except(TensorCase.AllFeatures));
     }
 
     [Fact]
@@ -397,6 +404,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
         public int Elements { get; set; }
         public Dictionary<string, int> Operations { get; } = [];
         public Dictionary<string, int> Reasons { get; } = [];
+        public Dictionary<string, int> Features { get; } = [];
 
         public void Check(TensorCase c, bool loosened)
         {
@@ -405,6 +413,8 @@ public sealed class TensorProperties(ITestOutputHelper output)
                 Loosened++;
             foreach (var op in c.Operations)
                 Operations[op] = Operations.GetValueOrDefault(op) + 1;
+            foreach (var f in c.Features.Distinct())
+                Features[f] = Features.GetValueOrDefault(f) + 1;
         }
 
         public void Discard() => Discarded++;
