@@ -9,11 +9,12 @@ namespace ExprGrad.Tests.Tensors;
 /// </summary>
 public sealed class ShapeErrorTests
 {
-    private static readonly Random Rng = new(4);
+    // Per test (xunit makes an instance per test), so each test's values are the same whatever order tests run in.
+    private readonly Random _rng = new(4);
 
-    private static Matrix<double> M(int rows, int columns) => Data.Matrix(Rng, rows, columns);
+    private Matrix<double> M(int rows, int columns) => Data.Matrix(_rng, rows, columns);
 
-    private static Vector<double> V(int length) => Data.Vector(Rng, length);
+    private Vector<double> V(int length) => Data.Vector(_rng, length);
 
     // Thrown by Grad.Of or by the call: either is "at the first call" for the user, who does both at once.
     private static ExprGradException Throws(Action differentiateAndCall) => Assert.Throws<ExprGradException>(differentiateAndCall);
@@ -60,7 +61,7 @@ public sealed class ShapeErrorTests
     [Fact]
     public void Loss_of_logits_and_captured_targets_of_different_shapes()
     {
-        var (X, Y) = (M(4, 5), Data.OneHot(Rng, 3, 6));
+        var (X, Y) = (M(4, 5), Data.OneHot(_rng, 3, 6));
         var e = Throws(() => Grad.Of((Matrix<double> W) => Fn.CrossEntropy(W * X, Y)).Evaluate(M(3, 4)));
         Names(e, ["CrossEntropy"], "3×5", "3×6");
     }
