@@ -26,6 +26,11 @@ public sealed class ShapeErrorTests
             Assert.True(e.Message.Contains(shape, StringComparison.Ordinal), $"the message should name the shape {shape}: {e.Message}");
     }
 
+    // A vector's shape is its length, however the message words it: the number standing alone.
+    private static void NamesLength(ExprGradException e, int length) =>
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(e.Message, $@"(?<![\d×]){length}(?![\d×])"),
+            $"the message should name the vector length {length}: {e.Message}");
+
     private static readonly string[] MatrixProduct = ["*", "Multiply", "product"];
 
     [Fact]
@@ -71,6 +76,7 @@ public sealed class ShapeErrorTests
     {
         var e = Throws(() => Grad.Of((Matrix<double> W, Vector<double> x) => (W * x).Sum()).Evaluate(M(3, 4), V(5)));
         Names(e, MatrixProduct, "3×4");
+        NamesLength(e, 5);
     }
 
     [Fact]
@@ -78,6 +84,8 @@ public sealed class ShapeErrorTests
     {
         var e = Throws(() => Grad.Of((Vector<double> u, Vector<double> v) => u.DotProduct(v)).Evaluate(V(3), V(4)));
         Names(e, ["DotProduct"]);
+        NamesLength(e, 3);
+        NamesLength(e, 4);
     }
 
     [Fact]
