@@ -43,6 +43,9 @@ public class Gradient
     // Compiled once, on first use; a race compiles twice and keeps one, which is harmless.
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
 
+    /// <summary>The differentiated graph, for tests and display.</summary>
+    internal StagedGraph Graph => _graph;
+
     /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
     public int Dimension => _dimension;
 
