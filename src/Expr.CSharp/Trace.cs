@@ -112,6 +112,8 @@ public sealed class Trace
         var args = n.Inputs.Select(a => a.Name).ToArray();
         if (n.Kind == TraceNodeKind.Branch)
             return $"if {args[0]} then {args[1]}";
+        if (args.Length == 1 && n.Operation is "²" or "-" or "!")
+            return n.Operation == "²" ? args[0] + "²" : n.Operation + args[0];
         return args.Length == 2 && n.Operation.Length <= 2 && !char.IsLetter(n.Operation[0])
             ? $"{args[0]} {n.Operation} {args[1]}"
             : $"{n.Operation} {string.Join(" ", args)}";

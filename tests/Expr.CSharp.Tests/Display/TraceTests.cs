@@ -266,6 +266,11 @@ public sealed class TraceTests
         Assert.Equal("trace at x = -2, y = 5, z = -4: f = -12", lines[0]);
         Assert.Contains("  x: value -2, gradient -4", lines);
         Assert.Contains(lines, l => l.StartsWith("  v", StringComparison.Ordinal) && l.EndsWith("* z: value -12, gradient 1  (f)", StringComparison.Ordinal));
+
+        var staged = Grad.Of((double x, double y) => Fn.Sigmoid(-x) / ((x + y) * (x + y))).Trace(3, -4).ToString();
+        Assert.Matches(@"\n  v\d+ = -x: value -3, gradient", staged);
+        Assert.Matches(@"\n  v\d+ = σ v\d+: value", staged);
+        Assert.Matches(@"\n  v\d+ = v\d+²: value 1, gradient", staged);
     }
 
     [Fact]
