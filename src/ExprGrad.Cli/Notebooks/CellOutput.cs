@@ -75,6 +75,13 @@ internal sealed class CellOutputs
             Add(new DataOutput(false, MimeBundle.Of(value, PlainText)));
     }
 
+    public void DisplayAs(string content, string mimeType)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentException.ThrowIfNullOrWhiteSpace(mimeType);
+        Add(new DataOutput(false, MimeBundle.Single(mimeType, content)));
+    }
+
     public void Result(object value) => Add(new DataOutput(true, MimeBundle.Of(value, PlainText)));
 
     private void Add(CellOutput output)

@@ -1,6 +1,7 @@
 using System.Reflection;
 using FSharp.Compiler.Diagnostics;
 using Microsoft.FSharp.Core;
+using Microsoft.FSharp.Reflection;
 using static FSharp.Compiler.Interactive.Shell;
 
 namespace ExprGrad.Cli.Notebooks;
@@ -9,7 +10,7 @@ namespace ExprGrad.Cli.Notebooks;
 /// F# cells through F# Interactive hosted in the runner (FSharp.Compiler.Service's <c>FsiEvaluationSession</c>): one
 /// session for the whole notebook, so bindings carry over from cell to cell. It runs on FSharp.Core as the runner
 /// hosts it, which is why an F# DLL a notebook references must not need a newer one. A cell's value is shown as
-/// F# Interactive prints it, unless the value's type has a notebook formatter.
+/// F# Interactive prints it, unless the value's type has a notebook formatter (a .NET object that is no F# type prints as its text).
 /// </summary>
 internal sealed class FSharpKernel : IKernel
 {
@@ -26,7 +27,15 @@ internal sealed class FSharpKernel : IKernel
         Evaluate($"open {typeof(NotebookFunctions).Namespace}\nopen type {typeof(NotebookFunctions).FullName}", "prelude.fsx");
     }
 
-    public Func<object, string>? PlainText => value => _session.FormatValue(value, value.GetType());
+    // F# values (records, unions, tuples, lists, arrays, numbers) print as F# Interactive prints them; strings and
+    // .NET objects print as their text, as in C# cells.
+    public Func<object, string>? PlainText => value => IsFSharpShaped(value.GetType())
+        ? _session.FormatValue(value, value.GetType())
+        : MimeBundle.Plain(value);
+
+    private static bool IsFSharpShaped(Type type) =>
+        type.IsArray || type.IsPrimitive || FSharpType.IsTuple(type)
+        || FSharpType.IsRecord(type, FSharpOption<BindingFlags>.None) || FSharpType.IsUnion(type, FSharpOption<BindingFlags>.None);
 
     public void Reference(Assembly assembly) => Evaluate($"#r @\"{assembly.Location}\"", "references.fsx");
 

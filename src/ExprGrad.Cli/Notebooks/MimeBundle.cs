@@ -39,6 +39,14 @@ internal sealed class MimeBundle : IEnumerable<KeyValuePair<string, string>>
         return bundle;
     }
 
+    /// <summary>Content given under one MIME type, as it is.</summary>
+    public static MimeBundle Single(string mimeType, string content)
+    {
+        var bundle = new MimeBundle();
+        bundle._items.Add(new(mimeType, content));
+        return bundle;
+    }
+
     /// <summary>Text for a value with no formatter: numbers in the invariant culture, sequences as <c>[a, b, c]</c>.</summary>
     public static string Plain(object? value, int depth = 0) => value switch
     {

@@ -20,6 +20,13 @@ public static class DisplayExtensions
     /// <summary>Shows <paramref name="value"/> below the cell being run, in every format it has (nothing for null).</summary>
     /// <exception cref="InvalidOperationException">Called outside a cell run by <c>exprgrad notebook run</c>.</exception>
     public static void Display(this object? value) => CellContext.Current.Display(value);
+
+    /// <summary>
+    /// Shows <paramref name="content"/> as it is, under one MIME type, as Polyglot's <c>DisplayAs</c> does: an SVG
+    /// drawn in the cell with <c>svg.DisplayAs("image/svg+xml")</c>, HTML with <c>"text/html"</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called outside a cell run by <c>exprgrad notebook run</c>.</exception>
+    public static void DisplayAs(this string content, string mimeType) => CellContext.Current.DisplayAs(content, mimeType);
 }
 
 /// <summary>

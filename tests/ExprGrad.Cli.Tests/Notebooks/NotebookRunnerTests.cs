@@ -192,6 +192,17 @@ public sealed class NotebookRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task DisplayAs_shows_content_under_the_MIME_type_given()
+    {
+        var path = _notebooks.Write("as.ipynb", CSharpCell("\"<svg xmlns='http://www.w3.org/2000/svg'/>\".DisplayAs(\"image/svg+xml\");"));
+        await NotebookRunner.RunAsync(path, write: true);
+        var output = Assert.Single(CodeCells(path)[0]["outputs"]!.AsArray())!;
+        Assert.Equal("display_data", output["output_type"]!.GetValue<string>());
+        Assert.Equal(["image/svg+xml"], output["data"]!.AsObject().Select(p => p.Key));
+        Assert.Equal("<svg xmlns='http://www.w3.org/2000/svg'/>", Text(output["data"]!["image/svg+xml"]));
+    }
+
+    [Fact]
     public void Display_outside_a_run_says_where_it_works()
     {
         var e = Assert.Throws<InvalidOperationException>(() => NotebookFunctions.display(1));
