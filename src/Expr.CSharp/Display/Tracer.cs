@@ -20,6 +20,7 @@ internal sealed class Tracer
     private readonly StagedGraph _graph;
     private readonly GraphEvaluator _eval;
     private readonly Dictionary<Node, double> _adjoints = [];
+    private readonly Dictionary<Node, List<Node>> _projections = []; // of each conditional that ran
 
     private Tracer(StagedGraph graph, double[] point)
     {
@@ -82,7 +83,16 @@ internal sealed class Tracer
             else if (stages.Current.Op == Op.Condition)
                 regions.Push(_eval.Taken(stages.Current).Nodes.GetEnumerator()); // its projections follow it in the list
             else
+            {
                 tape.Add(stages.Current);
+                if (stages.Current.Op == Op.Project)
+                {
+                    var condition = stages.Current.Args[0];
+                    if (!_projections.TryGetValue(condition, out var outputs))
+                        _projections[condition] = outputs = [];
+                    outputs.Add(stages.Current);
+                }
+            }
         }
         return tape;
     }
@@ -97,8 +107,8 @@ internal sealed class Tracer
         var branch = _eval.Taken(condition);
         var adjoints = new Dictionary<Node, double>();
         var seeded = false;
-        foreach (var n in condition.Owner!.Nodes)
-            if (n.Op == Op.Project && n.Args[0] == condition && outer.TryGetValue(n, out var yBar))
+        foreach (var n in _projections.GetValueOrDefault(condition) ?? [])
+            if (outer.TryGetValue(n, out var yBar))
             {
                 Accumulate(adjoints, branch.Results[n.Param], yBar);
                 seeded = true;
