@@ -123,7 +123,8 @@ public sealed class StagedCodeTests
                     offset++;
                     continue;
                 }
-                var extent = Regex.Matches(code, $@"\b{p.Name}\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) + 1).DefaultIfEmpty(0).Max();
+                // The gradient lines name every slot (dw[5] = 0 for one read only in a folded-away branch); the code may not.
+                var extent = Regex.Matches(code, $@"\bd?{p.Name}\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) + 1).DefaultIfEmpty(0).Max();
                 script.AppendLine($"double[] {p.Name} = {{ {string.Join(", ", point.Skip(offset).Take(extent).Select(v => Invariant($"{v:R}")))} }};");
                 script.AppendLine($"double[] d{p.Name} = new double[{extent}];");
                 gradient.AddRange(Enumerable.Range(0, extent).Select(k => $"d{p.Name}[{k}]"));
