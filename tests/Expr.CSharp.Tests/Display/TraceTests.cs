@@ -53,6 +53,11 @@ public sealed class TraceTests
         AssertNode(Node(t, "+"), 3, -4);
         AssertNode(Node(t, "*"), -12, 1);
         Assert.Same(Node(t, "*"), t.Output);
+        // Stages are named by their id, as the listing names them; inputs by their parameter.
+        Assert.All(t.Nodes.Where(n => n.Kind == TraceNodeKind.Gate), n => Assert.Equal($"v{n.Id}", n.Name));
+        Assert.Contains($"v{t.Output.Id} = ", g.ToListing(), StringComparison.Ordinal);
+        Assert.Equal(["x", "y", "z"], t.Inputs.Select(n => n.Name));
+        Assert.All(t.Inputs, n => Assert.Equal(TraceNodeKind.Input, n.Kind));
         Assert.Equal([Node(t, "+"), Node(t, "z")], t.Output.Inputs);
         Assert.Equal(TraceNodeKind.Gate, t.Output.Kind);
         Assert.Equal("*", t.Output.Operation);
