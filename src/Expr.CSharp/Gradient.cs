@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using ExprGrad.Display;
 using ExprGrad.Emit;
+using ExprGrad.Notebook;
 using ExprGrad.Staging;
 using ExprGrad.Symbolic;
 
@@ -14,6 +15,7 @@ namespace ExprGrad;
 /// The flat (span) layout of a point lists the parameters in order: a <c>double</c> takes one slot, a
 /// <c>double[]</c> parameter takes as many slots as its highest index read plus one.
 /// </remarks>
+[TypeFormatterSource(typeof(GradientFormatterSource), PreferredMimeTypes = ["text/markdown", "text/plain"])]
 public class Gradient
 {
     private readonly StagedGraph _graph;
@@ -121,6 +123,15 @@ public class Gradient
     private StagedGraph ScalarGraph(string what) => _graph.Builder.HasTensors
         ? throw new NotSupportedException($"{what} prints scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
         : _graph;
+
+    /// <summary>
+    /// Evaluates the staged graph at <paramref name="point"/> (flat layout) and keeps every forward stage with its inputs,
+    /// value and adjoint: the circuit diagram of the CS231n notes (<see cref="ExprGrad.Trace.ToSvg"/>). The inputs'
+    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
+    /// </summary>
+    /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
+    /// <exception cref="NotSupportedException">The graph holds an operation a trace cannot evaluate.</exception>
+    public Trace Trace(params double[] point) => Tracer.Run(_graph, point);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
     public string ToListing() => GraphPrinter.Print(_graph);
