@@ -48,6 +48,9 @@ public class Gradient
     /// <summary>The differentiated graph, for tests and display.</summary>
     internal StagedGraph Graph => _graph;
 
+    /// <summary>True if the function reads only numbers, so formulas, staged code and circuits apply.</summary>
+    internal bool IsScalar => !_graph.Builder.HasTensors;
+
     /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
     public int Dimension => _dimension;
 
@@ -119,9 +122,9 @@ public class Gradient
     /// <exception cref="NotSupportedException">The function reads vectors or matrices: see <see cref="ToListing"/>.</exception>
     public string ToCode() => StagedCode.Print(ScalarGraph(nameof(ToCode)));
 
-    // The printers of formulas and seed-style code speak scalars; a vector or matrix function has its listing.
+    // Formulas, seed-style code and circuits speak scalars; a vector or matrix function has its listing.
     private StagedGraph ScalarGraph(string what) => _graph.Builder.HasTensors
-        ? throw new NotSupportedException($"{what} prints scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
+        ? throw new NotSupportedException($"{what} is for scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
         : _graph;
 
     /// <summary>
@@ -130,8 +133,8 @@ public class Gradient
     /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
     /// </summary>
     /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
-    /// <exception cref="NotSupportedException">The graph holds an operation a trace cannot evaluate.</exception>
-    public Trace Trace(params double[] point) => Tracer.Run(_graph, point);
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar functions).</exception>
+    public Trace Trace(params double[] point) => Tracer.Run(ScalarGraph(nameof(Trace)), point);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
     public string ToListing() => GraphPrinter.Print(_graph);

@@ -2,7 +2,8 @@ namespace ExprGrad.Notebook;
 
 /// <summary>
 /// How a <see cref="Gradient"/> shows in a notebook: its derivatives typeset (<c>text/latex</c>; <c>text/markdown</c>
-/// with <c>$$...$$</c>, which VS Code and Jupyter render offline, followed by the staged code) and as text.
+/// with <c>$$...$$</c>, which VS Code and Jupyter render offline, followed by the staged code) and as text; a function
+/// of vectors or matrices, its staged listing.
 /// </summary>
 internal sealed class GradientFormatterSource
 {
@@ -14,11 +15,13 @@ internal sealed class GradientFormatterSource
         new MimeFormatter("text/plain", typeof(Gradient), g => Plain((Gradient)g)),
     ];
 
-    private static string Math(Gradient g) => "$$\n" + g.ToLatex() + "\n$$";
+    // A function of vectors or matrices has no formulas or seed-style code: it shows its staged listing.
+    private static string? Math(Gradient g) => g.IsScalar ? "$$\n" + g.ToLatex() + "\n$$" : null;
 
-    private static string Markdown(Gradient g) => Math(g) + "\n\n```csharp\n" + g.ToCode() + "```\n";
+    private static string Markdown(Gradient g) =>
+        g.IsScalar ? Math(g) + "\n\n```csharp\n" + g.ToCode() + "```\n" : "```\n" + g.ToListing() + "```\n";
 
-    private static string Plain(Gradient g) => g + "\n\n" + g.ToCode();
+    private static string Plain(Gradient g) => g.IsScalar ? g + "\n\n" + g.ToCode() : g.ToListing();
 }
 
 /// <summary>

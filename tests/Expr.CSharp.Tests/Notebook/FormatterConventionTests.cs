@@ -101,4 +101,20 @@ public sealed class FormatterConventionTests
         var (formatters, _) = Convention(typeof(Trace));
         Assert.All(formatters, f => Assert.False(f.Format("not a trace", new StringWriter())));
     }
+
+    [Fact]
+    public void A_gradient_of_matrices_shows_its_listing_and_declines_to_typeset()
+    {
+        var g = Grad.Of((MathNet.Numerics.LinearAlgebra.Matrix<double> w) => w.FrobeniusNorm());
+        var (formatters, _) = Convention(g.GetType());
+        var output = new Dictionary<string, (bool Done, string Text)>();
+        foreach (var f in formatters)
+        {
+            var writer = new StringWriter();
+            output[f.MimeType] = (f.Format(g, writer), writer.ToString());
+        }
+        Assert.False(output["text/latex"].Done);
+        Assert.Equal(g.ToListing(), output["text/plain"].Text);
+        Assert.Contains(g.ToListing(), output["text/markdown"].Text);
+    }
 }
