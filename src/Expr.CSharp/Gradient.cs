@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using ExprGrad.Display;
 using ExprGrad.Emit;
+using ExprGrad.Notebook;
 using ExprGrad.Staging;
 using ExprGrad.Symbolic;
 
@@ -14,6 +15,7 @@ namespace ExprGrad;
 /// The flat (span) layout of a point lists the parameters in order: a <c>double</c> takes one slot, a
 /// <c>double[]</c> parameter takes as many slots as its highest index read plus one.
 /// </remarks>
+[TypeFormatterSource(typeof(GradientFormatterSource), PreferredMimeTypes = ["text/markdown", "text/plain"])]
 public class Gradient
 {
     private readonly StagedGraph _graph;
@@ -42,6 +44,12 @@ public class Gradient
 
     // Compiled once, on first use; a race compiles twice and keeps one, which is harmless.
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
+
+    /// <summary>The differentiated graph, for tests and display.</summary>
+    internal StagedGraph Graph => _graph;
+
+    /// <summary>True if the function reads only numbers, so formulas, staged code and circuits apply.</summary>
+    internal bool IsScalar => !_graph.Builder.HasTensors;
 
     /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
     public int Dimension => _dimension;
@@ -114,10 +122,19 @@ public class Gradient
     /// <exception cref="NotSupportedException">The function reads vectors or matrices: see <see cref="ToListing"/>.</exception>
     public string ToCode() => StagedCode.Print(ScalarGraph(nameof(ToCode)));
 
-    // The printers of formulas and seed-style code speak scalars; a vector or matrix function has its listing.
+    // Formulas, seed-style code and circuits speak scalars; a vector or matrix function has its listing.
     private StagedGraph ScalarGraph(string what) => _graph.Builder.HasTensors
-        ? throw new NotSupportedException($"{what} prints scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
+        ? throw new NotSupportedException($"{what} is for scalar functions; this one reads vectors or matrices: ToListing() shows its stages")
         : _graph;
+
+    /// <summary>
+    /// Evaluates the staged graph at <paramref name="point"/> (flat layout) and keeps every forward stage with its inputs,
+    /// value and adjoint: the circuit diagram of the CS231n notes (<see cref="ExprGrad.Trace.ToSvg"/>). The inputs'
+    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
+    /// </summary>
+    /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar functions).</exception>
+    public Trace Trace(params double[] point) => Tracer.Run(ScalarGraph(nameof(Trace)), point);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
     public string ToListing() => GraphPrinter.Print(_graph);

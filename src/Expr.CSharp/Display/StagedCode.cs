@@ -232,6 +232,9 @@ internal static class StagedCode
                     var test = Operand(condition.Args[0], Conditional + 1);
                     var then = Operand(condition.Then!.Results[n.Param], Conditional);
                     var otherwise = Operand(condition.Else!.Results[n.Param], Conditional);
+                    // Two whole-number literals would make an int conditional (and Math.Round of it ambiguous): write 1.0.
+                    if (IsWhole(then) && IsWhole(otherwise))
+                        then += ".0";
                     return ($"{test} ? {then} : {otherwise}", Conditional);
                 case Op.Input or Op.Captured:
                     return (n.Op == Op.Input ? graph.InputName(n) : CapturedName(n.Live!), Primary);
@@ -254,8 +257,10 @@ internal static class StagedCode
         private string Argument(Node n)
         {
             var text = Operand(n, 0);
-            return n.Op == Op.Constant && double.IsFinite(n.Value) && text.All(c => char.IsDigit(c) || c == '-') ? text + ".0" : text;
+            return n.Op == Op.Constant && IsWhole(text) ? text + ".0" : text;
         }
+
+        private static bool IsWhole(string literal) => literal.Length > 0 && literal.All(c => char.IsDigit(c) || c == '-');
 
         private string Operand(Node n, int atLeast)
         {

@@ -331,6 +331,14 @@ internal sealed class Emitter
 
         public override Expression Dim(int dimension) => _tensors!.Dim(dimension);
 
+        // A temporary read for the last time here, by a stage in the same method, that is neither an input, a captured
+        // value, a conditional's output (which may be another stage's value) nor a gradient handed out: nothing else
+        // holds its storage, so the stage may write its result there.
+        public override bool IsLastRead(Node value, Node reader) =>
+            value.Op is not (Op.Input or Op.Captured or Op.Constant or Op.Project) && value.Owner == reader.Owner
+            && e._part[value.Id] == part && e._lastUse[value.Id] == e._position[reader.Id]
+            && !e._stores.ContainsKey(value) && _home.ContainsKey(value);
+
         private bool Single => e._parts.Count == 1;
 
         public Expression Write()

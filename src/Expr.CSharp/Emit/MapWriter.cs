@@ -18,9 +18,12 @@ internal static class MapWriter
         var target = Expression.Variable(typeof(double[]), "target");
         var i = Expression.Variable(typeof(int), "i");
         var locals = new List<ParameterExpression> { result, target, i };
+        // The result overwrites an argument read for the last time (each element is read before it is written), else is new.
+        var reuse = Array.FindIndex(map.Args, a => a.Shape.Kind == shape.Kind && context.IsLastRead(a, map));
         var statements = new List<Expression>
         {
-            Expression.Assign(result, shape.Kind == Kind.Matrix
+            Expression.Assign(result, reuse >= 0 ? args[reuse]
+                : shape.Kind == Kind.Matrix
                 ? Expression.Call(typeof(Tensors), nameof(Tensors.Matrix), null, context.Dim(shape.Rows), context.Dim(shape.Columns))
                 : Expression.Call(typeof(Tensors), nameof(Tensors.Vector), null, context.Dim(shape.Rows))),
             Expression.Assign(target, Values(result)),

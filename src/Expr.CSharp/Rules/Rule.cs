@@ -59,4 +59,8 @@ internal abstract class EmitContext
 {
     /// <summary>The size of a dimension at the call (an <c>int</c>, read once on entry).</summary>
     public abstract Expression Dim(int dimension);
+
+    /// <summary>True if <paramref name="reader"/> is the last to read the vector or matrix <paramref name="value"/>, which
+    /// nothing else shares: its storage may then receive the reader's result.</summary>
+    public abstract bool IsLastRead(Node value, Node reader);
 }

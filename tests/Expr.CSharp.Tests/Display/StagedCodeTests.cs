@@ -81,7 +81,7 @@ public sealed class StagedCodeTests
         var g = Grad.Of(f);
         var expected = new double[g.Dimension];
         g.Evaluate(point, expected);
-        var actual = RunListings([(f, g.ToCode(), point)])[0];
+        var actual = RunListings([(f, g, point)])[0];
         Assert.True(expected.SequenceEqual(actual), $"{name}: listing gives ({string.Join(", ", actual)}), gradient ({string.Join(", ", expected)})\n{g.ToCode()}");
     }
 
@@ -94,7 +94,7 @@ public sealed class StagedCodeTests
             .Select(c => (c.Lowered.Lambda, Point: ExpressionGenerator.Point(c, 0)))
             .ToList();
         var gradients = cases.Select(c => Grad.Of(c.Lambda)).ToList();
-        var actual = RunListings(cases.Select((c, i) => (c.Lambda, gradients[i].ToCode(), c.Point)).ToList());
+        var actual = RunListings(cases.Select((c, i) => (c.Lambda, gradients[i], c.Point)).ToList());
         for (var i = 0; i < cases.Count; i++)
         {
             var expected = new double[gradients[i].Dimension];
@@ -106,11 +106,12 @@ public sealed class StagedCodeTests
     }
 
     /// <summary>Compiles every listing once, in one script, each in its own block declaring what it assigns.</summary>
-    private static double[][] RunListings(IReadOnlyList<(LambdaExpression F, string Code, double[] Point)> listings)
+    private static double[][] RunListings(IReadOnlyList<(LambdaExpression F, Gradient G, double[] Point)> listings)
     {
         var script = new StringBuilder("var results = new double[][] {\n");
-        foreach (var (f, code, point) in listings)
+        foreach (var (f, g, point) in listings)
         {
+            var code = g.ToCode();
             script.AppendLine("((Func<double[]>)(() => {");
             var offset = 0;
             var gradient = new List<string>();
@@ -123,7 +124,8 @@ public sealed class StagedCodeTests
                     offset++;
                     continue;
                 }
-                var extent = Regex.Matches(code, $@"\b{p.Name}\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) + 1).DefaultIfEmpty(0).Max();
+                // As many elements as the point's layout gives the array (an element read only in a folded-away branch counts).
+                var extent = g.Graph.Parameters.Single(l => l.Name == p.Name).Extent;
                 script.AppendLine($"double[] {p.Name} = {{ {string.Join(", ", point.Skip(offset).Take(extent).Select(v => Invariant($"{v:R}")))} }};");
                 script.AppendLine($"double[] d{p.Name} = new double[{extent}];");
                 gradient.AddRange(Enumerable.Range(0, extent).Select(k => $"d{p.Name}[{k}]"));

@@ -183,6 +183,12 @@ public class TensorEngineTests
         var untyped = Expression.Lambda(Expression.Call(w, typeof(Matrix<double>).GetMethod(nameof(Matrix<double>.FrobeniusNorm))!), w);
         Assert.Contains("typed lambda", Assert.Throws<ExprGradException>(() => Grad.Of(untyped)).Message);
         Assert.Throws<NotSupportedException>(() => g.ToCode());
+        Assert.Throws<NotSupportedException>(() => g.Formulas);
+        // A scalar parameter with a captured matrix still has a flat layout, but no circuit.
+        var m = Random(2, 2, 1);
+        var scaled = Grad.Of((double a) => (m * a).ColumnSums().Sum());
+        Assert.Equal(m.ColumnSums().Sum(), scaled.Evaluate(2).D1, 12);
+        Assert.Contains("vectors or matrices", Assert.Throws<NotSupportedException>(() => scaled.Trace(2)).Message);
     }
 
     [Fact]

@@ -1,0 +1,211 @@
+using ExprGrad.Rules;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Display;
+
+/// <summary>
+/// Builds a <see cref="Trace"/>: the forward stages that run at a point (a conditional replaced by the stages of the
+/// branch taken), each with its value and its adjoint.
+/// </summary>
+/// <remarks>
+/// Adjoints of root stages are the sums, in order, of the contributions the root's backward pass logs for them
+/// (<see cref="StagedGraph.Backprop"/>), which is what the compiled code adds up; the inputs' adjoints are the
+/// graph's gradient nodes themselves, so they equal the compiled gradient bit for bit. Stages inside a branch get
+/// no log line (their backward pass is a branch of its own), so the taken branch is swept here on numbers, by the
+/// same rules: each rule builds its contributions in a small scratch graph whose inputs stand for the stage's
+/// arguments and adjoint, and the scratch graph is evaluated.
+/// </remarks>
+internal sealed class Tracer
+{
+    private readonly StagedGraph _graph;
+    private readonly GraphEvaluator _eval;
+    private readonly Dictionary<Node, double> _adjoints = [];
+    private readonly Dictionary<Node, List<Node>> _projections = []; // of each conditional that ran
+
+    private Tracer(StagedGraph graph, double[] point)
+    {
+        _graph = graph;
+        _eval = GraphEvaluator.ForGraph(graph, point);
+    }
+
+    public static Trace Run(StagedGraph graph, double[] point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        if (point.Length < graph.Dimension)
+            throw new ArgumentException($"the point has {point.Length} values but the function reads {graph.Dimension}", nameof(point));
+        var copy = point[..graph.Dimension];
+        return new Tracer(graph, copy).Build(copy);
+    }
+
+    private Trace Build(double[] point)
+    {
+        var tape = Executed();
+        foreach (var n in tape)
+            if (n.Op is not (Op.Input or Op.Captured or Op.Project) && !RuleTable.Operations.Contains(n.Op))
+                throw GraphEvaluator.Untraceable(n);
+        foreach (var n in tape)
+            _eval.Value(n);
+
+        foreach (var step in _graph.Backprop)
+        {
+            var c = _eval.Value(step.Contribution);
+            _adjoints[step.Target] = step.First ? c : _adjoints[step.Target] + c;
+        }
+        var gradient = new double[_graph.Dimension];
+        foreach (var input in _graph.Builder.Inputs)
+        {
+            var slot = _graph.Slot(input);
+            if (_graph.Adjoints[slot] is { } adjoint)
+                _adjoints[input] = gradient[slot] = _eval.Value(adjoint);
+        }
+        foreach (var n in _graph.Root.Nodes.Take(_graph.ForwardCount))
+            if (n.Op == Op.Condition)
+                SweepTaken(n, _adjoints);
+
+        var traced = new Dictionary<Node, TraceNode>();
+        var nodes = new TraceNode[tape.Count];
+        for (var i = 0; i < tape.Count; i++)
+            nodes[i] = traced[tape[i]] = Make(tape[i], traced);
+        var output = traced.GetValueOrDefault(_graph.Output) ?? Make(_graph.Output, traced);
+        return new Trace(nodes, output, gradient, _graph.SlotNames.ToArray(), point);
+    }
+
+    /// <summary>The forward stages that run, in order: each conditional replaced by the stages of its branch taken (nested ones too).</summary>
+    private List<Node> Executed()
+    {
+        var tape = new List<Node>();
+        var regions = new Stack<IEnumerator<Node>>();
+        regions.Push(_graph.Root.Nodes.Take(_graph.ForwardCount).GetEnumerator());
+        while (regions.TryPeek(out var stages))
+        {
+            if (!stages.MoveNext())
+                regions.Pop();
+            else if (stages.Current.Op == Op.Condition)
+                regions.Push(_eval.Taken(stages.Current).Nodes.GetEnumerator()); // its projections follow it in the list
+            else
+            {
+                tape.Add(stages.Current);
+                if (stages.Current.Op == Op.Project)
+                {
+                    var condition = stages.Current.Args[0];
+                    if (!_projections.TryGetValue(condition, out var outputs))
+                        _projections[condition] = outputs = [];
+                    outputs.Add(stages.Current);
+                }
+            }
+        }
+        return tape;
+    }
+
+    /// <summary>
+    /// Sweeps the branch a conditional took, on numbers, from the adjoints its outputs got in <paramref name="outer"/>,
+    /// as <c>ReverseSweep.SweepBranch</c> does symbolically; records the adjoints of the branch's own stages and returns
+    /// the adjoints of the outer nodes the branch reads (its exports).
+    /// </summary>
+    private Dictionary<Node, double> SweepTaken(Node condition, Dictionary<Node, double> outer)
+    {
+        var branch = _eval.Taken(condition);
+        var adjoints = new Dictionary<Node, double>();
+        var seeded = false;
+        foreach (var n in _projections.GetValueOrDefault(condition) ?? [])
+            if (outer.TryGetValue(n, out var yBar))
+            {
+                Accumulate(adjoints, branch.Results[n.Param], yBar);
+                seeded = true;
+            }
+        if (!seeded)
+            return adjoints;
+
+        for (var i = branch.Nodes.Count - 1; i >= 0; i--)
+        {
+            var y = branch.Nodes[i];
+            if (y.IsPassive || y.Op is Op.Input or Op.Project)
+                continue;
+            if (y.Op == Op.Condition)
+            {
+                var exports = StackGuard.Run(() => SweepTaken(y, adjoints));
+                foreach (var (x, xBar) in exports.OrderBy(e => e.Key.Id))
+                    Accumulate(adjoints, x, xBar);
+                continue;
+            }
+            if (adjoints.TryGetValue(y, out var bar))
+            {
+                var xBars = Pull(y, bar);
+                for (var k = 0; k < xBars.Length; k++)
+                    if (xBars[k] is { } xBar)
+                        Accumulate(adjoints, y.Args[k], xBar);
+            }
+        }
+
+        var outside = new Dictionary<Node, double>();
+        foreach (var (x, xBar) in adjoints)
+            if (branch.Encloses(x))
+                _adjoints[x] = xBar;
+            else
+                outside[x] = xBar;
+        return outside;
+    }
+
+    private static void Accumulate(Dictionary<Node, double> adjoints, Node x, double contribution)
+    {
+        if (!x.IsPassive)
+            adjoints[x] = adjoints.TryGetValue(x, out var sum) ? sum + contribution : contribution;
+    }
+
+    /// <summary>
+    /// Pulls <paramref name="yBar"/> back through stage <paramref name="y"/> with its rule, on numbers: the rule builds its
+    /// contributions in a scratch graph whose inputs stand for y's arguments and adjoint; null where it builds none.
+    /// </summary>
+    private double?[] Pull(Node y, double yBar)
+    {
+        var b = new GraphBuilder();
+        var values = new double[y.Args.Length + 1];
+        var args = new Node[y.Args.Length];
+        for (var k = 0; k < args.Length; k++)
+        {
+            values[k] = _eval.Value(y.Args[k]);
+            args[k] = y.Args[k].IsPassive ? b.Constant(values[k]) : b.Input(k, -1); // a passive argument gets no contribution
+        }
+        values[^1] = yBar;
+        var bar = b.Input(args.Length, -1);
+        // Built directly, not through the builder, so that no identity rewrites it (x·c with a captured c of 1, say).
+        var local = new Node(-1, y.Op, args, b.Root);
+        var xBars = new Node?[args.Length];
+        RuleTable.Get(y.Op).Pullback!(b, local, bar, xBars);
+
+        var scratch = new GraphEvaluator(n => values[n.Param]);
+        scratch.Set(local, _eval.Value(y));
+        return Array.ConvertAll(xBars, x => x is null ? (double?)null : scratch.Value(x));
+    }
+
+    private TraceNode Make(Node n, Dictionary<Node, TraceNode> traced)
+    {
+        TraceNode Input(Node a) => traced.TryGetValue(a, out var t) ? t : traced[a] = Make(a, traced);
+
+        var value = _eval.Value(n);
+        switch (n.Op)
+        {
+            case Op.Constant:
+                var text = n.IsBool ? (n.Value != 0 ? "true" : "false") : TraceNode.Number(n.Value);
+                return new(n.Id, TraceNodeKind.Constant, text, "constant", text, [], value, null);
+            case Op.Input:
+                var name = _graph.InputName(n);
+                return new(n.Id, TraceNodeKind.Input, name, "input", name, [], value, _adjoints.GetValueOrDefault(n));
+            case Op.Captured:
+                var captured = StagedCode.CapturedName(n.Live!);
+                return new(n.Id, TraceNodeKind.Captured, captured, "captured", captured, [], value, null);
+            case Op.Project:
+                var condition = n.Args[0];
+                var result = _eval.Taken(condition).Results[n.Param];
+                TraceNode[] reads = [Input(condition.Args[0]), Input(result)];
+                var label = result.Op == Op.Constant ? $"if:{TraceNode.Number(result.Value)}" : "if";
+                return new(n.Id, TraceNodeKind.Branch, $"v{n.Id}", "if", label, reads, value, Adjoint(n));
+        }
+        var rule = RuleTable.Get(n.Op);
+        var inputs = Array.ConvertAll(n.Args, Input);
+        var kind = rule.IsBool ? TraceNodeKind.Test : TraceNodeKind.Gate;
+        return new(n.Id, kind, $"v{n.Id}", rule.Symbol, GateLabel.Of(n.Op, rule, n.Args), inputs, value, Adjoint(n));
+    }
+
+    private double? Adjoint(Node n) => n.IsPassive ? null : _adjoints.GetValueOrDefault(n);
+}
