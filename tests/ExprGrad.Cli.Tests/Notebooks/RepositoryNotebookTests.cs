@@ -20,7 +20,7 @@ public sealed class RepositoryNotebookTests
     [Fact]
     public void The_seed_notebooks_are_there()
     {
-        Assert.Superset(new HashSet<string> { "01-circuits.ipynb", "02-backprop-by-hand.ipynb", "04-fsharp.ipynb" }, Names.ToHashSet());
+        Assert.Superset(new HashSet<string> { "01-circuits.ipynb", "02-backprop-by-hand.ipynb", "03-mlp.ipynb", "04-fsharp.ipynb" }, Names.ToHashSet());
     }
 
     [Theory]
