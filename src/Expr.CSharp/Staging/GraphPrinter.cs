@@ -48,7 +48,7 @@ internal static class GraphPrinter
                 text.Append(indent).Append(Name(n)).Append(" = ").AppendLine(graph.InputName(n));
                 return;
             case Op.Captured:
-                text.Append(indent).Append(Name(n)).Append(" = captured ").AppendLine(n.Live!.ToString());
+                text.Append(indent).Append(Name(n)).Append(" = captured ").AppendLine(Display.StagedCode.CapturedName(n.Live!));
                 return;
             case Op.Condition:
                 var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"v{n.Id + 1 + k}"));
@@ -60,16 +60,17 @@ internal static class GraphPrinter
         }
         var rule = RuleTable.Get(n.Op);
         text.Append(indent).Append(Name(n)).Append(" = ");
-        if (Tensor(n) is { } tensor)
-            text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape));
+        if (Tensor(n, graph.Builder.Dims) is { } tensor)
+            text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
         else if (rule.Arity == 2 && rule.Method is null)
             text.Append(Name(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(Name(n.Args[1]));
         else
             text.Append(rule.Symbol).Append(' ').AppendLine(string.Join(" ", n.Args.Select(Name)));
     }
 
-    // Vector and matrix stages, with their transposes, bodies and dimensions spelled out.
-    private static string? Tensor(Node n)
+    // Vector and matrix stages, with their transposes, bodies and dimensions spelled out; dimensions that must be equal
+    // print as one name.
+    private static string? Tensor(Node n, Dimensions dims)
     {
         string T(int k) => Name(n.Args[k]) + ((n.Param >> k & 1) != 0 ? "ᵀ" : "");
         var args = string.Join(", ", n.Args.Select(Name));
@@ -77,17 +78,17 @@ internal static class GraphPrinter
         {
             Op.MatMul => $"{T(0)} · {T(1)}",
             Op.Map => $"map {n.Body!.Name ?? (n.Body.Cached is null ? "λ" : "λ'")}({args})",
-            Op.Size => $"size n{n.Param}",
-            Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Get(n.Op).Symbol} n{n.Param} of {args}",
+            Op.Size => $"size n{dims.Find(n.Param)}",
+            Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Get(n.Op).Symbol} n{dims.Find(n.Param)} of {args}",
             _ when n.Shape.IsTensor || Array.Exists(n.Args, a => a.Shape.IsTensor) => $"{RuleTable.Get(n.Op).Symbol}({args})",
             _ => null,
         };
     }
 
-    private static string Describe(Shape shape) => shape.Kind switch
+    private static string Describe(Shape shape, Dimensions dims) => shape.Kind switch
     {
-        Kind.Matrix => $"n{shape.Rows}×n{shape.Columns}",
-        Kind.Vector => $"n{shape.Rows}",
+        Kind.Matrix => $"n{dims.Find(shape.Rows)}×n{dims.Find(shape.Columns)}",
+        Kind.Vector => $"n{dims.Find(shape.Rows)}",
         _ => "scalar",
     };
 
