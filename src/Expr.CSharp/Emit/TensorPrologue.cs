@@ -59,6 +59,12 @@ internal sealed class TensorPrologue
                 Expression.Throw(Expression.Call(typeof(TensorPrologue), nameof(Mismatch), null,
                     Expression.Constant(check), Expression.NewArrayInit(typeof(int), _dims)))));
 
+        foreach (var bound in dims.Bounds)
+            statements.Add(Expression.IfThen(
+                Expression.LessThanOrEqual(_dims[bound.Dimension], Expression.Constant(bound.Index)),
+                Expression.Throw(Expression.Call(typeof(TensorPrologue), nameof(OutOfRange), null,
+                    Expression.Constant(bound), _dims[bound.Dimension]))));
+
         Locals = locals;
         Statements = statements;
     }
@@ -76,6 +82,10 @@ internal sealed class TensorPrologue
     private static Expression Dense(Expression value, string name) =>
         Expression.Call(typeof(Tensors).GetMethod(nameof(Tensors.Dense), [value.Type == typeof(Vector<double>) ? typeof(Vector<double>) : typeof(Matrix<double>), typeof(string)])!,
             value, Expression.Constant(name));
+
+    /// <summary>The error for an index past its dimension.</summary>
+    public static ExprGradException OutOfRange(IndexCheck check, int size) =>
+        new($"{check.Operation}: index {check.Index} is outside a dimension of size {size}");
 
     /// <summary>The error for a failed check, given every dimension's size at the call.</summary>
     public static ExprGradException Mismatch(ShapeCheck check, int[] sizes) =>

@@ -46,6 +46,22 @@ internal static class Tensors
         return v;
     }
 
+    /// <summary>The rows × columns matrix that is <paramref name="value"/> at (<paramref name="row"/>, <paramref name="column"/>) and 0 elsewhere.</summary>
+    public static Matrix<double> OneHot(double value, int row, int column, int rows, int columns)
+    {
+        var m = new DenseMatrix(rows, columns);
+        m.Values[column * rows + row] = value;
+        return m;
+    }
+
+    /// <summary>The vector that is <paramref name="value"/> at <paramref name="index"/> and 0 elsewhere.</summary>
+    public static Vector<double> OneHot(double value, int index, int length)
+    {
+        var v = new DenseVector(length);
+        v.Values[index] = value;
+        return v;
+    }
+
     /// <summary>The rows × columns matrix whose every column is <paramref name="column"/>: the adjoint of <c>RowSums</c>.</summary>
     public static Matrix<double> RepeatColumn(Vector<double> column, int columns)
     {

@@ -11,7 +11,7 @@ internal static class Errors
         "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants, " +
         "captured variables, and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
         "TransposeThisAndMultiply, OuterProduct, Pointwise* functions, Map, Map2, Sum, DotProduct, L2Norm (vectors), FrobeniusNorm, " +
-        "RowSums, ColumnSums, Fn.Softmax, Fn.LogSumExp, Fn.CrossEntropy, Fn.SquaredError";
+        "RowSums, ColumnSums, elements at constant indices, Fn.Softmax, Fn.LogSumExp, Fn.CrossEntropy, Fn.SquaredError";
 
     public static ExprGradException Unsupported(Expression e, string what) =>
         new($"cannot differentiate {what} in {Show(e)} (supported: {Catalogue})", e);

@@ -166,6 +166,8 @@ internal sealed partial class Importer
         }
         if (m.Name is "Map" or "Map2")
             return MapOf(call);
+        if (m.Name is "get_Item" or "At" && a.Count is 1 or 2 && call.Type == typeof(double))
+            return ElementOf(call);
 
         var self = Value(call.Object);
         if (a.Any(arg => Shape.KindOf(arg.Type) is null))
@@ -199,6 +201,20 @@ internal sealed partial class Importer
             (_, _) when Pointwise.TryGetValue(m.Name, out var op) && x.Length == RuleArity(op) - 1 => _b.Apply(op, [self, .. x]),
             _ => null,
         };
+    }
+
+    // v[i], m[i, j], v.At(i), m.At(i, j) at indices known when Grad.Of runs, like the elements of a double[] parameter.
+    private Node ElementOf(MethodCallExpression call)
+    {
+        var self = Value(call.Object!);
+        var indices = new int[call.Arguments.Count];
+        for (var k = 0; k < indices.Length; k++)
+            if (!TryConstantIndex(call.Arguments[k], out indices[k]) || indices[k] < 0)
+                throw Errors.Unsupported(call, "an element at an index that is not a constant (a vector or matrix is read at indices known when Grad.Of runs)");
+        if (indices.Length != (self.Shape.Kind == Kind.Matrix ? 2 : 1))
+            throw Errors.NoRule(call);
+        _b.Site = call;
+        return _b.Element(self, indices[0], indices.Length > 1 ? indices[1] : -1);
     }
 
     private static int RuleArity(Op op) => Rules.RuleTable.Get(op).Arity;

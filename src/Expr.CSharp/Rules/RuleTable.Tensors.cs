@@ -137,6 +137,25 @@ internal static partial class RuleTable
         };
         yield return new Rule
         {
+            Op = Element, Symbol = "at", Arity = 1,
+            Infer = (_, _, _) => throw new InvalidOperationException("an Element is built by GraphBuilder.Element"),
+            EmitTensor = (_, n, x) => n.Args[0].Shape.Kind == Kind.Vector
+                ? Expression.Call(x[0], Method<Vector<double>>(nameof(Vector<double>.At), typeof(int)), Expression.Constant(n.Param))
+                : Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.At), typeof(int), typeof(int)), Expression.Constant(n.Param), Expression.Constant(n.Element)),
+            Pullback = (b, y, yBar, x) => x[0] = b.Scatter(yBar, y.Param, y.Element, y.Args[0].Shape),
+        };
+        yield return new Rule
+        {
+            Op = Scatter, Symbol = "onehot", Arity = 1,
+            Infer = (_, _, _) => throw new InvalidOperationException("a Scatter is built by GraphBuilder.Scatter"),
+            EmitTensor = (c, n, x) => n.Shape.Kind == Kind.Vector
+                ? Expression.Call(Kernel(nameof(Tensors.OneHot), typeof(double), typeof(int), typeof(int)), x[0], Expression.Constant(n.Param), c.Dim(n.Shape.Rows))
+                : Expression.Call(Kernel(nameof(Tensors.OneHot), typeof(double), typeof(int), typeof(int), typeof(int), typeof(int)),
+                    x[0], Expression.Constant(n.Param), Expression.Constant(n.Element), c.Dim(n.Shape.Rows), c.Dim(n.Shape.Columns)),
+            Pullback = (b, y, yBar, x) => x[0] = b.Element(yBar, y.Param, y.Element),
+        };
+        yield return new Rule
+        {
             Op = Softmax, Symbol = "softmax", Arity = 1, Infer = (_, x, _) => x[0].Shape,
             EmitTensor = (_, n, x) => Expression.Call(Library(nameof(Fn.Softmax), n.Args[0].Shape), x[0]),
             // x̄ = y ⊙ (ȳ − ⟨ȳ, y⟩), the inner product taken per column of a matrix.

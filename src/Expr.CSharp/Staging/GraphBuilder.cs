@@ -201,6 +201,31 @@ internal sealed class GraphBuilder
         Intern(new Key(Op.Fill, value.Id, shape.Rows, shape.Columns, null, null),
             () => new Node(_nextId++, Op.Fill, [value], _current) { Shape = shape });
 
+    /// <summary>
+    /// Element (<paramref name="row"/>, <paramref name="column"/>) of a matrix, or element <paramref name="row"/> of a vector
+    /// (<paramref name="column"/> −1). The index is checked against the dimension at every call.
+    /// </summary>
+    public Node Element(Node tensor, int row, int column)
+    {
+        var shape = tensor.Shape;
+        Bounds(shape.Rows, row);
+        if (shape.Kind == Kind.Matrix)
+            Bounds(shape.Columns, column);
+        return Intern(new Key(Op.Element, tensor.Id, column, row, null, null),
+            () => new Node(_nextId++, Op.Element, [tensor], _current) { Param = row, Element = column });
+    }
+
+    private void Bounds(int dimension, int index)
+    {
+        var site = Site is { } e ? Import.Errors.Show(e) : "an element";
+        Dims.Bounds.Add(new IndexCheck(dimension, index, site));
+    }
+
+    /// <summary>The vector or matrix of <paramref name="shape"/> that is <paramref name="value"/> at one element and 0 elsewhere: the adjoint of <see cref="Element"/>.</summary>
+    public Node Scatter(Node value, int row, int column, Shape shape) =>
+        Intern(new Key(Op.Scatter, value.Id, column, row, null, $"{shape.Rows}x{shape.Columns}"),
+            () => new Node(_nextId++, Op.Scatter, [value], _current) { Param = row, Element = column, Shape = shape });
+
     /// <summary>The size of dimension <paramref name="dimension"/> at the call, as a number.</summary>
     public Node Size(int dimension) =>
         Intern(new Key(Op.Size, -1, -1, Dims.Find(dimension), null, null),

@@ -78,6 +78,8 @@ internal static class GraphPrinter
         {
             Op.MatMul => $"{T(0)} · {T(1)}",
             Op.Map => $"map {n.Body!.Name ?? (n.Body.Cached is null ? "λ" : "λ'")}({args})",
+            Op.Element => $"{args}[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]",
+            Op.Scatter => $"onehot[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]({args})",
             Op.Size => $"size n{dims.Find(n.Param)}",
             Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Get(n.Op).Symbol} n{dims.Find(n.Param)} of {args}",
             _ when n.Shape.IsTensor || Array.Exists(n.Args, a => a.Shape.IsTensor) => $"{RuleTable.Get(n.Op).Symbol}({args})",

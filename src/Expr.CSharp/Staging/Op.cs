@@ -71,6 +71,8 @@ internal enum Op
     RepeatColumn,
     Fill,
     Size,
+    Element,
+    Scatter,
     Softmax,
     LogSumExp,
     CrossEntropy,

@@ -55,6 +55,12 @@ internal readonly record struct Shape(Kind Kind, int Rows, int Columns)
 /// <param name="Right">The shape of the second operand.</param>
 internal sealed record ShapeCheck(int A, int B, string Operation, string Requirement, Shape Left, Shape Right);
 
+/// <summary>An element read at a constant index, checked against its dimension at every call.</summary>
+/// <param name="Dimension">The dimension indexed.</param>
+/// <param name="Index">The index read.</param>
+/// <param name="Operation">Where: the user's sub-expression, as text.</param>
+internal sealed record IndexCheck(int Dimension, int Index, string Operation);
+
 /// <summary>
 /// The dimensions of a graph: every one is read from a leaf (a parameter's or a captured value's <c>RowCount</c>,
 /// <c>ColumnCount</c> or <c>Count</c>) and operations only relate them. A union-find keeps which must be equal; each
@@ -68,6 +74,8 @@ internal sealed class Dimensions
     public List<(Node Leaf, string Property)> Sources { get; } = [];
 
     public List<ShapeCheck> Checks { get; } = [];
+
+    public List<IndexCheck> Bounds { get; } = [];
 
     public int Count => _parent.Count;
 

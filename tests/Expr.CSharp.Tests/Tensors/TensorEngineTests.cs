@@ -244,4 +244,27 @@ public class TensorEngineTests
         Assert.Equal((Depth + 1) * 1.5, result.Value);
         Assert.Equal(Vector<double>.Build.Dense(2, Depth + 1), result.D1);
     }
+
+    [Fact]
+    public void Elements_at_constant_indices_are_read_and_checked_against_the_shape_at_every_call()
+    {
+        var g = Grad.Of((Vector<double> v, Matrix<double> m) => v[0] * m[1, 2] + Math.Sin(m.At(0, 0)));
+        var (v, m) = (RandomVector(2, 1), Random(2, 3, 2));
+        var (value, dv, dm) = g.Evaluate(v, m);
+        Assert.Equal(v[0] * m[1, 2] + Math.Sin(m[0, 0]), value, 12);
+        Assert.Equal(Vector<double>.Build.DenseOfArray([m[1, 2], 0]), dv);
+        var expected = Matrix<double>.Build.Dense(2, 3);
+        expected[1, 2] = v[0];
+        expected[0, 0] = Math.Cos(m[0, 0]);
+        Close(expected, dm, 1e-14);
+
+        var error = Assert.Throws<ExprGradException>(() => g.Evaluate(v, Random(2, 2, 3)));
+        Assert.Contains("index 2 is outside a dimension of size 2", error.Message);
+        Assert.Contains("m.get_Item(1, 2)", error.Message);
+        Assert.Contains("not a constant", Assert.Throws<ExprGradException>(() =>
+        {
+            var i = 1;
+            Grad.Of((Vector<double> u) => u[i]);
+        }).Message);
+    }
 }

@@ -166,6 +166,9 @@ internal static class TensorCatalogue
 
         // scalars out of tensors
         yield return Op<Func<V, double>>("v.Sum", Kind.Scalar, (_, r) => [Vec(Dim(r))], a => a.Sum(), "{0}.Sum()");
+        // Elements at constant indices: the last one of a vector of at least 2, an inner one of a matrix of at least 2×2.
+        yield return Op<Func<V, double>>("v[i]", Kind.Scalar, (_, r) => [Vec(r.Next(2, MaxDimension + 1))], a => a[1], "{0}[1]");
+        yield return Op<Func<M, double>>("M[i, j]", Kind.Scalar, (_, r) => [Mat(r.Next(2, MaxDimension + 1), r.Next(2, MaxDimension + 1))], a => a[1, 0] + a.At(0, 1), "({0}[1, 0] + {0}.At(0, 1))");
         yield return Op<Func<V, V, double>>("v.DotProduct", Kind.Scalar, (_, r) => { var n = Dim(r); return [Vec(n), Vec(n)]; }, (a, b) => a.DotProduct(b), "{0}.DotProduct({1})");
         yield return Op<Func<V, V, double>>("v * v", Kind.Scalar, (_, r) => { var n = Dim(r); return [Vec(n), Vec(n)]; }, (a, b) => a * b, "({0} * {1})");
         yield return Op<Func<M, double>>("M.FrobeniusNorm", Kind.Scalar, (_, r) => [Mat(Dim(r), Dim(r))], a => a.FrobeniusNorm(), "{0}.FrobeniusNorm()", new Kink.ZeroTensor());
