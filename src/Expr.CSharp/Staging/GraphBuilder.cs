@@ -118,7 +118,7 @@ internal sealed class GraphBuilder
         {
             var shape = Array.Find(args, a => a.Shape.IsTensor)!.Shape;
             args = Array.ConvertAll(args, a => a.Op == Op.Fill ? a.Args[0] : a);
-            return Map(MapBody.Of(rule.Symbol, args, (b, x) => b.Apply(op, x)), args, shape);
+            return Map(MapBody.Of(op.ToString(), args, (b, x) => b.Apply(op, x)), args, shape); // named by the operation: equal names intern
         }
 
         if (Array.TrueForAll(args, a => a.Op == Op.Constant))
@@ -154,6 +154,11 @@ internal sealed class GraphBuilder
             return Apply(Op.MatMul, [a[0].Args[0], a[1]], param ^ 1);
         if (op == Op.MatMul && a[1].Op == Op.Transpose)
             return Apply(Op.MatMul, [a[0], a[1].Args[0]], param ^ 2);
+        // Repeating a constant vector is a constant matrix, which a Map reads as one number.
+        if (op == Op.RepeatRow && a[0].Op == Op.Fill)
+            return Fill(a[0].Args[0], Shape.Matrix(param, a[0].Shape.Rows));
+        if (op == Op.RepeatColumn && a[0].Op == Op.Fill)
+            return Fill(a[0].Args[0], Shape.Matrix(a[0].Shape.Rows, param));
         return null;
     }
 

@@ -77,7 +77,7 @@ internal static class GraphPrinter
         return n.Op switch
         {
             Op.MatMul => $"{T(0)} · {T(1)}",
-            Op.Map => $"map {n.Body!.Name ?? (n.Body.Cached is null ? "λ" : "λ'")}({args})",
+            Op.Map => $"map {MapName(n.Body!)}({args})",
             Op.Element => $"{args}[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]",
             Op.Scatter => $"onehot[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]({args})",
             Op.Size => $"size n{dims.Find(n.Param)}",
@@ -86,6 +86,12 @@ internal static class GraphPrinter
             _ => null,
         };
     }
+
+    // An element-wise operation by its symbol (+, exp), a user's lambda as λ and a backward body as λ'.
+    private static string MapName(MapBody body) =>
+        body.Name is null ? (body.Cached is null ? "λ" : "λ'")
+        : Enum.TryParse<Op>(body.Name, out var op) ? RuleTable.Get(op).Symbol
+        : body.Name;
 
     private static string Describe(Shape shape, Dimensions dims) => shape.Kind switch
     {
