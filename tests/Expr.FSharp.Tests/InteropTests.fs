@@ -252,3 +252,27 @@ let ``Unsupported F# lambdas fail in the engine with its named error`` () =
     let e = Assert.ThrowsAny<Exception>(fun () -> Grad.Of(fun (x: float) (y: float) -> x % y) |> ignore)
     Assert.IsType<ExprGradException>(e) |> ignore
     Assert.Contains("Modulo", e.Message)
+
+/// A captured minibatch for the matrix case: F# reads it as a static property.
+let batch = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.Dense(3, 2, fun i j -> float (i + 2 * j) / 4.0)
+
+[<Fact>]
+let ``An F# lambda over matrices is a matrix product, not an element-wise one`` () =
+    // F# types W * X with its own generic op_Multiply; the importer must go by the operands' types.
+    let g = Grad.Of(fun (W: MathNet.Numerics.LinearAlgebra.Matrix<float>) -> (W * batch).ColumnSums().Sum() + W.FrobeniusNorm())
+    let w = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.Dense(2, 3, fun i j -> float (i - j) / 3.0 + 0.25)
+    let r = g.Evaluate(w)
+    Assert.Equal((w * batch).ColumnSums().Sum() + w.FrobeniusNorm(), r.Value, 12)
+    // d/dW of Σ(W X) is a matrix of the row sums of X, for every row of W; of ‖W‖ it is W/‖W‖.
+    let expected = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.Dense(2, 3, fun i j -> batch.Row(j).Sum() + w.[i, j] / w.FrobeniusNorm())
+    Assert.True((expected - r.D1).FrobeniusNorm() < 1e-12, $"expected\n{expected}\ngot\n{r.D1}")
+
+[<Fact>]
+let ``An F# Map lambda closes over a scalar parameter`` () =
+    let g = Grad.Of(fun (v: MathNet.Numerics.LinearAlgebra.Vector<float>) (a: float) -> v.Map(fun t -> exp (a * t)).Sum())
+    let v = MathNet.Numerics.LinearAlgebra.Vector<float>.Build.DenseOfArray([| 0.5; -1.0; 2.0 |])
+    let r = g.Evaluate(v, 0.3)
+    Assert.Equal(v.Map(fun t -> exp (0.3 * t)).Sum(), r.Value, 12)
+    for i in 0 .. 2 do
+        Assert.Equal(0.3 * exp (0.3 * v.[i]), r.D1.[i], 12)
+    Assert.Equal(v.Map(fun t -> t * exp (0.3 * t)).Sum(), r.D2, 12)

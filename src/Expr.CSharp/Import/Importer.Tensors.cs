@@ -38,11 +38,12 @@ internal sealed partial class Importer
         {
             case ConstantExpression when IsTensor(e.Type):
                 return Live(e);
-            case BinaryExpression { Method.DeclaringType: { } type } binary when IsTensor(type):
+            // By the operands' types, not the operator method's: F# types W * X with its own generic op_Multiply.
+            case BinaryExpression binary when IsTensor(binary.Left.Type) || IsTensor(binary.Right.Type):
                 return Operator(binary);
-            case UnaryExpression { NodeType: ExpressionType.Negate, Method.DeclaringType: { } type } negate when IsTensor(type):
+            case UnaryExpression { NodeType: ExpressionType.Negate or ExpressionType.NegateChecked } negate when IsTensor(negate.Operand.Type):
                 return _b.Negate(Value(negate.Operand));
-            case UnaryExpression { NodeType: ExpressionType.UnaryPlus, Method.DeclaringType: { } type } plus when IsTensor(type):
+            case UnaryExpression { NodeType: ExpressionType.UnaryPlus } plus when IsTensor(plus.Operand.Type):
                 return Value(plus.Operand);
             case MethodCallExpression call when call.Method.DeclaringType == typeof(Fn) && call.Arguments.Any(a => IsTensor(a.Type)):
                 return Library(call);
