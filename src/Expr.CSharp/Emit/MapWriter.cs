@@ -22,7 +22,7 @@ internal static class MapWriter
         var reuse = Array.FindIndex(map.Args, a => a.Shape.Kind == shape.Kind && context.IsLastRead(a, map));
         var statements = new List<Expression>
         {
-            Expression.Assign(result, reuse >= 0 ? args[reuse]
+            Expression.Assign(result, reuse >= 0 ? Expression.Call(typeof(Tensors), nameof(Tensors.Reusable), null, args[reuse])
                 : shape.Kind == Kind.Matrix
                 ? Expression.Call(typeof(Tensors), nameof(Tensors.Matrix), null, context.Dim(shape.Rows), context.Dim(shape.Columns))
                 : Expression.Call(typeof(Tensors), nameof(Tensors.Vector), null, context.Dim(shape.Rows))),

@@ -24,6 +24,12 @@ internal static class Tensors
     /// <summary>The storage of a dense vector (a copy for any other kind).</summary>
     public static double[] Values(Vector<double> v) => v is DenseVector d ? d.Values : v.ToArray();
 
+    /// <summary>The matrix itself if its storage can be written in place (dense), else a fresh one of its shape.</summary>
+    public static Matrix<double> Reusable(Matrix<double> m) => m as DenseMatrix ?? new DenseMatrix(m.RowCount, m.ColumnCount);
+
+    /// <summary>The vector itself if its storage can be written in place (dense), else a fresh one of its length.</summary>
+    public static Vector<double> Reusable(Vector<double> v) => v as DenseVector ?? new DenseVector(v.Count);
+
     /// <summary>A fresh dense matrix (zeros).</summary>
     public static Matrix<double> Matrix(int rows, int columns) => new DenseMatrix(rows, columns);
 
