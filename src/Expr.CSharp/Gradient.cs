@@ -20,6 +20,7 @@ public class Gradient
 {
     private readonly StagedGraph _graph;
     private readonly int _dimension;
+    private readonly bool _hasTensorParameters;
     private readonly LambdaExpression? _typedExpression;
     private Kernel? _kernel;
 
@@ -31,6 +32,7 @@ public class Gradient
     {
         _graph = graph;
         _dimension = graph.Dimension;
+        _hasTensorParameters = graph.HasTensorParameters;
         _typedExpression = typedExpression;
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
     }
@@ -66,7 +68,7 @@ public class Gradient
     /// <exception cref="NotSupportedException">A parameter is a vector or matrix: use the typed <c>Evaluate</c>.</exception>
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
-        if (_graph.HasTensorParameters)
+        if (_hasTensorParameters)
             ThrowTensorParameters();
         var n = _dimension;
         if (point.Length < n || gradient.Length < n)

@@ -117,7 +117,7 @@ internal sealed class GraphBuilder
         if (Array.Exists(args, a => a.Shape.IsTensor))
         {
             var shape = Array.Find(args, a => a.Shape.IsTensor)!.Shape;
-            args = Array.ConvertAll(args, a => a.Op == Op.Fill ? a.Args[0] : a);
+            args = Array.ConvertAll(args, Unfill); // before the body is built, so a constant fill is built in
             return Map(MapBody.Of(op.ToString(), args, (b, x) => b.Apply(op, x)), args, shape); // named by the operation: equal names intern
         }
 
@@ -181,9 +181,7 @@ internal sealed class GraphBuilder
             if (first is { } s)
                 Elementwise(s, args[k].Shape, body.Name ?? "Map");
             first ??= args[k].Shape;
-            // A constant tensor is passed as its one value.
-            if (args[k].Op == Op.Fill)
-                args[k] = args[k].Args[0];
+            args[k] = Unfill(args[k]);
         }
         var result = first ?? throw new ArgumentException("a Map needs a vector or matrix argument", nameof(args));
 
@@ -200,6 +198,9 @@ internal sealed class GraphBuilder
         var key = new Key(Op.Map, -1, -1, 0, null, $"{body.Name}:{string.Join(",", args.Select(a => a.Id))}");
         return Intern(key, () => new Node(_nextId++, Op.Map, args, _current) { Body = body, Shape = result });
     }
+
+    // A Map reads a vector or matrix whose elements are all one value as that value.
+    private static Node Unfill(Node arg) => arg.Op == Op.Fill ? arg.Args[0] : arg;
 
     /// <summary>A vector or matrix of <paramref name="shape"/> whose every element is <paramref name="value"/>.</summary>
     public Node Fill(Node value, Shape shape) =>

@@ -43,7 +43,7 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     public ParameterLayout[] Parameters { get; } = parameters;
 
     /// <summary>True if a parameter is a vector or matrix: such a function is evaluated through its typed delegate only.</summary>
-    public bool HasTensorParameters => Array.Exists(Parameters, p => p.Kind != Kind.Scalar);
+    public bool HasTensorParameters { get; } = Array.Exists(parameters, p => p.Kind != Kind.Scalar);
 
     public int Dimension => Parameters.Length == 0 ? 0 : Parameters[^1].Offset + Parameters[^1].Extent;
 
