@@ -16,6 +16,12 @@ internal sealed class Emitter
     /// <summary>Stages per compiled method: well inside the JIT's limits for full optimization (about 8 IL instructions a stage).</summary>
     internal const int StagesPerMethod = 1500;
 
+    /// <summary>
+    /// Graphs of at least this many stages have their repeated runs re-rolled into loops. Below it the straight-line
+    /// code fits the instruction cache and runs faster than a loop.
+    /// </summary>
+    internal const int RollFrom = 2000;
+
     private readonly StagedGraph _graph;
     private readonly int _budget;
     private readonly Node?[] _byId;
@@ -26,11 +32,15 @@ internal sealed class Emitter
     private readonly Dictionary<Region, Node> _topLevel = [];
     private int _nesting;
     private readonly List<List<Node>> _parts = [[]];
+    private readonly int _rollFrom;
+    private readonly Dictionary<Node, RolledLoop> _loopAt = [];
+    private readonly bool[] _inLoop;
     private int _nextPosition, _partSize, _tapeLength;
     private Frame _frame = new FlatFrame();
 
-    private Emitter(StagedGraph graph, int budget)
+    private Emitter(StagedGraph graph, int budget, int rollFrom)
     {
+        _rollFrom = rollFrom;
         _graph = graph;
         // Values passed between methods travel as doubles: a graph with vectors and matrices stays one method (its
         // stages are few, and each is a kernel call).
@@ -42,14 +52,15 @@ internal sealed class Emitter
         _lastUse = new int[n];
         _tapeSlot = new int[n];
         _crosses = new bool[n];
+        _inLoop = new bool[n];
         Array.Fill(_tapeSlot, -1);
         Array.Fill(_lastUse, -1);
     }
 
     /// <summary>Compiles the flat (span) form: <c>(x, g, tape) =&gt; value</c>, split into several methods when large.</summary>
-    public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod)
+    public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod, int rollFrom = RollFrom)
     {
-        var emitter = new Emitter(graph, stagesPerMethod);
+        var emitter = new Emitter(graph, stagesPerMethod, rollFrom);
         emitter.Analyze();
         return emitter.Build();
     }
@@ -59,9 +70,10 @@ internal sealed class Emitter
     /// <paramref name="resultType"/>. A graph too large for one method gets the flat, split form instead
     /// (<paramref name="flat"/>), and the result is null.
     /// </summary>
-    public static LambdaExpression? CompileTyped(StagedGraph graph, Type resultType, out Delegate? compiled, out Kernel? flat)
+    public static LambdaExpression? CompileTyped(
+        StagedGraph graph, Type resultType, out Delegate? compiled, out Kernel? flat, int rollFrom = RollFrom)
     {
-        var emitter = new Emitter(graph, StagesPerMethod);
+        var emitter = new Emitter(graph, StagesPerMethod, rollFrom);
         emitter.Analyze();
         compiled = null;
         flat = null;
@@ -85,13 +97,43 @@ internal sealed class Emitter
         for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
             if (_graph.Adjoints[slot] is { Op: not Op.Constant } adjoint)
                 Stores(adjoint).Add(slot);
-        StackGuard.Run(() => Place(Schedule(), topLevel: true));
+        var order = Schedule();
+        if (!_graph.Builder.HasTensors && order.Count >= _rollFrom)
+        {
+            order = Sink(order);
+            FindLoops(order);
+        }
+        StackGuard.Run(() => Place(order, topLevel: true));
         StackGuard.Run(() => CollectUses(_graph.Root));
 
         _tapeLength = _parts.Count > 1 ? 1 : 0; // slot 0 carries the value out of a split graph
         for (var id = 0; id < _crosses.Length; id++)
             if (_crosses[id])
                 _tapeSlot[id] = _tapeLength++;
+    }
+
+    /// <summary>The number of loops the straight-line stages were re-rolled into.</summary>
+    internal int LoopCount => _loopAt.Count;
+
+    // Runs of like stages become loops (see LoopFinder). Each loop stays in one method.
+    private void FindLoops(List<Node> order)
+    {
+        var lastReader = new int[_byId.Length];
+        var deps = new List<Node>();
+        for (var i = 0; i < order.Count; i++)
+        {
+            Dependencies(order[i], deps);
+            foreach (var dep in deps)
+                lastReader[dep.Id] = i;
+        }
+        lastReader[_graph.Output.Id] = order.Count;
+        foreach (var loop in LoopFinder.Find(order, lastReader, _stores, _graph))
+        {
+            _loopAt[loop.At(0, 0)] = loop;
+            for (var k = 0; k < loop.Count; k++)
+                for (var j = 0; j < loop.Period; j++)
+                    _inLoop[loop.At(k, j).Id] = true;
+        }
     }
 
     private List<int> Stores(Node n)
@@ -151,6 +193,45 @@ internal sealed class Emitter
         if (order.Count != root.Count)
             throw new InvalidOperationException("internal error: the staged graph has a cycle");
         return order;
+    }
+
+    /// <summary>
+    /// Moves every backward stage that has a reader down to just before its first reader (conditionals and their
+    /// outputs stay put). The schedule computes a stage as soon as it can, so a backward factor that needs only
+    /// forward values, such as the 2·a[i] of d(a[i]²), lands among the forward stages and is read only in the
+    /// backward ones; sunk to its reader, it no longer reaches across the forward run, which then repeats and can
+    /// become a loop. Forward stages stay: sinking them would gather a whole forward chain before its first reader.
+    /// </summary>
+    private List<Node> Sink(List<Node> order)
+    {
+        var readers = new List<int>?[order.Count];
+        var at = new Dictionary<Node, int>(order.Count);
+        for (var i = 0; i < order.Count; i++)
+            at[order[i]] = i;
+        var deps = new List<Node>();
+        for (var i = 0; i < order.Count; i++)
+        {
+            Dependencies(order[i], deps);
+            foreach (var dep in deps)
+                if (at.TryGetValue(dep, out var d))
+                    (readers[d] ??= []).Add(i);
+        }
+
+        // The stage each one is emitted just before (itself, if it stays), found from the last stage back.
+        var backward = new HashSet<Node>(_graph.Root.Nodes.Skip(_graph.ForwardCount));
+        var anchor = new int[order.Count];
+        for (var i = order.Count - 1; i >= 0; i--)
+        {
+            anchor[i] = i;
+            if (readers[i] is not { } list || order[i].Op is Op.Condition or Op.Project || !backward.Contains(order[i]))
+                continue;
+            anchor[i] = int.MaxValue;
+            foreach (var r in list)
+                anchor[i] = Math.Min(anchor[i], anchor[r]);
+        }
+        return [.. Enumerable.Range(0, order.Count)
+            .OrderBy(i => anchor[i]).ThenBy(i => anchor[i] == i ? 1 : 0).ThenBy(i => i)
+            .Select(i => order[i])];
     }
 
     // The top-level stages a top-level stage reads: its arguments, or for a conditional everything its branches
@@ -232,7 +313,7 @@ internal sealed class Emitter
                 continue;
             if (topLevel && node.Op != Op.Project)
             {
-                var size = Size(node);
+                var size = _loopAt.TryGetValue(node, out var loop) ? loop.Period + 4 : _inLoop[node.Id] ? 0 : Size(node);
                 if (_partSize > 0 && _partSize + size > _budget)
                 {
                     _parts.Add([]);
@@ -302,7 +383,7 @@ internal sealed class Emitter
         {
             var body = new PartWriter(this, 0).Write();
             var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", frame.Parameters);
-            return new Kernel(lambda, Compile(lambda));
+            return new Kernel(lambda, Compile(lambda), LoopCount);
         }
 
         var parts = new Expression<Action<double[], double[], double[]>>[_parts.Count];
@@ -316,7 +397,7 @@ internal sealed class Emitter
         // Parts are independent trees: compiling them on all cores is what keeps set-up linear and short.
         var compiled = new Action<double[], double[], double[]>[parts.Length];
         Parallel.For(0, parts.Length, p => compiled[p] = Compile(parts[p]));
-        return new Kernel(whole, compiled, _tapeLength, valueSlot: 0);
+        return new Kernel(whole, compiled, _tapeLength, valueSlot: 0, LoopCount);
     }
 
     /// <summary>Writes one compiled method: its stages in order, with block variables allocated and reused by liveness.</summary>
@@ -381,6 +462,13 @@ internal sealed class Emitter
             {
                 if (!e.IsLive(node) || node.Op == Op.Project)
                     continue;
+                if (e._loopAt.TryGetValue(node, out var loop))
+                {
+                    WriteLoop(loop, statements);
+                    continue;
+                }
+                if (e._inLoop[node.Id])
+                    continue;
                 if (node.Op == Op.Condition)
                 {
                     WriteCondition(node, statements);
@@ -430,6 +518,83 @@ internal sealed class Emitter
                 Bind(output, _home[output], statements);
         }
 
+        /// <summary>
+        /// A rolled loop: <c>k = 0; do { body stages; carried values; k++; } while (k &lt; count);</c>. Each body stage
+        /// has one variable for all iterations, so after the loop the variables hold the last iteration's values, the
+        /// only ones read later.
+        /// </summary>
+        private void WriteLoop(RolledLoop loop, List<Expression> statements)
+        {
+            var period = loop.Period;
+            var values = new ParameterExpression[period];
+            for (var j = 0; j < period; j++)
+                values[j] = Allocate(loop.At(0, j));
+
+            // A value the next iteration reads needs a variable of its own only if a stage reads it after it is overwritten.
+            var carried = new ParameterExpression?[period];
+            var overwritten = new bool[period];
+            for (var j = 0; j < period; j++)
+                foreach (var arg in loop.Args[j])
+                    if (arg.Source == ArgSource.Carried && arg.Stage < j)
+                        overwritten[arg.Stage] = true;
+            for (var j = 0; j < period; j++)
+            {
+                if (loop.Init[j] is not { } init)
+                    continue;
+                carried[j] = overwritten[j] ? Expression.Variable(values[j].Type, $"prev{values[j].Name}") : values[j];
+                if (overwritten[j])
+                    _variables.Add(carried[j]!);
+                statements.Add(Expression.Assign(carried[j]!, Read(init)));
+            }
+
+            var k = Expression.Variable(typeof(int), "k");
+            _variables.Add(k);
+            var body = new List<Expression>();
+            for (var j = 0; j < period; j++)
+            {
+                var node = loop.At(0, j);
+                var args = Array.ConvertAll(loop.Args[j], arg => arg.Source switch
+                {
+                    ArgSource.Local => values[arg.Stage],
+                    ArgSource.Carried => carried[arg.Stage]!,
+                    ArgSource.Element => e._frame.Input(e._graph.Slot(arg.Node!), arg.Stride, k),
+                    _ => Read(arg.Node!),
+                });
+                var value = node.Op == Op.Input
+                    ? e._frame.Input(e._graph.Slot(node), loop.InputStride[j], k)
+                    : RuleTable.Get(node.Op).Emit(args);
+                body.Add(Expression.Assign(values[j], value));
+                if (e._stores.TryGetValue(node, out var slots))
+                    for (var s = 0; s < slots.Count; s++)
+                        body.Add(Expression.Assign(e._frame.Gradient(slots[s], loop.StoreStride[j][s], k), values[j]));
+            }
+            for (var j = 0; j < period; j++)
+                if (carried[j] is { } previous && previous != values[j])
+                    body.Add(Expression.Assign(previous, values[j]));
+            body.Add(Expression.PreIncrementAssign(k));
+
+            var done = Expression.Label("done");
+            statements.Add(Expression.Assign(k, Expression.Constant(0)));
+            statements.Add(Expression.Loop(
+                Expression.Block(typeof(void), body.Append(
+                    Expression.IfThen(Expression.GreaterThanOrEqual(k, Expression.Constant(loop.Count)), Expression.Break(done)))),
+                done));
+
+            // What was read in the loop for the last time is free now; the last iteration's values live on.
+            var end = e._position[loop.At(loop.Count - 1, period - 1).Id];
+            foreach (var arg in loop.Args.SelectMany(a => a).Where(a => a.Source == ArgSource.Invariant).Select(a => a.Node!).Concat(loop.Init.OfType<Node>()))
+                if (arg.Op != Op.Constant && e._lastUse[arg.Id] <= end)
+                    Release(arg);
+            for (var j = 0; j < period; j++)
+            {
+                var node = loop.At(loop.Count - 1, j);
+                _home[node] = values[j];
+                Bind(node, values[j], statements, storesWritten: true);
+                if (e._lastUse[node.Id] <= end)
+                    Release(node);
+            }
+        }
+
         private void Define(Node node, Expression value, List<Expression> statements)
         {
             var id = node.Id;
@@ -447,9 +612,9 @@ internal sealed class Emitter
         }
 
         // Hands a freshly computed value on: to its gradient slots, the result, and the tape; frees it if nothing here reads it again.
-        private void Bind(Node node, ParameterExpression home, List<Expression> statements)
+        private void Bind(Node node, ParameterExpression home, List<Expression> statements, bool storesWritten = false)
         {
-            if (e._stores.TryGetValue(node, out var slots))
+            if (!storesWritten && e._stores.TryGetValue(node, out var slots))
                 foreach (var slot in slots)
                     statements.Add(Expression.Assign(Gradient(slot), Owned(node, home)));
             if (node == e._graph.Output)

@@ -17,6 +17,19 @@ internal abstract class Frame
     /// <summary>Where the gradient of slot <paramref name="slot"/> is written.</summary>
     public abstract Expression Gradient(int slot);
 
+    /// <summary>Reads input slot <c>slot + stride·k</c>: an array element read by a rolled loop's iteration <paramref name="k"/>.</summary>
+    public abstract Expression Input(int slot, int stride, Expression k);
+
+    /// <summary>Where the gradient of slot <c>slot + stride·k</c> is written in a rolled loop's iteration <paramref name="k"/>.</summary>
+    public abstract Expression Gradient(int slot, int stride, Expression k);
+
+    /// <summary><c>start + stride·k</c>.</summary>
+    protected static Expression Index(int start, int stride, Expression k)
+    {
+        var step = stride == 1 ? k : Expression.Multiply(Expression.Constant(stride), k);
+        return start == 0 ? step : Expression.Add(Expression.Constant(start), step);
+    }
+
     /// <summary>Variables the frame needs in the method's block.</summary>
     public virtual IEnumerable<ParameterExpression> Locals => [];
 
@@ -46,6 +59,10 @@ internal sealed class FlatFrame : Frame
     public override Expression Input(int slot) => Expression.ArrayIndex(X, Expression.Constant(slot));
 
     public override Expression Gradient(int slot) => Expression.ArrayAccess(G, Expression.Constant(slot));
+
+    public override Expression Input(int slot, int stride, Expression k) => Expression.ArrayIndex(X, Index(slot, stride, k));
+
+    public override Expression Gradient(int slot, int stride, Expression k) => Expression.ArrayAccess(G, Index(slot, stride, k));
 
     public override Expression Result(Expression value) => value;
 }
@@ -88,6 +105,18 @@ internal sealed class TypedFrame : Frame
     {
         var (param, element) = _slots[slot];
         return element < 0 ? _gradients[param] : Expression.ArrayAccess(_gradients[param], Expression.Constant(element));
+    }
+
+    public override Expression Input(int slot, int stride, Expression k)
+    {
+        var (param, element) = _slots[slot];
+        return Expression.ArrayIndex(_parameters[param], Index(element, stride, k));
+    }
+
+    public override Expression Gradient(int slot, int stride, Expression k)
+    {
+        var (param, element) = _slots[slot];
+        return Expression.ArrayAccess(_gradients[param], Index(element, stride, k));
     }
 
     public override IEnumerable<ParameterExpression> Locals => _gradients;

@@ -12,15 +12,17 @@ internal sealed class Kernel
     private readonly Action<double[], double[], double[]>[] _parts;
     private readonly int _valueSlot;
 
-    public Kernel(LambdaExpression expression, Func<double[], double[], double[], double> single)
+    public Kernel(LambdaExpression expression, Func<double[], double[], double[], double> single, int loopCount)
     {
+        LoopCount = loopCount;
         Expression = expression;
         _single = single;
         _parts = [];
     }
 
-    public Kernel(LambdaExpression expression, Action<double[], double[], double[]>[] parts, int tapeLength, int valueSlot)
+    public Kernel(LambdaExpression expression, Action<double[], double[], double[]>[] parts, int tapeLength, int valueSlot, int loopCount)
     {
+        LoopCount = loopCount;
         Expression = expression;
         _parts = parts;
         TapeLength = tapeLength;
@@ -30,6 +32,9 @@ internal sealed class Kernel
     public LambdaExpression Expression { get; }
 
     public int TapeLength { get; }
+
+    /// <summary>The number of loops that runs of like stages were re-rolled into.</summary>
+    public int LoopCount { get; }
 
     /// <summary>The number of compiled methods the graph was split into.</summary>
     public int MethodCount => _single is null ? _parts.Length : 1;

@@ -7,7 +7,7 @@ using ExprGrad.Tests.Staging;
 
 namespace ExprGrad.Tests.Emit;
 
-/// <summary>The emitted code agrees with the reference interpreter, whole or split into methods of any size.</summary>
+/// <summary>The emitted code agrees with the reference interpreter, whole or split into methods of any size, with or without loops.</summary>
 public class EmitterTests
 {
     public static TheoryData<string> Functions => [.. Cases.Keys];
@@ -36,9 +36,9 @@ public class EmitterTests
         {
             var point = Enumerable.Range(0, graph.Dimension).Select(i => raw[i % raw.Length] * (1 + i * 0.01)).ToArray();
             var (value, gradient) = Interpreter.Run(graph, point);
-            foreach (var budget in new[] { 1, 2, 3, 7, 1000 })
+            foreach (var (budget, rollFrom) in new[] { (1, int.MaxValue), (2, 0), (3, int.MaxValue), (7, 0), (1000, int.MaxValue), (1000, 0) })
             {
-                var kernel = Emitter.Compile(graph, budget);
+                var kernel = Emitter.Compile(graph, budget, rollFrom);
                 var work = Workspace.Rent(graph.Dimension, kernel.TapeLength);
                 point.CopyTo(work.X, 0);
                 var emitted = kernel.Run(work);
