@@ -96,6 +96,31 @@ module Visual =
         | Visual.Sum _ | Visual.Negative _ | Visual.Fraction _ -> Visual.Parenthesis v
         | _ -> v
 
+    /// A minus sign in front of a product taken into a difference among its factors: −a*(y − x) shows as a*(x − y).
+    /// Only a sum with a negative term takes it, so no minus sign is added: −(x + y) stays as it is; and a
+    /// difference of symbols takes it before one with a number, so 1 − σ stays 1 − σ where it can.
+    let private absorbSign (m: Formula) : Formula option =
+        let hasNegative (g: Formula) =
+            match g with
+            | Sum terms -> List.exists (fun t -> fst (splitSign t)) terms
+            | _ -> false
+        let hasNumber (g: Formula) =
+            match g with
+            | Sum terms -> List.exists (fun t -> match t with Number _ | Approx _ -> true | _ -> false) terms
+            | _ -> false
+        let takes (g: Formula) = hasNegative g && not (hasNumber g)
+        let negated (g: Formula) =
+            match g with
+            | Sum terms -> Formula.sum (terms |> List.map Formula.negate)
+            | _ -> g
+        match m with
+        | Sum _ when hasNegative m -> Some(negated m)
+        | Product fs ->
+            match List.tryFindIndex takes fs |> Option.orElse (List.tryFindIndex hasNegative fs) with
+            | Some i -> Some(Product(List.updateAt i (negated fs[i]) fs))
+            | None -> None
+        | _ -> None
+
     /// The display tree of a formula: x*y^-1 shows as x/y, −1*x as −x, x^(1/2) as sqrt(x), 1/2*x as x/2,
     /// a sum starts with a positive term when it has one (x − 1 rather than −1 + x).
     [<CompiledName("OfFormula")>]
@@ -116,7 +141,10 @@ module Visual =
                 Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
             | Product _ | Power _ ->
                 match splitSign f with
-                | true, m -> Visual.Negative(ofProduct m)
+                | true, m ->
+                    match absorbSign m with
+                    | Some positive -> ofProduct positive
+                    | None -> Visual.Negative(ofProduct m)
                 | false, _ -> ofProduct f
             | Apply(g, args) -> Visual.Call(g, List.map ofFormula args)
             | If(c, a, b) ->

@@ -33,6 +33,16 @@ let ``Sums and products: sin(x) + x*y, x - y, -x, 2*x, -2*x*y`` () =
     both "-x - y" "-x - y" (Formula.negate x - y)
 
 [<Fact>]
+let ``A minus sign in front of a product is taken into a difference: -z*(y - x) shows as z*(x - y)`` () =
+    both "z*(x - y)" @"z \left(x - y\right)" (Formula.negate (z * (y - x)))
+    both "x - y" "x - y" (Formula.negate (y - x))
+    // A sum without a negative term would gain one: the sign stays in front.
+    both "-z*(x + y)" @"-z \left(x + y\right)" (Formula.negate (z * (x + y)))
+    // A difference of symbols takes it before a complement 1 − x.
+    both "(1 - x)*(y - z)" @"\left(1 - x\right) \left(y - z\right)" (Formula.negate ((n 1 - x) * (z - y)))
+    both "x*(x - 1)" @"x \left(x - 1\right)" (Formula.negate (x * (n 1 - x)))
+
+[<Fact>]
 let ``Fractions: x/2, 3*x/2, x/y, 1/x, x/(2*y), -x/(y*z), 1/2`` () =
     both "x/2" @"\frac{x}{2}" (x / n 2)
     both "3*x/2" @"\frac{3 x}{2}" (q 3 2 * x)

@@ -128,7 +128,9 @@ internal sealed class GraphBuilder
         }
         if (Simplify(op, args) is { } simpler)
             return simpler;
-        if (rule.Commutative && args[0].Id > args[1].Id)
+        // Operands by id, but a product's constant first (c·x), where the rewrites above look for it.
+        static int Order(Op op, Node n) => op == Op.Multiply && n.Op == Op.Constant ? -1 : n.Id;
+        if (rule.Commutative && Order(op, args[1]) < Order(op, args[0]))
             (args[0], args[1]) = (args[1], args[0]);
 
         var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, 0, null, null);
@@ -287,11 +289,29 @@ internal sealed class GraphBuilder
             Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Constant(-a[0].Args[0].Value), a[0].Args[1]),
             Op.Multiply when ExactProduct(a[0], a[1]) is { } folded => folded,
             Op.Multiply when ExactProduct(a[1], a[0]) is { } folded => folded,
+            // A negation moves outwards until a sum absorbs it: (−x)·y = −(x·y), (−x) − y = −(x + y), x + (−y) = x − y.
+            // In a backward pass this saves the operation: −d·2a accumulated into ā is one subtraction.
+            Op.Multiply when a[0].Op == Op.Negate => Negate(Multiply(a[0].Args[0], a[1])),
+            Op.Multiply when a[1].Op == Op.Negate => Negate(Multiply(a[0], a[1].Args[0])),
+            Op.Divide when a[0].Op == Op.Negate => Negate(Divide(a[0].Args[0], a[1])),
+            Op.Divide when a[1].Op == Op.Negate => Negate(Divide(a[0], a[1].Args[0])),
+            Op.Subtract when a[0].Op == Op.Negate => Negate(Add(a[0].Args[0], a[1])),
+            Op.Multiply when a[1].Op != Op.Constant && Opposite(a[0]) is { } p => Negate(Multiply(p, a[1])),
+            Op.Multiply when a[0].Op != Op.Constant && Opposite(a[1]) is { } p => Negate(Multiply(a[0], p)),
             Op.Pow when Is(a[1], 0) => Constant(1), // IEEE pow(x, 0) is 1 for every x, NaN included
             Op.Pow when Is(a[1], 1) => a[0],
             Op.Pow when Is(a[1], 2) => Apply(Op.Square, a[0]),
             _ => null,
         };
+    }
+
+    // For (−c)·x with c > 0, the product c·x if it is already staged: (−c·x)·y is then −(c·x·y), with no new product.
+    private Node? Opposite(Node n)
+    {
+        if (n.Op != Op.Multiply || n.Args[0].Op != Op.Constant || n.Args[0].IsBool || !(n.Args[0].Value < 0))
+            return null;
+        var c = Constant(-n.Args[0].Value);
+        return _table.GetValueOrDefault(new Key(Op.Multiply, c.Id, n.Args[1].Id, 0, null, null));
     }
 
     // c·(d·x) = (c·d)·x exactly when c or d is a power of two and c·d is a normal number: scaling by 2ᵏ only moves the exponent.

@@ -82,6 +82,29 @@ public class LoopTests
     }
 
     [Fact]
+    public void A_large_typed_gradient_is_zero_wherever_the_function_does_not_reach()
+    {
+        // The typed API allocates the gradient array without zeroing it and writes every slot up to the highest
+        // index read (zeros included), then clears the rest: heap memory left dirty by earlier arrays must never show.
+        var g = Grad.Of((double[] a) => a[0] * a[999] + Math.Sin(a[500]));
+        var point = new double[1200];
+        point[0] = 2;
+        point[999] = 3;
+        for (var round = 0; round < 50; round++)
+        {
+            var litter = new double[64][];
+            for (var i = 0; i < litter.Length; i++)
+                Array.Fill(litter[i] = new double[1200], double.NaN);
+            litter = null;
+            GC.Collect();
+            var gradient = g.Evaluate(point).D1;
+            Assert.Equal(1200, gradient.Length);
+            for (var i = 0; i < gradient.Length; i++)
+                Assert.Equal(i switch { 0 => 3.0, 999 => 2.0, 500 => 1.0, _ => 0.0 }, gradient[i]);
+        }
+    }
+
+    [Fact]
     public void Small_graphs_stay_straight_line_code()
     {
         var graph = Differentiate(Rosenbrock(10));
