@@ -1,5 +1,6 @@
 // Arities 1..8, written out: they differ only in the count of parameters.
 using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
 using ExprGrad.Emit;
 using ExprGrad.Staging;
 
@@ -19,13 +20,18 @@ public sealed class Gradient<T1> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1) = ...</c>.</returns>
     public ValueAndGradient<T1> Evaluate(T1 a1)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
-            return _typed(a1);
+            return typed(a1);
         }
+        return EvaluateSplit(a1);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1> EvaluateSplit(T1 a1)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         var value = Run(work);
@@ -57,14 +63,19 @@ public sealed class Gradient<T1, T2> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2) = ...</c>.</returns>
     public ValueAndGradient<T1, T2> Evaluate(T1 a1, T2 a2)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
-            return _typed(a1, a2);
+            return typed(a1, a2);
         }
+        return EvaluateSplit(a1, a2);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2> EvaluateSplit(T1 a1, T2 a2)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -101,15 +112,20 @@ public sealed class Gradient<T1, T2, T3> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3> Evaluate(T1 a1, T2 a2, T3 a3)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
             Check(2, a3);
-            return _typed(a1, a2, a3);
+            return typed(a1, a2, a3);
         }
+        return EvaluateSplit(a1, a2, a3);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3> EvaluateSplit(T1 a1, T2 a2, T3 a3)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -151,16 +167,21 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
             Check(2, a3);
             Check(3, a4);
-            return _typed(a1, a2, a3, a4);
+            return typed(a1, a2, a3, a4);
         }
+        return EvaluateSplit(a1, a2, a3, a4);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3, T4> EvaluateSplit(T1 a1, T2 a2, T3 a3, T4 a4)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -207,17 +228,22 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
             Check(2, a3);
             Check(3, a4);
             Check(4, a5);
-            return _typed(a1, a2, a3, a4, a5);
+            return typed(a1, a2, a3, a4, a5);
         }
+        return EvaluateSplit(a1, a2, a3, a4, a5);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3, T4, T5> EvaluateSplit(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -269,7 +295,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
@@ -277,10 +303,15 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
             Check(3, a4);
             Check(4, a5);
             Check(5, a6);
-            return _typed(a1, a2, a3, a4, a5, a6);
+            return typed(a1, a2, a3, a4, a5, a6);
         }
+        return EvaluateSplit(a1, a2, a3, a4, a5, a6);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3, T4, T5, T6> EvaluateSplit(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -337,7 +368,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
@@ -346,10 +377,15 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
             Check(4, a5);
             Check(5, a6);
             Check(6, a7);
-            return _typed(a1, a2, a3, a4, a5, a6, a7);
+            return typed(a1, a2, a3, a4, a5, a6, a7);
         }
+        return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3, T4, T5, T6, T7> EvaluateSplit(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);
@@ -411,7 +447,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
     /// <returns>The value and the gradient, deconstructible as <c>var (value, d1, d2, d3, d4, d5, d6, d7, d8) = ...</c>.</returns>
     public ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8> Evaluate(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8)
     {
-        if (_typed is not null)
+        if (_typed is { } typed)
         {
             Check(0, a1);
             Check(1, a2);
@@ -421,10 +457,15 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
             Check(5, a6);
             Check(6, a7);
             Check(7, a8);
-            return _typed(a1, a2, a3, a4, a5, a6, a7, a8);
+            return typed(a1, a2, a3, a4, a5, a6, a7, a8);
         }
+        return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7, a8);
+    }
 
-        // Too large for one method: through the flat, split kernel.
+    // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8> EvaluateSplit(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8)
+    {
         var work = Begin();
         Pack(work, 0, a1);
         Pack(work, 1, a2);

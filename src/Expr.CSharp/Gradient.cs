@@ -1,4 +1,6 @@
 using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ExprGrad.Display;
 using ExprGrad.Emit;
 using ExprGrad.Notebook;
@@ -23,6 +25,7 @@ public class Gradient
     private readonly bool _hasTensorParameters;
     private readonly LambdaExpression? _typedExpression;
     private Kernel? _kernel;
+    private FlatKernel? _direct;
 
     /// <param name="graph">The differentiated graph.</param>
     /// <param name="typedExpression">The typed lambda compiled for <c>Evaluate(a1, ..., an)</c>, if there is one.</param>
@@ -66,6 +69,7 @@ public class Gradient
     /// <returns>The function's value.</returns>
     /// <exception cref="ArgumentException">A span is shorter than <see cref="Dimension"/>.</exception>
     /// <exception cref="NotSupportedException">A parameter is a vector or matrix: use the typed <c>Evaluate</c>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
         if (_hasTensorParameters)
@@ -74,7 +78,20 @@ public class Gradient
         if (point.Length < n || gradient.Length < n)
             ThrowTooShort(point.Length, gradient.Length, n);
 
+        if (_direct is { } direct && !point.Overlaps(gradient))
+            return direct(ref MemoryMarshal.GetReference(point), ref MemoryMarshal.GetReference(gradient), []);
+        return EvaluateOnWorkspace(point, gradient);
+    }
+
+    // The first call (which compiles the flat kernel if the typed one came first), a split graph (which needs a
+    // tape) and a gradient span that overlaps the point (which would overwrite inputs not yet read) run on the
+    // thread's workspace.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private double EvaluateOnWorkspace(ReadOnlySpan<double> point, Span<double> gradient)
+    {
         var kernel = Kernel;
+        _direct ??= kernel.Direct;
+        var n = _dimension;
         var work = Workspace.Rent(n, kernel.TapeLength);
         Copy(point, work.X, n);
         var value = kernel.Run(work);
@@ -195,10 +212,16 @@ public class Gradient
     private protected double Run(Workspace work) => Kernel.Run(work);
 
     /// <summary>Checks an argument of the typed path: an array must hold every element the function reads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected void Check<T>(int param, T value)
     {
-        if (typeof(T) == typeof(double))
-            return;
+        if (typeof(T) != typeof(double))
+            CheckReference(param, value);
+    }
+
+    // An array, vector or matrix argument: not null, and an array long enough for the elements read.
+    private void CheckReference(int param, object? value)
+    {
         var p = _graph.Parameters[param];
         ArgumentNullException.ThrowIfNull(value, p.Name);
         if (value is not double[] array)

@@ -382,20 +382,20 @@ internal sealed class Emitter
         if (_parts.Count == 1)
         {
             var body = new PartWriter(this, 0).Write();
-            var lambda = Expression.Lambda<Func<double[], double[], double[], double>>(body, "Gradient", frame.Parameters);
+            var lambda = Expression.Lambda<FlatKernel>(body, "Gradient", frame.Parameters);
             return new Kernel(lambda, Compile(lambda), LoopCount);
         }
 
-        var parts = new Expression<Action<double[], double[], double[]>>[_parts.Count];
+        var parts = new Expression<FlatPart>[_parts.Count];
         for (var p = 0; p < parts.Length; p++)
-            parts[p] = Expression.Lambda<Action<double[], double[], double[]>>(new PartWriter(this, p).Write(), $"Gradient_{p}", frame.Parameters);
+            parts[p] = Expression.Lambda<FlatPart>(new PartWriter(this, p).Write(), $"Gradient_{p}", frame.Parameters);
         // What runs is each part compiled on its own; this lambda shows the whole in one piece.
-        var whole = Expression.Lambda<Func<double[], double[], double[], double>>(
+        var whole = Expression.Lambda<FlatKernel>(
             Expression.Block(parts.Select(part => (Expression)Expression.Invoke(part, frame.Parameters))
                 .Append(Expression.ArrayIndex(frame.Tape, Expression.Constant(0)))),
             "Gradient", frame.Parameters);
         // Parts are independent trees: compiling them on all cores is what keeps set-up linear and short.
-        var compiled = new Action<double[], double[], double[]>[parts.Length];
+        var compiled = new FlatPart[parts.Length];
         Parallel.For(0, parts.Length, p => compiled[p] = Compile(parts[p]));
         return new Kernel(whole, compiled, _tapeLength, valueSlot: 0, LoopCount);
     }
@@ -440,7 +440,7 @@ internal sealed class Emitter
                 {
                     var adjoint = e._graph.Adjoints[slot];
                     if (adjoint is null || adjoint.Op == Op.Constant)
-                        statements.Add(Expression.Assign(Gradient(slot), Zero(slot, adjoint?.Value ?? 0.0)));
+                        statements.Add(e._frame.Store(slot, Zero(slot, adjoint?.Value ?? 0.0)));
                 }
                 if (e._graph.Output.Op == Op.Constant && !Single)
                     statements.Add(Expression.Assign(TapeAt(0), Expression.Constant(e._graph.Output.Value)));
@@ -566,7 +566,7 @@ internal sealed class Emitter
                 body.Add(Expression.Assign(values[j], value));
                 if (e._stores.TryGetValue(node, out var slots))
                     for (var s = 0; s < slots.Count; s++)
-                        body.Add(Expression.Assign(e._frame.Gradient(slots[s], loop.StoreStride[j][s], k), values[j]));
+                        body.Add(e._frame.Store(slots[s], loop.StoreStride[j][s], k, values[j]));
             }
             for (var j = 0; j < period; j++)
                 if (carried[j] is { } previous && previous != values[j])
@@ -616,7 +616,7 @@ internal sealed class Emitter
         {
             if (!storesWritten && e._stores.TryGetValue(node, out var slots))
                 foreach (var slot in slots)
-                    statements.Add(Expression.Assign(Gradient(slot), Owned(node, home)));
+                    statements.Add(e._frame.Store(slot, Owned(node, home)));
             if (node == e._graph.Output)
             {
                 if (Single)
@@ -696,8 +696,6 @@ internal sealed class Emitter
         }
 
         private static bool IsBool(Node n) => n.IsBool;
-
-        private Expression Gradient(int slot) => e._frame.Gradient(slot);
 
         private Expression TapeAt(int slot) => Expression.ArrayAccess(((FlatFrame)e._frame).Tape, Expression.Constant(slot));
 

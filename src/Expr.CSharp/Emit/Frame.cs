@@ -1,4 +1,6 @@
 using System.Linq.Expressions;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using ExprGrad.Staging;
 
 namespace ExprGrad.Emit;
@@ -14,14 +16,14 @@ internal abstract class Frame
     /// <summary>Reads input slot <paramref name="slot"/> of the flat layout.</summary>
     public abstract Expression Input(int slot);
 
-    /// <summary>Where the gradient of slot <paramref name="slot"/> is written.</summary>
-    public abstract Expression Gradient(int slot);
+    /// <summary>Writes <paramref name="value"/> as the gradient of slot <paramref name="slot"/>.</summary>
+    public abstract Expression Store(int slot, Expression value);
 
     /// <summary>Reads input slot <c>slot + stride·k</c>: an array element read by a rolled loop's iteration <paramref name="k"/>.</summary>
     public abstract Expression Input(int slot, int stride, Expression k);
 
-    /// <summary>Where the gradient of slot <c>slot + stride·k</c> is written in a rolled loop's iteration <paramref name="k"/>.</summary>
-    public abstract Expression Gradient(int slot, int stride, Expression k);
+    /// <summary>Writes <paramref name="value"/> as the gradient of slot <c>slot + stride·k</c>, in a rolled loop's iteration <paramref name="k"/>.</summary>
+    public abstract Expression Store(int slot, int stride, Expression k, Expression value);
 
     /// <summary><c>start + stride·k</c>.</summary>
     protected static Expression Index(int start, int stride, Expression k)
@@ -41,14 +43,18 @@ internal abstract class Frame
 }
 
 /// <summary>
-/// Flat arrays: the point in <c>x</c>, the gradient into <c>g</c>, the tape for values passed between the methods of
-/// a split graph. Serves the span API and graphs of any size.
+/// The flat layout, by reference: the point at <c>x</c> and the gradient at <c>g</c> (the first elements of the
+/// caller's spans, read and written in place), and the tape for values passed between the methods of a split graph.
+/// Serves the span API and graphs of any size.
 /// </summary>
 internal sealed class FlatFrame : Frame
 {
-    public ParameterExpression X { get; } = Expression.Parameter(typeof(double[]), "x");
+    private static readonly MethodInfo ReadMethod = typeof(FlatFrame).GetMethod(nameof(Read), BindingFlags.NonPublic | BindingFlags.Static)!;
+    private static readonly MethodInfo WriteMethod = typeof(FlatFrame).GetMethod(nameof(Write), BindingFlags.NonPublic | BindingFlags.Static)!;
 
-    public ParameterExpression G { get; } = Expression.Parameter(typeof(double[]), "g");
+    public ParameterExpression X { get; } = Expression.Parameter(typeof(double).MakeByRefType(), "x");
+
+    public ParameterExpression G { get; } = Expression.Parameter(typeof(double).MakeByRefType(), "g");
 
     public ParameterExpression Tape { get; } = Expression.Parameter(typeof(double[]), "tape");
 
@@ -56,16 +62,28 @@ internal sealed class FlatFrame : Frame
 
     public override Type ReturnType => typeof(double);
 
-    public override Expression Input(int slot) => Expression.ArrayIndex(X, Expression.Constant(slot));
+    public override Expression Input(int slot) => Expression.Call(ReadMethod, X, Expression.Constant(slot));
 
-    public override Expression Gradient(int slot) => Expression.ArrayAccess(G, Expression.Constant(slot));
+    public override Expression Store(int slot, Expression value) => Expression.Call(WriteMethod, G, Expression.Constant(slot), value);
 
-    public override Expression Input(int slot, int stride, Expression k) => Expression.ArrayIndex(X, Index(slot, stride, k));
+    public override Expression Input(int slot, int stride, Expression k) => Expression.Call(ReadMethod, X, Index(slot, stride, k));
 
-    public override Expression Gradient(int slot, int stride, Expression k) => Expression.ArrayAccess(G, Index(slot, stride, k));
+    public override Expression Store(int slot, int stride, Expression k, Expression value) =>
+        Expression.Call(WriteMethod, G, Index(slot, stride, k), value);
 
     public override Expression Result(Expression value) => value;
+
+    // Element i past x; the caller has checked the span's length. Inlined by the JIT into the compiled method.
+    private static double Read(ref double x, int i) => Unsafe.Add(ref x, i);
+
+    private static void Write(ref double g, int i, double value) => Unsafe.Add(ref g, i) = value;
 }
+
+/// <summary>The flat kernel of a graph compiled as one method: <c>(ref x, ref g, tape) =&gt; value</c>.</summary>
+internal delegate double FlatKernel(ref double x, ref double g, double[] tape);
+
+/// <summary>One method of a split graph: reads the point, writes gradients and hands values on through the tape.</summary>
+internal delegate void FlatPart(ref double x, ref double g, double[] tape);
 
 /// <summary>
 /// The lambda's own parameters in, a <c>ValueAndGradient&lt;...&gt;</c> out: no scratch arrays and no copies, so a
@@ -101,10 +119,10 @@ internal sealed class TypedFrame : Frame
         return element < 0 ? _parameters[param] : Expression.ArrayIndex(_parameters[param], Expression.Constant(element));
     }
 
-    public override Expression Gradient(int slot)
+    public override Expression Store(int slot, Expression value)
     {
         var (param, element) = _slots[slot];
-        return element < 0 ? _gradients[param] : Expression.ArrayAccess(_gradients[param], Expression.Constant(element));
+        return Expression.Assign(element < 0 ? _gradients[param] : Expression.ArrayAccess(_gradients[param], Expression.Constant(element)), value);
     }
 
     public override Expression Input(int slot, int stride, Expression k)
@@ -113,10 +131,10 @@ internal sealed class TypedFrame : Frame
         return Expression.ArrayIndex(_parameters[param], Index(element, stride, k));
     }
 
-    public override Expression Gradient(int slot, int stride, Expression k)
+    public override Expression Store(int slot, int stride, Expression k, Expression value)
     {
         var (param, element) = _slots[slot];
-        return Expression.ArrayAccess(_gradients[param], Index(element, stride, k));
+        return Expression.Assign(Expression.ArrayAccess(_gradients[param], Index(element, stride, k)), value);
     }
 
     public override IEnumerable<ParameterExpression> Locals => _gradients;

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using System.Runtime.InteropServices;
 
 namespace ExprGrad.Emit;
 
@@ -8,11 +9,11 @@ namespace ExprGrad.Emit;
 /// </summary>
 internal sealed class Kernel
 {
-    private readonly Func<double[], double[], double[], double>? _single;
-    private readonly Action<double[], double[], double[]>[] _parts;
+    private readonly FlatKernel? _single;
+    private readonly FlatPart[] _parts;
     private readonly int _valueSlot;
 
-    public Kernel(LambdaExpression expression, Func<double[], double[], double[], double> single, int loopCount)
+    public Kernel(LambdaExpression expression, FlatKernel single, int loopCount)
     {
         LoopCount = loopCount;
         Expression = expression;
@@ -20,7 +21,7 @@ internal sealed class Kernel
         _parts = [];
     }
 
-    public Kernel(LambdaExpression expression, Action<double[], double[], double[]>[] parts, int tapeLength, int valueSlot, int loopCount)
+    public Kernel(LambdaExpression expression, FlatPart[] parts, int tapeLength, int valueSlot, int loopCount)
     {
         LoopCount = loopCount;
         Expression = expression;
@@ -33,18 +34,29 @@ internal sealed class Kernel
 
     public int TapeLength { get; }
 
+    /// <summary>The compiled method, for a graph compiled as one (which needs no tape); else null.</summary>
+    public FlatKernel? Direct => _single;
+
     /// <summary>The number of loops that runs of like stages were re-rolled into.</summary>
     public int LoopCount { get; }
 
     /// <summary>The number of compiled methods the graph was split into.</summary>
     public int MethodCount => _single is null ? _parts.Length : 1;
 
-    public double Run(Workspace work) => _single is not null ? _single(work.X, work.G, work.Tape) : RunParts(work);
+    /// <summary>Runs on the workspace's point and gradient arrays.</summary>
+    public double Run(Workspace work) =>
+        Run(ref MemoryMarshal.GetArrayDataReference(work.X), ref MemoryMarshal.GetArrayDataReference(work.G), work.Tape);
 
-    private double RunParts(Workspace work)
+    /// <summary>
+    /// Runs on the point at <paramref name="x"/> and writes the gradient at <paramref name="g"/>, both at least
+    /// the graph's dimension long; <paramref name="tape"/> is at least <see cref="TapeLength"/> long.
+    /// </summary>
+    public double Run(ref double x, ref double g, double[] tape) => _single is not null ? _single(ref x, ref g, tape) : RunParts(ref x, ref g, tape);
+
+    private double RunParts(ref double x, ref double g, double[] tape)
     {
         foreach (var part in _parts)
-            part(work.X, work.G, work.Tape);
-        return work.Tape[_valueSlot];
+            part(ref x, ref g, tape);
+        return tape[_valueSlot];
     }
 }
