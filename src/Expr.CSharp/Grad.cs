@@ -53,7 +53,7 @@ public static class Grad
     public static Gradient<T1> Of<T1>(Expression<Func<T1, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1>), out var compiled, out var kernel);
         return new Gradient<T1>(graph, typed, compiled, kernel);
     }
 
@@ -63,7 +63,7 @@ public static class Grad
     public static Gradient<T1, T2> Of<T1, T2>(Expression<Func<T1, T2, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2>), out var compiled, out var kernel);
         return new Gradient<T1, T2>(graph, typed, compiled, kernel);
     }
 
@@ -73,7 +73,7 @@ public static class Grad
     public static Gradient<T1, T2, T3> Of<T1, T2, T3>(Expression<Func<T1, T2, T3, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3>(graph, typed, compiled, kernel);
     }
 
@@ -83,7 +83,7 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4> Of<T1, T2, T3, T4>(Expression<Func<T1, T2, T3, T4, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3, T4>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3, T4>(graph, typed, compiled, kernel);
     }
 
@@ -93,7 +93,7 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5> Of<T1, T2, T3, T4, T5>(Expression<Func<T1, T2, T3, T4, T5, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3, T4, T5>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3, T4, T5>(graph, typed, compiled, kernel);
     }
 
@@ -103,7 +103,7 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6> Of<T1, T2, T3, T4, T5, T6>(Expression<Func<T1, T2, T3, T4, T5, T6, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3, T4, T5, T6>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3, T4, T5, T6>(graph, typed, compiled, kernel);
     }
 
@@ -113,7 +113,7 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6, T7> Of<T1, T2, T3, T4, T5, T6, T7>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3, T4, T5, T6, T7>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3, T4, T5, T6, T7>(graph, typed, compiled, kernel);
     }
 
@@ -123,7 +123,7 @@ public static class Grad
     public static Gradient<T1, T2, T3, T4, T5, T6, T7, T8> Of<T1, T2, T3, T4, T5, T6, T7, T8>(Expression<Func<T1, T2, T3, T4, T5, T6, T7, T8, double>> f)
     {
         var graph = Differentiate(f);
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>), out var compiled, out var kernel);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<T1, T2, T3, T4, T5, T6, T7, T8>), out var compiled, out var kernel);
         return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, typed, compiled, kernel);
     }
 

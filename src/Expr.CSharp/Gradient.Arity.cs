@@ -10,10 +10,10 @@ namespace ExprGrad;
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1> : Gradient
 {
-    private readonly Func<T1, ValueAndGradient<T1>>? _typed;
+    private readonly TypedKernel<T1>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, ValueAndGradient<T1>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -23,7 +23,8 @@ public sealed class Gradient<T1> : Gradient
         if (_typed is { } typed)
         {
             Check(0, a1);
-            return typed(a1);
+            var value = typed(a1, out var d1);
+            return new(value, d1);
         }
         return EvaluateSplit(a1);
     }
@@ -52,10 +53,10 @@ public readonly record struct ValueAndGradient<T1>(double Value, T1 D1);
 /// <typeparam name="T2">The type of parameter 2: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2> : Gradient
 {
-    private readonly Func<T1, T2, ValueAndGradient<T1, T2>>? _typed;
+    private readonly TypedKernel<T1, T2>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, ValueAndGradient<T1, T2>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -67,7 +68,8 @@ public sealed class Gradient<T1, T2> : Gradient
         {
             Check(0, a1);
             Check(1, a2);
-            return typed(a1, a2);
+            var value = typed(a1, a2, out var d1, out var d2);
+            return new(value, d1, d2);
         }
         return EvaluateSplit(a1, a2);
     }
@@ -100,10 +102,10 @@ public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D
 /// <typeparam name="T3">The type of parameter 3: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3> : Gradient
 {
-    private readonly Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>? _typed;
+    private readonly TypedKernel<T1, T2, T3>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, ValueAndGradient<T1, T2, T3>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -117,7 +119,8 @@ public sealed class Gradient<T1, T2, T3> : Gradient
             Check(0, a1);
             Check(1, a2);
             Check(2, a3);
-            return typed(a1, a2, a3);
+            var value = typed(a1, a2, a3, out var d1, out var d2, out var d3);
+            return new(value, d1, d2, d3);
         }
         return EvaluateSplit(a1, a2, a3);
     }
@@ -154,10 +157,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, 
 /// <typeparam name="T4">The type of parameter 4: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4> : Gradient
 {
-    private readonly Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>? _typed;
+    private readonly TypedKernel<T1, T2, T3, T4>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, ValueAndGradient<T1, T2, T3, T4>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3, T4>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -173,7 +176,8 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
             Check(1, a2);
             Check(2, a3);
             Check(3, a4);
-            return typed(a1, a2, a3, a4);
+            var value = typed(a1, a2, a3, a4, out var d1, out var d2, out var d3, out var d4);
+            return new(value, d1, d2, d3, d4);
         }
         return EvaluateSplit(a1, a2, a3, a4);
     }
@@ -214,10 +218,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 
 /// <typeparam name="T5">The type of parameter 5: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
 {
-    private readonly Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>? _typed;
+    private readonly TypedKernel<T1, T2, T3, T4, T5>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, ValueAndGradient<T1, T2, T3, T4, T5>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3, T4, T5>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -235,7 +239,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
             Check(2, a3);
             Check(3, a4);
             Check(4, a5);
-            return typed(a1, a2, a3, a4, a5);
+            var value = typed(a1, a2, a3, a4, a5, out var d1, out var d2, out var d3, out var d4, out var d5);
+            return new(value, d1, d2, d3, d4, d5);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5);
     }
@@ -280,10 +285,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value,
 /// <typeparam name="T6">The type of parameter 6: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
 {
-    private readonly Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>? _typed;
+    private readonly TypedKernel<T1, T2, T3, T4, T5, T6>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, ValueAndGradient<T1, T2, T3, T4, T5, T6>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3, T4, T5, T6>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -303,7 +308,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
             Check(3, a4);
             Check(4, a5);
             Check(5, a6);
-            return typed(a1, a2, a3, a4, a5, a6);
+            var value = typed(a1, a2, a3, a4, a5, a6, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6);
+            return new(value, d1, d2, d3, d4, d5, d6);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6);
     }
@@ -352,10 +358,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Va
 /// <typeparam name="T7">The type of parameter 7: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
 {
-    private readonly Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>? _typed;
+    private readonly TypedKernel<T1, T2, T3, T4, T5, T6, T7>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3, T4, T5, T6, T7>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -377,7 +383,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
             Check(4, a5);
             Check(5, a6);
             Check(6, a7);
-            return typed(a1, a2, a3, a4, a5, a6, a7);
+            var value = typed(a1, a2, a3, a4, a5, a6, a7, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7);
+            return new(value, d1, d2, d3, d4, d5, d6, d7);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7);
     }
@@ -430,10 +437,10 @@ public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(doubl
 /// <typeparam name="T8">The type of parameter 8: <c>double</c> or <c>double[]</c>.</typeparam>
 public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
 {
-    private readonly Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>? _typed;
+    private readonly TypedKernel<T1, T2, T3, T4, T5, T6, T7, T8>? _typed;
 
     internal Gradient(StagedGraph graph, LambdaExpression? typedExpression, Delegate? typed, Kernel? kernel)
-        : base(graph, typedExpression, kernel) => _typed = (Func<T1, T2, T3, T4, T5, T6, T7, T8, ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>>?)typed;
+        : base(graph, typedExpression, kernel) => _typed = (TypedKernel<T1, T2, T3, T4, T5, T6, T7, T8>?)typed;
 
     /// <summary>Evaluates the function and its gradient at a point: one gradient per parameter, shaped like it.</summary>
     /// <param name="a1">Parameter 1.</param>
@@ -457,7 +464,8 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
             Check(5, a6);
             Check(6, a7);
             Check(7, a8);
-            return typed(a1, a2, a3, a4, a5, a6, a7, a8);
+            var value = typed(a1, a2, a3, a4, a5, a6, a7, a8, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7, out var d8);
+            return new(value, d1, d2, d3, d4, d5, d6, d7, d8);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7, a8);
     }

@@ -41,9 +41,9 @@ public class Gradient
     }
 
     /// <summary>
-    /// The staged value-and-gradient lambda that was compiled: <c>(a1, ..., an) =&gt; { forward stages; backward
-    /// stages; return (value, gradients); }</c> for a typed gradient of one method's size, else the flat form
-    /// <c>(x, g, tape) =&gt; value</c>, whose parts (for a large graph) were compiled as separate methods.
+    /// The staged value-and-gradient lambda that was compiled: <c>(a1, ..., an, out d1, ..., out dn) =&gt; { forward
+    /// stages; backward stages; return value; }</c> for a typed gradient of one method's size, else the flat form
+    /// <c>(ref x, ref g, tape) =&gt; value</c>, whose parts (for a large graph) were compiled as separate methods.
     /// </summary>
     public LambdaExpression Expression => _typedExpression ?? Kernel.Expression;
 

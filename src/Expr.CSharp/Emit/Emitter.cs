@@ -66,12 +66,12 @@ internal sealed class Emitter
     }
 
     /// <summary>
-    /// Compiles the typed form <c>(a1, ..., an) =&gt; new ValueAndGradient(value, d1, ..., dn)</c> of
-    /// <paramref name="resultType"/>. A graph too large for one method gets the flat, split form instead
-    /// (<paramref name="flat"/>), and the result is null.
+    /// Compiles the typed form <c>(a1, ..., an, out d1, ..., out dn) =&gt; value</c> as a
+    /// <paramref name="kernelType"/> (a <see cref="TypedKernel{T1}"/> of the lambda's arity). A graph too large for
+    /// one method gets the flat, split form instead (<paramref name="flat"/>), and the result is null.
     /// </summary>
     public static LambdaExpression? CompileTyped(
-        StagedGraph graph, Type resultType, out Delegate? compiled, out Kernel? flat, int rollFrom = RollFrom)
+        StagedGraph graph, Type kernelType, out Delegate? compiled, out Kernel? flat, int rollFrom = RollFrom)
     {
         var emitter = new Emitter(graph, StagesPerMethod, rollFrom);
         emitter.Analyze();
@@ -82,11 +82,10 @@ internal sealed class Emitter
             flat = emitter.Build();
             return null;
         }
-        var frame = new TypedFrame(graph, resultType);
+        var frame = new TypedFrame(graph);
         emitter._frame = frame;
         var body = new PartWriter(emitter, 0).Write();
-        var lambda = Expression.Lambda(
-            Expression.GetFuncType([.. frame.Parameters.Select(p => p.Type), resultType]), body, "Gradient", frame.Parameters);
+        var lambda = Expression.Lambda(kernelType, body, "Gradient", frame.Parameters);
         compiled = emitter.Compile(lambda);
         return lambda;
     }

@@ -86,9 +86,9 @@ internal delegate double FlatKernel(ref double x, ref double g, double[] tape);
 internal delegate void FlatPart(ref double x, ref double g, double[] tape);
 
 /// <summary>
-/// The lambda's own parameters in, a <c>ValueAndGradient&lt;...&gt;</c> out: no scratch arrays and no copies, so a
-/// small function costs little more than its delegate call. Array gradients are allocated here, one per call,
-/// because the caller owns them.
+/// The lambda's own parameters in, the value returned and each gradient written to an out parameter (a
+/// <see cref="TypedKernel{T1}"/>): no scratch arrays and no copies, so a small function costs little more than its
+/// delegate call. Array gradients are allocated here, one per call, because the caller owns them.
 /// </summary>
 internal sealed class TypedFrame : Frame
 {
@@ -97,21 +97,21 @@ internal sealed class TypedFrame : Frame
     private readonly ParameterExpression[] _gradients;
     private readonly (int Param, int Element)[] _slots;
 
-    public TypedFrame(StagedGraph graph, Type resultType)
+    public TypedFrame(StagedGraph graph)
     {
         _graph = graph;
-        ReturnType = resultType;
         _parameters = graph.Source.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
-        _gradients = graph.Parameters.Select(p => Expression.Variable(p.IsArray ? typeof(double[]) : Shape.TypeOf(p.Kind), "d" + p.Name)).ToArray();
+        _gradients = graph.Parameters.Select(p =>
+            Expression.Parameter((p.IsArray ? typeof(double[]) : Shape.TypeOf(p.Kind)).MakeByRefType(), "d" + p.Name)).ToArray();
         _slots = new (int, int)[graph.Dimension];
         for (var i = 0; i < graph.Parameters.Length; i++)
             for (var k = 0; k < graph.Parameters[i].Extent; k++)
                 _slots[graph.Parameters[i].Offset + k] = (i, graph.Parameters[i].IsArray ? k : -1);
     }
 
-    public override ParameterExpression[] Parameters => _parameters;
+    public override ParameterExpression[] Parameters => [.. _parameters, .. _gradients];
 
-    public override Type ReturnType { get; }
+    public override Type ReturnType => typeof(double);
 
     public override Expression Input(int slot)
     {
@@ -137,8 +137,6 @@ internal sealed class TypedFrame : Frame
         return Expression.Assign(Expression.ArrayAccess(_gradients[param], Index(element, stride, k)), value);
     }
 
-    public override IEnumerable<ParameterExpression> Locals => _gradients;
-
     // An array's gradient has the array's length: elements the function never reads get 0.
     public override IEnumerable<Expression> Prologue =>
         _gradients.Select((d, i) => (d, i)).Where(p => p.d.Type == typeof(double[]))
@@ -158,7 +156,5 @@ internal sealed class TypedFrame : Frame
         return gradient;
     }
 
-    public override Expression Result(Expression value) =>
-        Expression.New(ReturnType.GetConstructors().Single(c => c.GetParameters().Length == _gradients.Length + 1),
-            _gradients.Prepend(value));
+    public override Expression Result(Expression value) => value;
 }

@@ -68,11 +68,12 @@ public class LoopTests
     public void The_typed_form_of_a_rolled_graph_is_one_method_that_reads_the_array_parameter()
     {
         var graph = Differentiate(Rosenbrock(1000));
-        var typed = Emitter.CompileTyped(graph, typeof(ValueAndGradient<double[]>), out var compiled, out var flat, rollFrom: 0);
+        var typed = Emitter.CompileTyped(graph, typeof(TypedKernel<double[]>), out var compiled, out var flat, rollFrom: 0);
         Assert.NotNull(typed);
         Assert.Null(flat);
         var point = Enumerable.Range(0, 1000).Select(i => Math.Cos(i)).ToArray();
-        var result = ((Func<double[], ValueAndGradient<double[]>>)compiled!)(point);
+        var value = ((TypedKernel<double[]>)compiled!)(point, out var gradient);
+        var result = new ValueAndGradient<double[]>(value, gradient);
         AssertSame(Run(Emitter.Compile(graph, rollFrom: int.MaxValue), point), (result.Value, result.D1), "typed");
 
         // Through the public API, with the default threshold.
