@@ -95,6 +95,7 @@ internal sealed class TypedFrame : Frame
     private readonly StagedGraph _graph;
     private readonly ParameterExpression[] _parameters;
     private readonly ParameterExpression[] _gradients;
+    private readonly ParameterExpression?[] _arrays;
     private readonly (int Param, int Element)[] _slots;
 
     public TypedFrame(StagedGraph graph)
@@ -103,6 +104,9 @@ internal sealed class TypedFrame : Frame
         _parameters = graph.Source.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
         _gradients = graph.Parameters.Select(p =>
             Expression.Parameter((p.IsArray ? typeof(double[]) : Shape.TypeOf(p.Kind)).MakeByRefType(), "d" + p.Name)).ToArray();
+        // An array's gradient is written element by element through a local: through the out parameter, every store
+        // would load the array again (the JIT cannot tell that a store to an element leaves the reference unchanged).
+        _arrays = graph.Parameters.Select(p => p.IsArray ? Expression.Variable(typeof(double[]), "d" + p.Name) : null).ToArray();
         _slots = new (int, int)[graph.Dimension];
         for (var i = 0; i < graph.Parameters.Length; i++)
             for (var k = 0; k < graph.Parameters[i].Extent; k++)
@@ -122,7 +126,7 @@ internal sealed class TypedFrame : Frame
     public override Expression Store(int slot, Expression value)
     {
         var (param, element) = _slots[slot];
-        return Expression.Assign(element < 0 ? _gradients[param] : Expression.ArrayAccess(_gradients[param], Expression.Constant(element)), value);
+        return Expression.Assign(element < 0 ? _gradients[param] : Expression.ArrayAccess(_arrays[param]!, Expression.Constant(element)), value);
     }
 
     public override Expression Input(int slot, int stride, Expression k)
@@ -134,14 +138,16 @@ internal sealed class TypedFrame : Frame
     public override Expression Store(int slot, int stride, Expression k, Expression value)
     {
         var (param, element) = _slots[slot];
-        return Expression.Assign(Expression.ArrayAccess(_gradients[param], Index(element, stride, k)), value);
+        return Expression.Assign(Expression.ArrayAccess(_arrays[param]!, Index(element, stride, k)), value);
     }
 
     // An array's gradient has the array's length: elements the function never reads get 0.
     public override IEnumerable<Expression> Prologue =>
-        _gradients.Select((d, i) => (d, i)).Where(p => p.d.Type == typeof(double[]))
-            .Select(p => (Expression)Expression.Assign(p.d, Expression.Call(typeof(TypedFrame), nameof(NewGradient), null,
-                Expression.ArrayLength(_parameters[p.i]), Expression.Constant(_graph.Parameters[p.i].Extent))));
+        _arrays.Select((d, i) => (d, i)).Where(p => p.d is not null)
+            .Select(p => (Expression)Expression.Assign(_gradients[p.i], Expression.Assign(p.d!, Expression.Call(typeof(TypedFrame),
+                nameof(NewGradient), null, Expression.ArrayLength(_parameters[p.i]), Expression.Constant(_graph.Parameters[p.i].Extent)))));
+
+    public override IEnumerable<ParameterExpression> Locals => _arrays.OfType<ParameterExpression>();
 
     /// <summary>
     /// A gradient array of <paramref name="length"/> elements whose first <paramref name="written"/> the method
