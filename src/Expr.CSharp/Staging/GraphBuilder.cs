@@ -289,13 +289,8 @@ internal sealed class GraphBuilder
             Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Constant(-a[0].Args[0].Value), a[0].Args[1]),
             Op.Multiply when ExactProduct(a[0], a[1]) is { } folded => folded,
             Op.Multiply when ExactProduct(a[1], a[0]) is { } folded => folded,
-            // A negation moves outwards until a sum absorbs it: (−x)·y = −(x·y), (−x) − y = −(x + y), x + (−y) = x − y.
-            // In a backward pass this saves the operation: −d·2a accumulated into ā is one subtraction.
-            Op.Multiply when a[0].Op == Op.Negate => Negate(Multiply(a[0].Args[0], a[1])),
-            Op.Multiply when a[1].Op == Op.Negate => Negate(Multiply(a[0], a[1].Args[0])),
-            Op.Divide when a[0].Op == Op.Negate => Negate(Divide(a[0].Args[0], a[1])),
-            Op.Divide when a[1].Op == Op.Negate => Negate(Divide(a[0], a[1].Args[0])),
-            Op.Subtract when a[0].Op == Op.Negate => Negate(Add(a[0].Args[0], a[1])),
+            // (−c·x)·y = −(c·x·y) when c·x is already staged: no new product, and a sum absorbs the negation
+            // (x + (−y) = x − y). In Rosenbrock's backward pass, −200t·2a accumulated into ā is then one subtraction.
             Op.Multiply when a[1].Op != Op.Constant && Opposite(a[0]) is { } p => Negate(Multiply(p, a[1])),
             Op.Multiply when a[0].Op != Op.Constant && Opposite(a[1]) is { } p => Negate(Multiply(a[0], p)),
             Op.Pow when Is(a[1], 0) => Constant(1), // IEEE pow(x, 0) is 1 for every x, NaN included
