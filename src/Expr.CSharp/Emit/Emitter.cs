@@ -57,7 +57,7 @@ internal sealed class Emitter
         Array.Fill(_lastUse, -1);
     }
 
-    /// <summary>Compiles the flat (span) form: <c>(x, g, tape) =&gt; value</c>, split into several methods when large.</summary>
+    /// <summary>Compiles the flat (span) form: <c>(ref x, ref g, tape) =&gt; value</c>, split into several methods when large.</summary>
     public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod, int rollFrom = RollFrom)
     {
         var emitter = new Emitter(graph, stagesPerMethod, rollFrom);
