@@ -98,10 +98,7 @@ internal sealed class Emitter
                 Stores(adjoint).Add(slot);
         var order = Schedule();
         if (!_graph.Builder.HasTensors && order.Count >= _rollFrom)
-        {
-            order = Sink(order);
-            FindLoops(order);
-        }
+            order = RollLoops(order);
         StackGuard.Run(() => Place(order, topLevel: true));
         StackGuard.Run(() => CollectUses(_graph.Root));
 
@@ -114,25 +111,42 @@ internal sealed class Emitter
     /// <summary>The number of loops the straight-line stages were re-rolled into.</summary>
     internal int LoopCount => _loopAt.Count;
 
-    // Runs of like stages become loops (see LoopFinder). Each loop stays in one method.
-    private void FindLoops(List<Node> order)
+    // Runs of like stages become loops (see LoopFinder), after backward stages are sunk to their readers. Returns
+    // the new schedule. Each loop stays in one method.
+    private List<Node> RollLoops(List<Node> order)
     {
-        var lastReader = new int[_byId.Length];
+        var readers = new List<int>?[order.Count];
+        var at = new Dictionary<Node, int>(order.Count);
+        for (var i = 0; i < order.Count; i++)
+            at[order[i]] = i;
         var deps = new List<Node>();
         for (var i = 0; i < order.Count; i++)
         {
             Dependencies(order[i], deps);
             foreach (var dep in deps)
-                lastReader[dep.Id] = i;
+                if (at.TryGetValue(dep, out var d))
+                    (readers[d] ??= []).Add(i);
         }
+
+        var sunk = Sink(order, readers);
+        var position = new int[sunk.Length];
+        for (var p = 0; p < sunk.Length; p++)
+            position[sunk[p]] = p;
+        var lastReader = new int[_byId.Length];
+        for (var i = 0; i < order.Count; i++)
+            foreach (var r in readers[i] ?? [])
+                lastReader[order[i].Id] = Math.Max(lastReader[order[i].Id], position[r]);
         lastReader[_graph.Output.Id] = order.Count;
-        foreach (var loop in LoopFinder.Find(order, lastReader, _stores, _graph))
+
+        List<Node> rolled = [.. sunk.Select(i => order[i])];
+        foreach (var loop in LoopFinder.Find(rolled, lastReader, _stores, _graph))
         {
             _loopAt[loop.At(0, 0)] = loop;
             for (var k = 0; k < loop.Count; k++)
                 for (var j = 0; j < loop.Period; j++)
                     _inLoop[loop.At(k, j).Id] = true;
         }
+        return rolled;
     }
 
     private List<int> Stores(Node n)
@@ -201,21 +215,9 @@ internal sealed class Emitter
     /// backward ones; sunk to its reader, it no longer reaches across the forward run, which then repeats and can
     /// become a loop. Forward stages stay: sinking them would gather a whole forward chain before its first reader.
     /// </summary>
-    private List<Node> Sink(List<Node> order)
+    /// <returns>The schedule indices in their new order.</returns>
+    private int[] Sink(List<Node> order, List<int>?[] readers)
     {
-        var readers = new List<int>?[order.Count];
-        var at = new Dictionary<Node, int>(order.Count);
-        for (var i = 0; i < order.Count; i++)
-            at[order[i]] = i;
-        var deps = new List<Node>();
-        for (var i = 0; i < order.Count; i++)
-        {
-            Dependencies(order[i], deps);
-            foreach (var dep in deps)
-                if (at.TryGetValue(dep, out var d))
-                    (readers[d] ??= []).Add(i);
-        }
-
         // The stage each one is emitted just before (itself, if it stays), found from the last stage back.
         var backward = new HashSet<Node>(_graph.Root.Nodes.Skip(_graph.ForwardCount));
         var anchor = new int[order.Count];
@@ -228,9 +230,7 @@ internal sealed class Emitter
             foreach (var r in list)
                 anchor[i] = Math.Min(anchor[i], anchor[r]);
         }
-        return [.. Enumerable.Range(0, order.Count)
-            .OrderBy(i => anchor[i]).ThenBy(i => anchor[i] == i ? 1 : 0).ThenBy(i => i)
-            .Select(i => order[i])];
+        return [.. Enumerable.Range(0, order.Count).OrderBy(i => anchor[i]).ThenBy(i => anchor[i] == i ? 1 : 0).ThenBy(i => i)];
     }
 
     // The top-level stages a top-level stage reads: its arguments, or for a conditional everything its branches
@@ -312,6 +312,7 @@ internal sealed class Emitter
                 continue;
             if (topLevel && node.Op != Op.Project)
             {
+                // A loop costs its body once, plus its counter and carried copies; its other iterations cost nothing.
                 var size = _loopAt.TryGetValue(node, out var loop) ? loop.Period + 4 : _inLoop[node.Id] ? 0 : Size(node);
                 if (_partSize > 0 && _partSize + size > _budget)
                 {

@@ -199,7 +199,7 @@ internal static class LoopFinder
         int start, int period, int count)
     {
         Node At(int k, int j) => order[start + k * period + j];
-        int[] Slots(Node node) => stores.TryGetValue(node, out var s) ? [.. s] : [];
+        IReadOnlyList<int> Slots(Node node) => stores.TryGetValue(node, out var s) ? s : [];
 
         // The pattern, read off iterations 0 and 1.
         var args = new BodyArg[period][];
@@ -215,7 +215,7 @@ internal static class LoopFinder
                 inputStride[j] = second.Element - first.Element;
             }
             var (slots0, slots1) = (Slots(first), Slots(second));
-            if (slots0.Length != slots1.Length)
+            if (slots0.Count != slots1.Count)
                 return null;
             storeStride[j] = [.. slots0.Zip(slots1, (s0, s1) => s1 - s0)];
             args[j] = new BodyArg[second.Args.Length];
@@ -262,9 +262,9 @@ internal static class LoopFinder
             if (node.Op == Op.Input && (node.Element != first.Element + k * inputStride[j]))
                 return false;
             var (slots, slots0) = (Slots(node), Slots(first));
-            if (slots.Length != slots0.Length)
+            if (slots.Count != slots0.Count)
                 return false;
-            for (var s = 0; s < slots.Length; s++)
+            for (var s = 0; s < slots.Count; s++)
                 if (slots[s] != slots0[s] + k * storeStride[j][s] || ParameterOf(graph, slots[s]) != ParameterOf(graph, slots0[s]))
                     return false;
             for (var i = 0; i < node.Args.Length; i++)

@@ -140,7 +140,7 @@ public class LoopTests
         PropertyRunner.Check(
             Prop.ForAll(Gen.Choose(0, int.MaxValue).ToArbitrary(), seed =>
             {
-                var (f, n) = RepeatedFunction.Build(seed);
+                var f = RepeatedFunction.Build(seed);
                 var graph = Differentiate(f);
                 var rolled = Emitter.Compile(graph, rollFrom: 0);
                 if (rolled.LoopCount > 0)
@@ -191,7 +191,7 @@ public class LoopTests
 /// </summary>
 internal static class RepeatedFunction
 {
-    public static (LambdaExpression F, int Terms) Build(int seed)
+    public static LambdaExpression Build(int seed)
     {
         var random = new Random(seed);
         var terms = random.Next(16, 60);
@@ -217,7 +217,7 @@ internal static class RepeatedFunction
         }
         if (combine == 4)
             acc = Expression.Call(Method(typeof(Math), nameof(Math.Log)), Expression.Add(Expression.Constant(1.0), Expression.Call(Square, acc)));
-        return (Expression.Lambda<Func<double[], double, double>>(acc, a, w), terms);
+        return Expression.Lambda<Func<double[], double, double>>(acc, a, w);
     }
 
     private static readonly MethodInfo Square = typeof(Fn).GetMethod(nameof(Fn.Square))!;
