@@ -127,7 +127,8 @@ public static class Grad
         return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, typed, compiled, kernel);
     }
 
-    private static StagedGraph Differentiate(LambdaExpression f)
+    /// <summary>Stages and differentiates without compiling: what ToCode and the source generator print.</summary>
+    internal static StagedGraph Differentiate(LambdaExpression f)
     {
         ArgumentNullException.ThrowIfNull(f);
         var graph = Import(f);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
+using System.Text.RegularExpressions;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
 
@@ -22,7 +23,49 @@ internal static class StagedCode
 {
     private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
 
-    public static string Print(StagedGraph graph) => new Printer(graph).Print();
+    public static string Print(StagedGraph graph) => new Printer(graph, qualified: false).Print();
+
+    /// <summary>
+    /// The listing as a C# method, what the source generator writes for a <see cref="DifferentiableAttribute"/>
+    /// method: <c>modifiers double name(double x, double[] a, out double dx, Span&lt;double&gt; da)</c> returns the
+    /// value and writes the gradient, a scalar's to its out parameter, an array's to a span with room for the array.
+    /// Method names are global (<c>global::System.Math.Exp</c>), so the method compiles wherever it is put.
+    /// </summary>
+    public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent)
+    {
+        var printer = new Printer(graph, qualified: true);
+        var body = printer.Print();
+        var parameters = graph.Source.Parameters;
+        var gradients = parameters.Select(p => p.Type == typeof(double) ? $"out double d{p.Name}" : $"global::System.Span<double> d{p.Name}");
+        var declared = parameters.Select(p => p.Name!).Concat(parameters.Select(p => "d" + p.Name)).ToHashSet();
+        var locals = Regex.Matches(body, @"^(\w+) \+?= ", RegexOptions.Multiline).Select(m => m.Groups[1].Value)
+            .Where(declared.Add).ToList();
+
+        var text = new StringBuilder();
+        text.Append(indent).Append(modifiers).Append(" double ").Append(name).Append('(')
+            .AppendJoin(", ", parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name).Concat(gradients))
+            .AppendLine(")");
+        text.Append(indent).AppendLine("{");
+        var inner = indent + "    ";
+        foreach (var array in graph.Parameters.Where(p => p.IsArray))
+        {
+            // One check up front also lets the JIT drop the bounds checks of the constant indices below.
+            text.Append(inner).Append($"if ({array.Name}.Length < {array.Extent}) ")
+                .AppendLine($"throw new global::System.ArgumentException(\"the function reads {array.Name}[{array.Extent - 1}]\", nameof({array.Name}));");
+            text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
+                .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
+        }
+        if (locals.Count > 0)
+            text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
+        foreach (var line in body.AsSpan().EnumerateLines())
+            if (!line.IsEmpty)
+                text.Append(inner).Append(line).AppendLine();
+        foreach (var array in graph.Parameters.Where(p => p.IsArray))
+            text.Append(inner).AppendLine($"d{array.Name}[{array.Extent}..{array.Name}.Length].Clear();");
+        text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
+        text.Append(indent).AppendLine("}");
+        return text.ToString();
+    }
 
     /// <summary>The display name of a captured value: its variable, member path and indices (<c>data.y</c>, <c>w[2]</c>).</summary>
     public static string CapturedName(Expression live)
@@ -55,7 +98,7 @@ internal static class StagedCode
         }
     }
 
-    private sealed class Printer(StagedGraph graph)
+    private sealed class Printer(StagedGraph graph, bool qualified)
     {
         private readonly Dictionary<Node, string> _names = [];
         private readonly HashSet<string> _taken = [];
@@ -74,10 +117,16 @@ internal static class StagedCode
         private bool _barIsAlias;
         private int _depth;
 
+        /// <summary>The variable holding the function's value, once <see cref="Print"/> has run.</summary>
+        public string OutputName { get; private set; } = "f";
+
         public string Print()
         {
             foreach (var p in graph.Parameters)
+            {
                 _taken.Add(p.Name);
+                _taken.Add("d" + p.Name);
+            }
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
                     _names[n] = graph.InputName(n);
@@ -89,7 +138,7 @@ internal static class StagedCode
             for (var i = 0; i < graph.ForwardCount; i++)
                 Forward(root[i]);
             if (!_names.ContainsKey(graph.Output) || graph.Output.Op is Op.Input or Op.Captured)
-                _text.Append(Reserve("f")).Append(" = ").Append(Render(graph.Output)).AppendLine(";");
+                _text.Append(OutputName = Reserve("f")).Append(" = ").Append(Render(graph.Output)).AppendLine(";");
 
             _text.AppendLine("// backward");
             var steps = Needed();
@@ -109,9 +158,12 @@ internal static class StagedCode
 
         private string Reserve(string name)
         {
+            // A name and its adjoint's name (q and dq) are both free, so no variable shadows a parameter or its gradient.
             var unique = name;
-            for (var k = 1; !_taken.Add(unique); k++)
+            for (var k = 1; _taken.Contains(unique) || _taken.Contains("d" + unique); k++)
                 unique = $"{name}{k}";
+            _taken.Add(unique);
+            _taken.Add("d" + unique);
             return unique;
         }
 
@@ -120,7 +172,7 @@ internal static class StagedCode
             if (n.IsBool || n.Op is Op.Input or Op.Captured or Op.Condition or Op.Constant)
                 return;
             var name = n == graph.Output
-                ? Reserve("f")
+                ? OutputName = Reserve("f")
                 : Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
             _text.Append(name).Append(" = ").Append(Render(n, top: true)).AppendLine(";");
             _names[n] = name;
@@ -280,8 +332,10 @@ internal static class StagedCode
             return (text, text.StartsWith('-') ? Unary : Primary);
         }
 
-        private static string MethodName(MethodInfo method) =>
-            method.DeclaringType == typeof(Kernels) ? "Math." + method.Name : $"{method.DeclaringType!.Name}.{method.Name}";
+        private string MethodName(MethodInfo method) =>
+            method.DeclaringType == typeof(Kernels) ? (qualified ? "global::System.Math." : "Math.") + method.Name
+            : qualified ? $"global::{method.DeclaringType!.FullName}.{method.Name}"
+            : $"{method.DeclaringType!.Name}.{method.Name}";
 
         private const int Conditional = 0;
         private const int Unary = 7;

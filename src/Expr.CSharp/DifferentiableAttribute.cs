@@ -1,0 +1,25 @@
+namespace ExprGrad;
+
+/// <summary>
+/// Asks the ExprGrad source generator for the gradient of this method at compile time. For
+/// <c>[Differentiable] static double Neuron(double w0, double x0) =&gt; Fn.Sigmoid(w0 * x0);</c> in a partial class it
+/// writes, next to it, <c>static double NeuronWithGradient(double w0, double x0, out double dw0, out double dx0)</c>:
+/// the staged forward and backward pass as plain C#, which the JIT inlines into the caller like backprop written by
+/// hand.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The method returns <c>double</c>, takes <c>double</c> and <c>double[]</c> parameters, and its body is one
+/// expression (<c>=&gt; ...</c>, or <c>{ var q = ...; return ...; }</c> with local variables) written in the operation
+/// catalogue of <see cref="Grad"/>. An array parameter <c>a</c> gets a <c>Span&lt;double&gt; da</c> with room for
+/// <c>a.Length</c> values.
+/// </para>
+/// <para>
+/// The generated method computes exactly what <c>Grad.Of</c> of the same lambda computes, bit for bit. It reads only
+/// its parameters and constants: a field or property the body reads is reported as an error (pass it as a parameter,
+/// or use <c>Grad.Of</c>, which reads captured values live). Anything outside the catalogue is an error at the
+/// sub-expression that uses it (EXG001 to EXG004), never a wrong gradient.
+/// </para>
+/// </remarks>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class DifferentiableAttribute : Attribute;

@@ -1,0 +1,34 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace ExprGrad.Generators;
+
+/// <summary>
+/// Writes <c>NameWithGradient</c> next to every method marked <c>[Differentiable]</c>: the staged value and gradient
+/// as plain C#, compiled with the caller, so the JIT can inline it as it inlines backprop written by hand.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class DifferentiableGenerator : IIncrementalGenerator
+{
+    /// <summary>Registers the generator for methods carrying <c>ExprGrad.DifferentiableAttribute</c>.</summary>
+    /// <param name="context">The compiler's pipeline.</param>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var methods = context.SyntaxProvider.ForAttributeWithMetadataName(
+            "ExprGrad.DifferentiableAttribute",
+            static (node, _) => node is MethodDeclarationSyntax,
+            static (target, cancel) => GradientSource.For(
+                (MethodDeclarationSyntax)target.TargetNode, (IMethodSymbol)target.TargetSymbol, target.SemanticModel, cancel));
+        context.RegisterSourceOutput(methods, static (output, generated) =>
+        {
+            foreach (var diagnostic in generated.Diagnostics)
+                output.ReportDiagnostic(diagnostic);
+            if (generated.Source is { } source)
+                output.AddSource(generated.HintName, source);
+        });
+    }
+}
+
+/// <summary>What one <c>[Differentiable]</c> method gives: a source file, or the diagnostics that say why not.</summary>
+internal sealed record Generated(string HintName, string? Source, ImmutableArray<Diagnostic> Diagnostics);
