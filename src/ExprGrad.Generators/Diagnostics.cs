@@ -18,6 +18,9 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor Signature = new(
         "EXG003", "Unsupported signature", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor TooLarge = new(
+        "EXG005", "Too large to generate", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor Rejected = new(
         "EXG004", "Outside the operation catalogue", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 }

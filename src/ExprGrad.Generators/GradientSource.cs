@@ -17,6 +17,9 @@ internal static class GradientSource
 {
     public const string Suffix = "WithGradient";
 
+    // A stage takes one or two locals (its value, its adjoint): well inside C#'s 65,534.
+    private const int MaxStages = 20_000;
+
     public static Generated For(MethodDeclarationSyntax syntax, IMethodSymbol method, SemanticModel model, CancellationToken cancel)
     {
         var hint = HintName(method);
@@ -38,6 +41,10 @@ internal static class GradientSource
         try
         {
             var graph = Grad.Differentiate(lambda);
+            if (graph.StageCount > MaxStages)
+                return new Generated(hint, null, [Diagnostic.Create(Diagnostics.TooLarge, syntax.Identifier.GetLocation(),
+                    $"'{method.Name}' has {graph.StageCount:N0} stages, more than {MaxStages:N0}: one C# method holds at most 65,534 locals, " +
+                    "and the JIT stops optimizing long before; use Grad.Of, which splits a large gradient into methods and re-rolls its loops")]);
             body = StagedCode.PrintMethod(graph, method.Name + Suffix, Modifiers(method), Indent(method));
         }
         catch (ExprGradException e)

@@ -65,8 +65,14 @@ internal sealed class LambdaReader
         throw new UnsupportedSyntaxException(block, $"'{syntax.Identifier.Text}' does not end in a return");
     }
 
-    private Expression Operation(ExpressionSyntax syntax, SemanticModel model) =>
-        Read(model.GetOperation(syntax, _cancel) ?? throw new UnsupportedSyntaxException(syntax, $"'{Short(syntax)}' is not an expression the generator can read"));
+    private Expression Operation(ExpressionSyntax syntax, SemanticModel model)
+    {
+        // C# has no operation for parentheses: the expression inside is the operation.
+        while (syntax is ParenthesizedExpressionSyntax parenthesized)
+            syntax = parenthesized.Expression;
+        return Read(model.GetOperation(syntax, _cancel)
+            ?? throw new UnsupportedSyntaxException(syntax, $"'{Short(syntax)}' is not an expression the generator can read"));
+    }
 
     // Recursion over the user's tree: a tree nested deeper than this thread's stack continues on a fresh one.
     private Expression Read(IOperation operation) =>

@@ -29,7 +29,7 @@ public static class SeedBatch
 }
 
 [NoisyBoxJob, MemoryDiagnoser]
-public class SeedMul
+public partial class SeedMul
 {
     private const int Dim = 2, N = SeedBatch.Size;
     private double[] _points = SeedBatch.Repeat(4, -3);
@@ -38,6 +38,8 @@ public class SeedMul
     private Gradient<double, double> _g = null!;
     private Func<double, double, double> _compiledPrimal = null!;
 
+    // [Differentiable]: the source generator writes FWithGradient, the staged gradient as C# compiled with this class.
+    [Differentiable]
     public static double F(double x, double y) => x * y;
 
     public static double HandGrad(double x, double y, Span<double> gradient)
@@ -62,6 +64,7 @@ public class SeedMul
         Check.Close("typed", [value, .. expected], [v, dx, dy]);
         var g = new double[Dim];
         Check.Close("span", [value, .. expected], [_g.Evaluate(_points.AsSpan(0, Dim), g), .. g]);
+        Check.Close("generated", [value, .. expected], [FWithGradient(_points[0], _points[1], out g[0], out g[1]), .. g]);
     }
 
     [Benchmark(OperationsPerInvoke = N)]
@@ -109,10 +112,20 @@ public class SeedMul
         for (var i = 0; i < N; i++)
             _values[i] = _compiledPrimal(p[Dim * i], p[Dim * i + 1]);
     }
+
+    // Generated at compile time from [Differentiable] F: plain C#, so the JIT inlines it into this loop as it inlines
+    // the hand-written gradient.
+    [Benchmark(OperationsPerInvoke = N)]
+    public void ExprGradGenerated()
+    {
+        var p = _points;
+        for (var i = 0; i < N; i++)
+            _values[i] = FWithGradient(p[Dim * i], p[Dim * i + 1], out _gradients[Dim * i], out _gradients[Dim * i + 1]);
+    }
 }
 
 [NoisyBoxJob, MemoryDiagnoser]
-public class SeedAddMul
+public partial class SeedAddMul
 {
     private const int Dim = 3, N = SeedBatch.Size;
     private double[] _points = SeedBatch.Repeat(-2, 5, -4);
@@ -120,6 +133,8 @@ public class SeedAddMul
     private double[] _gradients = new double[N * Dim];
     private Gradient<double, double, double> _g = null!;
 
+    // [Differentiable]: the source generator writes FWithGradient, the staged gradient as C# compiled with this class.
+    [Differentiable]
     public static double F(double x, double y, double z) => (x + y) * z;
 
     public static double HandGrad(double x, double y, double z, Span<double> gradient)
@@ -151,6 +166,7 @@ public class SeedAddMul
         Check.Close("typed", [value, .. expected], [v, dx, dy, dz]);
         var g = new double[Dim];
         Check.Close("span", [value, .. expected], [_g.Evaluate(_points.AsSpan(0, Dim), g), .. g]);
+        Check.Close("generated", [value, .. expected], [FWithGradient(_points[0], _points[1], _points[2], out g[0], out g[1], out g[2]), .. g]);
     }
 
     [Benchmark(OperationsPerInvoke = N)]
@@ -189,11 +205,21 @@ public class SeedAddMul
         for (var i = 0; i < N; i++)
             _values[i] = _g.Evaluate(_points.AsSpan(Dim * i, Dim), _gradients.AsSpan(Dim * i, Dim));
     }
+
+    // Generated at compile time from [Differentiable] F: plain C#, so the JIT inlines it into this loop as it inlines
+    // the hand-written gradient.
+    [Benchmark(OperationsPerInvoke = N)]
+    public void ExprGradGenerated()
+    {
+        var p = _points;
+        for (var i = 0; i < N; i++)
+            _values[i] = FWithGradient(p[Dim * i], p[Dim * i + 1], p[Dim * i + 2], out _gradients[Dim * i], out _gradients[Dim * i + 1], out _gradients[Dim * i + 2]);
+    }
 }
 
 // The 2-input sigmoid neuron, parameters in the order (w0, w1, w2, x0, x1).
 [NoisyBoxJob, MemoryDiagnoser]
-public class SeedNeuron
+public partial class SeedNeuron
 {
     private const int Dim = 5, N = SeedBatch.Size;
     private double[] _points = SeedBatch.Repeat(2, -3, -3, -1, -2);
@@ -201,6 +227,8 @@ public class SeedNeuron
     private double[] _gradients = new double[N * Dim];
     private Gradient<double, double, double, double, double> _g = null!;
 
+    // [Differentiable]: the source generator writes FWithGradient, the staged gradient as C# compiled with this class.
+    [Differentiable]
     public static double F(double w0, double w1, double w2, double x0, double x1) =>
         Fn.Sigmoid(w0 * x0 + w1 * x1 + w2);
 
@@ -234,6 +262,7 @@ public class SeedNeuron
         Check.Close("typed", [value, .. expected], [v, dw0, dw1, dw2, dx0, dx1]);
         var g = new double[Dim];
         Check.Close("span", [value, .. expected], [_g.Evaluate(_points.AsSpan(0, Dim), g), .. g]);
+        Check.Close("generated", [value, .. expected], [FWithGradient(_points[0], _points[1], _points[2], _points[3], _points[4], out g[0], out g[1], out g[2], out g[3], out g[4]), .. g]);
     }
 
     [Benchmark(OperationsPerInvoke = N)]
@@ -281,11 +310,21 @@ public class SeedNeuron
         for (var i = 0; i < N; i++)
             _values[i] = _g.Evaluate(_points.AsSpan(Dim * i, Dim), _gradients.AsSpan(Dim * i, Dim));
     }
+
+    // Generated at compile time from [Differentiable] F: plain C#, so the JIT inlines it into this loop as it inlines
+    // the hand-written gradient.
+    [Benchmark(OperationsPerInvoke = N)]
+    public void ExprGradGenerated()
+    {
+        var p = _points;
+        for (var i = 0; i < N; i++)
+            _values[i] = FWithGradient(p[Dim * i], p[Dim * i + 1], p[Dim * i + 2], p[Dim * i + 3], p[Dim * i + 4], out _gradients[Dim * i], out _gradients[Dim * i + 1], out _gradients[Dim * i + 2], out _gradients[Dim * i + 3], out _gradients[Dim * i + 4]);
+    }
 }
 
 // The staged example from the CS231n backpropagation notes.
 [NoisyBoxJob, MemoryDiagnoser]
-public class SeedCs231n
+public partial class SeedCs231n
 {
     private const int Dim = 2, N = SeedBatch.Size;
     private double[] _points = SeedBatch.Repeat(3, -4);
@@ -293,6 +332,8 @@ public class SeedCs231n
     private double[] _gradients = new double[N * Dim];
     private Gradient<double, double> _g = null!;
 
+    // [Differentiable]: the source generator writes FWithGradient, the staged gradient as C# compiled with this class.
+    [Differentiable]
     public static double F(double x, double y) => (x + Fn.Sigmoid(y)) / (Fn.Sigmoid(x) + (x + y) * (x + y));
 
     // Stage for stage as in the notes (sigmoids via Fn.Sigmoid, as in SeedNeuron).
@@ -347,6 +388,7 @@ public class SeedCs231n
         Check.Close("typed", [value, .. expected], [v, dx, dy]);
         var g = new double[Dim];
         Check.Close("span", [value, .. expected], [_g.Evaluate(_points.AsSpan(0, Dim), g), .. g]);
+        Check.Close("generated", [value, .. expected], [FWithGradient(_points[0], _points[1], out g[0], out g[1]), .. g]);
     }
 
     [Benchmark(OperationsPerInvoke = N)]
@@ -383,5 +425,15 @@ public class SeedCs231n
     {
         for (var i = 0; i < N; i++)
             _values[i] = _g.Evaluate(_points.AsSpan(Dim * i, Dim), _gradients.AsSpan(Dim * i, Dim));
+    }
+
+    // Generated at compile time from [Differentiable] F: plain C#, so the JIT inlines it into this loop as it inlines
+    // the hand-written gradient.
+    [Benchmark(OperationsPerInvoke = N)]
+    public void ExprGradGenerated()
+    {
+        var p = _points;
+        for (var i = 0; i < N; i++)
+            _values[i] = FWithGradient(p[Dim * i], p[Dim * i + 1], out _gradients[Dim * i], out _gradients[Dim * i + 1]);
     }
 }

@@ -36,14 +36,53 @@ internal static class StagedCode
         var printer = new Printer(graph, qualified: true);
         var body = printer.Print();
         var parameters = graph.Source.Parameters;
-        var gradients = parameters.Select(p => p.Type == typeof(double) ? $"out double d{p.Name}" : $"global::System.Span<double> d{p.Name}");
+        var taken = Regex.Matches(body, @"\b\w+\b").Select(m => m.Value).Concat(parameters.Select(p => p.Name!)).ToHashSet();
+        string Fresh(string candidate)
+        {
+            while (!taken.Add(candidate))
+                candidate += "_";
+            return candidate;
+        }
+
+        // The listing reads a[k] and writes da[k] and dx where it needs them. The method keeps them all in locals: it
+        // reads each element once (a store to da could alias a, so the JIT would read a[k] again after every store)
+        // and writes each gradient once at the end, highest index first (one bounds check covers the rest).
+        var loads = new List<string>();
+        var stores = new List<string>();
+        foreach (var p in graph.Parameters)
+        {
+            var gradient = "d" + p.Name;
+            if (!p.IsArray)
+            {
+                var local = Fresh(gradient + "_");
+                body = Regex.Replace(body, $@"\b{gradient}\b", local);
+                stores.Add($"{gradient} = {local};");
+                continue;
+            }
+            for (var k = p.Extent - 1; k >= 0; k--)
+            {
+                var element = $@"\b{p.Name}\[{k}\]";
+                if (Regex.IsMatch(body, element))
+                {
+                    var local = Fresh($"{p.Name}_{k}");
+                    body = Regex.Replace(body, element, local);
+                    loads.Add($"{local} = {p.Name}[{k}];");
+                }
+                var slot = Fresh($"{gradient}_{k}");
+                body = Regex.Replace(body, $@"\b{gradient}\[{k}\]", slot);
+                stores.Add($"{gradient}[{k}] = {slot};");
+            }
+            stores.Add($"if ({p.Name}.Length > {p.Extent}) {gradient}[{p.Extent}..{p.Name}.Length].Clear();");
+        }
         var declared = parameters.Select(p => p.Name!).Concat(parameters.Select(p => "d" + p.Name)).ToHashSet();
-        var locals = Regex.Matches(body, @"^(\w+) \+?= ", RegexOptions.Multiline).Select(m => m.Groups[1].Value)
+        var locals = loads.Select(l => l[..l.IndexOf(' ')])
+            .Concat(Regex.Matches(body, @"^(\w+) \+?= ", RegexOptions.Multiline).Select(m => m.Groups[1].Value))
             .Where(declared.Add).ToList();
 
         var text = new StringBuilder();
         text.Append(indent).Append(modifiers).Append(" double ").Append(name).Append('(')
-            .AppendJoin(", ", parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name).Concat(gradients))
+            .AppendJoin(", ", parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name)
+                .Concat(parameters.Select(p => p.Type == typeof(double) ? $"out double d{p.Name}" : $"global::System.Span<double> d{p.Name}")))
             .AppendLine(")");
         text.Append(indent).AppendLine("{");
         var inner = indent + "    ";
@@ -57,11 +96,8 @@ internal static class StagedCode
         }
         if (locals.Count > 0)
             text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
-        foreach (var line in body.AsSpan().EnumerateLines())
-            if (!line.IsEmpty)
-                text.Append(inner).Append(line).AppendLine();
-        foreach (var array in graph.Parameters.Where(p => p.IsArray))
-            text.Append(inner).AppendLine($"d{array.Name}[{array.Extent}..{array.Name}.Length].Clear();");
+        foreach (var line in loads.Concat(body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Concat(stores))
+            text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
         text.Append(indent).AppendLine("}");
         return text.ToString();

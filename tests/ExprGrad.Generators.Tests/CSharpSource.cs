@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Linq.Expressions;
+using ExprGrad.Staging;
+
+namespace ExprGrad.Generators.Tests;
+
+/// <summary>
+/// Prints a lambda built with the Expression factories as the C# a user would write for it, fully parenthesized, so
+/// the C# compiler parses it back into the same operations (the property tests feed it to the generator).
+/// </summary>
+internal static class CSharpSource
+{
+    public static string Method(string name, LambdaExpression f) =>
+        $"[Differentiable] public static double {name}({string.Join(", ", f.Parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name))}) =>\n        {Print(f.Body)};";
+
+    /// <summary>The same function as a C# lambda the compiler turns into an expression tree, as <c>Grad.Of</c> receives it.</summary>
+    public static string Lambda(string name, LambdaExpression f)
+    {
+        var types = string.Join(", ", f.Parameters.Select(p => p.Type == typeof(double) ? "double" : "double[]").Append("double"));
+        return $"public static System.Linq.Expressions.LambdaExpression {name}() =>\n        (System.Linq.Expressions.Expression<System.Func<{types}>>)(({string.Join(", ", f.Parameters.Select(p => p.Name))}) => {Print(f.Body)});";
+    }
+
+    public static string Print(Expression e) => StackGuard.Run(() => Node(e));
+
+    private static string Node(Expression e) => e switch
+    {
+        ParameterExpression p => p.Name!,
+        ConstantExpression { Value: double v } => Literal(v),
+        ConstantExpression { Value: int i } => i.ToString(CultureInfo.InvariantCulture),
+        ConstantExpression { Value: bool b } => b ? "true" : "false",
+        UnaryExpression { NodeType: ExpressionType.Negate } u => $"(-{Print(u.Operand)})",
+        UnaryExpression { NodeType: ExpressionType.UnaryPlus } u => Print(u.Operand),
+        UnaryExpression { NodeType: ExpressionType.Not } u => $"(!{Print(u.Operand)})",
+        UnaryExpression { NodeType: ExpressionType.Convert } u => $"(({Name(u.Type)}){Print(u.Operand)})",
+        BinaryExpression { NodeType: ExpressionType.ArrayIndex } b => $"{Print(b.Left)}[{Print(b.Right)}]",
+        BinaryExpression b => $"({Print(b.Left)} {Operator(b.NodeType)} {Print(b.Right)})",
+        ConditionalExpression c => $"({Print(c.Test)} ? {Print(c.IfTrue)} : {Print(c.IfFalse)})",
+        MethodCallExpression { Object: null } call =>
+            $"global::{call.Method.DeclaringType!.FullName}.{call.Method.Name}({string.Join(", ", call.Arguments.Select(Print))})",
+        _ => throw new NotSupportedException($"no C# for {e.NodeType}: {e}"),
+    };
+
+    private static string Literal(double v) =>
+        double.IsNaN(v) ? "double.NaN"
+        : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
+        : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
+        : $"({v.ToString("R", CultureInfo.InvariantCulture)}d)";
+
+    private static string Name(Type type) => type == typeof(double) ? "double" : type == typeof(int) ? "int" : type.FullName!;
+
+    private static string Operator(ExpressionType type) => type switch
+    {
+        ExpressionType.Add => "+",
+        ExpressionType.Subtract => "-",
+        ExpressionType.Multiply => "*",
+        ExpressionType.Divide => "/",
+        ExpressionType.Equal => "==",
+        ExpressionType.NotEqual => "!=",
+        ExpressionType.LessThan => "<",
+        ExpressionType.LessThanOrEqual => "<=",
+        ExpressionType.GreaterThan => ">",
+        ExpressionType.GreaterThanOrEqual => ">=",
+        ExpressionType.AndAlso => "&&",
+        ExpressionType.OrElse => "||",
+        _ => throw new NotSupportedException($"no C# operator for {type}"),
+    };
+}

@@ -1,0 +1,134 @@
+namespace ExprGrad.Generators.Tests;
+
+/// <summary>What the generator says about methods it cannot differentiate: an error at the sub-expression, never code.</summary>
+public sealed class DiagnosticTests
+{
+    private static string InClass(string members, string modifiers = "static partial") => $$"""
+        using System;
+        using ExprGrad;
+        namespace User;
+        {{modifiers}} class Model
+        {
+            {{members}}
+        }
+        """;
+
+    [Fact]
+    public void A_call_without_a_rule_is_reported_at_the_call()
+    {
+        var (diagnostic, at) = Driver.Single(InClass("""
+            static double Helper(double x) => x;
+            [Differentiable] static double F(double x) => Math.Exp(x) + Helper(x);
+            """));
+        Assert.Equal("EXG001", diagnostic.Id);
+        Assert.Equal("Helper(x)", at);
+        Assert.Contains("Model.Helper has no derivative rule", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void A_field_is_reported_and_a_constant_is_folded()
+    {
+        var (diagnostic, at) = Driver.Single(InClass("""
+            static double Scale = 2;
+            [Differentiable] static double F(double x) => Scale * x;
+            """));
+        Assert.Equal(("EXG001", "Scale"), (diagnostic.Id, at));
+        Assert.Contains("pass the value as a parameter", diagnostic.GetMessage());
+
+        var (output, none) = Driver.Run(InClass("""
+            const double Scale = 2;
+            [Differentiable] static double F(double x) => Scale * x;
+            """));
+        Assert.Empty(none);
+        Assert.Contains("dx_ = 2;", Assert.Single(Driver.Generated(output)));
+    }
+
+    [Fact]
+    public void A_loop_is_reported_at_the_statement()
+    {
+        var (diagnostic, at) = Driver.Single(InClass("""
+            [Differentiable] static double F(double x)
+            {
+                var s = x;
+                for (var i = 0; i < 3; i++) s = s * x;
+                return s;
+            }
+            """));
+        Assert.Equal("EXG001", diagnostic.Id);
+        Assert.StartsWith("for (var i = 0;", at);
+        Assert.Contains("for statement", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void The_engine_refusal_is_reported_at_the_method()
+    {
+        var (diagnostic, at) = Driver.Single(InClass("""
+            [Differentiable] static double F(double[] a, double x) => a[(int)x];
+            """));
+        Assert.Equal(("EXG004", "F"), (diagnostic.Id, at));
+        Assert.Contains("'F' cannot be differentiated", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void A_type_that_is_not_partial_is_reported()
+    {
+        var (diagnostic, _) = Driver.Single(InClass("[Differentiable] static double F(double x) => x * x;", modifiers: "static"));
+        Assert.Equal("EXG002", diagnostic.Id);
+        Assert.Contains("'Model' must be partial", diagnostic.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("[Differentiable] static float F(double x) => (float)x;", "float")]
+    [InlineData("[Differentiable] static double F(int n) => n;", "parameter 'n' of 'F' is int")]
+    [InlineData("[Differentiable] static double F(ref double x) => x;", "parameter 'x' of 'F' is ref double")]
+    [InlineData("[Differentiable] static double F(double x, double dx) => x * dx;", "rename one")]
+    public void A_signature_outside_double_and_double_arrays_is_reported(string method, string message)
+    {
+        var (diagnostic, _) = Driver.Single(InClass(method));
+        Assert.Equal("EXG003", diagnostic.Id);
+        Assert.Contains(message, diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void Nested_generic_and_record_types_and_overloads_compile()
+    {
+        var (output, diagnostics) = Driver.Run("""
+            using System;
+            using ExprGrad;
+            namespace User.Models;
+            public partial class Outer<T>
+            {
+                internal partial record struct Inner
+                {
+                    [Differentiable] public static double F(double x) => Math.Sin(x);
+                    [Differentiable] public static double F(double[] a) => a[0] * a[1];
+                    [Differentiable] public double G(double x, double y) => x > y ? x : y * y;
+                }
+            }
+            """);
+        Assert.Empty(diagnostics);
+        Assert.Equal(3, Driver.Generated(output).Length);
+        var inner = Driver.Load(output).GetType("User.Models.Outer`1+Inner")!.MakeGenericType(typeof(int));
+        var arguments = new object?[] { 0.5, null };
+        Assert.Equal(Math.Sin(0.5), inner.GetMethod("FWithGradient", [typeof(double), typeof(double).MakeByRefType()])!.Invoke(null, arguments));
+        Assert.Equal(Math.Cos(0.5), arguments[1]);
+    }
+
+    [Fact]
+    public void An_array_gradient_checks_its_lengths_and_clears_what_the_function_does_not_read()
+    {
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable] public static double F(double[] a) => a[0] * a[2];
+            public static double Call(double[] a, double[] da) => FWithGradient(a, da);
+            """, modifiers: "public static partial"));
+        Assert.Empty(diagnostics);
+        var call = Driver.Load(output).GetType("User.Model")!.GetMethod("Call")!;
+        var gradient = new[] { 9.0, 9, 9, 9, 9 };
+        Assert.Equal(6.0, call.Invoke(null, [new[] { 2.0, 5, 3, 7 }, gradient]));
+        Assert.Equal([3.0, 0, 2, 0, 9], gradient);
+        var tooShort = Assert.Throws<System.Reflection.TargetInvocationException>(() => call.Invoke(null, [new[] { 2.0, 5 }, gradient]));
+        Assert.Contains("the function reads a[2]", tooShort.InnerException!.Message);
+        var noRoom = Assert.Throws<System.Reflection.TargetInvocationException>(() => call.Invoke(null, [new[] { 2.0, 5, 3 }, new double[2]]));
+        Assert.Contains("da needs room", noRoom.InnerException!.Message);
+    }
+}
