@@ -46,7 +46,8 @@ internal static class Driver
     {
         using var image = new MemoryStream();
         var result = output.Emit(image);
-        Assert.True(result.Success, string.Join("\n", result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(10)));
+        var errors = result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(10).ToList();
+        Assert.True(result.Success, string.Join("\n", errors) + "\n" + string.Join("\n", errors.Select(e => e.Location.SourceTree).Distinct().Select(t => t!.ToString())));
         return Assembly.Load(image.ToArray());
     }
 }
