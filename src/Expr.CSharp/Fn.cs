@@ -57,6 +57,14 @@ public static class Fn
     public static double Square(double x) => x * x;
 
     /// <summary>
+    /// <c>Math.Sign</c> as ExprGrad differentiates it: a double, ±1, and 0 at ±0 (keeping the sign of zero), NaN at NaN
+    /// where <c>Math.Sign</c> throws. Gradients generated for <see cref="DifferentiableAttribute"/> methods call it
+    /// wherever the user's <c>Math.Sign</c> or the rules of <c>Abs</c> and <c>Relu</c> need a sign.
+    /// </summary>
+    /// <param name="x">The argument.</param>
+    public static double Sign(double x) => x > 0 ? 1.0 : x < 0 ? -1.0 : x * 0.0;
+
+    /// <summary>
     /// The softmax of a vector of logits: e^(v_i − max v) / Σ_j e^(v_j − max v), so no exponential overflows.
     /// Its Jacobian-vector product is y ⊙ (ȳ − ȳ·y).
     /// </summary>

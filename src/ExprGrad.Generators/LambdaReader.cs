@@ -13,6 +13,9 @@ internal sealed class UnsupportedSyntaxException(SyntaxNode syntax, string messa
     public SyntaxNode Syntax { get; } = syntax;
 }
 
+/// <summary>The method does not compile: the compiler reports why, and the generator writes nothing.</summary>
+internal sealed class InvalidCodeException : Exception;
+
 /// <summary>
 /// Reads the body of a <c>[Differentiable]</c> method into the lambda the C# compiler would have built for
 /// <c>Grad.Of</c>: the same parameters, the same <see cref="System.Linq.Expressions.Expression"/> nodes, the same <see cref="Math"/> and
@@ -81,6 +84,8 @@ internal sealed class LambdaReader
     private Expression Node(IOperation operation)
     {
         _cancel.ThrowIfCancellationRequested();
+        if (operation.Kind == OperationKind.Invalid)
+            throw new InvalidCodeException();
         if (operation.ConstantValue is { HasValue: true, Value: { } constant } && operation.Type is { } constantType)
             return Constant(operation, constant, constantType);
         switch (operation)
@@ -119,7 +124,6 @@ internal sealed class LambdaReader
             default:
                 throw Unsupported(operation, operation.Kind switch
                 {
-                    OperationKind.LocalReference => "it assigns the local again",
                     OperationKind.SimpleAssignment or OperationKind.CompoundAssignment or OperationKind.Increment or OperationKind.Decrement
                         => "it assigns: a differentiable method computes one value without side effects",
                     _ => $"{Article(operation.Kind)} has no derivative rule",

@@ -44,6 +44,13 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void Code_that_does_not_compile_is_left_to_the_compiler()
+    {
+        var (_, diagnostics) = Driver.Run(InClass("[Differentiable] static double F(double x) => Math.Truncate(Math.Sign(x));"));
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
     public void A_loop_is_reported_at_the_statement()
     {
         var (diagnostic, at) = Driver.Single(InClass("""
@@ -130,5 +137,33 @@ public sealed class DiagnosticTests
         Assert.Contains("the function reads a[2]", tooShort.InnerException!.Message);
         var noRoom = Assert.Throws<System.Reflection.TargetInvocationException>(() => call.Invoke(null, [new[] { 2.0, 5, 3 }, new double[2]]));
         Assert.Contains("da needs room", noRoom.InnerException!.Message);
+    }
+
+    [Fact]
+    public void An_array_the_function_does_not_read_may_be_empty()
+    {
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable] public static double F(double[] a, double x) => x * x;
+            public static double Call(double[] a, double[] da, double x) => FWithGradient(a, x, da, out _);
+            """, modifiers: "public static partial"));
+        Assert.Empty(diagnostics);
+        var call = Driver.Load(output).GetType("User.Model")!.GetMethod("Call")!;
+        Assert.True(9.0.Equals(call.Invoke(null, [Array.Empty<double>(), Array.Empty<double>(), 3.0])), Driver.Generated(output)[0]);
+    }
+
+    [Fact]
+    public void Negative_zero_and_the_sign_are_written_as_they_run()
+    {
+        // Ceiling(-0.5) folds to -0.0, which must not be written -0 (the integer 0, +0.0): 1 / -0.0 is -infinity.
+        // Math.Sign is an int in C# and throws on NaN; the generated code calls Fn.Sign, a double that keeps NaN.
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable] public static double F(double x) => Math.Truncate((double)Math.Sign(x)) + x / Math.Ceiling(-0.5);
+            public static double Call(double x) => FWithGradient(x, out _);
+            """, modifiers: "public static partial"));
+        Assert.Empty(diagnostics);
+        var call = Driver.Load(output).GetType("User.Model")!.GetMethod("Call")!;
+        Assert.Equal(double.NegativeInfinity, call.Invoke(null, [1.0]));
+        Assert.Equal(double.NaN, call.Invoke(null, [double.NaN]));
+        Assert.Equal(Grad.Of((double x) => Fn.Sign(x) * x).Evaluate(-2.0), new ValueAndGradient<double>(2, -1));
     }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
-using System.Text.RegularExpressions;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
 
@@ -23,7 +22,7 @@ internal static class StagedCode
 {
     private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
 
-    public static string Print(StagedGraph graph) => new Printer(graph, qualified: false).Print();
+    public static string Print(StagedGraph graph) => new Printer(graph, method: false).Print();
 
     /// <summary>
     /// The listing as a C# method, what the source generator writes for a <see cref="DifferentiableAttribute"/>
@@ -31,54 +30,16 @@ internal static class StagedCode
     /// value and writes the gradient, a scalar's to its out parameter, an array's to a span with room for the array.
     /// Method names are global (<c>global::System.Math.Exp</c>), so the method compiles wherever it is put.
     /// </summary>
+    /// <remarks>
+    /// Inputs and gradients live in locals (<c>a_0</c>, <c>da_0</c>, <c>dx_</c>): each element is read once (a store to
+    /// <c>da</c> could alias <c>a</c>, so the JIT would read <c>a[k]</c> again after every store) and each gradient
+    /// written once at the end, highest index first (one bounds check covers the rest).
+    /// </remarks>
     public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent)
     {
-        var printer = new Printer(graph, qualified: true);
+        var printer = new Printer(graph, method: true);
         var body = printer.Print();
         var parameters = graph.Source.Parameters;
-        var taken = Regex.Matches(body, @"\b\w+\b").Select(m => m.Value).Concat(parameters.Select(p => p.Name!)).ToHashSet();
-        string Fresh(string candidate)
-        {
-            while (!taken.Add(candidate))
-                candidate += "_";
-            return candidate;
-        }
-
-        // The listing reads a[k] and writes da[k] and dx where it needs them. The method keeps them all in locals: it
-        // reads each element once (a store to da could alias a, so the JIT would read a[k] again after every store)
-        // and writes each gradient once at the end, highest index first (one bounds check covers the rest).
-        var loads = new List<string>();
-        var stores = new List<string>();
-        foreach (var p in graph.Parameters)
-        {
-            var gradient = "d" + p.Name;
-            if (!p.IsArray)
-            {
-                var local = Fresh(gradient + "_");
-                body = Regex.Replace(body, $@"\b{gradient}\b", local);
-                stores.Add($"{gradient} = {local};");
-                continue;
-            }
-            for (var k = p.Extent - 1; k >= 0; k--)
-            {
-                var element = $@"\b{p.Name}\[{k}\]";
-                if (Regex.IsMatch(body, element))
-                {
-                    var local = Fresh($"{p.Name}_{k}");
-                    body = Regex.Replace(body, element, local);
-                    loads.Add($"{local} = {p.Name}[{k}];");
-                }
-                var slot = Fresh($"{gradient}_{k}");
-                body = Regex.Replace(body, $@"\b{gradient}\[{k}\]", slot);
-                stores.Add($"{gradient}[{k}] = {slot};");
-            }
-            stores.Add($"if ({p.Name}.Length > {p.Extent}) {gradient}[{p.Extent}..{p.Name}.Length].Clear();");
-        }
-        var declared = parameters.Select(p => p.Name!).Concat(parameters.Select(p => "d" + p.Name)).ToHashSet();
-        var locals = loads.Select(l => l[..l.IndexOf(' ')])
-            .Concat(Regex.Matches(body, @"^(\w+) \+?= ", RegexOptions.Multiline).Select(m => m.Groups[1].Value))
-            .Where(declared.Add).ToList();
-
         var text = new StringBuilder();
         text.Append(indent).Append(modifiers).Append(" double ").Append(name).Append('(')
             .AppendJoin(", ", parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name)
@@ -86,7 +47,7 @@ internal static class StagedCode
             .AppendLine(")");
         text.Append(indent).AppendLine("{");
         var inner = indent + "    ";
-        foreach (var array in graph.Parameters.Where(p => p.IsArray))
+        foreach (var array in graph.Parameters.Where(p => p.IsArray && p.Extent > 0))
         {
             // One check up front also lets the JIT drop the bounds checks of the constant indices below.
             text.Append(inner).Append($"if ({array.Name}.Length < {array.Extent}) ")
@@ -94,8 +55,17 @@ internal static class StagedCode
             text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
                 .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
         }
+        var loads = graph.Parameters.Where(p => p.IsArray)
+            .SelectMany(p => Enumerable.Range(0, p.Extent).Reverse().Where(k => printer.Reads(p.Offset + k))
+                .Select(k => $"{printer.SlotValue(p.Offset + k)} = {p.Name}[{k}];"))
+            .ToList();
+        var locals = loads.Select(l => l[..l.IndexOf(' ')]).Concat(printer.Assigned).ToList();
         if (locals.Count > 0)
             text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
+        var stores = graph.Parameters.SelectMany(p => p.IsArray
+            ? Enumerable.Range(0, p.Extent).Reverse().Select(k => $"d{p.Name}[{k}] = {printer.SlotAdjoint(p.Offset + k)};")
+                .Append($"if ({p.Name}.Length > {p.Extent}) d{p.Name}[{p.Extent}..{p.Name}.Length].Clear();")
+            : [$"d{p.Name} = {printer.SlotAdjoint(p.Offset)};"]);
         foreach (var line in loads.Concat(body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
@@ -134,7 +104,7 @@ internal static class StagedCode
         }
     }
 
-    private sealed class Printer(StagedGraph graph, bool qualified)
+    private sealed class Printer(StagedGraph graph, bool method)
     {
         private readonly Dictionary<Node, string> _names = [];
         private readonly HashSet<string> _taken = [];
@@ -153,8 +123,25 @@ internal static class StagedCode
         private bool _barIsAlias;
         private int _depth;
 
+        // Per flat slot: the name of its value and of its adjoint. For display the user's own, x, a[0], dx, da[0]; in a
+        // method, locals a_0, da_0, dx_ (the parameters a, da, dx are read and written once, outside the listing).
+        private readonly string[] _slotValues = new string[graph.Dimension];
+        private readonly string[] _slotAdjoints = new string[graph.Dimension];
+        private readonly HashSet<int> _inputsRead = [];
+        private readonly HashSet<string> _assigned = [];
+
         /// <summary>The variable holding the function's value, once <see cref="Print"/> has run.</summary>
         public string OutputName { get; private set; } = "f";
+
+        /// <summary>Every variable the listing assigns, in order of first assignment.</summary>
+        public List<string> Assigned { get; } = [];
+
+        public string SlotValue(int slot) => _slotValues[slot];
+
+        public string SlotAdjoint(int slot) => _slotAdjoints[slot];
+
+        /// <summary>True if the listing reads the input in flat slot <paramref name="slot"/>.</summary>
+        public bool Reads(int slot) => _inputsRead.Contains(slot);
 
         public string Print()
         {
@@ -163,9 +150,15 @@ internal static class StagedCode
                 _taken.Add(p.Name);
                 _taken.Add("d" + p.Name);
             }
+            foreach (var p in graph.Parameters)
+                for (var k = 0; k < p.Extent; k++)
+                {
+                    _slotValues[p.Offset + k] = method && p.IsArray ? Claim($"{p.Name}_{k}") : p.SlotName(k);
+                    _slotAdjoints[p.Offset + k] = method ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
+                }
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
-                    _names[n] = graph.InputName(n);
+                    _names[n] = _slotValues[Slot(n)];
                 else if (n.Op == Op.Captured)
                     _names[n] = Reserve(CapturedName(n.Live!));
 
@@ -174,7 +167,7 @@ internal static class StagedCode
             for (var i = 0; i < graph.ForwardCount; i++)
                 Forward(root[i]);
             if (!_names.ContainsKey(graph.Output) || graph.Output.Op is Op.Input or Op.Captured)
-                _text.Append(OutputName = Reserve("f")).Append(" = ").Append(Render(graph.Output)).AppendLine(";");
+                Line(OutputName = Reserve("f"), " = ", Render(graph.Output));
 
             _text.AppendLine("// backward");
             var steps = Needed();
@@ -188,8 +181,26 @@ internal static class StagedCode
             foreach (var p in graph.Parameters)
                 for (var k = 0; k < p.Extent; k++)
                     if (graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null)
-                        _text.Append('d').Append(p.SlotName(k)).AppendLine(" = 0;");
+                        Line(_slotAdjoints[p.Offset + k], " = ", "0");
             return _text.ToString();
+        }
+
+        private int Slot(Node input) => graph.Parameters[input.Param].Offset + Math.Max(input.Element, 0);
+
+        // A name nothing else uses, kept as it is where it can be: a_0, or a_0_ if a parameter is called a_0.
+        private string Claim(string name)
+        {
+            while (!_taken.Add(name))
+                name += "_";
+            return name;
+        }
+
+        // One statement. Its value is rendered before the line starts, since rendering may first define a temporary.
+        private void Line(string target, string assign, string value)
+        {
+            if (assign == " = " && _assigned.Add(target))
+                Assigned.Add(target);
+            _text.Append(target).Append(assign).Append(value).AppendLine(";");
         }
 
         private string Reserve(string name)
@@ -210,7 +221,7 @@ internal static class StagedCode
             var name = n == graph.Output
                 ? OutputName = Reserve("f")
                 : Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
-            _text.Append(name).Append(" = ").Append(Render(n, top: true)).AppendLine(";");
+            Line(name, " = ", Render(n, top: true));
             _names[n] = name;
         }
 
@@ -234,7 +245,8 @@ internal static class StagedCode
             return needed;
         }
 
-        private string AdjointName(Node n) => "d" + (_names.TryGetValue(n, out var name) ? name : GraphPrinter.Name(n));
+        private string AdjointName(Node n) =>
+            n.Op == Op.Input ? _slotAdjoints[Slot(n)] : "d" + (_names.TryGetValue(n, out var name) ? name : GraphPrinter.Name(n));
 
         private void Backward(BackpropStep step)
         {
@@ -248,12 +260,11 @@ internal static class StagedCode
                 && _contributions[step.Target] == 1)
             {
                 // A shared value that is this adjoint's only contribution: the adjoint's name is its name.
-                _text.Append(target).Append(" = ").Append(Render(c, top: true)).AppendLine(";");
+                Line(target, " = ", Render(c, top: true));
                 _names[c] = target;
                 return;
             }
-            var value = Render(c, top: true);
-            _text.Append(target).Append(step.First ? " = " : " += ").Append(value).AppendLine(";");
+            Line(target, step.First ? " = " : " += ", Render(c, top: true));
         }
 
         // Counts how many lines read each unnamed root backward value; one read twice becomes a temp.
@@ -297,6 +308,8 @@ internal static class StagedCode
 
         private (string Text, int Precedence) Inner(Node n, bool top)
         {
+            if (n.Op == Op.Input)
+                _inputsRead.Add(Slot(n));
             if (_names.TryGetValue(n, out var name))
                 return (name, Primary);
             if (n.Op == Op.Constant)
@@ -309,7 +322,7 @@ internal static class StagedCode
                 _depth = 0;
                 var definition = Expr(n, top: true).Text;
                 _depth = depth;
-                _text.Append(temp).Append(" = ").Append(definition).AppendLine(";");
+                Line(temp, " = ", definition);
                 _names[n] = temp;
                 return (temp, Primary);
             }
@@ -325,7 +338,7 @@ internal static class StagedCode
                         then += ".0";
                     return ($"{test} ? {then} : {otherwise}", Conditional);
                 case Op.Input or Op.Captured:
-                    return (n.Op == Op.Input ? graph.InputName(n) : CapturedName(n.Live!), Primary);
+                    return (n.Op == Op.Input ? _slotValues[Slot(n)] : CapturedName(n.Live!), Primary);
             }
 
             var rule = RuleTable.Get(n.Op);
@@ -364,14 +377,18 @@ internal static class StagedCode
             var text = double.IsNaN(v) ? "double.NaN"
                 : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
                 : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
+                // "-0" would be the integer 0, which converts to +0.0: a division by it flips an infinity's sign.
+                : v == 0 && double.IsNegative(v) ? "-0.0"
                 : v.ToString("R", CultureInfo.InvariantCulture);
             return (text, text.StartsWith('-') ? Unary : Primary);
         }
 
-        private string MethodName(MethodInfo method) =>
-            method.DeclaringType == typeof(Kernels) ? (qualified ? "global::System.Math." : "Math.") + method.Name
-            : qualified ? $"global::{method.DeclaringType!.FullName}.{method.Name}"
-            : $"{method.DeclaringType!.Name}.{method.Name}";
+        private string MethodName(MethodInfo call) =>
+            // Kernels are Math's functions as the rules define them (Sign keeps NaN and is a double): a method calls
+            // Fn's public copy; the display names the Math function the user wrote.
+            call.DeclaringType == typeof(Kernels) ? (method ? "global::ExprGrad.Fn." : "Math.") + call.Name
+            : method ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
+            : $"{call.DeclaringType!.Name}.{call.Name}";
 
         private const int Conditional = 0;
         private const int Unary = 7;

@@ -390,6 +390,7 @@ internal sealed partial class Importer
         methods[(typeof(Fn), nameof(Fn.Relu), 1)] = Op.Relu;
         methods[(typeof(Fn), nameof(Fn.Softplus), 1)] = Op.Softplus;
         methods[(typeof(Fn), nameof(Fn.Square), 1)] = Op.Square;
+        methods[(typeof(Fn), nameof(Fn.Sign), 1)] = Op.Sign;
         return methods;
     }
 }

@@ -206,5 +206,5 @@ internal static partial class RuleTable
 internal static class Kernels
 {
     /// <summary>The sign as a double: ±1, 0 at ±0, NaN at NaN (Math.Sign throws on NaN and returns an int).</summary>
-    public static double Sign(double x) => x > 0 ? 1.0 : x < 0 ? -1.0 : x * 0.0;
+    public static double Sign(double x) => Fn.Sign(x);
 }
