@@ -15,6 +15,7 @@ internal sealed partial class Importer
     private readonly GraphBuilder _b = new();
     private readonly Dictionary<ParameterExpression, (int Index, bool IsArray)> _parameters = [];
     private readonly Dictionary<(Expression, Region), Node> _staged = new(ReferenceKeys.Instance);
+    private readonly Dictionary<object, int> _liveIndexRoots = new(ReferenceEqualityComparer.Instance);
     private int _conditionalDepth;
     private ExprGradException? _tooDeep;
 
@@ -140,7 +141,7 @@ internal sealed partial class Importer
                 return _b.Apply(Op.Not, Test(not.Operand));
             case BinaryExpression comparison when Comparison(comparison.NodeType) is { } op && comparison.Method is null:
                 return _b.Apply(op, Number(comparison.Left), Number(comparison.Right));
-            case MemberExpression when TryLive(e, out var root, out var path):
+            case MemberExpression or BinaryExpression { NodeType: ExpressionType.ArrayIndex } when TryLive(e, out var root, out var path):
                 return _b.Captured(e, root, path);
             default:
                 throw Errors.Unsupported(e, $"the test '{e.NodeType}'");
@@ -276,9 +277,15 @@ internal sealed partial class Importer
             case BinaryExpression { NodeType: ExpressionType.ArrayIndex } index:
                 if (!TryLive(index.Left, path, out root))
                     return false;
+                // The index is part of the variable's identity: its value if constant, else its own live path and
+                // root (w[a.K] and w[b.K] are two variables when a and b are two objects).
                 path.Append('[');
-                if (!TryLive(index.Right, path, out _) && !TryConstantIndexText(index.Right, path))
-                    return false;
+                if (!TryConstantIndexText(index.Right, path))
+                {
+                    if (!TryLive(index.Right, path, out var indexRoot))
+                        return false;
+                    path.Append(" of #").Append(indexRoot is null ? -1 : RootNumber(indexRoot));
+                }
                 path.Append(']');
                 return true;
             case UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked } u when IsNumeric(u.Type):
@@ -289,6 +296,14 @@ internal sealed partial class Importer
             default:
                 return false;
         }
+    }
+
+    // The same number for the same object (by reference) within one import.
+    private int RootNumber(object root)
+    {
+        if (!_liveIndexRoots.TryGetValue(root, out var number))
+            _liveIndexRoots[root] = number = _liveIndexRoots.Count;
+        return number;
     }
 
     private bool TryConstantIndexText(Expression e, StringBuilder path)

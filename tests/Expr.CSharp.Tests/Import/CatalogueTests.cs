@@ -76,6 +76,35 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void Captured_elements_at_different_indices_are_different_values()
+    {
+        // Each captured element is its own variable: w[0] and w[1] must not be taken for one value, nor w[k] of two
+        // different objects whose index fields have the same name.
+        var w = new[] { 2.0, 3.0 };
+        var g = Grad.Of((double x) => x * w[0] + x * w[1]);
+        Assert.Equal((5.0, 5.0), (g.Evaluate(1).Value, g.Evaluate(1).D1));
+
+        var flags = new[] { true, false };
+        var h = Grad.Of((double x) => (flags[0] ? x : 0) + (flags[1] ? 10 * x : 0));
+        Assert.Equal(1.0, h.Evaluate(1).D1);
+        flags[1] = true;
+        Assert.Equal(11.0, h.Evaluate(1).D1);
+
+        // Built with the factories, as a closure-free tree: the two index objects are two constants, same path.
+        var x = Expression.Parameter(typeof(double), "x");
+        var array = Expression.Constant(w);
+        Expression Element(Index index) => Expression.ArrayIndex(array, Expression.Field(Expression.Constant(index), nameof(Index.K)));
+        var k = Grad.Of(Expression.Lambda<Func<double, double>>(
+            Expression.Add(Expression.Multiply(x, Element(new Index { K = 0 })), Expression.Multiply(x, Element(new Index { K = 1 }))), x));
+        Assert.Equal(5.0, k.Evaluate(1).D1);
+    }
+
+    private sealed class Index
+    {
+        public int K;
+    }
+
+    [Fact]
     public void Array_parameters_get_gradients_shaped_like_them()
     {
         var g = Grad.Of((double[] a, double s) => a[0] * a[2] * s + a[2 * 2]);

@@ -84,6 +84,25 @@ internal sealed class CapturedBox
     public double Value;
 }
 
+/// <summary>
+/// An element of a captured array at a constant index. Every such leaf reads the one <see cref="CapturedTable"/>, so
+/// one function reads table[0] and table[1] side by side: two variables, which the importer must keep apart.
+/// </summary>
+internal sealed class CapturedElementLeaf(int index) : Term
+{
+    public int Index { get; } = index;
+    public override Sort Sort => Sort.Number;
+    public override IReadOnlyList<Term> Children => [];
+    public override Term With(IReadOnlyList<Term> children) => this;
+}
+
+/// <summary>The closure object holding the captured array of <see cref="CapturedElementLeaf"/> (never written).</summary>
+internal sealed class CapturedTable
+{
+    public static readonly CapturedTable Shared = new();
+    public readonly double[] Values = [0.75, -1.5, 2.25];
+}
+
 /// <summary>A catalogue operation applied to sub-terms, built by its <see cref="OperationEntry"/> (domain-safe).</summary>
 internal sealed class ApplyTerm(Op op, Term[] args) : Term
 {
@@ -404,8 +423,14 @@ internal sealed class GeneratedCase(Signature signature, Term body, int pointSee
     public GeneratedCase WithBody(Term body) => new(Signature, body, PointSeed);
 
     /// <summary>The values of the captured variables, in order of first appearance ("" if none).</summary>
-    public string CapturedValues() => string.Join(", ",
-        TermWalk.Nodes(Body).OfType<CapturedLeaf>().Select(b => b.Box.Value.ToString("R", CultureInfo.InvariantCulture)));
+    public string CapturedValues() => string.Join(", ", TermWalk.Nodes(Body)
+        .Select(t => t switch
+        {
+            CapturedLeaf b => b.Box.Value.ToString("R", CultureInfo.InvariantCulture),
+            CapturedElementLeaf e => $"Values[{e.Index}] = {CapturedTable.Shared.Values[e.Index].ToString("R", CultureInfo.InvariantCulture)}",
+            _ => null,
+        })
+        .OfType<string>());
 
     // FsCheck prints this for a counterexample: the lambda is the readable form of the case.
     public override string ToString()
@@ -574,6 +599,8 @@ internal sealed class Lowerer : GuardSink
             ElementLeaf e => Expression.ArrayIndex(_parameters[e.Param], Expression.Constant(e.Index)),
             ConstantLeaf c => Expression.Constant(c.Value),
             CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox.Value)),
+            CapturedElementLeaf c => Expression.ArrayIndex(
+                Expression.Field(Expression.Constant(CapturedTable.Shared), nameof(CapturedTable.Values)), Expression.Constant(c.Index)),
             ApplyTerm a => OperationCatalogue.Entries[a.Op].Build([.. a.Children.Select(Build)], this),
             ConditionTerm c => BuildCondition(Build(c.Children[0]), c.Children[1], c.Children[2]),
             PartialTerm p => BuildPartial(p),
@@ -772,6 +799,7 @@ internal static class ExpressionGenerator
             // Two decimals: readable in a printed lambda.
             (1, Gen.Choose(-250, 250).Select(k => (Term)new ConstantLeaf(k / 100.0))),
             (1, Gen.Choose(-250, 250).Select(k => (Term)new CapturedLeaf(k / 100.0))),
+            (1, Gen.Choose(0, CapturedTable.Shared.Values.Length - 1).Select(k => (Term)new CapturedElementLeaf(k))),
         };
         if (arrays.Length > 0)
             options.Add((4, from p in Gen.Elements(arrays)
