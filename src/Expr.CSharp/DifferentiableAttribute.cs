@@ -15,10 +15,10 @@ namespace ExprGrad;
 /// <c>a.Length</c> values.
 /// </para>
 /// <para>
-/// The generated method computes exactly what <c>Grad.Of</c> of the same lambda computes, bit for bit. It reads only
-/// its parameters and constants: a field or property the body reads is reported as an error (pass it as a parameter,
-/// or use <c>Grad.Of</c>, which reads captured values live). Anything outside the catalogue is an error at the
-/// sub-expression that uses it (EXG001 to EXG004), never a wrong gradient.
+/// The generated method computes exactly what <c>Grad.Of</c> of the same lambda computes, bit for bit. Fields and
+/// properties the body reads are data, as captured variables are to <c>Grad.Of</c>: read live at every call and never
+/// differentiated. Anything outside the catalogue is an error at the sub-expression that uses it (EXG001 to EXG004),
+/// never a wrong gradient.
 /// </para>
 /// </remarks>
 [AttributeUsage(AttributeTargets.Method, Inherited = false)]

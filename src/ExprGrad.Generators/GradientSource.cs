@@ -28,9 +28,10 @@ internal static class GradientSource
             return new Generated(hint, null, problems);
 
         LambdaExpression lambda;
+        LambdaReader reader;
         try
         {
-            lambda = LambdaReader.Read(syntax, method, model, cancel);
+            (lambda, reader) = LambdaReader.Read(syntax, method, model, cancel);
         }
         catch (UnsupportedSyntaxException e)
         {
@@ -49,7 +50,7 @@ internal static class GradientSource
                 return new Generated(hint, null, [Diagnostic.Create(Diagnostics.TooLarge, syntax.Identifier.GetLocation(),
                     $"'{method.Name}' has {graph.StageCount:N0} stages, more than {MaxStages:N0}: one C# method holds at most 65,534 locals, " +
                     "and the JIT stops optimizing long before; use Grad.Of, which splits a large gradient into methods and re-rolls its loops")]);
-            body = StagedCode.PrintMethod(graph, method.Name + Suffix, Modifiers(method), new string(' ', 4 * Types(method).Count));
+            body = StagedCode.PrintMethod(graph, method.Name + Suffix, Modifiers(method), new string(' ', 4 * Types(method).Count), reader.Source);
         }
         catch (ExprGradException e)
         {

@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Staging;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -22,23 +23,44 @@ internal sealed class InvalidCodeException : Exception;
 /// <see cref="Fn"/> methods. Local variables are substituted where they are read (the engine stages a repeated
 /// sub-expression once), and constants arrive folded, as the compiler folds them.
 /// </summary>
+/// <remarks>
+/// A sub-expression that reads fields or properties and no parameter (<c>this.scale</c>, <c>Data.W[2]</c>,
+/// <c>(double)this.count</c>) is a captured value, as a closure's variable is to <c>Grad.Of</c>: read live at every call,
+/// never differentiated. The engine sees it as the element of a marker array (<see cref="Source"/> gives back its C#), so it
+/// is staged and hash-consed like any captured value, and the generated method reads it once, as the user wrote it.
+/// </remarks>
 internal sealed class LambdaReader
 {
     private readonly Dictionary<IParameterSymbol, ParameterExpression> _parameters = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ILocalSymbol, Expression> _locals = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<ILocalSymbol, IOperation> _localValues = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<IOperation, Facts> _facts = [];
+    private readonly Dictionary<(string Text, bool IsBool), int> _capturedAt = [];
+    private readonly List<(string Name, string Text)> _captured = [];
+    // The engine's stand-ins for captured values: element k of one of these is captured value k.
+    private readonly double[] _numbers = [];
+    private readonly bool[] _flags = [];
     private readonly CancellationToken _cancel;
 
     private LambdaReader(CancellationToken cancel) => _cancel = cancel;
 
-    public static LambdaExpression Read(MethodDeclarationSyntax syntax, IMethodSymbol method, SemanticModel model, CancellationToken cancel)
+    /// <summary>The lambda the compiler would build for <c>Grad.Of</c>, and the reader that knows its captured values.</summary>
+    public static (LambdaExpression Lambda, LambdaReader Reader) Read(MethodDeclarationSyntax syntax, IMethodSymbol method, SemanticModel model, CancellationToken cancel)
     {
         var reader = new LambdaReader(cancel);
         var parameters = method.Parameters
             .Select(p => reader._parameters[p] = Expression.Parameter(p.Type.SpecialType == SpecialType.System_Double ? typeof(double) : typeof(double[]), p.Name))
             .ToList();
         var body = reader.Body(syntax, model);
-        return Expression.Lambda(body, method.Name, parameters);
+        return (Expression.Lambda(body, method.Name, parameters), reader);
     }
+
+    /// <summary>A captured value's C# (<c>this.scale</c>) and a name for the local that holds it (<c>scale</c>).</summary>
+    public (string Name, string Text) Source(Expression live) =>
+        live is BinaryExpression { Left: ConstantExpression { Value: var markers }, Right: ConstantExpression { Value: int k } }
+            && (markers == _numbers || markers == _flags)
+            ? _captured[k]
+            : throw new ArgumentException($"'{live}' is not a value this reader captured", nameof(live));
 
     // => expression, or a block of local declarations ending in return.
     private Expression Body(MethodDeclarationSyntax syntax, SemanticModel model)
@@ -56,7 +78,11 @@ internal sealed class LambdaReader
                         if (variable.Initializer is null)
                             throw new UnsupportedSyntaxException(variable, $"'{variable.Identifier.Text}' is declared without a value: a differentiable method's locals are each assigned once, where they are declared");
                         var symbol = (ILocalSymbol)model.GetDeclaredSymbol(variable, _cancel)!;
-                        _locals[symbol] = Operation(variable.Initializer.Value, model);
+                        var value = Unwrap(variable.Initializer.Value, model);
+                        _localValues[symbol] = value;
+                        // A captured array or object (var w = this.weights) is only ever part of a captured value's C#.
+                        if (IsScalar(value.Type) || Of(value).HasFlag(Facts.ReadsParameter))
+                            _locals[symbol] = Read(value);
                     }
                     break;
                 case ReturnStatementSyntax { Expression: { } value }:
@@ -68,13 +94,15 @@ internal sealed class LambdaReader
         throw new UnsupportedSyntaxException(block, $"'{syntax.Identifier.Text}' does not end in a return");
     }
 
-    private Expression Operation(ExpressionSyntax syntax, SemanticModel model)
+    private Expression Operation(ExpressionSyntax syntax, SemanticModel model) => Read(Unwrap(syntax, model));
+
+    private IOperation Unwrap(ExpressionSyntax syntax, SemanticModel model)
     {
         // C# has no operation for parentheses: the expression inside is the operation.
         while (syntax is ParenthesizedExpressionSyntax parenthesized)
             syntax = parenthesized.Expression;
-        return Read(model.GetOperation(syntax, _cancel)
-            ?? throw new UnsupportedSyntaxException(syntax, $"'{Short(syntax)}' is not an expression the generator can read"));
+        return model.GetOperation(syntax, _cancel)
+            ?? throw new UnsupportedSyntaxException(syntax, $"'{Short(syntax)}' is not an expression the generator can read");
     }
 
     // Recursion over the user's tree: a tree nested deeper than this thread's stack continues on a fresh one.
@@ -94,6 +122,10 @@ internal sealed class LambdaReader
                 return parameter;
             case ILocalReferenceOperation l when _locals.TryGetValue(l.Local, out var local):
                 return local;
+            case var live when IsCaptured(live):
+                return Captured(live);
+            case IArrayElementReferenceOperation element when !Of(element.ArrayReference).HasFlag(Facts.ReadsParameter):
+                throw Unsupported(element, "a captured array is read at indices known without the parameters: the generated gradient has no rule for an index that depends on them");
             case IParenthesizedOperation parenthesized:
                 return Read(parenthesized.Operand);
             case IConversionOperation conversion when conversion.OperatorMethod is null:
@@ -116,11 +148,11 @@ internal sealed class LambdaReader
             case IInvocationOperation invocation:
                 return Call(invocation);
             case IArrayElementReferenceOperation { Indices.Length: 1 } element:
+                if (element.Indices[0].ConstantValue is not { HasValue: true } && !Of(element.Indices[0]).HasFlag(Facts.ReadsParameter))
+                    throw Unsupported(element.Indices[0], "it is read when the method runs, and a parameter array is indexed by constants (the layout of the gradient is fixed when it is generated)");
                 return Expression.ArrayIndex(Read(element.ArrayReference), Read(element.Indices[0]));
-            case IFieldReferenceOperation or IPropertyReferenceOperation:
-                var member = operation is IFieldReferenceOperation f ? (ISymbol)f.Field : ((IPropertyReferenceOperation)operation).Property;
-                throw Unsupported(operation, $"it reads {member.Name}, which is neither a parameter nor a constant: " +
-                    "a generated gradient reads only its parameters (pass the value as a parameter, or use Grad.Of, which reads captured values live)");
+            case IFieldReferenceOperation or IPropertyReferenceOperation when operation.Type is { } type && !IsScalar(type):
+                throw Unsupported(operation, $"its type {type.ToDisplayString()} is not a number: a captured value is read where it is a number (an element, a field)");
             default:
                 throw Unsupported(operation, operation.Kind switch
                 {
@@ -130,6 +162,164 @@ internal sealed class LambdaReader
                 });
         }
     }
+
+    [Flags]
+    private enum Facts
+    {
+        None = 0,
+        ReadsParameter = 1,
+        ReadsMember = 2,
+    }
+
+    // What a sub-expression reads, once per operation (the reader asks at every level of a deep tree).
+    private Facts Of(IOperation operation)
+    {
+        if (_facts.TryGetValue(operation, out var facts))
+            return facts;
+        if (!StackGuard.HasRoom)
+            return StackGuard.OnLargeStack(() => Of(operation), 64 * 1024 * 1024);
+        facts = operation switch
+        {
+            IParameterReferenceOperation => Facts.ReadsParameter,
+            ILocalReferenceOperation l => _localValues.TryGetValue(l.Local, out var value) ? Of(value) : Facts.None,
+            IFieldReferenceOperation or IPropertyReferenceOperation when operation.ConstantValue is not { HasValue: true } => Facts.ReadsMember,
+            _ => Facts.None,
+        };
+        foreach (var child in operation.ChildOperations)
+            facts |= Of(child);
+        return _facts[operation] = facts;
+    }
+
+    private bool IsCaptured(IOperation operation) =>
+        (Of(operation) & (Facts.ReadsParameter | Facts.ReadsMember)) == Facts.ReadsMember && IsScalar(operation.Type);
+
+    // Captured value k is element k of a marker array: one per distinct C# text, so a value read twice is staged once.
+    private Expression Captured(IOperation operation)
+    {
+        var type = operation.Type!;
+        var isBool = type.SpecialType == SpecialType.System_Boolean;
+        var text = Text(operation);
+        if (!isBool && type.SpecialType != SpecialType.System_Double)
+            throw Unsupported(operation, $"'{text}' is a {type.ToDisplayString()} read when the method runs, in integer arithmetic with a parameter: convert it to double first");
+        if (!_capturedAt.TryGetValue((text, isBool), out var k))
+        {
+            _capturedAt[(text, isBool)] = k = _captured.Count;
+            _captured.Add((NameOf(operation), text));
+        }
+        return Expression.ArrayIndex(Expression.Constant(isBool ? _flags : _numbers), Expression.Constant(k));
+    }
+
+    // The C# of a captured value, valid anywhere in the method's type: members through this. or global::, every
+    // conversion written out (an implicit one too, since the text may land where C# would not insert it), every
+    // operator parenthesized.
+    private string Text(IOperation operation)
+    {
+        if (!StackGuard.HasRoom)
+            return StackGuard.OnLargeStack(() => Text(operation), 64 * 1024 * 1024);
+        if (operation.ConstantValue is { HasValue: true, Value: var constant } && operation.Type is { } constantType)
+            return Literal(constant, constantType) ?? throw Unsupported(operation, $"a {constantType.ToDisplayString()} constant is not a number");
+        switch (operation)
+        {
+            case IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance }:
+                return "this";
+            case IFieldReferenceOperation field:
+                return Member(field.Instance, field.Field);
+            case IPropertyReferenceOperation { Arguments.Length: 0 } property:
+                return Member(property.Instance, property.Property);
+            case IArrayElementReferenceOperation element:
+                return $"{Text(element.ArrayReference)}[{string.Join(", ", element.Indices.Select(Text))}]";
+            case ILocalReferenceOperation local when _localValues.TryGetValue(local.Local, out var value):
+                return $"({Text(value)})";
+            case IParenthesizedOperation parenthesized:
+                return Text(parenthesized.Operand);
+            case IConversionOperation { OperatorMethod: null } conversion:
+                return Checked(conversion.IsChecked, $"(({conversion.Type!.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}){Text(conversion.Operand)})");
+            case IUnaryOperation { OperatorMethod: null, OperatorKind: UnaryOperatorKind.Minus or UnaryOperatorKind.Plus or UnaryOperatorKind.Not } unary:
+                var sign = unary.OperatorKind switch { UnaryOperatorKind.Minus => "-", UnaryOperatorKind.Plus => "+", _ => "!" };
+                return Checked(unary.IsChecked, $"({sign}{Text(unary.Operand)})");
+            case IBinaryOperation { OperatorMethod: null } binary when Symbol(binary.OperatorKind) is { } symbol:
+                return Checked(binary.IsChecked, $"({Text(binary.LeftOperand)} {symbol} {Text(binary.RightOperand)})");
+            case IConditionalOperation { WhenFalse: { } otherwise } conditional:
+                return $"({Text(conditional.Condition)} ? {Text(conditional.WhenTrue)} : {Text(otherwise)})";
+            case IInvocationOperation invocation:
+                var method = Method(invocation); // only the catalogue's functions: what a closure may call in Grad.Of
+                var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Text(a.Value));
+                return $"global::{method.DeclaringType!.FullName}.{method.Name}({string.Join(", ", arguments)})";
+            default:
+                throw Unsupported(operation, $"{Article(operation.Kind)} is not something a captured value can be (fields, properties, elements, arithmetic and Math functions of them)");
+        }
+    }
+
+    private string Member(IOperation? instance, ISymbol member)
+    {
+        var name = SyntaxFacts.GetKeywordKind(member.Name) == SyntaxKind.None ? member.Name : "@" + member.Name;
+        return (instance is null ? member.ContainingType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) : Text(instance)) + "." + name;
+    }
+
+    private static string Checked(bool isChecked, string text) => isChecked ? $"checked{text}" : text;
+
+    private static string? Symbol(BinaryOperatorKind kind) => kind switch
+    {
+        BinaryOperatorKind.Add => "+",
+        BinaryOperatorKind.Subtract => "-",
+        BinaryOperatorKind.Multiply => "*",
+        BinaryOperatorKind.Divide => "/",
+        BinaryOperatorKind.Remainder => "%",
+        BinaryOperatorKind.Equals => "==",
+        BinaryOperatorKind.NotEquals => "!=",
+        BinaryOperatorKind.LessThan => "<",
+        BinaryOperatorKind.LessThanOrEqual => "<=",
+        BinaryOperatorKind.GreaterThan => ">",
+        BinaryOperatorKind.GreaterThanOrEqual => ">=",
+        BinaryOperatorKind.ConditionalAnd => "&&",
+        BinaryOperatorKind.ConditionalOr => "||",
+        _ => null,
+    };
+
+    // A literal of exactly its type: 2.0 stays a double where it meets an int (this.n / 2.0).
+    private static string? Literal(object? value, ITypeSymbol type)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var text = value switch
+        {
+            double d when double.IsNaN(d) => "double.NaN",
+            double d when double.IsInfinity(d) => d > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity",
+            double d => d.ToString("R", invariant) is var r && r.All(c => char.IsDigit(c) || c == '-') ? r + ".0" : r,
+            float f when float.IsNaN(f) || float.IsInfinity(f) => $"((float){Literal((double)f, type)})",
+            float f => f.ToString("R", invariant) + "f",
+            bool b => b ? "true" : "false",
+            int or long or uint or ulong or decimal => Convert.ToString(value, invariant) + value switch { long => "L", uint => "u", ulong => "UL", decimal => "m", _ => "" },
+            short or ushort or byte or sbyte => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}){Convert.ToString(value, invariant)})",
+            _ when type.TypeKind == TypeKind.Enum => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}){Convert.ToString(value, invariant)})",
+            _ => null,
+        };
+        if (text is null)
+            return null;
+        // -0.0 keeps its sign only as written; every negative literal is parenthesized so it reads as one operand.
+        return value is double z && z == 0 && double.IsNegative(z) ? "(-0.0)" : text.StartsWith('-') ? $"({text})" : text;
+    }
+
+    // A name for the local that holds a captured value: the member it reads (scale, w_2), or "captured".
+    private static string NameOf(IOperation operation) => operation switch
+    {
+        IConversionOperation conversion => NameOf(conversion.Operand),
+        IParenthesizedOperation parenthesized => NameOf(parenthesized.Operand),
+        IFieldReferenceOperation field => Identifier(field.Field.Name),
+        IPropertyReferenceOperation property => Identifier(property.Property.Name),
+        ILocalReferenceOperation local => Identifier(local.Local.Name),
+        IArrayElementReferenceOperation element => NameOf(element.ArrayReference) +
+            (element.Indices.All(i => i.ConstantValue.HasValue) ? "_" + string.Join("_", element.Indices.Select(i => i.ConstantValue.Value)) : ""),
+        _ => "captured",
+    };
+
+    private static string Identifier(string name) =>
+        SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None && SyntaxFacts.IsValidIdentifier(name) ? name : "captured";
+
+    // A number or a truth value: what a captured value or a local of the method can be.
+    private static bool IsScalar(ITypeSymbol? type) => type is not null && (type.SpecialType is SpecialType.System_Boolean
+        or SpecialType.System_Double or SpecialType.System_Single or SpecialType.System_Decimal
+        or SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Int16 or SpecialType.System_Byte
+        or SpecialType.System_SByte or SpecialType.System_UInt32 or SpecialType.System_UInt64 or SpecialType.System_UInt16);
 
     private Expression Binary(IBinaryOperation binary)
     {
@@ -157,6 +347,13 @@ internal sealed class LambdaReader
     // Math.* and Fn.* by their runtime MethodInfo: the engine's rule table is keyed by those.
     private Expression Call(IInvocationOperation invocation)
     {
+        var method = Method(invocation);
+        var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value));
+        return Expression.Call(method, arguments);
+    }
+
+    private static MethodInfo Method(IInvocationOperation invocation)
+    {
         var target = invocation.TargetMethod;
         var type = target.ContainingType.ToDisplayString() switch
         {
@@ -168,10 +365,7 @@ internal sealed class LambdaReader
         var method = type is null || parameterTypes.Contains(null) || !target.IsStatic
             ? null
             : type.GetMethod(target.Name, BindingFlags.Public | BindingFlags.Static, parameterTypes!);
-        if (method is null)
-            throw Unsupported(invocation, $"{target.ContainingType.Name}.{target.Name} has no derivative rule (the catalogue is Math's functions and ExprGrad.Fn)");
-        var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value));
-        return Expression.Call(method, arguments);
+        return method ?? throw Unsupported(invocation, $"{target.ContainingType.Name}.{target.Name} has no derivative rule (the catalogue is Math's functions and ExprGrad.Fn)");
     }
 
     private Expression Constant(IOperation operation, object value, ITypeSymbol type) => type.SpecialType switch

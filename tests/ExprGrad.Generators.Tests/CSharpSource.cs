@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Linq.Expressions;
 using ExprGrad.Staging;
+using ExprGrad.Tests.Properties;
 
 namespace ExprGrad.Generators.Tests;
 
@@ -8,22 +9,38 @@ namespace ExprGrad.Generators.Tests;
 /// Prints a lambda built with the Expression factories as the C# a user would write for it, fully parenthesized, so
 /// the C# compiler parses it back into the same operations (the property tests feed it to the generator).
 /// </summary>
-internal static class CSharpSource
+/// <remarks>
+/// A captured variable becomes a static field of the class the functions are printed into (<c>K0</c>, and <c>Table</c>
+/// for the shared captured array): what the generated method reads live, and a lambda captures.
+/// </remarks>
+internal sealed class CSharpSource
 {
-    public static string Method(string name, LambdaExpression f) =>
+    private readonly Dictionary<CapturedBox, string> _boxes = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The captured variables' static fields, by name, with their generated values.</summary>
+    public IEnumerable<(string Name, double Value)> Fields => _boxes.Select(b => (b.Value, b.Key.Value));
+
+    /// <summary>The declarations of the captured variables' fields, to print into the class.</summary>
+    public string Declarations() =>
+        string.Concat(Fields.Select(f => $"    public static double {f.Name} = {Literal(f.Value)};\n"))
+        + $"    public static readonly double[] {nameof(CapturedTable.Values)} = new double[] {{ {string.Join(", ", CapturedTable.Shared.Values.Select(Literal))} }};\n";
+
+    public string Method(string name, LambdaExpression f) =>
         $"[Differentiable] public static double {name}({string.Join(", ", f.Parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name))}) =>\n        {Print(f.Body)};";
 
     /// <summary>The same function as a C# lambda the compiler turns into an expression tree, as <c>Grad.Of</c> receives it.</summary>
-    public static string Lambda(string name, LambdaExpression f)
+    public string Lambda(string name, LambdaExpression f)
     {
         var types = string.Join(", ", f.Parameters.Select(p => p.Type == typeof(double) ? "double" : "double[]").Append("double"));
         return $"public static System.Linq.Expressions.LambdaExpression {name}() =>\n        (System.Linq.Expressions.Expression<System.Func<{types}>>)(({string.Join(", ", f.Parameters.Select(p => p.Name))}) => {Print(f.Body)});";
     }
 
-    public static string Print(Expression e) => StackGuard.Run(() => Node(e));
+    public string Print(Expression e) => StackGuard.Run(() => Node(e));
 
-    private static string Node(Expression e) => e switch
+    private string Node(Expression e) => e switch
     {
+        MemberExpression { Expression: ConstantExpression { Value: CapturedBox box } } => Box(box),
+        MemberExpression { Expression: ConstantExpression { Value: CapturedTable }, Member.Name: var table } => table,
         ParameterExpression p => p.Name!,
         ConstantExpression { Value: double v } => Literal(v),
         ConstantExpression { Value: int i } => i.ToString(CultureInfo.InvariantCulture),
@@ -39,6 +56,13 @@ internal static class CSharpSource
             $"global::{call.Method.DeclaringType!.FullName}.{call.Method.Name}({string.Join(", ", call.Arguments.Select(Print))})",
         _ => throw new NotSupportedException($"no C# for {e.NodeType}: {e}"),
     };
+
+    private string Box(CapturedBox box)
+    {
+        if (!_boxes.TryGetValue(box, out var name))
+            _boxes[box] = name = $"K{_boxes.Count}";
+        return name;
+    }
 
     private static string Literal(double v) =>
         double.IsNaN(v) ? "double.NaN"

@@ -22,7 +22,7 @@ internal static class StagedCode
 {
     private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
 
-    public static string Print(StagedGraph graph) => new Printer(graph, method: false).Print();
+    public static string Print(StagedGraph graph) => new Printer(graph, captured: null).Print();
 
     /// <summary>
     /// The listing as a C# method, what the source generator writes for a <see cref="DifferentiableAttribute"/>
@@ -35,9 +35,17 @@ internal static class StagedCode
     /// <c>da</c> could alias <c>a</c>, so the JIT would read <c>a[k]</c> again after every store) and each gradient
     /// written once at the end, highest index first (one bounds check covers the rest).
     /// </remarks>
-    public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent)
+    /// <param name="graph">The staged gradient.</param>
+    /// <param name="name">The method's name.</param>
+    /// <param name="modifiers">Its modifiers (<c>public static</c>).</param>
+    /// <param name="indent">The indentation of its first line.</param>
+    /// <param name="captured">
+    /// For each captured value, its C# (<c>this.scale</c>) and a name for the local that holds it. A captured value of
+    /// the top level is read once, first; one inside a conditional's branch where that branch runs.
+    /// </param>
+    public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent, Func<Expression, (string Name, string Text)> captured)
     {
-        var printer = new Printer(graph, method: true);
+        var printer = new Printer(graph, captured);
         var body = printer.Print();
         var parameters = graph.Source.Parameters;
         var text = new StringBuilder();
@@ -66,7 +74,7 @@ internal static class StagedCode
             ? Enumerable.Range(0, p.Extent).Reverse().Select(k => $"d{p.Name}[{k}] = {printer.SlotAdjoint(p.Offset + k)};")
                 .Append($"if ({p.Name}.Length > {p.Extent}) d{p.Name}[{p.Extent}..{p.Name}.Length].Clear();")
             : [$"d{p.Name} = {printer.SlotAdjoint(p.Offset)};"]);
-        foreach (var line in loads.Concat(body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Concat(stores))
+        foreach (var line in printer.CapturedLoads.Concat(loads).Concat(body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
         text.Append(indent).AppendLine("}");
@@ -104,8 +112,10 @@ internal static class StagedCode
         }
     }
 
-    private sealed class Printer(StagedGraph graph, bool method)
+    // captured is null for the display listing, and gives a captured value's C# when printing a method.
+    private sealed class Printer(StagedGraph graph, Func<Expression, (string Name, string Text)>? captured)
     {
+        private readonly bool _isMethod = captured is not null;
         private readonly Dictionary<Node, string> _names = [];
         private readonly HashSet<string> _taken = [];
         private readonly Dictionary<Node, int> _reads = [];
@@ -136,6 +146,9 @@ internal static class StagedCode
         /// <summary>Every variable the listing assigns, in order of first assignment.</summary>
         public List<string> Assigned { get; } = [];
 
+        /// <summary>In a method: the declarations that read the top level's captured values (<c>double scale = this.scale;</c>).</summary>
+        public List<string> CapturedLoads { get; } = [];
+
         public string SlotValue(int slot) => _slotValues[slot];
 
         public string SlotAdjoint(int slot) => _slotAdjoints[slot];
@@ -153,12 +166,18 @@ internal static class StagedCode
             foreach (var p in graph.Parameters)
                 for (var k = 0; k < p.Extent; k++)
                 {
-                    _slotValues[p.Offset + k] = method && p.IsArray ? Claim($"{p.Name}_{k}") : p.SlotName(k);
-                    _slotAdjoints[p.Offset + k] = method ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
+                    _slotValues[p.Offset + k] = _isMethod && p.IsArray ? Claim($"{p.Name}_{k}") : p.SlotName(k);
+                    _slotAdjoints[p.Offset + k] = _isMethod ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
                 }
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
                     _names[n] = _slotValues[Slot(n)];
+                else if (n.Op == Op.Captured && captured is not null)
+                {
+                    var (hint, text) = captured(n.Live!);
+                    _names[n] = Claim(hint);
+                    CapturedLoads.Add($"{(n.IsBool ? "bool" : "double")} {_names[n]} = {text};");
+                }
                 else if (n.Op == Op.Captured)
                     _names[n] = Reserve(CapturedName(n.Live!));
 
@@ -337,8 +356,14 @@ internal static class StagedCode
                     if (IsWhole(then) && IsWhole(otherwise))
                         then += ".0";
                     return ($"{test} ? {then} : {otherwise}", Conditional);
-                case Op.Input or Op.Captured:
-                    return (n.Op == Op.Input ? _slotValues[Slot(n)] : CapturedName(n.Live!), Primary);
+                case Op.Input:
+                    return (_slotValues[Slot(n)], Primary);
+                case Op.Captured when captured is not null:
+                    // Read where it is used when it is inside a branch: element 5 of a captured array may not exist
+                    // when the branch is not taken.
+                    return (_names.TryGetValue(n, out var local) ? local : $"({captured(n.Live!).Text})", Primary);
+                case Op.Captured:
+                    return (CapturedName(n.Live!), Primary);
             }
 
             var rule = RuleTable.Get(n.Op);
@@ -386,8 +411,8 @@ internal static class StagedCode
         private string MethodName(MethodInfo call) =>
             // Kernels are Math's functions as the rules define them (Sign keeps NaN and is a double): a method calls
             // Fn's public copy; the display names the Math function the user wrote.
-            call.DeclaringType == typeof(Kernels) ? (method ? "global::ExprGrad.Fn." : "Math.") + call.Name
-            : method ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
+            call.DeclaringType == typeof(Kernels) ? (_isMethod ? "global::ExprGrad.Fn." : "Math.") + call.Name
+            : _isMethod ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
             : $"{call.DeclaringType!.Name}.{call.Name}";
 
         private const int Conditional = 0;
