@@ -25,7 +25,7 @@ internal static class GradientSource
         var hint = HintName(method);
         var problems = Check(syntax, method);
         if (problems.Length > 0)
-            return new Generated(hint, null, problems);
+            return new Generated(hint, null, new(problems));
 
         LambdaExpression lambda;
         LambdaReader reader;
@@ -35,11 +35,11 @@ internal static class GradientSource
         }
         catch (UnsupportedSyntaxException e)
         {
-            return new Generated(hint, null, [Diagnostic.Create(Diagnostics.Unsupported, e.Syntax.GetLocation(), e.Message)]);
+            return new Generated(hint, null, new([Problem.At(Diagnostics.Unsupported, e.Syntax.GetLocation(), e.Message)]));
         }
         catch (InvalidCodeException)
         {
-            return new Generated(hint, null, []);
+            return new Generated(hint, null, new([]));
         }
 
         string body;
@@ -47,37 +47,37 @@ internal static class GradientSource
         {
             var graph = Grad.Differentiate(lambda);
             if (graph.StageCount > MaxStages)
-                return new Generated(hint, null, [Diagnostic.Create(Diagnostics.TooLarge, syntax.Identifier.GetLocation(),
+                return new Generated(hint, null, new([Problem.At(Diagnostics.TooLarge, syntax.Identifier.GetLocation(),
                     $"'{method.Name}' has {graph.StageCount:N0} stages, more than {MaxStages:N0}: one C# method holds at most 65,534 locals, " +
-                    "and the JIT stops optimizing long before; use Grad.Of, which splits a large gradient into methods and re-rolls its loops")]);
+                    "and the JIT stops optimizing long before; use Grad.Of, which splits a large gradient into methods and re-rolls its loops")]));
             body = StagedCode.PrintMethod(graph, method.Name + Suffix, Modifiers(method), new string(' ', 4 * Types(method).Count), reader.Source);
         }
         catch (ExprGradException e)
         {
-            return new Generated(hint, null, [Diagnostic.Create(Diagnostics.Rejected, syntax.Identifier.GetLocation(),
-                $"'{method.Name}' cannot be differentiated: {e.Message}")]);
+            return new Generated(hint, null, new([Problem.At(Diagnostics.Rejected, syntax.Identifier.GetLocation(),
+                $"'{method.Name}' cannot be differentiated: {e.Message}")]));
         }
-        return new Generated(hint, Wrap(method, body), []);
+        return new Generated(hint, Wrap(method, body), new([]));
     }
 
-    private static ImmutableArray<Diagnostic> Check(MethodDeclarationSyntax syntax, IMethodSymbol method)
+    private static ImmutableArray<Problem> Check(MethodDeclarationSyntax syntax, IMethodSymbol method)
     {
-        var problems = ImmutableArray.CreateBuilder<Diagnostic>();
+        var problems = ImmutableArray.CreateBuilder<Problem>();
         for (var type = method.ContainingType; type is not null; type = type.ContainingType)
             if (!type.DeclaringSyntaxReferences.Any(r => r.GetSyntax() is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword)))
-                problems.Add(Diagnostic.Create(Diagnostics.NotPartial, syntax.Identifier.GetLocation(), type.Name, method.Name));
+                problems.Add(Problem.At(Diagnostics.NotPartial, syntax.Identifier.GetLocation(), type.Name, method.Name));
         if (method.ReturnType.SpecialType != SpecialType.System_Double || method.ReturnsByRef || method.ReturnsByRefReadonly)
-            problems.Add(Diagnostic.Create(Diagnostics.Signature, syntax.ReturnType.GetLocation(),
+            problems.Add(Problem.At(Diagnostics.Signature, syntax.ReturnType.GetLocation(),
                 $"'{method.Name}' returns {method.ReturnType.ToDisplayString()}: a differentiable method returns double"));
         if (method.IsGenericMethod)
-            problems.Add(Diagnostic.Create(Diagnostics.Signature, syntax.Identifier.GetLocation(),
+            problems.Add(Problem.At(Diagnostics.Signature, syntax.Identifier.GetLocation(),
                 $"'{method.Name}' is generic: a differentiable method takes double and double[] parameters"));
         foreach (var p in method.Parameters)
             if (p.RefKind != RefKind.None || !(p.Type.SpecialType == SpecialType.System_Double || IsDoubleArray(p.Type)) || p.IsParams)
-                problems.Add(Diagnostic.Create(Diagnostics.Signature, p.Locations.FirstOrDefault() ?? syntax.Identifier.GetLocation(),
+                problems.Add(Problem.At(Diagnostics.Signature, p.Locations.FirstOrDefault() ?? syntax.Identifier.GetLocation(),
                     $"parameter '{p.Name}' of '{method.Name}' is {Describe(p)}: a differentiable method takes double and double[] parameters"));
         if (method.Parameters.Length > 0 && method.Parameters.Any(p => method.Parameters.Any(q => q.Name == "d" + p.Name)))
-            problems.Add(Diagnostic.Create(Diagnostics.Signature, syntax.ParameterList.GetLocation(),
+            problems.Add(Problem.At(Diagnostics.Signature, syntax.ParameterList.GetLocation(),
                 $"'{method.Name}' has parameters named x and dx: the gradient of x is generated as dx, rename one"));
         return problems.ToImmutable();
     }

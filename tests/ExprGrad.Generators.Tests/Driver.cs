@@ -8,7 +8,7 @@ namespace ExprGrad.Generators.Tests;
 /// <summary>Runs the generator in process on a source text, as the compiler does when a project builds.</summary>
 internal static class Driver
 {
-    private static readonly MetadataReference[] References =
+    public static readonly MetadataReference[] References =
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
         .Append(typeof(Fn).Assembly.Location)
         .Distinct()
@@ -38,7 +38,8 @@ internal static class Driver
     {
         var (_, diagnostics) = Run(source);
         var diagnostic = Assert.Single(diagnostics);
-        return (diagnostic, diagnostic.Location.SourceTree!.ToString().Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
+        // The generator reports by path and span (its results are cached as data): the span is in the one source.
+        return (diagnostic, source.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
     }
 
     /// <summary>Compiles the output (generated files included) to an assembly in memory, failing on any compiler error.</summary>
