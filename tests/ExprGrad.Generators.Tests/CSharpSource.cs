@@ -16,13 +16,18 @@ namespace ExprGrad.Generators.Tests;
 internal sealed class CSharpSource
 {
     private readonly Dictionary<CapturedBox, string> _boxes = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<FlagBox, string> _flags = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The captured variables' static fields, by name, with their generated values.</summary>
     public IEnumerable<(string Name, double Value)> Fields => _boxes.Select(b => (b.Value, b.Key.Value));
 
+    /// <summary>The captured truth values' static fields, by name, with their generated values.</summary>
+    public IEnumerable<(string Name, bool Value)> Flags => _flags.Select(f => (f.Value, f.Key.Value));
+
     /// <summary>The declarations of the captured variables' fields, to print into the class.</summary>
     public string Declarations() =>
         string.Concat(Fields.Select(f => $"    public static double {f.Name} = {Literal(f.Value)};\n"))
+        + string.Concat(Flags.Select(f => $"    public static bool {f.Name} = {(f.Value ? "true" : "false")};\n"))
         + $"    public static readonly double[] {nameof(CapturedTable.Values)} = new double[] {{ {string.Join(", ", CapturedTable.Shared.Values.Select(Literal))} }};\n";
 
     public string Method(string name, LambdaExpression f) =>
@@ -40,6 +45,7 @@ internal sealed class CSharpSource
     private string Node(Expression e) => e switch
     {
         MemberExpression { Expression: ConstantExpression { Value: CapturedBox box } } => Box(box),
+        MemberExpression { Expression: ConstantExpression { Value: FlagBox flag } } => Flag(flag),
         MemberExpression { Expression: ConstantExpression { Value: CapturedTable }, Member.Name: var table } => table,
         ParameterExpression p => p.Name!,
         ConstantExpression { Value: double v } => Literal(v),
@@ -61,6 +67,13 @@ internal sealed class CSharpSource
     {
         if (!_boxes.TryGetValue(box, out var name))
             _boxes[box] = name = $"K{_boxes.Count}";
+        return name;
+    }
+
+    private string Flag(FlagBox flag)
+    {
+        if (!_flags.TryGetValue(flag, out var name))
+            _flags[flag] = name = $"B{_flags.Count}";
         return name;
     }
 

@@ -34,6 +34,8 @@ public sealed class PropertyTests
         // Captured values are read live: new values in the fields, the same comparison.
         foreach (var (name, value) in printer.Fields)
             type.GetField(name)!.SetValue(null, value == 0 ? 0.75 : -1.5 * value);
+        foreach (var (name, value) in printer.Flags)
+            type.GetField(name)!.SetValue(null, !value);
         var table = (double[])type.GetField(nameof(CapturedTable.Values))!.GetValue(null)!;
         for (var k = 0; k < table.Length; k++)
             table[k] = 1.25 - table[k];

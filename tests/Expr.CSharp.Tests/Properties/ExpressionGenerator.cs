@@ -84,6 +84,21 @@ internal sealed class CapturedBox
     public double Value;
 }
 
+/// <summary>A captured truth value (a closure's bool field), read live as a test: <c>flag ? a : b</c>, <c>flag &amp;&amp; x &gt; 0</c>.</summary>
+internal sealed class CapturedFlagLeaf(bool value) : Term
+{
+    public FlagBox Box { get; } = new() { Value = value };
+    public override Sort Sort => Sort.Boolean;
+    public override IReadOnlyList<Term> Children => [];
+    public override Term With(IReadOnlyList<Term> children) => this;
+}
+
+/// <summary>The closure object of a <see cref="CapturedFlagLeaf"/>.</summary>
+internal sealed class FlagBox
+{
+    public bool Value;
+}
+
 /// <summary>
 /// An element of a captured array at a constant index. Every such leaf reads the one <see cref="CapturedTable"/>, so
 /// one function reads table[0] and table[1] side by side: two variables, which the importer must keep apart.
@@ -428,6 +443,7 @@ internal sealed class GeneratedCase(Signature signature, Term body, int pointSee
         {
             CapturedLeaf b => b.Box.Value.ToString("R", CultureInfo.InvariantCulture),
             CapturedElementLeaf e => $"Values[{e.Index}] = {CapturedTable.Shared.Values[e.Index].ToString("R", CultureInfo.InvariantCulture)}",
+            CapturedFlagLeaf f => f.Box.Value ? "true" : "false",
             _ => null,
         })
         .OfType<string>());
@@ -599,6 +615,7 @@ internal sealed class Lowerer : GuardSink
             ElementLeaf e => Expression.ArrayIndex(_parameters[e.Param], Expression.Constant(e.Index)),
             ConstantLeaf c => Expression.Constant(c.Value),
             CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox.Value)),
+            CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(FlagBox.Value)),
             CapturedElementLeaf c => Expression.ArrayIndex(
                 Expression.Field(Expression.Constant(CapturedTable.Shared), nameof(CapturedTable.Values)), Expression.Constant(c.Index)),
             ApplyTerm a => OperationCatalogue.Entries[a.Op].Build([.. a.Children.Select(Build)], this),
@@ -868,9 +885,11 @@ internal static class ExpressionGenerator
     {
         var comparisons = OperationCatalogue.BooleanEntries.Where(e => e.Arguments is [Sort.Number, Sort.Number]).ToArray();
         var connectives = OperationCatalogue.BooleanEntries.Where(e => e.Arguments[0] == Sort.Boolean).ToArray();
-        var comparison = from entry in Gen.Elements(comparisons)
-                         from args in ArgumentsGen(signature, entry, Math.Max(depth - 1, 0))
-                         select (Term)new ApplyTerm(entry.Op, args);
+        var comparison = Gen.Frequency(
+            (6, from entry in Gen.Elements(comparisons)
+                from args in ArgumentsGen(signature, entry, Math.Max(depth - 1, 0))
+                select (Term)new ApplyTerm(entry.Op, args)),
+            (1, Gen.Elements(false, true).Select(b => (Term)new CapturedFlagLeaf(b))));
         if (depth <= 1)
             return comparison;
         return Gen.Frequency(
