@@ -409,9 +409,10 @@ internal static class StagedCode
         }
 
         private string MethodName(MethodInfo call) =>
-            // Kernels are Math's functions as the rules define them (Sign keeps NaN and is a double): a method calls
-            // Fn's public copy; the display names the Math function the user wrote.
-            call.DeclaringType == typeof(Kernels) ? (_isMethod ? "global::ExprGrad.Fn." : "Math.") + call.Name
+            // Kernels are Math's functions as the rules define them, called through Fn's public copy: Fn.Sign is a
+            // double that keeps NaN, where Math.Sign is an int (Math.Truncate(Math.Sign(x)) would not compile, and
+            // Math.Sign(x) / Math.Sign(y) would divide integers) that throws on NaN.
+            call.DeclaringType == typeof(Kernels) ? (_isMethod ? "global::ExprGrad.Fn." : "Fn.") + call.Name
             : _isMethod ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
             : $"{call.DeclaringType!.Name}.{call.Name}";
 

@@ -72,6 +72,9 @@ public sealed class StagedCodeTests
         { "cs231n", (Expression<Func<double, double, double>>)((x, y) => (x + Fn.Sigmoid(y)) / (Fn.Sigmoid(x) + (x + y) * (x + y))), [3, -4] },
         { "gates", (Expression<Func<double, double, double, double, double>>)((x, y, z, w) => 2 * (x * y + Math.Max(z, w))), [3, -4, 2, -1] },
         { "branches", (Expression<Func<double, double, double>>)((x, y) => x > y ? Math.Pow(y, x) + Math.Abs(x) : Math.Atan2(x, y) * Fn.Softplus(y)), [1.5, 0.7] },
+        // The sign prints as Fn.Sign, a double: Math.Sign is an int, so (inline, in a branch) Math.Truncate of it
+        // would not compile and a quotient of two would divide integers.
+        { "signs", (Expression<Func<double, double, double>>)((x, y) => x > 0 ? x * Math.Truncate((double)Math.Sign(y)) + (double)Math.Sign(x) / Math.Sign(y) * y : x), [1.5, -0.7] },
     };
 
     [Theory]
