@@ -204,7 +204,7 @@ internal sealed class LambdaReader
         if (!_capturedAt.TryGetValue((text, isBool), out var k))
         {
             _capturedAt[(text, isBool)] = k = _captured.Count;
-            _captured.Add((NameOf(operation), text));
+            _captured.Add((NameOf(operation) ?? $"c{k}", text));
         }
         return Expression.ArrayIndex(Expression.Constant(isBool ? _flags : _numbers), Expression.Constant(k));
     }
@@ -280,7 +280,9 @@ internal sealed class LambdaReader
     private static string? Literal(object? value, ITypeSymbol type)
     {
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        var text = value switch
+        var text = type.TypeKind == TypeKind.Enum
+            ? $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)})({Convert.ToString(value, invariant)}))"
+            : value switch
         {
             double d when double.IsNaN(d) => "double.NaN",
             double d when double.IsInfinity(d) => d > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity",
@@ -289,8 +291,7 @@ internal sealed class LambdaReader
             float f => f.ToString("R", invariant) + "f",
             bool b => b ? "true" : "false",
             int or long or uint or ulong or decimal => Convert.ToString(value, invariant) + value switch { long => "L", uint => "u", ulong => "UL", decimal => "m", _ => "" },
-            short or ushort or byte or sbyte => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}){Convert.ToString(value, invariant)})",
-            _ when type.TypeKind == TypeKind.Enum => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}){Convert.ToString(value, invariant)})",
+            short or ushort or byte or sbyte => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)})({Convert.ToString(value, invariant)}))",
             _ => null,
         };
         if (text is null)
@@ -299,21 +300,22 @@ internal sealed class LambdaReader
         return value is double z && z == 0 && double.IsNegative(z) ? "(-0.0)" : text.StartsWith('-') ? $"({text})" : text;
     }
 
-    // A name for the local that holds a captured value: the member it reads (scale, w_2), or "captured".
-    private static string NameOf(IOperation operation) => operation switch
+    // A name for the local that holds a captured value: the member it reads (scale, w_2), if it reads one.
+    private static string? NameOf(IOperation operation) => operation switch
     {
         IConversionOperation conversion => NameOf(conversion.Operand),
         IParenthesizedOperation parenthesized => NameOf(parenthesized.Operand),
         IFieldReferenceOperation field => Identifier(field.Field.Name),
         IPropertyReferenceOperation property => Identifier(property.Property.Name),
         ILocalReferenceOperation local => Identifier(local.Local.Name),
-        IArrayElementReferenceOperation element => NameOf(element.ArrayReference) +
-            (element.Indices.All(i => i.ConstantValue.HasValue) ? "_" + string.Join("_", element.Indices.Select(i => i.ConstantValue.Value)) : ""),
-        _ => "captured",
+        IArrayElementReferenceOperation element => NameOf(element.ArrayReference) is { } array
+            ? array + (element.Indices.All(i => i.ConstantValue.HasValue) ? "_" + string.Join("_", element.Indices.Select(i => i.ConstantValue.Value)) : "")
+            : null,
+        _ => null,
     };
 
-    private static string Identifier(string name) =>
-        SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None && SyntaxFacts.IsValidIdentifier(name) ? name : "captured";
+    private static string? Identifier(string name) =>
+        SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None && SyntaxFacts.IsValidIdentifier(name) ? name : null;
 
     // A number or a truth value: what a captured value or a local of the method can be.
     private static bool IsScalar(ITypeSymbol? type) => type is not null && (type.SpecialType is SpecialType.System_Boolean

@@ -75,6 +75,55 @@ public sealed class CapturedTests
         Assert.IsType<IndexOutOfRangeException>(thrown.InnerException);
     }
 
+    [Fact]
+    public void Enums_integers_and_other_number_types_keep_their_meaning_in_the_generated_code()
+    {
+        var (output, diagnostics) = Driver.Run("""
+            using System;
+            using ExprGrad;
+            namespace User;
+            public enum Mode { A, B, Off = -1 }
+            public sealed class Config
+            {
+                public static Config Default { get; } = new();
+                public double Rate { get; set; } = 0.5;
+                public float F = 1.5f;
+                public long L = 7;
+                public decimal M = 2.5m;
+            }
+            public partial struct Model
+            {
+                public double K;
+                public Mode Mode;
+
+                // Mode.B is the constant 1: compared as an enum, not as the int 1 (which would not compile).
+                // (int)K / 2 divides integers, K / 2 does not.
+                [Differentiable]
+                public readonly double F(double x) =>
+                    Config.Default.Rate * x * K + Config.Default.F * x + Config.Default.L + (double)Config.Default.M
+                    + (Mode == Mode.A ? Math.Exp(x) : 0) + (Mode != Mode.B ? 1 : 0) + (Mode == Mode.Off ? 100 : 0)
+                    + (K > (short)-3 ? 1 : 0) + K / 2 + (int)K / 2;
+
+                public static double Call(Model m, double x, double[] gradient) => m.FWithGradient(x, out gradient[0]);
+            }
+            """);
+        Assert.Empty(diagnostics);
+        var type = Driver.Load(output).GetType("User.Model")!;
+        var call = type.GetMethod("Call")!;
+        var model = Activator.CreateInstance(type)!;
+        type.GetField("K")!.SetValue(model, 3.0);
+        var gradient = new double[1];
+
+        // 0.5*2*3 + 1.5*2 + 7 + 2.5 + e^2 + 1 + 0 + 1 + 1.5 + 1, and d/dx = 0.5*3 + 1.5 + e^2.
+        Assert.Equal(3 + 3 + 7 + 2.5 + Math.Exp(2) + 1 + 1 + 1.5 + 1, (double)call.Invoke(null, [model, 2.0, gradient])!, 12);
+        Assert.Equal(1.5 + 1.5 + Math.Exp(2), gradient[0], 12);
+
+        var mode = type.GetField("Mode")!;
+        mode.SetValue(model, Enum.ToObject(mode.FieldType, -1));
+        Assert.Equal(3 + 3 + 7 + 2.5 + 1 + 100 + 1 + 1.5 + 1, (double)call.Invoke(null, [model, 2.0, gradient])!, 12);
+        Assert.Equal(1.5 + 1.5, gradient[0], 12);
+    }
+
     [Theory]
     [InlineData("[Differentiable] double F(double x) => x * W[(int)x];", "W[(int)x]", "a captured array is read at indices known without the parameters")]
     [InlineData("[Differentiable] double F(double[] a) => a[Count] * 2;", "Count", "a parameter array is indexed by constants")]
