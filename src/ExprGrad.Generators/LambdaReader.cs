@@ -216,6 +216,8 @@ internal sealed class LambdaReader
     {
         if (!StackGuard.HasRoom)
             return StackGuard.OnLargeStack(() => Text(operation), 64 * 1024 * 1024);
+        if (operation.Kind == OperationKind.Invalid)
+            throw new InvalidCodeException();
         if (operation.ConstantValue is { HasValue: true, Value: var constant } && operation.Type is { } constantType)
             return Literal(constant, constantType) ?? throw Unsupported(operation, $"a {constantType.ToDisplayString()} constant is not a number");
         switch (operation)
