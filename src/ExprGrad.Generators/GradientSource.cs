@@ -99,7 +99,8 @@ internal static class GradientSource
             Accessibility.ProtectedAndInternal => "private protected",
             _ => "private",
         };
-        return method.IsStatic ? access + " static" : access;
+        // A readonly member of a struct gets a readonly gradient: it is called where the struct is readonly, uncopied.
+        return method.IsStatic ? access + " static" : method.IsReadOnly ? access + " readonly" : access;
     }
 
     // The containing types, outermost first.

@@ -118,6 +118,9 @@ public sealed class CapturedTests
         Assert.Equal(3 + 3 + 7 + 2.5 + Math.Exp(2) + 1 + 1 + 1.5 + 1, (double)call.Invoke(null, [model, 2.0, gradient])!, 12);
         Assert.Equal(1.5 + 1.5 + Math.Exp(2), gradient[0], 12);
 
+        // A readonly member's gradient is readonly too: no defensive copy where the struct is readonly.
+        Assert.Contains("public readonly double FWithGradient(double x, out double dx)", Assert.Single(Driver.Generated(output)));
+
         var mode = type.GetField("Mode")!;
         mode.SetValue(model, Enum.ToObject(mode.FieldType, -1));
         Assert.Equal(3 + 3 + 7 + 2.5 + 1 + 100 + 1 + 1.5 + 1, (double)call.Invoke(null, [model, 2.0, gradient])!, 12);
