@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using System.Reflection;
+using ExprGrad.Display;
 using ExprGrad.Staging;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -286,20 +287,17 @@ internal sealed class LambdaReader
             ? $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)})({Convert.ToString(value, invariant)}))"
             : value switch
         {
-            double d when double.IsNaN(d) => "double.NaN",
-            double d when double.IsInfinity(d) => d > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity",
-            double d => d.ToString("R", invariant) is var r && r.All(c => char.IsDigit(c) || c == '-') ? r + ".0" : r,
-            float f when float.IsNaN(f) || float.IsInfinity(f) => $"((float){Literal((double)f, type)})",
+            // 2.0 keeps its decimal point: this.n / 2.0 must not become an integer division.
+            double d => StagedCode.DoubleLiteral(d) is var r && r.All(c => char.IsDigit(c) || c == '-') ? r + ".0" : r,
+            float f when float.IsNaN(f) || float.IsInfinity(f) => $"((float){StagedCode.DoubleLiteral(f)})",
             float f => f.ToString("R", invariant) + "f",
             bool b => b ? "true" : "false",
             int or long or uint or ulong or decimal => Convert.ToString(value, invariant) + value switch { long => "L", uint => "u", ulong => "UL", decimal => "m", _ => "" },
             short or ushort or byte or sbyte => $"(({type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)})({Convert.ToString(value, invariant)}))",
             _ => null,
         };
-        if (text is null)
-            return null;
-        // -0.0 keeps its sign only as written; every negative literal is parenthesized so it reads as one operand.
-        return value is double z && z == 0 && double.IsNegative(z) ? "(-0.0)" : text.StartsWith('-') ? $"({text})" : text;
+        // Every negative literal is parenthesized, so that it reads as one operand.
+        return text is null ? null : text.StartsWith('-') ? $"({text})" : text;
     }
 
     // A name for the local that holds a captured value: the member it reads (scale, w_2), if it reads one.

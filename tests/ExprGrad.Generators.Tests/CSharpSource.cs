@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Linq.Expressions;
+using ExprGrad.Display;
 using ExprGrad.Staging;
 using ExprGrad.Tests.Properties;
 
@@ -15,8 +16,8 @@ namespace ExprGrad.Generators.Tests;
 /// </remarks>
 internal sealed class CSharpSource
 {
-    private readonly Dictionary<CapturedBox, string> _boxes = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<FlagBox, string> _flags = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<CapturedBox<double>, string> _boxes = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<CapturedBox<bool>, string> _flags = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The captured variables' static fields, by name, with their generated values.</summary>
     public IEnumerable<(string Name, double Value)> Fields => _boxes.Select(b => (b.Value, b.Key.Value));
@@ -44,8 +45,8 @@ internal sealed class CSharpSource
 
     private string Node(Expression e) => e switch
     {
-        MemberExpression { Expression: ConstantExpression { Value: CapturedBox box } } => Box(box),
-        MemberExpression { Expression: ConstantExpression { Value: FlagBox flag } } => Flag(flag),
+        MemberExpression { Expression: ConstantExpression { Value: CapturedBox<double> box } } => FieldName(_boxes, box, "K"),
+        MemberExpression { Expression: ConstantExpression { Value: CapturedBox<bool> flag } } => FieldName(_flags, flag, "B"),
         MemberExpression { Expression: ConstantExpression { Value: CapturedTable }, Member.Name: var table } => table,
         ParameterExpression p => p.Name!,
         ConstantExpression { Value: double v } => Literal(v),
@@ -63,25 +64,17 @@ internal sealed class CSharpSource
         _ => throw new NotSupportedException($"no C# for {e.NodeType}: {e}"),
     };
 
-    private string Box(CapturedBox box)
+    // One static field per captured variable, named in order of first appearance: K0, K1 for numbers, B0 for truth values.
+    private static string FieldName<T>(Dictionary<CapturedBox<T>, string> names, CapturedBox<T> box, string prefix)
     {
-        if (!_boxes.TryGetValue(box, out var name))
-            _boxes[box] = name = $"K{_boxes.Count}";
+        if (!names.TryGetValue(box, out var name))
+            names[box] = name = prefix + names.Count;
         return name;
     }
 
-    private string Flag(FlagBox flag)
-    {
-        if (!_flags.TryGetValue(flag, out var name))
-            _flags[flag] = name = $"B{_flags.Count}";
-        return name;
-    }
-
+    // The d suffix keeps a whole number a double wherever it lands.
     private static string Literal(double v) =>
-        double.IsNaN(v) ? "double.NaN"
-        : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
-        : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
-        : $"({v.ToString("R", CultureInfo.InvariantCulture)}d)";
+        double.IsFinite(v) ? $"({v.ToString("R", CultureInfo.InvariantCulture)}d)" : StagedCode.DoubleLiteral(v);
 
     private static string Name(Type type) => type == typeof(double) ? "double" : type == typeof(int) ? "int" : type.FullName!;
 

@@ -63,11 +63,12 @@ internal static class StagedCode
             text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
                 .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
         }
-        var loads = graph.Parameters.Where(p => p.IsArray)
+        var reads = graph.Parameters.Where(p => p.IsArray)
             .SelectMany(p => Enumerable.Range(0, p.Extent).Reverse().Where(k => printer.Reads(p.Offset + k))
-                .Select(k => $"{printer.SlotValue(p.Offset + k)} = {p.Name}[{k}];"))
+                .Select(k => (Local: printer.SlotValue(p.Offset + k), Element: $"{p.Name}[{k}]")))
             .ToList();
-        var locals = loads.Select(l => l[..l.IndexOf(' ')]).Concat(printer.Assigned).ToList();
+        var loads = reads.Select(r => $"{r.Local} = {r.Element};");
+        var locals = reads.Select(r => r.Local).Concat(printer.Assigned).ToList();
         if (locals.Count > 0)
             text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
         var stores = graph.Parameters.SelectMany(p => p.IsArray
@@ -80,6 +81,18 @@ internal static class StagedCode
         text.Append(indent).AppendLine("}");
         return text.ToString();
     }
+
+    /// <summary>
+    /// A double as C# reads it back exactly: round-trip digits, <c>double.NaN</c> and the infinities by name, and
+    /// <c>-0.0</c> (<c>-0</c> would be the integer 0, which converts to +0.0: a division by it flips an infinity's sign).
+    /// A whole number prints without a decimal point (<c>2</c>), which is a double only where C# converts it to one.
+    /// </summary>
+    public static string DoubleLiteral(double v) =>
+        double.IsNaN(v) ? "double.NaN"
+        : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
+        : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
+        : v == 0 && double.IsNegative(v) ? "-0.0"
+        : v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>The display name of a captured value: its variable, member path and indices (<c>data.y</c>, <c>w[2]</c>).</summary>
     public static string CapturedName(Expression live)
@@ -398,13 +411,7 @@ internal static class StagedCode
         {
             if (n.IsBool)
                 return (n.Value != 0 ? "true" : "false", Primary);
-            var v = n.Value;
-            var text = double.IsNaN(v) ? "double.NaN"
-                : double.IsPositiveInfinity(v) ? "double.PositiveInfinity"
-                : double.IsNegativeInfinity(v) ? "double.NegativeInfinity"
-                // "-0" would be the integer 0, which converts to +0.0: a division by it flips an infinity's sign.
-                : v == 0 && double.IsNegative(v) ? "-0.0"
-                : v.ToString("R", CultureInfo.InvariantCulture);
+            var text = DoubleLiteral(n.Value);
             return (text, text.StartsWith('-') ? Unary : Primary);
         }
 

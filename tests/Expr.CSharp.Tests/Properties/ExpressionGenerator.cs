@@ -72,31 +72,25 @@ internal sealed class ConstantLeaf(double value) : Term
 /// </summary>
 internal sealed class CapturedLeaf(double value) : Term
 {
-    public CapturedBox Box { get; } = new() { Value = value };
+    public CapturedBox<double> Box { get; } = new() { Value = value };
     public override Sort Sort => Sort.Number;
     public override IReadOnlyList<Term> Children => [];
     public override Term With(IReadOnlyList<Term> children) => this;
 }
 
-/// <summary>The closure object of a <see cref="CapturedLeaf"/>.</summary>
-internal sealed class CapturedBox
+/// <summary>The closure object of a captured variable (<see cref="CapturedLeaf"/>, <see cref="CapturedFlagLeaf"/>).</summary>
+internal sealed class CapturedBox<T>
 {
-    public double Value;
+    public T Value = default!;
 }
 
 /// <summary>A captured truth value (a closure's bool field), read live as a test: <c>flag ? a : b</c>, <c>flag &amp;&amp; x &gt; 0</c>.</summary>
 internal sealed class CapturedFlagLeaf(bool value) : Term
 {
-    public FlagBox Box { get; } = new() { Value = value };
+    public CapturedBox<bool> Box { get; } = new() { Value = value };
     public override Sort Sort => Sort.Boolean;
     public override IReadOnlyList<Term> Children => [];
     public override Term With(IReadOnlyList<Term> children) => this;
-}
-
-/// <summary>The closure object of a <see cref="CapturedFlagLeaf"/>.</summary>
-internal sealed class FlagBox
-{
-    public bool Value;
 }
 
 /// <summary>
@@ -614,8 +608,8 @@ internal sealed class Lowerer : GuardSink
             ScalarLeaf s => _parameters[s.Param],
             ElementLeaf e => Expression.ArrayIndex(_parameters[e.Param], Expression.Constant(e.Index)),
             ConstantLeaf c => Expression.Constant(c.Value),
-            CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox.Value)),
-            CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(FlagBox.Value)),
+            CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)),
+            CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(CapturedBox<bool>.Value)),
             CapturedElementLeaf c => Expression.ArrayIndex(
                 Expression.Field(Expression.Constant(CapturedTable.Shared), nameof(CapturedTable.Values)), Expression.Constant(c.Index)),
             ApplyTerm a => OperationCatalogue.Entries[a.Op].Build([.. a.Children.Select(Build)], this),
