@@ -415,12 +415,10 @@ internal static class StagedCode
             return (text, text.StartsWith('-') ? Unary : Primary);
         }
 
+        // The rule's own method: Math.Exp, Fn.Sigmoid, and Fn.Sign for a sign (Math.Sign is an int, so
+        // Math.Truncate(Math.Sign(x)) would not compile and Math.Sign(x) / Math.Sign(y) would divide integers).
         private string MethodName(MethodInfo call) =>
-            // Kernels are Math's functions as the rules define them, called through Fn's public copy: Fn.Sign is a
-            // double that keeps NaN, where Math.Sign is an int (Math.Truncate(Math.Sign(x)) would not compile, and
-            // Math.Sign(x) / Math.Sign(y) would divide integers) that throws on NaN.
-            call.DeclaringType == typeof(Kernels) ? (_isMethod ? "global::ExprGrad.Fn." : "Fn.") + call.Name
-            : _isMethod ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
+            _isMethod ? $"global::{call.DeclaringType!.FullName}.{call.Name}"
             : $"{call.DeclaringType!.Name}.{call.Name}";
 
         private const int Conditional = 0;

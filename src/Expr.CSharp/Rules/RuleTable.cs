@@ -107,7 +107,8 @@ internal static partial class RuleTable
             if (Needs(y, 0)) x[0] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
             if (Needs(y, 1)) x[1] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
         });
-        yield return Kernel1(Sign, "sign", Kernels.Sign, ZeroDerivative);
+        // Fn.Sign, not Math.Sign: a double that keeps NaN, where Math.Sign is an int that throws on NaN.
+        yield return Kernel1(Sign, "sign", Fn.Sign, ZeroDerivative);
         yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
         yield return Math1(Ceiling, "ceiling", Math.Ceiling, ZeroDerivative);
         yield return Math1(Round, "round", Math.Round, ZeroDerivative);
@@ -200,11 +201,4 @@ internal static partial class RuleTable
         Evaluate = a => f(a[0], a[1]) ? 1 : 0,
         Emit = a => emit(a[0], a[1]),
     };
-}
-
-/// <summary>Helpers the emitted code calls where no framework method has the right semantics.</summary>
-internal static class Kernels
-{
-    /// <summary>The sign as a double: ±1, 0 at ±0, NaN at NaN (Math.Sign throws on NaN and returns an int).</summary>
-    public static double Sign(double x) => Fn.Sign(x);
 }
