@@ -312,9 +312,10 @@ internal sealed class Emitter
                 continue;
             if (topLevel && node.Op != Op.Project)
             {
-                // A loop costs its body once, plus its counter and carried copies; its other iterations cost nothing.
+                // A loop costs its body once, plus its counter and carried copies; its other iterations cost nothing,
+                // and never open a method (they would land in one that does not run the loop).
                 var size = _loopAt.TryGetValue(node, out var loop) ? loop.Period + 4 : _inLoop[node.Id] ? 0 : Size(node);
-                if (_partSize > 0 && _partSize + size > _budget)
+                if (size > 0 && _partSize > 0 && _partSize + size > _budget)
                 {
                     _parts.Add([]);
                     _partSize = 0;

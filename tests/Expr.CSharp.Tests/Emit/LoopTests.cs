@@ -65,6 +65,18 @@ public class LoopTests
     }
 
     [Fact]
+    public void A_loop_larger_than_a_method_stays_in_one_method()
+    {
+        // A loop body of more stages than one method's budget: its first iteration fills a method alone, and the
+        // later iterations (which cost nothing, being the same code) must not open another.
+        var graph = Differentiate(Rosenbrock(40));
+        var rolled = Emitter.Compile(graph, stagesPerMethod: 7, rollFrom: 0);
+        Assert.True(rolled.LoopCount > 0);
+        var point = Enumerable.Range(0, 40).Select(i => 0.5 + 0.01 * i).ToArray();
+        AssertSame(Run(Emitter.Compile(graph, rollFrom: int.MaxValue), point), Run(rolled, point), "Rosenbrock n = 40, 7 stages per method");
+    }
+
+    [Fact]
     public void The_typed_form_of_a_rolled_graph_is_one_method_that_reads_the_array_parameter()
     {
         var graph = Differentiate(Rosenbrock(1000));
