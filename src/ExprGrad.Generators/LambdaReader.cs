@@ -110,9 +110,19 @@ internal sealed class LambdaReader
     private Expression Read(IOperation operation) =>
         StackGuard.HasRoom ? Node(operation) : StackGuard.OnLargeStack(() => Node(operation), 64 * 1024 * 1024);
 
+    // As the compiler builds a lambda: a conditional whose test is a constant is the branch it takes (the engine
+    // would keep the other branch as a region, and a captured value read only there would make a live test of it).
+    private static IOperation Taken(IOperation operation)
+    {
+        while (operation is IConditionalOperation { Condition.ConstantValue: { HasValue: true, Value: bool test }, WhenFalse: { } otherwise } conditional)
+            operation = test ? conditional.WhenTrue : otherwise;
+        return operation;
+    }
+
     private Expression Node(IOperation operation)
     {
         _cancel.ThrowIfCancellationRequested();
+        operation = Taken(operation);
         if (operation.Kind == OperationKind.Invalid)
             throw new InvalidCodeException();
         if (operation.ConstantValue is { HasValue: true, Value: { } constant } && operation.Type is { } constantType)
@@ -177,6 +187,8 @@ internal sealed class LambdaReader
     {
         if (_facts.TryGetValue(operation, out var facts))
             return facts;
+        if (Taken(operation) is var taken && taken != operation)
+            return _facts[operation] = Of(taken);
         if (!StackGuard.HasRoom)
             return StackGuard.OnLargeStack(() => Of(operation), 64 * 1024 * 1024);
         facts = operation switch
@@ -217,6 +229,7 @@ internal sealed class LambdaReader
     {
         if (!StackGuard.HasRoom)
             return StackGuard.OnLargeStack(() => Text(operation), 64 * 1024 * 1024);
+        operation = Taken(operation);
         if (operation.Kind == OperationKind.Invalid)
             throw new InvalidCodeException();
         if (operation.ConstantValue is { HasValue: true, Value: var constant } && operation.Type is { } constantType)
@@ -301,7 +314,7 @@ internal sealed class LambdaReader
     }
 
     // A name for the local that holds a captured value: the member it reads (scale, w_2), if it reads one.
-    private static string? NameOf(IOperation operation) => operation switch
+    private static string? NameOf(IOperation operation) => Taken(operation) switch
     {
         IConversionOperation conversion => NameOf(conversion.Operand),
         IParenthesizedOperation parenthesized => NameOf(parenthesized.Operand),
