@@ -223,11 +223,8 @@ internal sealed class GraphBuilder
             () => new Node(_nextId++, Op.Element, [tensor], _current) { Param = row, Element = column });
     }
 
-    private void Bounds(int dimension, int index)
-    {
-        var site = Site is { } e ? Import.Errors.Show(e) : "an element";
-        Dims.Bounds.Add(new IndexCheck(dimension, index, site));
-    }
+    private void Bounds(int dimension, int index) =>
+        Dims.Bound(dimension, index, () => Site is { } e ? Import.Errors.Show(e) : "an element");
 
     /// <summary>The vector or matrix of <paramref name="shape"/> that is <paramref name="value"/> at one element and 0 elsewhere: the adjoint of <see cref="Element"/>.</summary>
     public Node Scatter(Node value, int row, int column, Shape shape) =>

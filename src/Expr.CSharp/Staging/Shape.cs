@@ -75,7 +75,17 @@ internal sealed class Dimensions
 
     public List<ShapeCheck> Checks { get; } = [];
 
-    public List<IndexCheck> Bounds { get; } = [];
+    private readonly Dictionary<int, IndexCheck> _bounds = [];
+
+    /// <summary>The index checks made at every call: one per dimension read by index, at its largest index.</summary>
+    public IEnumerable<IndexCheck> Bounds => _bounds.Values;
+
+    /// <summary>Records that <paramref name="index"/> is read in <paramref name="dimension"/> (<paramref name="site"/> names where, for the error).</summary>
+    public void Bound(int dimension, int index, Func<string> site)
+    {
+        if (!_bounds.TryGetValue(dimension, out var largest) || index > largest.Index)
+            _bounds[dimension] = new IndexCheck(dimension, index, site());
+    }
 
     public int Count => _parent.Count;
 

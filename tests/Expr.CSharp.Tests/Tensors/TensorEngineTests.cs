@@ -261,6 +261,10 @@ public class TensorEngineTests
         var error = Assert.Throws<ExprGradException>(() => g.Evaluate(v, Random(2, 2, 3)));
         Assert.Contains("index 2 is outside a dimension of size 2", error.Message);
         Assert.Contains("m.get_Item(1, 2)", error.Message);
+        // One check per dimension, at its largest index: m's rows (1), m's columns (2), v's length (0).
+        Assert.Equal(3, g.Graph.Builder.Dims.Bounds.Count());
+        var repeated = Grad.Of((Vector<double> v) => v[0] * v[0] + v[0] * v[1] + v[1]);
+        Assert.Equal(1, Assert.Single(repeated.Graph.Builder.Dims.Bounds).Index);
         Assert.Contains("not a constant", Assert.Throws<ExprGradException>(() =>
         {
             var i = 1;
