@@ -118,7 +118,7 @@ internal sealed class GraphBuilder
         {
             var shape = Array.Find(args, a => a.Shape.IsTensor)!.Shape;
             args = Array.ConvertAll(args, Unfill); // before the body is built, so a constant fill is built in
-            return Map(MapBody.Of(op.ToString(), args, (b, x) => b.Apply(op, x)), args, shape); // named by the operation: equal names intern
+            return Map(MapBody.Of(rule.Symbol, args, (b, x) => b.Apply(op, x), op), args, shape);
         }
 
         if (Array.TrueForAll(args, a => a.Op == Op.Constant))
@@ -197,7 +197,8 @@ internal sealed class GraphBuilder
         }
         if (body.Name is null)
             return Stage(new Node(_nextId++, Op.Map, args, _current) { Body = body, Shape = result });
-        var key = new Key(Op.Map, -1, -1, 0, null, $"{body.Name}:{string.Join(",", args.Select(a => a.Id))}");
+        // Equal operations (or names) on equal arguments are one node: two symbols may be alike, two operations are not.
+        var key = new Key(Op.Map, -1, -1, 0, null, $"{body.Operation}|{body.Name}:{string.Join(",", args.Select(a => a.Id))}");
         return Intern(key, () => new Node(_nextId++, Op.Map, args, _current) { Body = body, Shape = result });
     }
 

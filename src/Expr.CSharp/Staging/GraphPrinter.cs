@@ -88,10 +88,7 @@ internal static class GraphPrinter
     }
 
     // An element-wise operation by its symbol (+, exp), a user's lambda as λ and a backward body as λ'.
-    private static string MapName(MapBody body) =>
-        body.Name is null ? (body.Cached is null ? "λ" : "λ'")
-        : Enum.TryParse<Op>(body.Name, out var op) ? RuleTable.Get(op).Symbol
-        : body.Name;
+    private static string MapName(MapBody body) => body.Name ?? (body.Cached is null ? "λ" : "λ'");
 
     private static string Describe(Shape shape, Dimensions dims) => shape.Kind switch
     {

@@ -15,12 +15,13 @@ internal sealed class MapBody
     /// <param name="builder">The body's own graph.</param>
     /// <param name="arity">The number of arguments the Map passes.</param>
     /// <param name="output">The value of one element.</param>
-    /// <param name="name">The name of a built-in element-wise operation (<c>+</c>, <c>exp</c>): equal names on equal
-    /// arguments are one node. Null for a user's lambda and for a derivative.</param>
+    /// <param name="name">The name of a built-in element-wise operation (<c>+</c>, <c>exp</c>, <c>softmax'</c>): equal
+    /// names (and operations) on equal arguments are one node. Null for a user's lambda and for a derivative.</param>
     /// <param name="cached">A node of the body whose value is not computed but read from argument
     /// <paramref name="cachedArg"/>: the forward output, in a backward Map.</param>
     /// <param name="cachedArg">The argument holding <paramref name="cached"/>'s values.</param>
-    public MapBody(GraphBuilder builder, int arity, Node output, string? name, Node? cached = null, int cachedArg = -1)
+    /// <param name="operation">The scalar operation a built-in element-wise Map applies, if it is one.</param>
+    public MapBody(GraphBuilder builder, int arity, Node output, string? name, Node? cached = null, int cachedArg = -1, Op? operation = null)
     {
         Builder = builder;
         Arity = arity;
@@ -28,6 +29,7 @@ internal sealed class MapBody
         Name = name;
         Cached = cached;
         CachedArg = cachedArg;
+        Operation = operation;
     }
 
     public GraphBuilder Builder { get; }
@@ -42,6 +44,9 @@ internal sealed class MapBody
 
     public int CachedArg { get; }
 
+    /// <summary>The scalar operation of a built-in element-wise Map (<see cref="Name"/> is its symbol); null otherwise.</summary>
+    public Op? Operation { get; }
+
     /// <summary>A body of built-in operations on its inputs: <paramref name="build"/> gets one input node per argument.</summary>
     public static MapBody Of(string name, int arity, Func<GraphBuilder, Node[], Node> build) => Of(name, new Node?[arity], build);
 
@@ -49,13 +54,13 @@ internal sealed class MapBody
     /// A body of built-in operations on the Map's arguments <paramref name="args"/>: a constant argument is built in,
     /// so the body simplifies (1·x is x, and that Map is no stage at all).
     /// </summary>
-    public static MapBody Of(string name, Node?[] args, Func<GraphBuilder, Node[], Node> build)
+    public static MapBody Of(string name, Node?[] args, Func<GraphBuilder, Node[], Node> build, Op? operation = null)
     {
         var b = new GraphBuilder();
         var inputs = new Node[args.Length];
         for (var k = 0; k < args.Length; k++)
             inputs[k] = args[k] is { Op: Op.Constant, IsBool: false } c ? b.Constant(c.Value) : b.Input(k, -1);
-        return new MapBody(b, args.Length, build(b, inputs), name);
+        return new MapBody(b, args.Length, build(b, inputs), name, operation: operation);
     }
 
     /// <summary>
