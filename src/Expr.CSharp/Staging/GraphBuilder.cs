@@ -303,8 +303,10 @@ internal sealed class GraphBuilder
     {
         if (n.Op != Op.Multiply || n.Args[0].Op != Op.Constant || n.Args[0].IsBool || !(n.Args[0].Value < 0))
             return null;
-        var c = Constant(-n.Args[0].Value);
-        return _table.GetValueOrDefault(new Key(Op.Multiply, c.Id, n.Args[1].Id, 0, null, null));
+        // Only a lookup: if c itself was never staged, no product of it was either.
+        return _constants.TryGetValue((BitConverter.DoubleToInt64Bits(-n.Args[0].Value), false), out var c)
+            ? _table.GetValueOrDefault(new Key(Op.Multiply, c.Id, n.Args[1].Id, 0, null, null))
+            : null;
     }
 
     // c·(d·x) = (c·d)·x exactly when c or d is a power of two and c·d is a normal number: scaling by 2ᵏ only moves the exponent.
