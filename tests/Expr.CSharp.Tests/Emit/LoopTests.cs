@@ -210,7 +210,7 @@ internal static class RepeatedFunction
         var stride = random.Next(1, 3);
         var a = Expression.Parameter(typeof(double[]), "a");
         var w = Expression.Parameter(typeof(double), "w");
-        var captured = Expression.Field(Expression.Constant(new Box { Value = 0.5 + random.NextDouble() }), nameof(Box.Value));
+        var captured = Expression.Field(Expression.Constant(new CapturedBox<double> { Value = 0.5 + random.NextDouble() }), nameof(CapturedBox<double>.Value));
         var template = Template(random, depth: 3);
 
         Expression Term(int i) => template(i * stride, a, w, captured);
@@ -296,12 +296,5 @@ internal static class RepeatedFunction
                     Expression.GreaterThan(left(f, a, w, c), Expression.Constant(0.0)), then(f, a, w, c), otherwise(f, a, w, c));
             }
         }
-    }
-
-    /// <summary>A captured variable, as a closure holds it.</summary>
-    public sealed class Box
-    {
-        /// <summary>The value read live at every call.</summary>
-        public double Value;
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Text;
+using ExprGrad.Tests.Properties;
 using MathNet.Numerics.LinearAlgebra;
 using M = MathNet.Numerics.LinearAlgebra.Matrix<double>;
 using V = MathNet.Numerics.LinearAlgebra.Vector<double>;
@@ -199,12 +200,6 @@ internal static class TensorCatalogue
     private static readonly TensorOp PositiveScalarExp = Op<Func<double, double>>("Math.Exp(s)", Kind.Scalar, (_, _) => [Sca], a => Math.Exp(a), "Math.Exp({0})");
 
     public static TensorOp ByName(string name) => All.Single(op => op.Name == name);
-}
-
-/// <summary>A captured value: the generated lambda reads its field as a C# closure reads a captured variable.</summary>
-public sealed class Box<T>(T value)
-{
-    public T Value = value;
 }
 
 /// <summary>A leaf or operation of a generated expression, with its C#-like display text.</summary>
@@ -442,33 +437,20 @@ internal sealed class TensorCase
 
     private Node ParameterLeaf(Parameter p) => Add(new Node(p.Expression, p.Expression.Name!, p.Shape));
 
+    // A value in a closure object, and the generated lambda's read of it, as a C# closure reads a captured variable.
+    private static (object Value, Expression Read) Capture<T>(T value) where T : notnull =>
+        (value, Expression.Field(Expression.Constant(new CapturedBox<T> { Value = value }), nameof(CapturedBox<T>.Value)));
+
     // Captured values are drawn here, from the case's own seed, in the same range as the parameters.
     private Node CapturedLeaf(Shape shape)
     {
         var name = $"c{_captured.Count}";
-        object value;
-        Expression read;
-        switch (shape.Kind)
+        var (value, read) = shape.Kind switch
         {
-            case Kind.Scalar:
-            {
-                var box = new Box<double>(Values.Draw(_rng));
-                (value, read) = (box.Value, Expression.Field(Expression.Constant(box), nameof(Box<double>.Value)));
-                break;
-            }
-            case Kind.Vector:
-            {
-                var box = new Box<V>(V.Build.Dense(shape.Rows, _ => Values.Draw(_rng)));
-                (value, read) = (box.Value, Expression.Field(Expression.Constant(box), nameof(Box<V>.Value)));
-                break;
-            }
-            default:
-            {
-                var box = new Box<M>(M.Build.Dense(shape.Rows, shape.Columns, (_, _) => Values.Draw(_rng)));
-                (value, read) = (box.Value, Expression.Field(Expression.Constant(box), nameof(Box<M>.Value)));
-                break;
-            }
-        }
+            Kind.Scalar => Capture(Values.Draw(_rng)),
+            Kind.Vector => Capture(V.Build.Dense(shape.Rows, _ => Values.Draw(_rng))),
+            _ => Capture(M.Build.Dense(shape.Rows, shape.Columns, (_, _) => Values.Draw(_rng))),
+        };
         _captured.Add(new Captured(name, shape, value));
         return Add(new Node(read, name, shape));
     }
