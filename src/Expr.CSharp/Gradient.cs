@@ -21,6 +21,7 @@ namespace ExprGrad;
 public class Gradient
 {
     private readonly StagedGraph _graph;
+    // The graph's dimension and tensor flag, copied here: the span Evaluate reads them on every call.
     private readonly int _dimension;
     private readonly bool _hasTensorParameters;
     private readonly LambdaExpression? _typedExpression;
@@ -38,6 +39,7 @@ public class Gradient
         _hasTensorParameters = graph.HasTensorParameters;
         _typedExpression = typedExpression;
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
+        _direct = _kernel?.Direct;
     }
 
     /// <summary>
@@ -83,7 +85,7 @@ public class Gradient
         return EvaluateOnWorkspace(point, gradient);
     }
 
-    // The first call (which compiles the flat kernel if the typed one came first), a split graph (which needs a
+    // The first call when the typed kernel came first (it compiles the flat one), a split graph (which needs a
     // tape) and a gradient span that overlaps the point (which would overwrite inputs not yet read) run on the
     // thread's workspace.
     [MethodImpl(MethodImplOptions.NoInlining)]
