@@ -175,14 +175,14 @@ internal static class LoopFinder
     // one period later, or on the same stage.
     private static bool Repeats(Node a, Node b, int period, int[] index)
     {
-        if (a.Op != b.Op || a.Param != b.Param || a.IsBool != b.IsBool || a.Args.Length != b.Args.Length)
+        if (!SameOperation(a, b))
             return false;
         for (var i = 0; i < a.Args.Length; i++)
         {
             var (x, y) = (a.Args[i], b.Args[i]);
             if (x.Op == Op.Constant || y.Op == Op.Constant)
             {
-                if (x.Op != y.Op || BitConverter.DoubleToInt64Bits(x.Value) != BitConverter.DoubleToInt64Bits(y.Value) || x.IsBool != y.IsBool)
+                if (x.Op != y.Op || !SameConstant(x, y))
                     return false;
                 continue;
             }
@@ -191,6 +191,14 @@ internal static class LoopFinder
         }
         return true;
     }
+
+    // The same operation (and parameter, kind and arity): the first test of two stages being one body's iterations.
+    private static bool SameOperation(Node a, Node b) =>
+        a.Op == b.Op && a.Param == b.Param && a.IsBool == b.IsBool && a.Args.Length == b.Args.Length;
+
+    // The same constant, bit for bit (0.0 and -0.0 differ).
+    private static bool SameConstant(Node a, Node b) =>
+        BitConverter.DoubleToInt64Bits(a.Value) == BitConverter.DoubleToInt64Bits(b.Value) && a.IsBool == b.IsBool;
 
     // Checks a candidate stage by stage and works out how each body stage reads its arguments. Iterations that
     // break the pattern, and iterations whose values are read after the next one, are cut off the end.
@@ -257,7 +265,7 @@ internal static class LoopFinder
 
         bool Follows(Node node, Node first, int k, int j)
         {
-            if (node.Op != first.Op || node.Param != first.Param || node.IsBool != first.IsBool || node.Args.Length != first.Args.Length)
+            if (!SameOperation(node, first))
                 return false;
             if (node.Op == Op.Input && (node.Element != first.Element + k * inputStride[j]))
                 return false;
@@ -272,7 +280,7 @@ internal static class LoopFinder
                 var (arg, how) = (node.Args[i], args[j][i]);
                 var ok = how.Source switch
                 {
-                    ArgSource.Constant => arg.Op == Op.Constant && BitConverter.DoubleToInt64Bits(arg.Value) == BitConverter.DoubleToInt64Bits(how.Node!.Value),
+                    ArgSource.Constant => arg.Op == Op.Constant && SameConstant(arg, how.Node!),
                     ArgSource.Local => arg == At(k, how.Stage),
                     ArgSource.Carried when k > 0 => arg == At(k - 1, how.Stage),
                     ArgSource.Carried => (arg.Op == Op.Constant || index[arg.Id] < start) && (init[how.Stage] ??= arg) == arg,
