@@ -53,8 +53,9 @@ public partial class SeedMul
     [GlobalSetup]
     public void Setup()
     {
-        _g = Grad.Of((double x, double y) => x * y);
-        _compiledPrimal = ((Expression<Func<double, double, double>>)((x, y) => x * y)).Compile();
+        Expression<Func<double, double, double>> f = (x, y) => x * y;
+        _g = Grad.Of(f);
+        _compiledPrimal = f.Compile();
         Check.Equal("Dimension", Dim, _g.Dimension);
         var (x, y) = (_points[0], _points[1]);
         var expected = new double[Dim];
