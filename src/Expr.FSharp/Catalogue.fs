@@ -81,7 +81,8 @@ module Function =
     let names =
         byName.Keys |> Seq.map fst |> Seq.distinct |> Seq.sort |> List.ofSeq
 
-    let private math (methodName: string) (arguments: int) : MethodInfo =
+    /// The System.Math method of that name taking that many doubles.
+    let internal math (methodName: string) (arguments: int) : MethodInfo =
         match typeof<Math>.GetMethod(methodName, Array.create arguments typeof<double>) with
         | null -> invalidOp $"System.Math has no {methodName} of {arguments} double arguments"
         | m -> m

@@ -250,8 +250,8 @@ module Linq =
             | Some q when q.Equals r -> constant v
             | _ when r.IsInteger -> integer r.Numerator
             | _ -> Expression.Divide(integer r.Numerator, integer r.Denominator) :> Expression
-        let pow = typeof<Math>.GetMethod("Pow", [| typeof<double>; typeof<double> |]) |> nonNull
-        let sqrt = typeof<Math>.GetMethod("Sqrt", [| typeof<double> |]) |> nonNull
+        let pow = Function.math "Pow" 2
+        let sqrt = Function.math "Sqrt" 1
         let rec convert (f: Formula) : Expression =
             match memo.TryGetValue f with
             | true, e -> e

@@ -156,21 +156,33 @@ type private Normalizer() =
         if List.forall isLet assignments && not (isLet (List.last expressions)) then
             for a in assignments do
                 let b = a :?> BinaryExpression
-                let v = b.Left :?> ParameterExpression
-                let value =
-                    if FSharpCore.isFunction v.Type then
-                        match uncurry b.Right with
-                        | [], _ -> this.Rewrite b.Right
-                        | parameters, body -> Expression.Lambda(this.Rewrite body, parameters) :> Expression
-                    else this.Rewrite b.Right
-                bindings[v] <- value
+                this.Bind(b.Left :?> ParameterExpression, b.Right)
             this.Rewrite(List.last expressions)
         else base.VisitBlock node
+
+    // `let v = value`: a value is rewritten once; a function is kept as a lambda, beta-reduced where it is applied.
+    member private this.Bind(v: ParameterExpression, value: Expression) =
+        bindings[v] <-
+            if FSharpCore.isFunction v.Type then
+                match uncurry value with
+                | [], _ -> this.Rewrite value
+                | parameters, body -> Expression.Lambda(this.Rewrite body, parameters) :> Expression
+            else this.Rewrite value
 
     override this.VisitMethodCall(node: MethodCallExpression) : Expression =
         let m = node.Method
         let fromCore = FSharpCore.owns m
-        if fromCore && m.Name = "PowInteger$W" && node.Arguments.Count >= 2 then
+        match node.Object with
+        | :? LambdaExpression as lambda when m.Name = "Invoke" && lambda.Parameters.Count = node.Arguments.Count ->
+            // FSharp.Core 10.0's converter writes `let v = value in body` as (v => body).Invoke(value) (10.1 writes a
+            // block): bound as a let, so the lambda's body is what remains.
+            Seq.iter2 (fun v value -> this.Bind(v, value)) lambda.Parameters node.Arguments
+            this.Rewrite lambda.Body
+        | _ ->
+        if fromCore && m.Name = "GetArray" && node.Arguments.Count = 2 then
+            // FSharp.Core 10.0's converter writes `w.[i]` as IntrinsicFunctions.GetArray(w, i).
+            Expression.ArrayIndex(this.Rewrite node.Arguments[0], this.Rewrite node.Arguments[1])
+        elif fromCore && m.Name = "PowInteger$W" && node.Arguments.Count >= 2 then
             // pown x n: Math.Pow(x, (double)n), as C# writes it (F# itself multiplies).
             let n = node.Arguments.Count
             Expression.Call(FSharpCore.pow, this.Rewrite node.Arguments[n - 2], FSharpCore.toDouble (this.Rewrite node.Arguments[n - 1]))
