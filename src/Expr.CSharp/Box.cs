@@ -72,6 +72,7 @@ public sealed class Box
 
     /// <summary>True if every coordinate of <paramref name="point"/> lies within its bounds.</summary>
     /// <param name="point">A point of <see cref="Dimension"/> coordinates.</param>
+    /// <example><c>Box.Cube(2, -1, 1).Contains([0.5, 1.0])</c> is true; <c>Contains([0.5, 1.5])</c> is false.</example>
     public bool Contains(ReadOnlySpan<double> point)
     {
         if (point.Length != Dimension)
@@ -87,6 +88,7 @@ public sealed class Box
     /// For FsCheck, <c>Gen.Choose(0, int.MaxValue).Select(box.Sample)</c> is a generator of points.
     /// </summary>
     /// <param name="seed">Any number.</param>
+    /// <example><c>Box.Of(("x", -3, 3)).Sample(7)</c> is the same one-coordinate point on every run.</example>
     public double[] Sample(int seed) => Sample(new Random(seed));
 
     // new Random(seed) is the seeded algorithm .NET keeps stable across versions, so a seed replays anywhere.

@@ -48,4 +48,16 @@ public class GradCheckPropertyTests
     }
 
     private static Microsoft.FSharp.Core.FSharpOption<T> FSharpOptionOf<T>(T value) => Microsoft.FSharp.Core.FSharpOption<T>.Some(value);
+
+    /// <summary>Copied from README.md, "Checking gradients", so that its FsCheck example is known to compile and pass.</summary>
+    public class GradientProperties
+    {
+        static readonly Box Square = Box.Cube(2, -3, 3);
+        static readonly Gradient Exact = Grad.Of((double x, double y) => x * y);
+
+        public static Arbitrary<double[]> Points() => Arb.From(Gen.Choose(0, int.MaxValue).Select(Square.Sample), Square.Shrink);
+
+        [Property(Arbitrary = [typeof(GradientProperties)])]
+        public void Hand_written_gradient_is_right(double[] p) => GradCheck.AssertAgreesAt(Exact, q => [q[1], q[0]], p);
+    }
 }
