@@ -156,7 +156,7 @@ public static partial class GradCheck
         double relativeTolerance = DefaultRelativeTolerance, double absoluteTolerance = DefaultAbsoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(point);
-        At(Comparison.AgainstDifferences(f, Hand(gradient), Box.Cube(point.Length, 0, 0), relativeTolerance, absoluteTolerance), point);
+        At(Comparison.AgainstDifferences(f, Hand(gradient), Unnamed(point.Length), relativeTolerance, absoluteTolerance), point);
     }
 
     /// <summary>
@@ -178,7 +178,7 @@ public static partial class GradCheck
         double relativeTolerance = DefaultRelativeTolerance, double absoluteTolerance = DefaultAbsoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(point);
-        At(Comparison.AgainstDifferences(f, Hand(gradient), Box.Cube(point.Length, 0, 0), relativeTolerance, absoluteTolerance), point);
+        At(Comparison.AgainstDifferences(f, Hand(gradient), Unnamed(point.Length), relativeTolerance, absoluteTolerance), point);
     }
 
     /// <summary>
@@ -201,7 +201,7 @@ public static partial class GradCheck
         double relativeTolerance = DefaultRelativeTolerance, double absoluteTolerance = DefaultAbsoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(point);
-        At(Comparison.AgainstExprGrad(reference, Hand(gradient), Box.Cube(point.Length, 0, 0), relativeTolerance, absoluteTolerance), point);
+        At(Comparison.AgainstExprGrad(reference, Hand(gradient), Unnamed(point.Length), relativeTolerance, absoluteTolerance), point);
     }
 
     /// <summary>
@@ -223,8 +223,11 @@ public static partial class GradCheck
         double relativeTolerance = DefaultRelativeTolerance, double absoluteTolerance = DefaultAbsoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(point);
-        At(Comparison.AgainstExprGrad(reference, Hand(gradient), Box.Cube(point.Length, 0, 0), relativeTolerance, absoluteTolerance), point);
+        At(Comparison.AgainstExprGrad(reference, Hand(gradient), Unnamed(point.Length), relativeTolerance, absoluteTolerance), point);
     }
+
+    // A single point has no box: its coordinates are as unnamed as a cube's (a Gradient names them).
+    private static Box Unnamed(int dimension) => Box.Cube(dimension, 0, 0);
 
     private static Func<double[], double[]> Hand(Func<double[], double[]> gradient)
     {
@@ -364,7 +367,7 @@ public static partial class GradCheck
         {
             ArgumentNullException.ThrowIfNull(gradient);
             if (domain.Dimension != gradient.Dimension)
-                throw new ArgumentException($"the box has {domain.Dimension} coordinates but the gradient's flat layout has {gradient.Dimension}", nameof(domain));
+                throw new ArgumentException($"the box (or point) has {domain.Dimension} coordinates but the gradient's flat layout has {gradient.Dimension}", nameof(domain));
             var names = gradient.Graph.SlotNames.ToArray();
             for (var i = 0; i < names.Length; i++)
                 if (domain.Name(i) is { } name && name != names[i])
