@@ -12,7 +12,7 @@ namespace ExprGrad;
 /// Assert.True(report.Passed, report.ToString());
 /// </code>
 /// </example>
-public static class GradCheck
+public static partial class GradCheck
 {
     /// <summary>Default relative tolerance: the agreement fourth-order differences reach on smooth functions, with margin.</summary>
     public const double DefaultRelativeTolerance = 1e-6;
@@ -51,17 +51,7 @@ public static class GradCheck
             throw new ArgumentException($"the gradient has {analytic.Length} components but the point has {point.Length}", nameof(analytic));
 
         var numeric = Numeric(f, point);
-        var worst = -1;
-        var worstRatio = -1.0;
-        for (var i = 0; i < point.Length; i++)
-        {
-            var allowed = absoluteTolerance + relativeTolerance * Math.Max(Math.Abs(analytic[i]), Math.Abs(numeric[i]));
-            var ratio = Math.Abs(analytic[i] - numeric[i]) / allowed;
-            if (double.IsNaN(ratio) && !(double.IsNaN(analytic[i]) && double.IsNaN(numeric[i])))
-                ratio = double.PositiveInfinity;
-            if (ratio > worstRatio)
-                (worst, worstRatio) = (i, ratio);
-        }
+        var (worst, worstRatio) = Worst(analytic, numeric, relativeTolerance, absoluteTolerance);
         return worst < 0
             ? new GradCheckReport(true, -1, 0, 0, 0)
             : new GradCheckReport(worstRatio <= 1, worst, analytic[worst], numeric[worst], worstRatio);
