@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Linq.Expressions;
 using System.Text;
 using System.Text.Json;
-using ExprGrad.Cli.Notebooks;
 using ExprGrad.Symbolic;
 
 namespace ExprGrad.Cli;
@@ -19,9 +18,6 @@ internal static class Command
 
     /// <summary>Exit code for a bad <c>--at</c> point.</summary>
     public const int BadPoint = 2;
-
-    /// <summary>Exit code for a notebook that does not run: not a notebook, or a cell that fails.</summary>
-    public const int NotebookFailed = 3;
 
     /// <summary>Runs the command with the given arguments and streams; returns the process exit code.</summary>
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -49,7 +45,7 @@ internal static class Command
             Variables are ordered as they first appear.
             """)
         {
-            formula, at, latex, json, code, new System.CommandLine.Help.HelpOption(), new VersionOption(), NotebookCommand(stdout, stderr),
+            formula, at, latex, json, code, new System.CommandLine.Help.HelpOption(), new VersionOption(),
         };
         root.SetAction(parsed =>
         {
@@ -60,38 +56,6 @@ internal static class Command
             return Execute(request, stdout, stderr);
         });
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
-    }
-
-    // exprgrad notebook run <file.ipynb> [--write]
-    private static System.CommandLine.Command NotebookCommand(TextWriter stdout, TextWriter stderr)
-    {
-        var file = new Argument<string>("file") { Description = "The notebook (.ipynb): Polyglot Notebooks' C# and F# cells." };
-        var write = new Option<bool>("--write") { Description = "Store the outputs in the notebook (nbformat 4), as Jupyter shows them; only if every cell runs." };
-        var run = new System.CommandLine.Command("run",
-            """
-            Runs a notebook headless: code cells in order, C# through Roslyn scripting and F# through F# Interactive,
-            state carried from cell to cell, #r "path" relative to the notebook's folder, display(...) and .Display(),
-            values shown through the notebook formatters. Exits with code 3 and the cell number if a cell fails.
-            """)
-        {
-            file, write,
-        };
-        run.SetAction(async (parsed, _) =>
-        {
-            var path = parsed.GetValue(file)!;
-            try
-            {
-                var result = await NotebookRunner.RunAsync(path, parsed.GetValue(write)).ConfigureAwait(false);
-                stdout.WriteLine($"{path}: {result.CodeCells} code cells ran{(parsed.GetValue(write) ? "; outputs written" : "")}");
-                return 0;
-            }
-            catch (NotebookException e)
-            {
-                stderr.WriteLine($"error: {path}: {e.Message}");
-                return NotebookFailed;
-            }
-        });
-        return new System.CommandLine.Command("notebook", "Polyglot notebooks (.ipynb) of C# and F# cells.") { run };
     }
 
     private sealed record Request(string Formula, string? At, bool Latex, bool Json, bool CodeOnly);
