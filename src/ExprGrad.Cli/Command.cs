@@ -79,8 +79,8 @@ internal static class Command
             acosh atanh abs sign floor ceiling round truncate max min sigmoid relu softplus square, and pi and e.
             Variables are ordered as they first appear.
 
-            Limits: a formula of at most {MaxFormulaLength:N0} characters and {MaxOperations:N0} operators and function
-            calls; larger ones are refused (exit code 2). Derivatives too large to simplify are shown by size only.
+            Limits: a formula of at most {MaxFormulaLength:N0} characters and {MaxOperations:N0} operators and function calls;
+            larger ones are refused (exit code 2). Derivatives too large to simplify are shown by their size only.
             Exit codes: 0 done, 1 the formula does not parse or cannot be differentiated, 2 bad usage or a bad --at.
             """)
         {
