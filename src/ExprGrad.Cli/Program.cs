@@ -1,3 +1,3 @@
 using ExprGrad.Cli;
 
-return Command.Run(args, Console.In, Console.Out, Console.Error);
+return Command.Run(args, Console.In, Console.Out, Console.Error, stdinIsTerminal: !Console.IsInputRedirected);

@@ -4,13 +4,16 @@ using System.Text.Json;
 namespace ExprGrad.Cli.Tests;
 
 /// <summary>The exprgrad command on the seeds: text and JSON output, standard input, help, and errors with carets.</summary>
-public sealed class CommandTests
+public sealed partial class CommandTests
 {
-    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args)
+    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args) =>
+        Run(new StringReader(stdin ?? ""), false, args);
+
+    private static (int Code, string Out, string Err) Run(TextReader stdin, bool stdinIsTerminal, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = Command.Run(args, new StringReader(stdin ?? ""), output, error);
+        var code = Command.Run(args, stdin, output, error, stdinIsTerminal);
         return (code, output.ToString().ReplaceLineEndings("\n"), error.ToString().ReplaceLineEndings("\n"));
     }
 
@@ -134,7 +137,7 @@ public sealed class CommandTests
     public void An_unknown_option_is_an_error()
     {
         var (code, _, error) = Run(null, "x*y", "--bogus");
-        Assert.NotEqual(0, code);
+        Assert.Equal(Command.BadUsage, code);
         Assert.Contains("--bogus", error);
     }
 
