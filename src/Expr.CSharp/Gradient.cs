@@ -38,6 +38,7 @@ public class Gradient
         _dimension = graph.Dimension;
         _hasTensorParameters = graph.HasTensorParameters;
         _typedExpression = typedExpression;
+        Names = Array.ConvertAll(graph.Parameters, p => p.Name);
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
         _direct = _kernel?.Direct;
     }
@@ -51,6 +52,12 @@ public class Gradient
 
     // Compiled once, on first use; a race compiles twice and keeps one, which is harmless.
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
+
+    /// <summary>
+    /// The parameters' names, in order: every typed <c>Evaluate</c> hands this one array to its result so that the
+    /// result shows by name, at the cost of one reference store.
+    /// </summary>
+    private protected string[] Names { get; }
 
     /// <summary>The differentiated graph, for tests and display.</summary>
     internal StagedGraph Graph => _graph;
