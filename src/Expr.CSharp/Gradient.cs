@@ -213,8 +213,11 @@ public class Gradient
         return eq < 0 ? line : string.Concat(line.AsSpan(0, eq), " &= ", line.AsSpan(eq + 3));
     }
 
-    /// <summary>The partial derivatives, one per line: <c>∂f/∂x = y</c>.</summary>
-    public override string ToString() => string.Join("\n", Formulas);
+    /// <summary>
+    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, which has no
+    /// formulas, its staged listing (<see cref="ToListing"/>).
+    /// </summary>
+    public override string ToString() => IsScalar ? string.Join("\n", Formulas) : ToListing();
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 
