@@ -25,7 +25,7 @@ public sealed class Gradient<T1> : Gradient
         {
             Check(0, a1);
             var value = typed(a1, out var d1);
-            return new(value, d1) { ParameterNames = Names };
+            return new(value, d1, NameList);
         }
         return EvaluateSplit(a1);
     }
@@ -37,7 +37,7 @@ public sealed class Gradient<T1> : Gradient
         var work = Begin();
         Pack(work, 0, a1);
         var value = Run(work);
-        var result = new ValueAndGradient<T1>(value, Unpack(work, 0, a1)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1>(value, Unpack(work, 0, a1), NameList);
         End(work);
         return result;
     }
@@ -50,11 +50,21 @@ public sealed class Gradient<T1> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1>(double Value, T1 D1) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, int names) : this(value, d1) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1];
 
@@ -98,7 +108,7 @@ public sealed class Gradient<T1, T2> : Gradient
             Check(0, a1);
             Check(1, a2);
             var value = typed(a1, a2, out var d1, out var d2);
-            return new(value, d1, d2) { ParameterNames = Names };
+            return new(value, d1, d2, NameList);
         }
         return EvaluateSplit(a1, a2);
     }
@@ -111,7 +121,7 @@ public sealed class Gradient<T1, T2> : Gradient
         Pack(work, 0, a1);
         Pack(work, 1, a2);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2>(value, Unpack(work, 0, a1), Unpack(work, 1, a2)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), NameList);
         End(work);
         return result;
     }
@@ -126,11 +136,21 @@ public sealed class Gradient<T1, T2> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D2) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, int names) : this(value, d1, d2) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2];
 
@@ -179,7 +199,7 @@ public sealed class Gradient<T1, T2, T3> : Gradient
             Check(1, a2);
             Check(2, a3);
             var value = typed(a1, a2, a3, out var d1, out var d2, out var d3);
-            return new(value, d1, d2, d3) { ParameterNames = Names };
+            return new(value, d1, d2, d3, NameList);
         }
         return EvaluateSplit(a1, a2, a3);
     }
@@ -193,7 +213,7 @@ public sealed class Gradient<T1, T2, T3> : Gradient
         Pack(work, 1, a2);
         Pack(work, 2, a3);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), NameList);
         End(work);
         return result;
     }
@@ -210,11 +230,21 @@ public sealed class Gradient<T1, T2, T3> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, T2 D2, T3 D3) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, int names) : this(value, d1, d2, d3) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3];
 
@@ -268,7 +298,7 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
             Check(2, a3);
             Check(3, a4);
             var value = typed(a1, a2, a3, a4, out var d1, out var d2, out var d3, out var d4);
-            return new(value, d1, d2, d3, d4) { ParameterNames = Names };
+            return new(value, d1, d2, d3, d4, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4);
     }
@@ -283,7 +313,7 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
         Pack(work, 2, a3);
         Pack(work, 3, a4);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3, T4>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), NameList);
         End(work);
         return result;
     }
@@ -302,11 +332,21 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 D1, T2 D2, T3 D3, T4 D4) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, int names) : this(value, d1, d2, d3, d4) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4];
 
@@ -365,7 +405,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
             Check(3, a4);
             Check(4, a5);
             var value = typed(a1, a2, a3, a4, a5, out var d1, out var d2, out var d3, out var d4, out var d5);
-            return new(value, d1, d2, d3, d4, d5) { ParameterNames = Names };
+            return new(value, d1, d2, d3, d4, d5, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5);
     }
@@ -381,7 +421,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
         Pack(work, 3, a4);
         Pack(work, 4, a5);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), NameList);
         End(work);
         return result;
     }
@@ -402,11 +442,21 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, int names) : this(value, d1, d2, d3, d4, d5) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5];
 
@@ -470,7 +520,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
             Check(4, a5);
             Check(5, a6);
             var value = typed(a1, a2, a3, a4, a5, a6, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6);
-            return new(value, d1, d2, d3, d4, d5, d6) { ParameterNames = Names };
+            return new(value, d1, d2, d3, d4, d5, d6, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6);
     }
@@ -487,7 +537,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
         Pack(work, 4, a5);
         Pack(work, 5, a6);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), NameList);
         End(work);
         return result;
     }
@@ -510,11 +560,21 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, int names) : this(value, d1, d2, d3, d4, d5, d6) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6];
 
@@ -583,7 +643,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
             Check(5, a6);
             Check(6, a7);
             var value = typed(a1, a2, a3, a4, a5, a6, a7, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7);
-            return new(value, d1, d2, d3, d4, d5, d6, d7) { ParameterNames = Names };
+            return new(value, d1, d2, d3, d4, d5, d6, d7, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7);
     }
@@ -601,7 +661,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
         Pack(work, 5, a6);
         Pack(work, 6, a7);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), NameList);
         End(work);
         return result;
     }
@@ -626,11 +686,21 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, T7 d7, int names) : this(value, d1, d2, d3, d4, d5, d6, d7) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6, D7];
 
@@ -704,7 +774,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
             Check(6, a7);
             Check(7, a8);
             var value = typed(a1, a2, a3, a4, a5, a6, a7, a8, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7, out var d8);
-            return new(value, d1, d2, d3, d4, d5, d6, d7, d8) { ParameterNames = Names };
+            return new(value, d1, d2, d3, d4, d5, d6, d7, d8, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7, a8);
     }
@@ -723,7 +793,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
         Pack(work, 6, a7);
         Pack(work, 7, a8);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), Unpack(work, 7, a8)) { ParameterNames = Names };
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), Unpack(work, 7, a8), NameList);
         End(work);
         return result;
     }
@@ -750,11 +820,21 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
 [TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7, T8 D8) : IValueAndGradient
 {
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, T7 d7, T8 d8, int names) : this(value, d1, d2, d3, d4, d5, d6, d7, d8) => _names = names;
+
     /// <summary>
     /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
-    /// null for a result built by hand. For display only: it takes no part in equality.
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
     /// </summary>
-    public IReadOnlyList<string>? ParameterNames { get; init; }
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
 
     object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6, D7, D8];
 

@@ -38,7 +38,7 @@ public class Gradient
         _dimension = graph.Dimension;
         _hasTensorParameters = graph.HasTensorParameters;
         _typedExpression = typedExpression;
-        Names = Array.ConvertAll(graph.Parameters, p => p.Name);
+        NameList = ParameterNameLists.Intern(Array.ConvertAll(graph.Parameters, p => p.Name));
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
         _direct = _kernel?.Direct;
     }
@@ -54,10 +54,10 @@ public class Gradient
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
 
     /// <summary>
-    /// The parameters' names, in order: every typed <c>Evaluate</c> hands this one array to its result so that the
-    /// result shows by name, at the cost of one reference store.
+    /// The number of the parameters' names (<see cref="ParameterNameLists"/>): every typed <c>Evaluate</c> stores it in
+    /// its result, so that the result shows by name, for one plain <c>int</c> store.
     /// </summary>
-    private protected string[] Names { get; }
+    private protected int NameList { get; }
 
     /// <summary>The differentiated graph, for tests and display.</summary>
     internal StagedGraph Graph => _graph;

@@ -67,10 +67,17 @@ public sealed class ValueAndGradientTextTests
     }
 
     [Fact]
-    public void Results_of_one_gradient_share_one_names_array()
+    public void Results_carry_their_names_as_a_number_so_a_result_of_doubles_holds_no_reference()
     {
+        // A reference would cost every Evaluate a GC write barrier; a result of doubles stays free of references.
+        Assert.False(System.Runtime.CompilerServices.RuntimeHelpers.IsReferenceOrContainsReferences<ValueAndGradient<double, double, double>>());
+        Assert.Equal(4 * sizeof(double) + sizeof(double), System.Runtime.CompilerServices.Unsafe.SizeOf<ValueAndGradient<double, double, double>>());
+
         var g = Grad.Of((double x, double y) => x * y);
         Assert.Same(g.Evaluate(1, 2).ParameterNames, g.Evaluate(3, 4).ParameterNames);
+        // Lists are interned by content: another gradient of (x, y) shares the list.
+        Assert.Same(g.Evaluate(1, 2).ParameterNames, Grad.Of((double x, double y) => x + y).Evaluate(1, 2).ParameterNames);
+        Assert.NotSame(g.Evaluate(1, 2).ParameterNames, Grad.Of((double y, double x) => x + y).Evaluate(1, 2).ParameterNames);
     }
 
     [Fact]
