@@ -2,6 +2,7 @@
 using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
 using ExprGrad.Emit;
+using ExprGrad.Notebook;
 using ExprGrad.Staging;
 
 namespace ExprGrad;
@@ -24,7 +25,7 @@ public sealed class Gradient<T1> : Gradient
         {
             Check(0, a1);
             var value = typed(a1, out var d1);
-            return new(value, d1);
+            return new(value, d1, NameList);
         }
         return EvaluateSplit(a1);
     }
@@ -36,7 +37,7 @@ public sealed class Gradient<T1> : Gradient
         var work = Begin();
         Pack(work, 0, a1);
         var value = Run(work);
-        var result = new ValueAndGradient<T1>(value, Unpack(work, 0, a1));
+        var result = new ValueAndGradient<T1>(value, Unpack(work, 0, a1), NameList);
         End(work);
         return result;
     }
@@ -46,7 +47,45 @@ public sealed class Gradient<T1> : Gradient
 /// <typeparam name="T1">The type of parameter 1 and of its gradient.</typeparam>
 /// <param name="Value">The function's value.</param>
 /// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1>(double Value, T1 D1);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1>(double Value, T1 D1) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, int names) : this(value, d1) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 2 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -69,7 +108,7 @@ public sealed class Gradient<T1, T2> : Gradient
             Check(0, a1);
             Check(1, a2);
             var value = typed(a1, a2, out var d1, out var d2);
-            return new(value, d1, d2);
+            return new(value, d1, d2, NameList);
         }
         return EvaluateSplit(a1, a2);
     }
@@ -82,7 +121,7 @@ public sealed class Gradient<T1, T2> : Gradient
         Pack(work, 0, a1);
         Pack(work, 1, a2);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2>(value, Unpack(work, 0, a1), Unpack(work, 1, a2));
+        var result = new ValueAndGradient<T1, T2>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), NameList);
         End(work);
         return result;
     }
@@ -94,7 +133,47 @@ public sealed class Gradient<T1, T2> : Gradient
 /// <param name="Value">The function's value.</param>
 /// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
 /// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D2);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2>(double Value, T1 D1, T2 D2) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, int names) : this(value, d1, d2) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 3 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -120,7 +199,7 @@ public sealed class Gradient<T1, T2, T3> : Gradient
             Check(1, a2);
             Check(2, a3);
             var value = typed(a1, a2, a3, out var d1, out var d2, out var d3);
-            return new(value, d1, d2, d3);
+            return new(value, d1, d2, d3, NameList);
         }
         return EvaluateSplit(a1, a2, a3);
     }
@@ -134,7 +213,7 @@ public sealed class Gradient<T1, T2, T3> : Gradient
         Pack(work, 1, a2);
         Pack(work, 2, a3);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3));
+        var result = new ValueAndGradient<T1, T2, T3>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), NameList);
         End(work);
         return result;
     }
@@ -148,7 +227,49 @@ public sealed class Gradient<T1, T2, T3> : Gradient
 /// <param name="D1">The gradient with respect to parameter 1, shaped like it.</param>
 /// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
 /// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, T2 D2, T3 D3);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3>(double Value, T1 D1, T2 D2, T3 D3) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, int names) : this(value, d1, d2, d3) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 4 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -177,7 +298,7 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
             Check(2, a3);
             Check(3, a4);
             var value = typed(a1, a2, a3, a4, out var d1, out var d2, out var d3, out var d4);
-            return new(value, d1, d2, d3, d4);
+            return new(value, d1, d2, d3, d4, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4);
     }
@@ -192,7 +313,7 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
         Pack(work, 2, a3);
         Pack(work, 3, a4);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4));
+        var result = new ValueAndGradient<T1, T2, T3, T4>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), NameList);
         End(work);
         return result;
     }
@@ -208,7 +329,51 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
 /// <param name="D2">The gradient with respect to parameter 2, shaped like it.</param>
 /// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
 /// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 D1, T2 D2, T3 D3, T4 D4);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3, T4>(double Value, T1 D1, T2 D2, T3 D3, T4 D4) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, int names) : this(value, d1, d2, d3, d4) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3, T4> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3)
+        && EqualityComparer<T4>.Default.Equals(D4, other.D4);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3, T4})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        hash.Add(D4);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 5 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -240,7 +405,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
             Check(3, a4);
             Check(4, a5);
             var value = typed(a1, a2, a3, a4, a5, out var d1, out var d2, out var d3, out var d4, out var d5);
-            return new(value, d1, d2, d3, d4, d5);
+            return new(value, d1, d2, d3, d4, d5, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5);
     }
@@ -256,7 +421,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
         Pack(work, 3, a4);
         Pack(work, 4, a5);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5));
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), NameList);
         End(work);
         return result;
     }
@@ -274,7 +439,53 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
 /// <param name="D3">The gradient with respect to parameter 3, shaped like it.</param>
 /// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
 /// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, int names) : this(value, d1, d2, d3, d4, d5) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3, T4, T5> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3)
+        && EqualityComparer<T4>.Default.Equals(D4, other.D4)
+        && EqualityComparer<T5>.Default.Equals(D5, other.D5);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3, T4, T5})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        hash.Add(D4);
+        hash.Add(D5);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 6 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -309,7 +520,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
             Check(4, a5);
             Check(5, a6);
             var value = typed(a1, a2, a3, a4, a5, a6, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6);
-            return new(value, d1, d2, d3, d4, d5, d6);
+            return new(value, d1, d2, d3, d4, d5, d6, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6);
     }
@@ -326,7 +537,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
         Pack(work, 4, a5);
         Pack(work, 5, a6);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6));
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), NameList);
         End(work);
         return result;
     }
@@ -346,7 +557,55 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
 /// <param name="D4">The gradient with respect to parameter 4, shaped like it.</param>
 /// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
 /// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, int names) : this(value, d1, d2, d3, d4, d5, d6) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3, T4, T5, T6> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3)
+        && EqualityComparer<T4>.Default.Equals(D4, other.D4)
+        && EqualityComparer<T5>.Default.Equals(D5, other.D5)
+        && EqualityComparer<T6>.Default.Equals(D6, other.D6);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3, T4, T5, T6})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        hash.Add(D4);
+        hash.Add(D5);
+        hash.Add(D6);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 7 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -384,7 +643,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
             Check(5, a6);
             Check(6, a7);
             var value = typed(a1, a2, a3, a4, a5, a6, a7, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7);
-            return new(value, d1, d2, d3, d4, d5, d6, d7);
+            return new(value, d1, d2, d3, d4, d5, d6, d7, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7);
     }
@@ -402,7 +661,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
         Pack(work, 5, a6);
         Pack(work, 6, a7);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7));
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), NameList);
         End(work);
         return result;
     }
@@ -424,7 +683,57 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
 /// <param name="D5">The gradient with respect to parameter 5, shaped like it.</param>
 /// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
 /// <param name="D7">The gradient with respect to parameter 7, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, T7 d7, int names) : this(value, d1, d2, d3, d4, d5, d6, d7) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6, D7];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3)
+        && EqualityComparer<T4>.Default.Equals(D4, other.D4)
+        && EqualityComparer<T5>.Default.Equals(D5, other.D5)
+        && EqualityComparer<T6>.Default.Equals(D6, other.D6)
+        && EqualityComparer<T7>.Default.Equals(D7, other.D7);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3, T4, T5, T6, T7})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        hash.Add(D4);
+        hash.Add(D5);
+        hash.Add(D6);
+        hash.Add(D7);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}
 
 /// <summary>The compiled gradient of a function of 8 parameters, each <c>double</c> or <c>double[]</c>.</summary>
 /// <typeparam name="T1">The type of parameter 1: <c>double</c> or <c>double[]</c>.</typeparam>
@@ -465,7 +774,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
             Check(6, a7);
             Check(7, a8);
             var value = typed(a1, a2, a3, a4, a5, a6, a7, a8, out var d1, out var d2, out var d3, out var d4, out var d5, out var d6, out var d7, out var d8);
-            return new(value, d1, d2, d3, d4, d5, d6, d7, d8);
+            return new(value, d1, d2, d3, d4, d5, d6, d7, d8, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7, a8);
     }
@@ -484,7 +793,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
         Pack(work, 6, a7);
         Pack(work, 7, a8);
         var value = Run(work);
-        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), Unpack(work, 7, a8));
+        var result = new ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(value, Unpack(work, 0, a1), Unpack(work, 1, a2), Unpack(work, 2, a3), Unpack(work, 3, a4), Unpack(work, 4, a5), Unpack(work, 5, a6), Unpack(work, 6, a7), Unpack(work, 7, a8), NameList);
         End(work);
         return result;
     }
@@ -508,4 +817,56 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
 /// <param name="D6">The gradient with respect to parameter 6, shaped like it.</param>
 /// <param name="D7">The gradient with respect to parameter 7, shaped like it.</param>
 /// <param name="D8">The gradient with respect to parameter 8, shaped like it.</param>
-public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7, T8 D8);
+[TypeFormatterSource(typeof(ValueAndGradientFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
+public readonly record struct ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8>(double Value, T1 D1, T2 D2, T3 D3, T4 D4, T5 D5, T6 D6, T7 D7, T8 D8) : IValueAndGradient
+{
+    // The number of the parameters' names in ParameterNameLists: an int, so that Evaluate pays one plain store.
+    private readonly int _names;
+
+    // What Evaluate calls: the names come as their number.
+    internal ValueAndGradient(double value, T1 d1, T2 d2, T3 d3, T4 d4, T5 d5, T6 d6, T7 d7, T8 d8, int names) : this(value, d1, d2, d3, d4, d5, d6, d7, d8) => _names = names;
+
+    /// <summary>
+    /// The parameters' names in order (<c>x</c>, <c>y</c>, ...), set by <c>Evaluate</c> so that the result shows by name;
+    /// null for a result built by hand (unless set here). For display only: it takes no part in equality.
+    /// </summary>
+    public IReadOnlyList<string>? ParameterNames
+    {
+        get => ParameterNameLists.Get(_names);
+        init => _names = ParameterNameLists.Intern(value);
+    }
+
+    object?[] IValueAndGradient.Gradients => [D1, D2, D3, D4, D5, D6, D7, D8];
+
+    /// <summary>Equal values and equal gradients (arrays by reference, as before); the names are not compared.</summary>
+    /// <param name="other">The result to compare with.</param>
+    public bool Equals(ValueAndGradient<T1, T2, T3, T4, T5, T6, T7, T8> other) =>
+        EqualityComparer<double>.Default.Equals(Value, other.Value)
+        && EqualityComparer<T1>.Default.Equals(D1, other.D1)
+        && EqualityComparer<T2>.Default.Equals(D2, other.D2)
+        && EqualityComparer<T3>.Default.Equals(D3, other.D3)
+        && EqualityComparer<T4>.Default.Equals(D4, other.D4)
+        && EqualityComparer<T5>.Default.Equals(D5, other.D5)
+        && EqualityComparer<T6>.Default.Equals(D6, other.D6)
+        && EqualityComparer<T7>.Default.Equals(D7, other.D7)
+        && EqualityComparer<T8>.Default.Equals(D8, other.D8);
+
+    /// <summary>A hash of the value and the gradients, consistent with <see cref="Equals(ValueAndGradient{T1, T2, T3, T4, T5, T6, T7, T8})"/>.</summary>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Value);
+        hash.Add(D1);
+        hash.Add(D2);
+        hash.Add(D3);
+        hash.Add(D4);
+        hash.Add(D5);
+        hash.Add(D6);
+        hash.Add(D7);
+        hash.Add(D8);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The parts by parameter name: <c>f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3</c> (<c>Value = ..., D1 = ...</c> without names).</summary>
+    public override string ToString() => ValueAndGradientDisplay.Text(this);
+}

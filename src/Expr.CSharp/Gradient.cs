@@ -38,6 +38,7 @@ public class Gradient
         _dimension = graph.Dimension;
         _hasTensorParameters = graph.HasTensorParameters;
         _typedExpression = typedExpression;
+        NameList = ParameterNameLists.Intern(Array.ConvertAll(graph.Parameters, p => p.Name));
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
         _direct = _kernel?.Direct;
     }
@@ -51,6 +52,12 @@ public class Gradient
 
     // Compiled once, on first use; a race compiles twice and keeps one, which is harmless.
     private Kernel Kernel => _kernel ?? Interlocked.CompareExchange(ref _kernel, Emitter.Compile(_graph), null) ?? _kernel!;
+
+    /// <summary>
+    /// The number of the parameters' names (<see cref="ParameterNameLists"/>): every typed <c>Evaluate</c> stores it in
+    /// its result, so that the result shows by name, for one plain <c>int</c> store.
+    /// </summary>
+    private protected int NameList { get; }
 
     /// <summary>The differentiated graph, for tests and display.</summary>
     internal StagedGraph Graph => _graph;
@@ -206,8 +213,11 @@ public class Gradient
         return eq < 0 ? line : string.Concat(line.AsSpan(0, eq), " &= ", line.AsSpan(eq + 3));
     }
 
-    /// <summary>The partial derivatives, one per line: <c>∂f/∂x = y</c>.</summary>
-    public override string ToString() => string.Join("\n", Formulas);
+    /// <summary>
+    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, which has no
+    /// formulas, its staged listing (<see cref="ToListing"/>).
+    /// </summary>
+    public override string ToString() => IsScalar ? string.Join("\n", Formulas) : ToListing();
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 

@@ -46,7 +46,7 @@ public sealed class FormatterConventionTests
     {
         var (formatters, _) = Convention(value.GetType());
         var output = new Dictionary<string, string>();
-        foreach (var f in formatters.Where(f => f.Type.IsInstanceOfType(value)))
+        foreach (var f in formatters.Where(f => Matches(f.Type, value)))
         {
             var writer = new StringWriter();
             Assert.True(f.Format(value, writer));
@@ -55,15 +55,21 @@ public sealed class FormatterConventionTests
         return output;
     }
 
+    // As .NET Interactive matches a formatter's type: a generic type definition matches its constructions.
+    private static bool Matches(Type formatted, object value) => formatted.IsGenericTypeDefinition
+        ? value.GetType().IsGenericType && value.GetType().GetGenericTypeDefinition() == formatted
+        : formatted.IsInstanceOfType(value);
+
     [Fact]
     public void The_attribute_is_internal_and_found_by_name_on_derived_gradient_types()
     {
         var g = Grad.Of((double x, double y, double z) => (x + y) * z);
         var attribute = Assert.Single(g.GetType().GetCustomAttributes(inherit: true), a => a.GetType().Name == "TypeFormatterSourceAttribute");
         Assert.False(attribute.GetType().IsPublic);
-        Assert.Equal(AttributeTargets.Class, attribute.GetType().GetCustomAttribute<AttributeUsageAttribute>()!.ValidOn);
+        Assert.Equal(AttributeTargets.Class | AttributeTargets.Struct, attribute.GetType().GetCustomAttribute<AttributeUsageAttribute>()!.ValidOn);
         Assert.Equal(["text/markdown", "text/plain"], Convention(g.GetType()).Preferred);
         Assert.Equal(["text/html", "text/plain"], Convention(typeof(Trace)).Preferred);
+        Assert.Equal(["text/html", "text/plain"], Convention(typeof(ValueAndGradient<double, double[]>)).Preferred);
     }
 
     [Fact]
@@ -116,5 +122,36 @@ public sealed class FormatterConventionTests
         Assert.False(output["text/latex"].Done);
         Assert.Equal(g.ToListing(), output["text/plain"].Text);
         Assert.Contains(g.ToListing(), output["text/markdown"].Text);
+    }
+
+    [Fact]
+    public void A_value_and_gradient_shows_a_table_by_parameter_name_for_every_arity()
+    {
+        var result = Grad.Of((double x, double y, double z) => (x + y) * z).Evaluate(-2, 5, -4);
+        var output = FormatAll(result);
+        Assert.Equal(["text/html", "text/plain"], output.Keys);
+        Assert.Equal("f = -12, ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3", output["text/plain"]);
+        var table = XElement.Parse(output["text/html"]);
+        Assert.Equal(["f", "∂f/∂x", "∂f/∂y", "∂f/∂z"], table.Descendants("th").Select(th => th.Value));
+        Assert.Equal(["-12", "-4", "-4", "3"], table.Descendants("td").Select(td => td.Value));
+
+        // One formatter per arity's open generic type; each declines the other arities.
+        var (formatters, _) = Convention(result.GetType());
+        Assert.Equal(8, formatters.Select(f => f.Type).Distinct().Count());
+        Assert.All(formatters.Select(f => f.Type), t => Assert.True(t.IsGenericTypeDefinition));
+        Assert.All(formatters.Where(f => f.Type != typeof(ValueAndGradient<,,>)), f => Assert.False(f.Format(result, new StringWriter())));
+        var eight = Grad.Of((double a, double b, double c, double d, double e, double f, double g, double h) => a * h).Evaluate(1, 2, 3, 4, 5, 6, 7, 8);
+        Assert.StartsWith("f = 8, ∂f/∂a = 8, ∂f/∂b = 0,", FormatAll(eight)["text/plain"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_value_and_gradient_of_matrices_shows_each_gradient_as_a_table_with_its_shape()
+    {
+        var w = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(new double[,] { { 3, 0, 0 }, { 0, 4, 0 } });
+        var result = Grad.Of((MathNet.Numerics.LinearAlgebra.Matrix<double> W) => W.FrobeniusNorm()).Evaluate(w);
+        var html = XElement.Parse(FormatAll(result)["text/html"]);
+        var matrix = html.Descendants("table").Single();
+        Assert.Equal("2×3 matrix", matrix.Element("caption")!.Value);
+        Assert.Equal([["0.6", "0", "0"], ["0", "0.8", "0"]], matrix.Descendants("tr").Select(tr => tr.Elements("td").Select(td => td.Value).ToArray()));
     }
 }
