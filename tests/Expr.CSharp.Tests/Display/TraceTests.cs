@@ -7,6 +7,7 @@ using ExprGrad.Tests.Properties;
 using ExprGrad.Tests.Staging;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace ExprGrad.Tests.Display;
 
@@ -316,11 +317,10 @@ public sealed class TraceTests
         Assert.Equal(result.Expected, result.Gradient);
     }
 
-    [Fact]
-    public void Traces_agree_with_the_compiled_gradient_and_the_interpreter_on_random_expressions()
-    {
-        // Every traced value is the reference interpreter's, and the inputs' adjoints are the compiled gradient, bit for bit.
-        PropertyRunner.Check(Prop.ForAll(ExpressionGenerator.Cases(), c =>
+    // Every traced value is the reference interpreter's, and the inputs' adjoints are the compiled gradient, bit for bit.
+    [Property(MaxTest = 300, MaxRejected = 300, QuietOnSuccess = true)]
+    public Property Traces_agree_with_the_compiled_gradient_and_the_interpreter_on_random_expressions() =>
+        Prop.ForAll(ExpressionGenerator.Cases(), c =>
         {
             var point = PointScreen.FindPoint(c, 10, out _);
             return Prop.When(point is not null, () =>
@@ -336,6 +336,5 @@ public sealed class TraceTests
                     && Bits(gradient).SequenceEqual(Bits(t.Gradient)) && Bits(interpretedGradient).SequenceEqual(Bits(t.Gradient))
                     && t.Output.Adjoint is null or 1;
             });
-        }), PropertyRunner.Scaled(300), "trace agrees with Evaluate");
-    }
+        });
 }
