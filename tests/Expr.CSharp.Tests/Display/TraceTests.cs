@@ -282,21 +282,14 @@ public sealed class TraceTests
     [Fact]
     public void A_100000_deep_chain_traces_on_a_1_MiB_stack()
     {
-        // sin(sin(...sin(x)...)): every walk of the trace must be iterative or guarded.
-        const int Depth = 100_000;
-        var x = Expression.Parameter(typeof(double), "x");
-        Expression body = x;
-        for (var i = 0; i < Depth; i++)
-            body = Expression.Call(typeof(Math).GetMethod(nameof(Math.Sin), [typeof(double)])!, body);
-        var f = Expression.Lambda<Func<double, double>>(body, x);
-
+        // sin(sin(...sin(x)...) * 1.0001), shared with ScaleTests: every walk of the trace must be iterative or guarded.
         (int Nodes, bool Drawable, string Svg, string Text, double Gradient, double Expected) result = default;
         Exception? error = null;
         var thread = new Thread(() =>
         {
             try
             {
-                var g = Grad.Of(f);
+                var g = ExprGrad.Tests.Emit.DeepChain.Gradient;
                 var t = g.Trace(0.5);
                 var expected = new double[1];
                 g.Evaluate([0.5], expected);
@@ -310,7 +303,7 @@ public sealed class TraceTests
         thread.Join();
 
         Assert.Null(error);
-        Assert.Equal(Depth + 1, result.Nodes);
+        Assert.Equal(2 * ExprGrad.Tests.Emit.DeepChain.Depth + 1, result.Nodes); // x, and a sine and a product a level
         Assert.False(result.Drawable);
         Assert.Contains("more than 60", result.Svg);
         Assert.Contains("stages not listed", result.Text);
