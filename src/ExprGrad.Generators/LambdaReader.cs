@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Display;
+using ExprGrad.Rules;
 using ExprGrad.Staging;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -25,8 +26,10 @@ internal sealed class InvalidCodeException : Exception;
 /// sub-expression once), and constants arrive folded, as the compiler folds them.
 /// </summary>
 /// <remarks>
-/// A sub-expression that reads fields or properties and no parameter (<c>this.scale</c>, <c>Data.W[2]</c>,
-/// <c>(double)this.count</c>) is a captured value, as a closure's variable is to <c>Grad.Of</c>: read live at every call,
+/// A read of fields or properties that involves no parameter (<c>this.scale</c>, <c>Data.W[2]</c>,
+/// <c>(double)this.count</c>, or integer arithmetic on them) is a captured value, as a closure's variable is to
+/// <c>Grad.Of</c>; double arithmetic and the catalogue's functions on such values are staged operations, as in the
+/// compiler's lambda (<see cref="IsStaged"/>). A captured value is read live at every call,
 /// never differentiated. The engine sees it as the element of a marker array (<see cref="Source"/> gives back its C#), so it
 /// is staged and hash-consed like any captured value, and the generated method reads it once, as the user wrote it.
 /// </remarks>
@@ -133,7 +136,7 @@ internal sealed class LambdaReader
                 return parameter;
             case ILocalReferenceOperation l when _locals.TryGetValue(l.Local, out var local):
                 return local;
-            case var live when IsCaptured(live):
+            case var live when IsCaptured(live) && !IsStaged(live):
                 return Captured(live);
             case IArrayElementReferenceOperation element when !Of(element.ArrayReference).HasFlag(Facts.ReadsParameter):
                 throw Unsupported(element, "a captured array is read at indices known without the parameters: the generated gradient has no rule for an index that depends on them");
@@ -205,6 +208,32 @@ internal sealed class LambdaReader
 
     private bool IsCaptured(IOperation operation) =>
         (Of(operation) & (Facts.ReadsParameter | Facts.ReadsMember)) == Facts.ReadsMember && IsScalar(operation.Type);
+
+    // The functions the engine has a rule for, by the runtime method the compiler's lambda calls.
+    private static readonly HashSet<MethodInfo> RuleMethods =
+        [.. RuleTable.ScalarOperations.Select(op => RuleTable.Get(op).Method).OfType<MethodInfo>()];
+
+    /// <summary>
+    /// True for an operation on captured values that Grad.Of stages as an operation when it meets it in the compiler's
+    /// lambda (double arithmetic, tests of doubles, the catalogue's functions, a conditional choosing a double), so the
+    /// reader builds the same node rather than one captured value: only member reads, elements and conversions are
+    /// captured leaves, as in the importer. Read by its text as one captured value, K0 * K1 and K1 * K0 were two values
+    /// where the engine shares one product, and a conditional written twice was one value where the engine stages two:
+    /// the graphs differed, so the adjoints at a fork were summed in another order, one ulp off Grad.Of.
+    /// </summary>
+    private static bool IsStaged(IOperation operation) => operation switch
+    {
+        IBinaryOperation { OperatorMethod: null } binary => Symbol(binary.OperatorKind) is not (null or "%")
+            && IsNumberOrTruth(binary.Type) && IsNumberOrTruth(binary.LeftOperand.Type) && IsNumberOrTruth(binary.RightOperand.Type),
+        IUnaryOperation { OperatorMethod: null, OperatorKind: UnaryOperatorKind.Minus or UnaryOperatorKind.Plus or UnaryOperatorKind.Not } unary =>
+            IsNumberOrTruth(unary.Type) && IsNumberOrTruth(unary.Operand.Type),
+        IConditionalOperation { WhenFalse: not null } conditional => conditional.Type?.SpecialType == SpecialType.System_Double,
+        IInvocationOperation invocation => TryMethod(invocation) is { } method && RuleMethods.Contains(method),
+        _ => false,
+    };
+
+    private static bool IsNumberOrTruth(ITypeSymbol? type) =>
+        type?.SpecialType is SpecialType.System_Double or SpecialType.System_Boolean;
 
     // Captured value k is element k of a marker array: one per distinct C# text, so a value read twice is staged once.
     private Expression Captured(IOperation operation)
@@ -367,7 +396,11 @@ internal sealed class LambdaReader
         return Expression.Call(method, arguments);
     }
 
-    private static MethodInfo Method(IInvocationOperation invocation)
+    private static MethodInfo Method(IInvocationOperation invocation) =>
+        TryMethod(invocation) ?? throw Unsupported(invocation,
+            $"{invocation.TargetMethod.ContainingType.Name}.{invocation.TargetMethod.Name} has no derivative rule (the catalogue is Math's functions and ExprGrad.Fn)");
+
+    private static MethodInfo? TryMethod(IInvocationOperation invocation)
     {
         var target = invocation.TargetMethod;
         var type = target.ContainingType.ToDisplayString() switch
@@ -377,10 +410,9 @@ internal sealed class LambdaReader
             _ => null,
         };
         var parameterTypes = target.Parameters.Select(p => Clr(p.Type)).ToArray();
-        var method = type is null || parameterTypes.Contains(null) || !target.IsStatic
+        return type is null || parameterTypes.Contains(null) || !target.IsStatic
             ? null
             : type.GetMethod(target.Name, BindingFlags.Public | BindingFlags.Static, parameterTypes!);
-        return method ?? throw Unsupported(invocation, $"{target.ContainingType.Name}.{target.Name} has no derivative rule (the catalogue is Math's functions and ExprGrad.Fn)");
     }
 
     private Expression Constant(IOperation operation, object value, ITypeSymbol type) => type.SpecialType switch

@@ -3,9 +3,10 @@ module ExprGrad.Symbolic.Tests.ParseProperties
 open System
 open System.Globalization
 open System.Linq.Expressions
+open Xunit
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open FsCheck.Xunit
 open ExprGrad.Symbolic
 open ExprGrad.Symbolic.Tests.ParseTests
 
@@ -22,9 +23,9 @@ let private alphabet = "xyz_01923.eE+-*/^(),  \t\nsinlogpqa$é"
 let private randomText =
     Gen.elements alphabet |> Gen.arrayOf |> Gen.map String
 
-[<Fact>]
+[<Property(MaxTest = 2000, MaxRejected = 2000, QuietOnSuccess = true)>]
 let ``Random strings over the formula alphabet parse or fail cleanly`` () =
-    Check.property "random text" 2000 (Prop.forAll (Arb.fromGen randomText) cleanly)
+    Prop.forAll (Arb.fromGen randomText) cleanly
 
 // ---- Valid formulas from a grammar, with their own evaluation ----
 
@@ -96,17 +97,16 @@ let private spaced =
         return formula, print space 0 formula
     }
 
-[<Fact>]
+[<Property(MaxTest = 300, MaxRejected = 300, QuietOnSuccess = true)>]
 let ``Random valid formulas parse and evaluate as the generator evaluates them`` () =
     let point = Map [ "x", 0.75; "y", -1.25; "z", 2.0; "w_1", 0.5 ]
-    Check.property "valid formulas" 300 (
-        Prop.forAll (Arb.fromGen spaced) (fun (formula, text) ->
-            let f = Parse.lambda library text
-            let expected = value point formula
-            let actual = evaluate f [ for p in f.Parameters -> nonNull p.Name, point[nonNull p.Name] ]
-            let same = BitConverter.DoubleToInt64Bits expected = BitConverter.DoubleToInt64Bits actual
-                       || (Double.IsNaN expected && Double.IsNaN actual)
-            same |> Prop.label $"{text}: expected {expected}, got {actual}"))
+    Prop.forAll (Arb.fromGen spaced) (fun (formula, text) ->
+        let f = Parse.lambda library text
+        let expected = value point formula
+        let actual = evaluate f [ for p in f.Parameters -> nonNull p.Name, point[nonNull p.Name] ]
+        let same = BitConverter.DoubleToInt64Bits expected = BitConverter.DoubleToInt64Bits actual
+                   || (Double.IsNaN expected && Double.IsNaN actual)
+        same |> Prop.label $"{text}: expected {expected}, got {actual}")
 
 // ---- Mutations of valid formulas ----
 
@@ -130,7 +130,7 @@ let private mutate (text: string) (m: Mutation) =
         let d = abs depth
         String('(', d) + text + String(')', d)
 
-[<Fact>]
+[<Property(MaxTest = 500, MaxRejected = 500, QuietOnSuccess = true)>]
 let ``Mutations of valid formulas parse or fail cleanly`` () =
     let mutation =
         Gen.oneof
@@ -144,4 +144,4 @@ let ``Mutations of valid formulas parse or fail cleanly`` () =
             let! mutations = Gen.listOfLength 3 mutation
             return List.fold mutate text mutations
         }
-    Check.property "mutated formulas" 500 (Prop.forAll (Arb.fromGen mutated) cleanly)
+    Prop.forAll (Arb.fromGen mutated) cleanly

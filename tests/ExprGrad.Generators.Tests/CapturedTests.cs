@@ -157,6 +157,39 @@ public sealed class CapturedTests
         Assert.Equal(expected[0], gradient[0]);
     }
 
+    [Fact]
+    public void Arithmetic_on_captured_values_is_staged_as_in_the_compilers_lambda()
+    {
+        // Shrunk from the random-function property test (∂/∂a[1] one ulp off Grad.Of). To Grad.Of, K0 * K1 and
+        // K1 * K0 are one product (staging orders a product's operands), so p = K0·K1·a[1] is one stage read twice and
+        // a[1]'s adjoint is (y + x)·K0K1. The generator read each parameter-free product as one opaque captured value,
+        // by its text: two products, two stages, and the adjoint y·K1K0 + x·K0K1, rounded differently.
+        var (output, diagnostics) = Driver.Run("""
+            using System;
+            using System.Linq.Expressions;
+            using ExprGrad;
+            public static partial class Model
+            {
+                public static double K0 = 0.1, K1 = 3;
+                [Differentiable]
+                public static double F(double[] a, double x, double y) => K0 * K1 * a[1] * x + K1 * K0 * a[1] * y;
+                public static Expression<Func<double[], double, double, double>> L() => (a, x, y) => K0 * K1 * a[1] * x + K1 * K0 * a[1] * y;
+                public static double Call(double[] a, double x, double y, double[] da, double[] d) => FWithGradient(a, x, y, da, out d[0], out d[1]);
+            }
+            """);
+        Assert.Empty(diagnostics);
+        var type = Driver.Load(output).GetType("Model")!;
+        var reference = Grad.Of((System.Linq.Expressions.LambdaExpression)type.GetMethod("L")!.Invoke(null, null)!);
+        var (x, y) = (-2.030702, -2.358263);
+        var expected = new double[4];
+        var value = reference.Evaluate([0.5, 1.25, x, y], expected);
+        Assert.Equal((y + x) * (0.1 * 3), expected[1]); // the worked number: -1.3166895, where y·0.3 + x·0.3 is -1.3166895000000003
+
+        var (da, d) = (new double[2], new double[2]);
+        Assert.Equal(value, (double)type.GetMethod("Call")!.Invoke(null, [new[] { 0.5, 1.25 }, x, y, da, d])!);
+        Assert.Equal(expected, da.Concat(d).ToArray());
+    }
+
     [Theory]
     [InlineData("[Differentiable] double F(double x) => x * W[(int)x];", "W[(int)x]", "a captured array is read at indices known without the parameters")]
     [InlineData("[Differentiable] double F(double[] a) => a[Count] * 2;", "Count", "a parameter array is indexed by constants")]

@@ -57,14 +57,7 @@ public class ScaleTests
     public void A_100000_deep_chain_of_functions_differentiates_on_a_1_MiB_stack()
     {
         // sin(sin(...sin(x)...) * 1.0001): every stage has a real backward stage, and the graph is split into many methods.
-        const int Depth = 100_000;
-        var x = Expression.Parameter(typeof(double), "x");
-        var sin = typeof(Math).GetMethod(nameof(Math.Sin), [typeof(double)])!;
-        Expression body = x;
-        for (var i = 0; i < Depth; i++)
-            body = Expression.Multiply(Expression.Call(sin, body), Expression.Constant(1.0001));
-        var f = Expression.Lambda<Func<double, double>>(body, x);
-
+        const int Depth = DeepChain.Depth;
         double value = 0, dx = 0;
         string code = "", formula = "";
         Exception? error = null;
@@ -72,7 +65,7 @@ public class ScaleTests
         {
             try
             {
-                var g = Grad.Of(f);
+                var g = DeepChain.Gradient;
                 (value, dx) = g.Evaluate(0.3);
                 // The displays walk the same graph and must survive its depth: two stages a level each way.
                 code = g.ToCode();
@@ -100,8 +93,8 @@ public class ScaleTests
     public void Conditionals_nested_10000_deep_differentiate_and_deeper_fail_cleanly_on_a_1_MiB_stack()
     {
         // x > 0 ? (x > 1 ? (... ? x·x : x) : x) : x: every level a region inside the last, on both passes.
-        // (Deeper than 10,000 is refused by name; the test stops at 20,000 because Expression.Condition itself takes
-        // quadratic time to build such a tree: 100,000 levels take the BCL about 45 s.)
+        // (Deeper than 10,000 is refused by name, from the first level past it; the test goes no deeper because
+        // Expression.Condition itself takes quadratic time to build such a tree: 100,000 levels take the BCL about 45 s.)
         static Expression<Func<double, double>> Nested(int depth)
         {
             var x = Expression.Parameter(typeof(double), "x");
@@ -126,7 +119,7 @@ public class ScaleTests
                 }
             }
             catch (Exception e) { error = e; }
-            try { Grad.Of(Nested(2 * Deepest)); }
+            try { Grad.Of(Nested(Deepest + 1)); }
             catch (Exception e) { tooDeep = e; }
         }, 1024 * 1024);
         thread.Start();
@@ -238,5 +231,30 @@ public class ScaleTests
                 Count++;
             return base.Visit(node);
         }
+    }
+}
+
+/// <summary>
+/// The 100,000-deep chain sin(sin(...sin(x)...) * 1.0001), differentiated once for the tests that walk it (compiling
+/// its 400,000 stages is most of their time). Built by the first test to ask, on that test's 1 MiB thread, so the
+/// import, sweep and emission run on a small stack whichever test comes first; the gradient is immutable and safe to
+/// share.
+/// </summary>
+internal static class DeepChain
+{
+    public const int Depth = 100_000;
+
+    private static readonly Lazy<Gradient<double>> Shared = new(() => Grad.Of(Lambda()), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static Gradient<double> Gradient => Shared.Value;
+
+    public static Expression<Func<double, double>> Lambda()
+    {
+        var x = Expression.Parameter(typeof(double), "x");
+        var sin = typeof(Math).GetMethod(nameof(Math.Sin), [typeof(double)])!;
+        Expression body = x;
+        for (var i = 0; i < Depth; i++)
+            body = Expression.Multiply(Expression.Call(sin, body), Expression.Constant(1.0001));
+        return Expression.Lambda<Func<double, double>>(body, x);
     }
 }

@@ -925,9 +925,10 @@ internal static class ExpressionGenerator
     }
 
     /// <summary>The points tried for a case, in order: uniform in [−PointRange, PointRange], from the case's seed.</summary>
+    /// <remarks>Seeded by arithmetic, not <see cref="HashCode"/>, whose hashes differ from process to process: a replayed case gets the same points.</remarks>
     public static double[] Point(GeneratedCase c, int attempt)
     {
-        var random = new Random(HashCode.Combine(c.PointSeed, attempt));
+        var random = new Random(unchecked(c.PointSeed * 7919 + attempt * 104_729));
         var point = new double[c.Lowered.Dimension];
         for (var i = 0; i < point.Length; i++)
             point[i] = Math.Round((random.NextDouble() * 2 - 1) * PointRange, 6);

@@ -6,6 +6,7 @@ using ExprGrad.Rules;
 using ExprGrad.Staging;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Microsoft.FSharp.Core;
 using Xunit;
 using Xunit.Abstractions;
@@ -75,23 +76,15 @@ public sealed class GradientProperties(ITestOutputHelper output)
         Assert.True(unexercised.Count == 0, "operations never exercised by the random property: " + string.Join(", ", unexercised));
     }
 
-    [Fact]
-    public void Value_agrees_with_the_lambda_compiled_by_Linq()
-    {
-        PropertyRunner.Check(Prop.ForAll(ExpressionGenerator.Cases(), ValueAgrees), PropertyRunner.Scaled(ValueCases), "value agrees with Compile()");
-    }
+    // FsCheck.Xunit properties: a failure prints FsCheck's seed, and [Property(Replay = "seed,gamma")] reruns that run.
+    [Property(MaxTest = ValueCases, MaxRejected = ValueCases, QuietOnSuccess = true)]
+    public Property Value_agrees_with_the_lambda_compiled_by_Linq() => Prop.ForAll(ExpressionGenerator.Cases(), ValueAgrees);
 
-    [Fact]
-    public void Typed_evaluation_agrees_with_span_evaluation()
-    {
-        PropertyRunner.Check(Prop.ForAll(ExpressionGenerator.Cases(), TypedAgrees), PropertyRunner.Scaled(ValueCases), "typed Evaluate agrees with span Evaluate");
-    }
+    [Property(MaxTest = ValueCases, MaxRejected = ValueCases, QuietOnSuccess = true)]
+    public Property Typed_evaluation_agrees_with_span_evaluation() => Prop.ForAll(ExpressionGenerator.Cases(), TypedAgrees);
 
-    [Fact]
-    public void Evaluate_is_repeatable_and_overwrites_the_gradient()
-    {
-        PropertyRunner.Check(Prop.ForAll(ExpressionGenerator.Cases(), IsRepeatable), PropertyRunner.Scaled(RepeatCases), "Evaluate is repeatable");
-    }
+    [Property(MaxTest = RepeatCases, MaxRejected = RepeatCases, QuietOnSuccess = true)]
+    public Property Evaluate_is_repeatable_and_overwrites_the_gradient() => Prop.ForAll(ExpressionGenerator.Cases(), IsRepeatable);
 
     // Found by the gradient property (shrunk from a random case): the importer folded a conditional with a constant
     // test without importing the untaken branch, so an array read only there did not count toward the layout, and
