@@ -10,6 +10,14 @@ namespace ExprGrad;
 /// The entry point: <c>Grad.Of(lambda)</c> stages the lambda, differentiates it in reverse mode and compiles the
 /// value and gradient into one delegate.
 /// </summary>
+/// <remarks>
+/// A sub-expression that reads no parameter is data, whatever it calls (<c>Math.Clamp(k, 0, 1) * x</c> with a captured
+/// <c>k</c>, <c>h.Get() * x</c>, <c>w.Length * x</c>): evaluated as written at every call, inside a conditional's
+/// branch only when that branch runs, and never differentiated; an exception it throws reaches the caller unchanged.
+/// A pure read (fields, properties, elements, lengths and operators on them) is one value however often it is
+/// written; a method or delegate call runs once per occurrence per call, as C# runs it (<c>h.Get() + h.Get()</c> calls
+/// <c>Get</c> twice), in no promised order between occurrences.
+/// </remarks>
 /// <example>
 /// <code>
 /// var g = Grad.Of((double x, double y, double z) =&gt; (x + y) * z);

@@ -94,7 +94,10 @@ internal static class StagedCode
         : v == 0 && double.IsNegative(v) ? "-0.0"
         : v.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>The display name of a captured value: its variable, member path and indices (<c>data.y</c>, <c>w[2]</c>).</summary>
+    /// <summary>
+    /// The display name of a captured value: its variable, member path and indices (<c>data.y</c>, <c>w[2]</c>,
+    /// <c>w.Length</c>), or for any other data its C# (<c>Math.Clamp(k, 0, 1)</c>, <c>h.Get()</c>).
+    /// </summary>
     public static string CapturedName(Expression live)
     {
         var parts = new List<string>();
@@ -111,11 +114,15 @@ internal static class StagedCode
                     parts.Add($"[{(index.Right is ConstantExpression { Value: { } i } ? Convert.ToString(i, CultureInfo.InvariantCulture) : "i")}]");
                     e = index.Left;
                     break;
-                case UnaryExpression u:
+                case UnaryExpression { NodeType: ExpressionType.ArrayLength } length:
+                    parts.Add(".Length");
+                    e = length.Operand;
+                    break;
+                case UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked } u:
                     e = u.Operand;
                     break;
                 default:
-                    return parts.Count == 0 ? "captured" : Join(parts);
+                    return DataText.Of(live);
             }
 
         static string Join(List<string> parts)

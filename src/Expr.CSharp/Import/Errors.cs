@@ -9,7 +9,7 @@ internal static class Errors
         "+, -, *, /, unary -, Math.Exp, Log (1 and 2 arguments), Log10, Log2, Sqrt, Cbrt, Pow, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, " +
         "Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Max, Min, Sign, Floor, Ceiling, Round, Truncate, Fn.Sigmoid, Fn.Relu, Fn.Softplus, " +
         "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants, " +
-        "captured variables, and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
+        "captured variables and any sub-expression that reads no parameter (data, evaluated as written at every call), and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
         "TransposeThisAndMultiply, OuterProduct, Pointwise* functions, Map, Map2, Sum, DotProduct, L2Norm (vectors), FrobeniusNorm, " +
         "RowSums, ColumnSums, elements at constant indices, Fn.Softmax, Fn.LogSumExp, Fn.CrossEntropy, Fn.SquaredError";
 
@@ -19,12 +19,14 @@ internal static class Errors
     public static ExprGradException UnsupportedNode(Expression e) => Unsupported(e, $"'{e.NodeType}'");
 
     public static ExprGradException NoRule(MethodCallExpression call) =>
-        new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method " +
+        new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
+            $"and it reads a parameter (a call on data alone, like Math.Clamp(k, 0, 1) with a captured k, is evaluated as data) " +
             $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function", call);
 
     public static ExprGradException Invocation(InvocationExpression e) =>
         new($"cannot differentiate the delegate call {Show(e)}: ExprGrad sees only the lambda's own expression tree, not a delegate's " +
-            "compiled body; write the function inline in the lambda, or use an Fn function", e);
+            "compiled body, and its arguments read a parameter (a delegate called on data alone is evaluated as data); write the function " +
+            "inline in the lambda, or use an Fn function", e);
 
     public static ExprGradException ParameterType(ParameterExpression p) =>
         new($"parameter '{p.Name}' has type {p.Type.Name}; parameters must be double, double[], Vector<double> or Matrix<double>", p);
@@ -34,6 +36,10 @@ internal static class Errors
 
     public static ExprGradException UnindexedArray(ParameterExpression p) =>
         new($"the array parameter '{p.Name}' is used whole; index it with a constant, like {p.Name}[0]", p);
+
+    public static ExprGradException ParameterLength(Expression e, ParameterExpression p) =>
+        new($"{Show(e)} reads the length of the array parameter '{p.Name}', which is not supported yet: the layout of a double[] " +
+            $"parameter is fixed when Grad.Of runs (by the highest constant index read); capture the length, or a captured array, instead", e);
 
     public static ExprGradException ArrayIndex(Expression e, ParameterExpression p) =>
         new($"the index in {Show(e)} is not a constant: an element of the array parameter '{p.Name}' must be read at an index " +

@@ -57,33 +57,6 @@ internal sealed partial class Importer
         }
     }
 
-    /// <summary>Whether a (small) sub-tree reads no parameter of any lambda; a large one is taken as reading one.</summary>
-    private sealed class ParameterFree : ExpressionVisitor
-    {
-        private const int MaxNodes = 1000;
-        private int _nodes;
-        private bool _reads;
-
-        public static bool Check(Expression e)
-        {
-            var visitor = new ParameterFree();
-            visitor.Visit(e);
-            return !visitor._reads;
-        }
-
-        public override Expression? Visit(Expression? node)
-        {
-            if (node is null || _reads)
-                return node;
-            if (++_nodes > MaxNodes || node is ParameterExpression or LambdaExpression)
-            {
-                _reads = true;
-                return node;
-            }
-            return base.Visit(node);
-        }
-    }
-
     // A number that reads a vector or matrix directly: inside a Map's lambda it is computed once, outside the loop.
     private static bool ReadsTensor(Expression e) => e switch
     {

@@ -117,9 +117,9 @@ internal sealed partial class Importer
             case MemberExpression:
                 return Live(e);
             case InvocationExpression invoke:
-                throw Errors.Invocation(invoke);
+                return Data(invoke) ?? throw Errors.Invocation(invoke);
             default:
-                throw Errors.UnsupportedNode(e);
+                return Data(e) ?? throw ParameterLength(e) ?? Errors.UnsupportedNode(e);
         }
     }
 
@@ -144,7 +144,7 @@ internal sealed partial class Importer
             case MemberExpression or BinaryExpression { NodeType: ExpressionType.ArrayIndex } when TryLive(e, out var root, out var path):
                 return _b.Captured(e, root, path);
             default:
-                throw Errors.Unsupported(e, $"the test '{e.NodeType}'");
+                return Data(e) ?? throw Errors.Unsupported(e, $"the test '{e.NodeType}'");
         }
     }
 
@@ -192,7 +192,7 @@ internal sealed partial class Importer
             return _b.Constant(Convert.ToDouble(constant, System.Globalization.CultureInfo.InvariantCulture));
         if (IsNumeric(operand.Type) && TryLive(operand, out var root, out var path))
             return _b.Captured(u, root, path);
-        throw Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
+        return Data(u) ?? throw ParameterLength(operand) ?? Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
     }
 
     private Node Conditional(ConditionalExpression c)
@@ -227,10 +227,9 @@ internal sealed partial class Importer
     private Node Call(MethodCallExpression call)
     {
         var m = call.Method;
-        if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double)))
-            throw Errors.NoRule(call);
-        if (!Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
-            throw Errors.NoRule(call);
+        if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double))
+            || !Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
+            return Data(call) ?? throw Errors.NoRule(call);
         return call.Arguments.Count == 1
             ? _b.Apply(op, Value(call.Arguments[0]))
             : _b.Apply(op, Value(call.Arguments[0]), Value(call.Arguments[1]));
@@ -239,11 +238,12 @@ internal sealed partial class Importer
     private Node Live(Expression e) =>
         TryLive(e, out var root, out var path)
             ? _b.Captured(e, root, path)
-            : throw Errors.UnsupportedNode(e);
+            : Data(e) ?? throw Errors.UnsupportedNode(e);
 
     /// <summary>
-    /// A captured variable: a chain of field and property reads (and array elements at such indices) from a
-    /// constant or a static member. It is read live at every call and never differentiated.
+    /// A captured variable: a chain of field and property reads (and array elements and lengths) from a constant or
+    /// a static member, or conversions and operators on such reads (<c>(double)(n * 2)</c>, an index <c>w[i + 1]</c>).
+    /// It is read live at every call and never differentiated; equal reads of the same objects are one node.
     /// </summary>
     private bool TryLive(Expression e, out object? root, out string path)
     {
@@ -293,9 +293,46 @@ internal sealed partial class Importer
                     return false;
                 path.Append(" as ").Append(u.Type.Name);
                 return true;
+            case UnaryExpression { NodeType: ExpressionType.ArrayLength } length:
+                if (!TryLive(length.Operand, path, out root))
+                    return false;
+                path.Append(".Length");
+                return true;
+            // Operators on reads are reads too (no method runs): the source generator shares them by their text.
+            case UnaryExpression { NodeType: ExpressionType.Negate or ExpressionType.UnaryPlus or ExpressionType.Not, Method: null } u:
+                path.Append(u.NodeType).Append('(');
+                return TryLiveOperand(u.Operand, path, ref root) && Close(path);
+            case BinaryExpression { Method: null, Conversion: null } b when b.NodeType != ExpressionType.ArrayIndex:
+                path.Append(b.NodeType).Append('(');
+                return TryLiveOperand(b.Left, path, ref root) && Comma(path) && TryLiveOperand(b.Right, path, ref root) && Close(path);
+            case ConditionalExpression c:
+                path.Append("If(");
+                return TryLiveOperand(c.Test, path, ref root) && Comma(path) && TryLiveOperand(c.IfTrue, path, ref root)
+                    && Comma(path) && TryLiveOperand(c.IfFalse, path, ref root) && Close(path);
             default:
                 return false;
         }
+
+        static bool Comma(StringBuilder path) => path.Append(", ") is not null;
+        static bool Close(StringBuilder path) => path.Append(')') is not null;
+    }
+
+    // An operand of an operator on reads: a number written out, or a read whose root is the expression's root or
+    // is numbered in its path.
+    private bool TryLiveOperand(Expression e, StringBuilder path, ref object? root)
+    {
+        if (e is ConstantExpression { Value: var value } && (value is null || value.GetType().IsPrimitive || value is decimal))
+        {
+            path.Append(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append(':').Append(e.Type.Name);
+            return true;
+        }
+        if (!TryLive(e, path, out var own))
+            return false;
+        if (root is null)
+            root = own;
+        else if (own is not null && !ReferenceEquals(own, root))
+            path.Append(" of #").Append(RootNumber(own));
+        return true;
     }
 
     // The same number for the same object (by reference) within one import.
