@@ -26,11 +26,12 @@ internal sealed class InvalidCodeException : Exception;
 /// sub-expression once), and constants arrive folded, as the compiler folds them.
 /// </summary>
 /// <remarks>
-/// A read of fields or properties that involves no parameter (<c>this.scale</c>, <c>Data.W[2]</c>,
-/// <c>(double)this.count</c>, or integer arithmetic on them) is a captured value, as a closure's variable is to
-/// <c>Grad.Of</c>; double arithmetic and the catalogue's functions on such values are staged operations, as in the
-/// compiler's lambda (<see cref="IsStaged"/>). A captured value is read live at every call,
-/// never differentiated. The engine sees it as the element of a marker array (<see cref="Source"/> gives back its C#), so it
+/// A sub-expression that reads no parameter and is not a constant (<c>this.scale</c>, <c>Data.W[2]</c>,
+/// <c>(double)this.count</c>, integer arithmetic on them, <c>Math.Clamp(this.k, 0, 1)</c>, <c>this.h.Get()</c>,
+/// <c>this.w.Length</c>) is a captured value, data as it is to <c>Grad.Of</c>; double arithmetic and the catalogue's
+/// functions on such values are staged operations, as in the compiler's lambda (<see cref="IsStaged"/>). A captured
+/// value is read live at every call, never differentiated. A pure read is one value however often it is written; one
+/// that calls a method is one value per occurrence, evaluated once per call as C# evaluates it (as in <c>Grad.Of</c>). The engine sees it as the element of a marker array (<see cref="Source"/> gives back its C#), so it
 /// is staged and hash-consed like any captured value, and the generated method reads it once, as the user wrote it.
 /// </remarks>
 internal sealed class LambdaReader
@@ -40,7 +41,7 @@ internal sealed class LambdaReader
     private readonly Dictionary<ILocalSymbol, IOperation> _localValues = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<IOperation, Facts> _facts = [];
     private readonly Dictionary<(string Text, bool IsBool), int> _capturedAt = [];
-    private readonly List<(string Name, string Text)> _captured = [];
+    private readonly List<(string Name, string Text, bool Once)> _captured = [];
     // The engine's stand-ins for captured values: element k of one of these is captured value k.
     private readonly double[] _numbers = [];
     private readonly bool[] _flags = [];
@@ -59,8 +60,11 @@ internal sealed class LambdaReader
         return (Expression.Lambda(body, method.Name, parameters), reader);
     }
 
-    /// <summary>A captured value's C# (<c>this.scale</c>) and a name for the local that holds it (<c>scale</c>).</summary>
-    public (string Name, string Text) Source(Expression live) =>
+    /// <summary>
+    /// A captured value's C# (<c>this.scale</c>), a name for the local that holds it (<c>scale</c>), and whether it
+    /// calls a method, so must run once per call however often the gradient reads it.
+    /// </summary>
+    public (string Name, string Text, bool Once) Source(Expression live) =>
         live is BinaryExpression { Left: ConstantExpression { Value: var markers }, Right: ConstantExpression { Value: int k } }
             && (markers == _numbers || markers == _flags)
             ? _captured[k]
@@ -183,6 +187,7 @@ internal sealed class LambdaReader
         None = 0,
         ReadsParameter = 1,
         ReadsMember = 2,
+        Calls = 4,
     }
 
     // What a sub-expression reads, once per operation (the reader asks at every level of a deep tree).
@@ -199,6 +204,7 @@ internal sealed class LambdaReader
             IParameterReferenceOperation => Facts.ReadsParameter,
             ILocalReferenceOperation l => _localValues.TryGetValue(l.Local, out var value) ? Of(value) : Facts.None,
             IFieldReferenceOperation or IPropertyReferenceOperation when operation.ConstantValue is not { HasValue: true } => Facts.ReadsMember,
+            IInvocationOperation => Facts.Calls,
             _ => Facts.None,
         };
         foreach (var child in operation.ChildOperations)
@@ -206,8 +212,10 @@ internal sealed class LambdaReader
         return _facts[operation] = facts;
     }
 
+    // Data: reads no parameter, but a member or a method's result (a constant alone is folded by C# or staged).
     private bool IsCaptured(IOperation operation) =>
-        (Of(operation) & (Facts.ReadsParameter | Facts.ReadsMember)) == Facts.ReadsMember && IsScalar(operation.Type);
+        Of(operation) is var facts && !facts.HasFlag(Facts.ReadsParameter) && (facts & (Facts.ReadsMember | Facts.Calls)) != 0
+        && IsScalar(operation.Type);
 
     // The functions the engine has a rule for, by the runtime method the compiler's lambda calls.
     private static readonly HashSet<MethodInfo> RuleMethods =
@@ -235,7 +243,8 @@ internal sealed class LambdaReader
     private static bool IsNumberOrTruth(ITypeSymbol? type) =>
         type?.SpecialType is SpecialType.System_Double or SpecialType.System_Boolean;
 
-    // Captured value k is element k of a marker array: one per distinct C# text, so a value read twice is staged once.
+    // Captured value k is element k of a marker array: one per distinct C# text, so a value read twice is staged once;
+    // but one per occurrence if it calls a method, which C# runs once per occurrence (as Grad.Of's importer does).
     private Expression Captured(IOperation operation)
     {
         var type = operation.Type!;
@@ -243,10 +252,13 @@ internal sealed class LambdaReader
         var text = Text(operation);
         if (!isBool && type.SpecialType != SpecialType.System_Double)
             throw Unsupported(operation, $"'{text}' is a {type.ToDisplayString()} read when the method runs, in integer arithmetic with a parameter: convert it to double first");
-        if (!_capturedAt.TryGetValue((text, isBool), out var k))
+        var once = Of(operation).HasFlag(Facts.Calls);
+        if (once || !_capturedAt.TryGetValue((text, isBool), out var k))
         {
-            _capturedAt[(text, isBool)] = k = _captured.Count;
-            _captured.Add((NameOf(operation) ?? $"c{k}", text));
+            k = _captured.Count;
+            if (!once)
+                _capturedAt[(text, isBool)] = k;
+            _captured.Add((NameOf(operation) ?? $"c{k}", text, once));
         }
         return Expression.ArrayIndex(Expression.Constant(isBool ? _flags : _numbers), Expression.Constant(k));
     }
@@ -287,12 +299,26 @@ internal sealed class LambdaReader
             case IConditionalOperation { WhenFalse: { } otherwise } conditional:
                 return $"({Text(conditional.Condition)} ? {Text(conditional.WhenTrue)} : {Text(otherwise)})";
             case IInvocationOperation invocation:
-                var method = Method(invocation); // only the catalogue's functions: what a closure may call in Grad.Of
-                var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Text(a.Value));
-                return $"global::{method.DeclaringType!.FullName}.{method.Name}({string.Join(", ", arguments)})";
+                return Invocation(invocation);
             default:
                 throw Unsupported(operation, $"{Article(operation.Kind)} is not something a captured value can be (fields, properties, elements, arithmetic and Math functions of them)");
         }
+    }
+
+    // Any method on data, as written: static ones through global::, generic ones with their type arguments.
+    private string Invocation(IInvocationOperation invocation)
+    {
+        var target = invocation.TargetMethod;
+        if (invocation.Arguments.Any(a => a.Parameter is null || a.Parameter.RefKind != RefKind.None || a.ArgumentKind == ArgumentKind.ParamArray))
+            throw Unsupported(invocation, "a call with ref, out or params arguments is not something a captured value can be");
+        var arguments = string.Join(", ", invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Text(a.Value)));
+        var name = SyntaxFacts.GetKeywordKind(target.Name) == SyntaxKind.None ? target.Name : "@" + target.Name;
+        if (target.IsGenericMethod)
+            name += $"<{string.Join(", ", target.TypeArguments.Select(t => t.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)))}>";
+        var receiver = invocation.Instance is { } instance
+            ? Text(instance)
+            : target.ContainingType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+        return $"{receiver}.{name}({arguments})";
     }
 
     private string Member(IOperation? instance, ISymbol member)
@@ -350,6 +376,7 @@ internal sealed class LambdaReader
         IFieldReferenceOperation field => Identifier(field.Field.Name),
         IPropertyReferenceOperation property => Identifier(property.Property.Name),
         ILocalReferenceOperation local => Identifier(local.Local.Name),
+        IInvocationOperation invocation => Identifier(char.ToLowerInvariant(invocation.TargetMethod.Name[0]) + invocation.TargetMethod.Name[1..]),
         IArrayElementReferenceOperation element => NameOf(element.ArrayReference) is { } array
             ? array + (element.Indices.All(i => i.ConstantValue.HasValue) ? "_" + string.Join("_", element.Indices.Select(i => i.ConstantValue.Value)) : "")
             : null,

@@ -40,10 +40,11 @@ internal static class StagedCode
     /// <param name="modifiers">Its modifiers (<c>public static</c>).</param>
     /// <param name="indent">The indentation of its first line.</param>
     /// <param name="captured">
-    /// For each captured value, its C# (<c>this.scale</c>) and a name for the local that holds it. A captured value of
-    /// the top level is read once, first; one inside a conditional's branch where that branch runs.
+    /// For each captured value, its C# (<c>this.scale</c>), a name for the local that holds it, and whether it must run
+    /// once (a call: C# evaluates each occurrence once). A captured value of the top level is read once, first; one
+    /// inside a conditional's branch where that branch runs, at each read, or at the first read if it must run once.
     /// </param>
-    public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent, Func<Expression, (string Name, string Text)> captured)
+    public static string PrintMethod(StagedGraph graph, string name, string modifiers, string indent, Func<Expression, (string Name, string Text, bool Once)> captured)
     {
         var printer = new Printer(graph, captured);
         var body = printer.Print();
@@ -133,10 +134,11 @@ internal static class StagedCode
     }
 
     // captured is null for the display listing, and gives a captured value's C# when printing a method.
-    private sealed class Printer(StagedGraph graph, Func<Expression, (string Name, string Text)>? captured)
+    private sealed class Printer(StagedGraph graph, Func<Expression, (string Name, string Text, bool Once)>? captured)
     {
         private readonly bool _isMethod = captured is not null;
         private readonly Dictionary<Node, string> _names = [];
+        private readonly Dictionary<Node, string> _onceLocals = [];
         private readonly HashSet<string> _taken = [];
         private readonly Dictionary<Node, int> _reads = [];
         private readonly HashSet<Node> _temps = [];
@@ -194,7 +196,7 @@ internal static class StagedCode
                     _names[n] = _slotValues[Slot(n)];
                 else if (n.Op == Op.Captured && captured is not null)
                 {
-                    var (hint, text) = captured(n.Live!);
+                    var (hint, text, _) = captured(n.Live!);
                     _names[n] = Claim(hint);
                     CapturedLoads.Add($"{(n.IsBool ? "bool" : "double")} {_names[n]} = {text};");
                 }
@@ -381,7 +383,18 @@ internal static class StagedCode
                 case Op.Captured when captured is not null:
                     // Read where it is used when it is inside a branch: element 5 of a captured array may not exist
                     // when the branch is not taken.
-                    return (_names.TryGetValue(n, out var local) ? local : $"({captured(n.Live!).Text})", Primary);
+                    // A call still runs once: every read goes through a nullable local that the first read sets.
+                    if (_names.TryGetValue(n, out var local))
+                        return (local, Primary);
+                    var (hint, text, once) = captured(n.Live!);
+                    if (!once)
+                        return ($"({text})", Primary);
+                    if (!_onceLocals.TryGetValue(n, out local))
+                    {
+                        _onceLocals[n] = local = Claim(hint);
+                        CapturedLoads.Add($"{(n.IsBool ? "bool" : "double")}? {local} = null;");
+                    }
+                    return ($"({local} ??= {text})", Primary);
                 case Op.Captured:
                     return (CapturedName(n.Live!), Primary);
             }
