@@ -66,6 +66,7 @@ public sealed class CoverageTests
         Assert.True(Any(t => t is PartialTerm), "no NaN-guarded partial function generated");
         Assert.True(Any(t => t is CapturedLeaf), "no captured variable generated");
         Assert.True(Any(t => t is CapturedElementLeaf), "no captured array element generated");
+        Assert.True(Any(t => t is ClampedCapturedLeaf), "no clamped captured value (data that calls a method) generated");
         Assert.True(Any(t => t is CapturedFlagLeaf), "no captured truth value generated");
         Assert.True(Any(t => t is ElementLeaf), "no array element read generated");
         Assert.True(samples.Any(c => TermWalk.HasSharing(c.Body)), "no shared sub-expression generated");

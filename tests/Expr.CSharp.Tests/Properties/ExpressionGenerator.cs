@@ -78,6 +78,20 @@ internal sealed class CapturedLeaf(double value) : Term
     public override Term With(IReadOnlyList<Term> children) => this;
 }
 
+/// <summary>
+/// Data that calls a method: <c>Math.Clamp(k, lo, hi)</c> of a captured variable, which Grad.Of has no rule for and
+/// evaluates as data at every call (one value per occurrence), never differentiated.
+/// </summary>
+internal sealed class ClampedCapturedLeaf(double value, double low, double high) : Term
+{
+    public CapturedBox<double> Box { get; } = new() { Value = value };
+    public double Low { get; } = low;
+    public double High { get; } = high;
+    public override Sort Sort => Sort.Number;
+    public override IReadOnlyList<Term> Children => [];
+    public override Term With(IReadOnlyList<Term> children) => this;
+}
+
 /// <summary>The closure object of a captured variable (<see cref="CapturedLeaf"/>, <see cref="CapturedFlagLeaf"/>).</summary>
 internal sealed class CapturedBox<T>
 {
@@ -436,6 +450,7 @@ internal sealed class GeneratedCase(Signature signature, Term body, int pointSee
         .Select(t => t switch
         {
             CapturedLeaf b => b.Box.Value.ToString("R", CultureInfo.InvariantCulture),
+            ClampedCapturedLeaf c => c.Box.Value.ToString("R", CultureInfo.InvariantCulture),
             CapturedElementLeaf e => $"Values[{e.Index}] = {CapturedTable.Shared.Values[e.Index].ToString("R", CultureInfo.InvariantCulture)}",
             CapturedFlagLeaf f => f.Box.Value ? "true" : "false",
             _ => null,
@@ -609,6 +624,8 @@ internal sealed class Lowerer : GuardSink
             ElementLeaf e => Expression.ArrayIndex(_parameters[e.Param], Expression.Constant(e.Index)),
             ConstantLeaf c => Expression.Constant(c.Value),
             CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)),
+            ClampedCapturedLeaf c => Expression.Call(typeof(Math).GetMethod(nameof(Math.Clamp), [typeof(double), typeof(double), typeof(double)])!,
+                Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)), Expression.Constant(c.Low), Expression.Constant(c.High)),
             CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(CapturedBox<bool>.Value)),
             CapturedElementLeaf c => Expression.ArrayIndex(
                 Expression.Field(Expression.Constant(CapturedTable.Shared), nameof(CapturedTable.Values)), Expression.Constant(c.Index)),
@@ -811,6 +828,9 @@ internal static class ExpressionGenerator
             (1, Gen.Choose(-250, 250).Select(k => (Term)new ConstantLeaf(k / 100.0))),
             (1, Gen.Choose(-250, 250).Select(k => (Term)new CapturedLeaf(k / 100.0))),
             (1, Gen.Choose(0, CapturedTable.Shared.Values.Length - 1).Select(k => (Term)new CapturedElementLeaf(k))),
+            (1, from k in Gen.Choose(-250, 250)
+                from low in Gen.Choose(-150, 0)
+                select (Term)new ClampedCapturedLeaf(k / 100.0, low / 100.0, low / 100.0 + 1.5)),
         };
         if (arrays.Length > 0)
             options.Add((4, from p in Gen.Elements(arrays)
