@@ -106,7 +106,10 @@ internal static class StagedCode
             switch (e)
             {
                 case MemberExpression m:
-                    parts.Add("." + m.Member.Name);
+                    // A compiler's own link between scopes (a nested closure's CS$<>8__locals1, a notebook cell's
+                    // <Submission#2>) is not a name the user wrote: it is left out.
+                    if (!m.Member.Name.Contains('<'))
+                        parts.Add("." + m.Member.Name);
                     if (m.Expression is null || m.Expression is ConstantExpression)
                         return Join(parts);
                     e = m.Expression;

@@ -33,6 +33,25 @@ public sealed class StagedCodeTests
     }
 
     [Fact]
+    public void A_variable_of_an_outer_scope_is_named_as_written_not_by_the_compilers_link_to_that_scope()
+    {
+        // k lives in the outer closure, j in the loop's: the lambda reads k through the field CS$<>8__locals1.
+        double k = 2;
+        Gradient<double>? g = null;
+        for (var i = 0; i < 1; i++)
+        {
+            double j = 3 + i;
+            g = Grad.Of((double x) => k * x + j * x);
+        }
+        var listing = g!.ToListing();
+        Assert.Contains("captured k", listing, StringComparison.Ordinal);
+        Assert.Contains("captured j", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("<", listing, StringComparison.Ordinal);
+        Assert.Equal("∂f/∂x = j + k", g.ToString());
+        Assert.Equal(5.0, g.Evaluate(1).D1);
+    }
+
+    [Fact]
     public void Seed_x_times_y_swaps_its_inputs()
     {
         var code = Grad.Of((double x, double y) => x * y).ToCode();
