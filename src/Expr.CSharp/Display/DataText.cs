@@ -40,7 +40,7 @@ internal static class DataText
             case MemberExpression m:
                 if (m.Expression is null)
                     text.Append(m.Member.DeclaringType?.Name).Append('.');
-                else if (!IsClosure(m.Expression))
+                else if (!IsClosure(m.Expression) && !(m.Expression is MemberExpression scope && IsCompilerLink(scope)))
                 {
                     Write(m.Expression, text, d);
                     text.Append('.');
@@ -146,6 +146,12 @@ internal static class DataText
     }
 
     // The compiler's closure object (value(Program+<>c__DisplayClass0_0)): the user wrote its fields as variables.
+    /// <summary>
+    /// A compiler's own link between scopes (a nested closure's <c>CS$&lt;&gt;8__locals1</c>, a notebook cell's
+    /// <c>&lt;Submission#2&gt;</c>): not a name the user wrote, so a variable read through it is named alone.
+    /// </summary>
+    public static bool IsCompilerLink(MemberExpression m) => m.Member.Name.Contains('<');
+
     private static bool IsClosure(Expression e) =>
         e is ConstantExpression { Value: { } v } && v.GetType().IsDefined(typeof(CompilerGeneratedAttribute), false);
 

@@ -106,9 +106,7 @@ internal static class StagedCode
             switch (e)
             {
                 case MemberExpression m:
-                    // A compiler's own link between scopes (a nested closure's CS$<>8__locals1, a notebook cell's
-                    // <Submission#2>) is not a name the user wrote: it is left out.
-                    if (!m.Member.Name.Contains('<'))
+                    if (!DataText.IsCompilerLink(m))
                         parts.Add("." + m.Member.Name);
                     if (m.Expression is null || m.Expression is ConstantExpression)
                         return Join(parts);
