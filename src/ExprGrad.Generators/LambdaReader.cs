@@ -312,7 +312,7 @@ internal sealed class LambdaReader
         if (invocation.Arguments.Any(a => a.Parameter is null || a.Parameter.RefKind != RefKind.None || a.ArgumentKind == ArgumentKind.ParamArray))
             throw Unsupported(invocation, "a call with ref, out or params arguments is not something a captured value can be");
         var arguments = string.Join(", ", invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Text(a.Value)));
-        var name = SyntaxFacts.GetKeywordKind(target.Name) == SyntaxKind.None ? target.Name : "@" + target.Name;
+        var name = Verbatim(target.Name);
         if (target.IsGenericMethod)
             name += $"<{string.Join(", ", target.TypeArguments.Select(t => t.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)))}>";
         var receiver = invocation.Instance is { } instance
@@ -323,7 +323,7 @@ internal sealed class LambdaReader
 
     private string Member(IOperation? instance, ISymbol member)
     {
-        var name = SyntaxFacts.GetKeywordKind(member.Name) == SyntaxKind.None ? member.Name : "@" + member.Name;
+        var name = Verbatim(member.Name);
         return (instance is null ? member.ContainingType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) : Text(instance)) + "." + name;
     }
 
@@ -382,6 +382,9 @@ internal sealed class LambdaReader
             : null,
         _ => null,
     };
+
+    // A member's name as C# must write it: a keyword (a field named `class`) with @.
+    private static string Verbatim(string name) => SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None ? name : "@" + name;
 
     private static string? Identifier(string name) =>
         SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None && SyntaxFacts.IsValidIdentifier(name) ? name : null;
