@@ -205,7 +205,8 @@ internal static class Command
         {
             if (!TryParsePoint(request.At, names, request.AllowNonFinite, out point, out var problem))
             {
-                stderr.WriteLine(ErrorText.Clip($"error: --at {ErrorText.Clip(request.At, 80)}: {problem}", 2 * ErrorText.MaxLine));
+                // Every piece of user text in the problem is already escaped and clipped: the line stays short.
+                stderr.WriteLine($"error: --at {ErrorText.Clip(request.At, 80)}: {problem}");
                 return BadPoint;
             }
         }
