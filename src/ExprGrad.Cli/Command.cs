@@ -149,16 +149,18 @@ internal static class Command
 
     /// <summary>
     /// Reads standard input up to one character past the limit (with room for the line break that ends it), so an
-    /// endless or huge stream costs at most <see cref="MaxFormulaLength"/> characters of memory.
+    /// endless or huge stream costs at most <see cref="MaxFormulaLength"/> characters of memory, and a short formula
+    /// only its own length.
     /// </summary>
     private static bool TryReadBounded(TextReader stdin, out string text)
     {
-        var buffer = new char[MaxFormulaLength + 3];
-        var count = 0;
-        int read;
-        while (count < buffer.Length && (read = stdin.Read(buffer, count, buffer.Length - count)) > 0)
-            count += read;
-        text = new string(buffer, 0, count).TrimEnd('\r', '\n');
+        const int Bound = MaxFormulaLength + 3;
+        var read = new StringBuilder();
+        var block = new char[4096];
+        int count;
+        while (read.Length < Bound && (count = stdin.Read(block, 0, Math.Min(block.Length, Bound - read.Length))) > 0)
+            read.Append(block, 0, count);
+        text = read.ToString().TrimEnd('\r', '\n');
         return text.Length <= MaxFormulaLength;
     }
 
