@@ -95,13 +95,10 @@ internal static class Command
                 stderr.WriteLine(Usage);
                 return BadUsage;
             }
-            if (text is null or "-")
+            if (text is null or "-" && !TryReadBounded(stdin, out text))
             {
-                if (!TryReadBounded(stdin, out text))
-                {
-                    stderr.WriteLine($"error: the formula on standard input is longer than {MaxFormulaLength:N0} characters, the limit (see --help)");
-                    return BadUsage;
-                }
+                stderr.WriteLine($"error: the formula on standard input is longer than {MaxFormulaLength:N0} characters, the limit (see --help)");
+                return BadUsage;
             }
             var request = new Request(text, parsed.GetValue(at), parsed.GetValue(allowNonFinite), parsed.GetValue(latex), parsed.GetValue(json), parsed.GetValue(code));
             return Execute(request, stdout, stderr);
