@@ -95,13 +95,10 @@ internal static class Command
                 stderr.WriteLine(Usage);
                 return BadUsage;
             }
-            if (text is null or "-")
+            if (text is null or "-" && !TryReadBounded(stdin, out text))
             {
-                if (!TryReadBounded(stdin, out text))
-                {
-                    stderr.WriteLine($"error: the formula on standard input is longer than {MaxFormulaLength:N0} characters, the limit (see --help)");
-                    return BadUsage;
-                }
+                stderr.WriteLine($"error: the formula on standard input is longer than {MaxFormulaLength:N0} characters, the limit (see --help)");
+                return BadUsage;
             }
             var request = new Request(text, parsed.GetValue(at), parsed.GetValue(allowNonFinite), parsed.GetValue(latex), parsed.GetValue(json), parsed.GetValue(code));
             return Execute(request, stdout, stderr);
@@ -149,16 +146,18 @@ internal static class Command
 
     /// <summary>
     /// Reads standard input up to one character past the limit (with room for the line break that ends it), so an
-    /// endless or huge stream costs at most <see cref="MaxFormulaLength"/> characters of memory.
+    /// endless or huge stream costs at most <see cref="MaxFormulaLength"/> characters of memory, and a short formula
+    /// only its own length.
     /// </summary>
     private static bool TryReadBounded(TextReader stdin, out string text)
     {
-        var buffer = new char[MaxFormulaLength + 3];
-        var count = 0;
-        int read;
-        while (count < buffer.Length && (read = stdin.Read(buffer, count, buffer.Length - count)) > 0)
-            count += read;
-        text = new string(buffer, 0, count).TrimEnd('\r', '\n');
+        const int Bound = MaxFormulaLength + 3;
+        var read = new StringBuilder();
+        var block = new char[4096];
+        int count;
+        while (read.Length < Bound && (count = stdin.Read(block, 0, Math.Min(block.Length, Bound - read.Length))) > 0)
+            read.Append(block, 0, count);
+        text = read.ToString().TrimEnd('\r', '\n');
         return text.Length <= MaxFormulaLength;
     }
 
@@ -205,7 +204,8 @@ internal static class Command
         {
             if (!TryParsePoint(request.At, names, request.AllowNonFinite, out point, out var problem))
             {
-                stderr.WriteLine(ErrorText.Clip($"error: --at {ErrorText.Clip(request.At, 80)}: {problem}", 2 * ErrorText.MaxLine));
+                // Every piece of user text in the problem is already escaped and clipped: the line stays short.
+                stderr.WriteLine($"error: --at {ErrorText.Clip(request.At, 80)}: {problem}");
                 return BadPoint;
             }
         }

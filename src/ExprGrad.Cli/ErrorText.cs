@@ -49,7 +49,7 @@ internal static class ErrorText
     {
         index = Math.Clamp(index, 0, text.Length);
         // The line is bounded by \n, \r\n or \r on each side (a lone \r is a line break to the parser too).
-        var lineStart = index == 0 ? 0 : text.AsSpan(0, index).LastIndexOfAny('\n', '\r') + 1;
+        var lineStart = text.AsSpan(0, index).LastIndexOfAny('\n', '\r') + 1;
         var lineEnd = text.AsSpan(index).IndexOfAny('\n', '\r');
         lineEnd = lineEnd < 0 ? text.Length : index + lineEnd;
 
@@ -57,18 +57,7 @@ internal static class ErrorText
         var left = new List<string>();
         var shownLeft = 0;
         var start = index;
-        while (start > lineStart)
-        {
-            var from = start - 1;
-            if (from > lineStart && char.IsLowSurrogate(text[from]) && char.IsHighSurrogate(text[from - 1]))
-                from--;
-            var (piece, _) = Piece(text, from);
-            if (shownLeft + piece.Length > width / 2)
-                break;
-            left.Add(piece);
-            shownLeft += piece.Length;
-            start = from;
-        }
+        GrowLeft(width / 2);
         var right = new StringBuilder();
         var end = index;
         while (end < lineEnd)
@@ -80,22 +69,28 @@ internal static class ErrorText
             end += advance;
         }
         // Near the end of the line, the room not needed on the right goes to the left.
-        while (start > lineStart)
-        {
-            var from = start - 1;
-            if (from > lineStart && char.IsLowSurrogate(text[from]) && char.IsHighSurrogate(text[from - 1]))
-                from--;
-            var (piece, _) = Piece(text, from);
-            if (shownLeft + right.Length + piece.Length > width)
-                break;
-            left.Add(piece);
-            shownLeft += piece.Length;
-            start = from;
-        }
+        GrowLeft(width - right.Length);
         left.Reverse();
         var prefix = start > lineStart ? Cut : "";
         var excerpt = prefix + string.Concat(left) + right + (end < lineEnd ? Cut : "");
         return (excerpt, prefix.Length + shownLeft);
+
+        // Takes characters (a surrogate pair as one) leftwards from start while the left part prints within room.
+        void GrowLeft(int room)
+        {
+            while (start > lineStart)
+            {
+                var from = start - 1;
+                if (from > lineStart && char.IsLowSurrogate(text[from]) && char.IsHighSurrogate(text[from - 1]))
+                    from--;
+                var (piece, _) = Piece(text, from);
+                if (shownLeft + piece.Length > room)
+                    return;
+                left.Add(piece);
+                shownLeft += piece.Length;
+                start = from;
+            }
+        }
     }
 
     // The printed form of the character (or surrogate pair) at i, and how many chars of the text it covers.
