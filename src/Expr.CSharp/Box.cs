@@ -183,6 +183,12 @@ public sealed class Box
     }
 
     /// <summary>The box as the message prints it: <c>x ∈ [-3, 3], y ∈ [0.5, 2]</c>.</summary>
-    public override string ToString() => string.Join(", ", Enumerable.Range(0, Dimension).Select(i => string.Create(
-        CultureInfo.InvariantCulture, $"{_names[i] ?? $"x[{i}]"} ∈ [{_lower[i]:R}, {_upper[i]:R}]")));
+    public override string ToString() => Format(Enumerable.Range(0, Dimension).Select(NameOrIndex).ToArray());
+
+    // The name a message gives coordinate i: its own, or x[i] for a cube's.
+    internal string NameOrIndex(int i) => _names[i] ?? string.Create(CultureInfo.InvariantCulture, $"x[{i}]");
+
+    // The box under the given coordinate names (a cube checked against a Gradient takes the gradient's names).
+    internal string Format(IReadOnlyList<string> names) => string.Join(", ", Enumerable.Range(0, Dimension).Select(i =>
+        string.Create(CultureInfo.InvariantCulture, $"{names[i]} ∈ [{_lower[i]:R}, {_upper[i]:R}]")));
 }

@@ -379,7 +379,7 @@ public static partial class GradCheck
             double relativeTolerance, double absoluteTolerance)
         {
             ArgumentNullException.ThrowIfNull(f);
-            var names = Enumerable.Range(0, domain.Dimension).Select(i => domain.Name(i) ?? $"x[{i}]").ToArray();
+            var names = Enumerable.Range(0, domain.Dimension).Select(domain.NameOrIndex).ToArray();
             return new Comparison(
                 p => double.IsFinite(f((double[])p.Clone())) ? Numeric(f, p) : null,
                 handWritten, "central differences", names, relativeTolerance, absoluteTolerance);
@@ -444,9 +444,7 @@ public static partial class GradCheck
                 first, drawn?.Seed);
         }
 
-        // The box under the names the message uses (a cube checked against a Gradient takes the gradient's names).
-        public string FormatBox(Box domain) => string.Join(", ", Enumerable.Range(0, domain.Dimension).Select(i =>
-            string.Create(CultureInfo.InvariantCulture, $"{names[i]} ∈ [{domain.Lower(i):R}, {domain.Upper(i):R}]")));
+        public string FormatBox(Box domain) => domain.Format(names);
     }
 }
 
