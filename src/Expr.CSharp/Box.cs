@@ -89,15 +89,19 @@ public sealed class Box
     /// </summary>
     /// <param name="seed">Any number.</param>
     /// <example><c>Box.Of(("x", -3, 3)).Sample(7)</c> is the same one-coordinate point on every run.</example>
-    public double[] Sample(int seed) => Sample(new Random(seed));
-
-    // new Random(seed) is the seeded algorithm .NET keeps stable across versions, so a seed replays anywhere.
-    internal double[] Sample(Random random)
+    public double[] Sample(int seed)
     {
         var point = new double[Dimension];
+        Sample(new Random(seed), point);
+        return point;
+    }
+
+    // new Random(seed) is the seeded algorithm .NET keeps stable across versions, so a seed replays anywhere.
+    // Writes into the caller's buffer: a run of many samples reuses one.
+    internal void Sample(Random random, Span<double> point)
+    {
         for (var i = 0; i < point.Length; i++)
             point[i] = Math.Min(_upper[i], _lower[i] + random.NextDouble() * (_upper[i] - _lower[i]));
-        return point;
     }
 
     /// <summary>
@@ -183,6 +187,12 @@ public sealed class Box
     }
 
     /// <summary>The box as the message prints it: <c>x ∈ [-3, 3], y ∈ [0.5, 2]</c>.</summary>
-    public override string ToString() => string.Join(", ", Enumerable.Range(0, Dimension).Select(i => string.Create(
-        CultureInfo.InvariantCulture, $"{_names[i] ?? $"x[{i}]"} ∈ [{_lower[i]:R}, {_upper[i]:R}]")));
+    public override string ToString() => Format(Enumerable.Range(0, Dimension).Select(NameOrIndex).ToArray());
+
+    // The name a message gives coordinate i: its own, or x[i] for a cube's.
+    internal string NameOrIndex(int i) => _names[i] ?? string.Create(CultureInfo.InvariantCulture, $"x[{i}]");
+
+    // The box under the given coordinate names (a cube checked against a Gradient takes the gradient's names).
+    internal string Format(IReadOnlyList<string> names) => string.Join(", ", Enumerable.Range(0, Dimension).Select(i =>
+        string.Create(CultureInfo.InvariantCulture, $"{names[i]} ∈ [{_lower[i]:R}, {_upper[i]:R}]")));
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace ExprGrad;
@@ -235,13 +236,16 @@ public static partial class GradCheck
         return gradient;
     }
 
-    // A component the span gradient leaves unwritten reads NaN, which fails against any finite reference.
+    // A component the span gradient leaves unwritten reads NaN, which fails against any finite reference. One buffer
+    // serves every point: a comparison reads the result before it asks for the next.
     private static Func<double[], double[]> Hand(Action<ReadOnlySpan<double>, Span<double>> gradient)
     {
         ArgumentNullException.ThrowIfNull(gradient);
+        double[]? g = null;
         return p =>
         {
-            var g = new double[p.Length];
+            if (g is null || g.Length != p.Length)
+                g = new double[p.Length];
             Array.Fill(g, double.NaN);
             gradient(p, g);
             return g;
@@ -262,14 +266,15 @@ public static partial class GradCheck
         var random = new Random(s);
         var (skipped, worst) = (0, 0.0);
         double[]? firstSkipped = null;
+        var point = new double[domain.Dimension]; // reused for every sample; only a point that is kept is copied
         for (var k = 0; k < samples; k++)
         {
-            var point = domain.Sample(random);
+            domain.Sample(random, point);
             var outcome = comparison.Compare(point);
             if (outcome.Skipped)
             {
                 skipped++;
-                firstSkipped ??= point;
+                firstSkipped ??= (double[])point.Clone();
                 continue;
             }
             if (outcome.Failed)
@@ -301,15 +306,20 @@ public static partial class GradCheck
 
     // Greedy, like QuickCheck: take the first simpler point where the same component still fails, and start again
     // from it, until no candidate fails or the budget is spent. Deterministic: the candidates come in a fixed order.
+    // A new point's candidates repeat many the last round already compared (from 2.75 the round tries 0, 1, 2; from 2
+    // it tries 0, 1 again), so points rejected once are remembered and not compared (nor counted) again.
     private static (double[] Point, Outcome Outcome, int Steps) Shrink(Comparison comparison, Box domain, double[] point, Outcome outcome)
     {
         var (budget, steps) = (ShrinkBudget, 0);
+        var rejected = new HashSet<double[]>(SamePoint.Instance);
         var improved = true;
         while (improved && budget > 0)
         {
             improved = false;
             foreach (var candidate in domain.Shrink(point))
             {
+                if (rejected.Contains(candidate))
+                    continue;
                 if (budget-- <= 0)
                     break;
                 var o = comparison.Compare(candidate);
@@ -319,9 +329,26 @@ public static partial class GradCheck
                     steps++;
                     break;
                 }
+                rejected.Add(candidate);
             }
         }
         return (point, outcome, steps);
+    }
+
+    // Points equal bit for bit: f may tell 0 from -0.
+    private sealed class SamePoint : IEqualityComparer<double[]>
+    {
+        public static readonly SamePoint Instance = new();
+
+        public bool Equals(double[]? a, double[]? b) =>
+            a is not null && b is not null && MemoryMarshal.Cast<double, long>(a).SequenceEqual(MemoryMarshal.Cast<double, long>(b));
+
+        public int GetHashCode(double[] point)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(MemoryMarshal.AsBytes(point.AsSpan()));
+            return hash.ToHashCode();
+        }
     }
 
     // The worst component of a hand-written gradient against a reference, as an error ratio (at most 1 passes). A NaN
@@ -356,9 +383,10 @@ public static partial class GradCheck
             double relativeTolerance, double absoluteTolerance)
         {
             ArgumentNullException.ThrowIfNull(f);
-            var names = Enumerable.Range(0, domain.Dimension).Select(i => domain.Name(i) ?? $"x[{i}]").ToArray();
+            var names = Enumerable.Range(0, domain.Dimension).Select(domain.NameOrIndex).ToArray();
+            var copy = new double[domain.Dimension]; // f gets a copy, so that it cannot change the point
             return new Comparison(
-                p => double.IsFinite(f((double[])p.Clone())) ? Numeric(f, p) : null,
+                p => double.IsFinite(f(Copy(p, copy))) ? Numeric(f, p) : null,
                 handWritten, "central differences", names, relativeTolerance, absoluteTolerance);
         }
 
@@ -372,24 +400,38 @@ public static partial class GradCheck
             for (var i = 0; i < names.Length; i++)
                 if (domain.Name(i) is { } name && name != names[i])
                     throw new ArgumentException($"the box names coordinate {i} '{name}' but the gradient's flat layout has '{names[i]}' there: list the box's coordinates in the lambda's parameter order", nameof(domain));
-            return new Comparison(p =>
-            {
-                var g = new double[p.Length];
-                return double.IsFinite(gradient.Evaluate(p, g)) ? g : null;
-            }, handWritten, "ExprGrad", names, relativeTolerance, absoluteTolerance);
+            var g = new double[gradient.Dimension]; // every point's reference gradient, read before the next
+            return new Comparison(p => double.IsFinite(gradient.Evaluate(p, g)) ? g : null,
+                handWritten, "ExprGrad", names, relativeTolerance, absoluteTolerance);
+        }
+
+        private readonly double[] _copy = new double[names.Length];
+
+        private static double[] Copy(double[] point, double[] buffer)
+        {
+            point.CopyTo(buffer, 0);
+            return buffer;
         }
 
         // Skipped where the function or its reference gradient is not finite: there is nothing sound to compare.
         public Outcome Compare(double[] point)
         {
             var r = reference(point);
-            if (r is null || r.Any(v => !double.IsFinite(v)))
+            if (r is null || !AllFinite(r))
                 return new Outcome(Skipped: true, -1, double.NaN, double.NaN, 0);
-            var h = handWritten((double[])point.Clone());
+            var h = handWritten(Copy(point, _copy));
             if (h is null || h.Length != r.Length)
                 throw new ArgumentException($"the hand-written gradient returned {h?.Length.ToString(CultureInfo.InvariantCulture) ?? "null"} components at a point of {r.Length}");
             var (i, ratio) = Worst(h, r, relativeTolerance, absoluteTolerance);
             return i < 0 ? new Outcome(false, -1, 0, 0, 0) : new Outcome(false, i, h[i], r[i], ratio);
+        }
+
+        private static bool AllFinite(double[] values)
+        {
+            foreach (var v in values)
+                if (!double.IsFinite(v))
+                    return false;
+            return true;
         }
 
         public string FormatPoint(IReadOnlyList<double> point) => string.Join(", ", point.Select((v, i) =>
@@ -421,9 +463,7 @@ public static partial class GradCheck
                 first, drawn?.Seed);
         }
 
-        // The box under the names the message uses (a cube checked against a Gradient takes the gradient's names).
-        public string FormatBox(Box domain) => string.Join(", ", Enumerable.Range(0, domain.Dimension).Select(i =>
-            string.Create(CultureInfo.InvariantCulture, $"{names[i]} ∈ [{domain.Lower(i):R}, {domain.Upper(i):R}]")));
+        public string FormatBox(Box domain) => domain.Format(names);
     }
 }
 
