@@ -236,9 +236,15 @@ internal sealed class LambdaReader
         IUnaryOperation { OperatorMethod: null, OperatorKind: UnaryOperatorKind.Minus or UnaryOperatorKind.Plus or UnaryOperatorKind.Not } unary =>
             IsNumberOrTruth(unary.Type) && IsNumberOrTruth(unary.Operand.Type),
         IConditionalOperation { WhenFalse: not null } conditional => conditional.Type?.SpecialType == SpecialType.System_Double,
-        IInvocationOperation invocation => TryMethod(invocation) is { } method && RuleMethods.Contains(method),
+        IInvocationOperation invocation => TryMethod(invocation) is { } method
+            && (RuleMethods.Contains(method) || method == MathSign && invocation.Parent is IConversionOperation { Type.SpecialType: SpecialType.System_Double }),
+        // (double)Math.Sign(k): the importer stages it as the sign of k, one node however often it is written.
+        IConversionOperation { OperatorMethod: null, Type.SpecialType: SpecialType.System_Double, Operand: IInvocationOperation sign } =>
+            TryMethod(sign) == MathSign,
         _ => false,
     };
+
+    private static readonly MethodInfo MathSign = typeof(Math).GetMethod(nameof(Math.Sign), [typeof(double)])!;
 
     private static bool IsNumberOrTruth(ITypeSymbol? type) =>
         type?.SpecialType is SpecialType.System_Double or SpecialType.System_Boolean;
