@@ -23,7 +23,9 @@ public class Gradient
     private readonly StagedGraph _graph;
     // The graph's dimension and tensor flag, copied here: the span Evaluate reads them on every call.
     private readonly int _dimension;
-    private readonly bool _hasTensorParameters;
+    private readonly string? _noFlatLayout;
+    // True if the last parameter is an array whose length is read at the call: it takes the rest of the point.
+    private readonly bool _endsDynamic;
     private readonly LambdaExpression? _typedExpression;
     private Kernel? _kernel;
     private FlatKernel? _direct;
@@ -36,7 +38,8 @@ public class Gradient
     {
         _graph = graph;
         _dimension = graph.Dimension;
-        _hasTensorParameters = graph.HasTensorParameters;
+        _noFlatLayout = graph.NoFlatLayout;
+        _endsDynamic = graph.EndsDynamic;
         _typedExpression = typedExpression;
         NameList = ParameterNameLists.Intern(Array.ConvertAll(graph.Parameters, p => p.Name));
         _kernel = kernel ?? (typedExpression is null ? Emitter.Compile(graph) : null);
@@ -65,8 +68,17 @@ public class Gradient
     /// <summary>True if the function reads only numbers, so formulas, staged code and circuits apply.</summary>
     internal bool IsScalar => !_graph.Builder.HasTensors;
 
-    /// <summary>The length of a point (and of its gradient) in the flat layout.</summary>
+    /// <summary>
+    /// The length of a point (and of its gradient) in the flat layout; for a function whose last parameter is an
+    /// array of any length (one a loop runs over, or whose <c>Length</c> it reads), the shortest a point may be.
+    /// </summary>
     public int Dimension => _dimension;
+
+    /// <summary>
+    /// True if the last parameter is a <c>double[]</c> whose length is read at the call: a point's slots from that
+    /// parameter's offset to the end of the span are its elements, and the gradient is as long as the point.
+    /// </summary>
+    public bool HasVariableLength => _endsDynamic;
 
     /// <summary>The number of stages (forward and backward) in the staged graph.</summary>
     public int StageCount => _graph.StageCount;
@@ -76,41 +88,45 @@ public class Gradient
     /// <paramref name="gradient"/>. Allocates nothing.
     /// </summary>
     /// <returns>The function's value.</returns>
-    /// <exception cref="ArgumentException">A span is shorter than <see cref="Dimension"/>.</exception>
-    /// <exception cref="NotSupportedException">A parameter is a vector or matrix: use the typed <c>Evaluate</c>.</exception>
+    /// <remarks>
+    /// When the last parameter is an array of any length (<see cref="HasVariableLength"/>), the whole of
+    /// <paramref name="point"/> is read (that parameter is the rest of it) and <paramref name="gradient"/> must be at
+    /// least as long: for <c>(double[] a) =&gt; a.Sum(v =&gt; v * v)</c>, the point is <c>a</c> itself.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A span is shorter than <see cref="Dimension"/>, or than the point.</exception>
+    /// <exception cref="NotSupportedException">The function has no flat layout: a parameter is a vector or matrix, or an
+    /// array of any length is not the last parameter. Use the typed <c>Evaluate</c>.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Evaluate(ReadOnlySpan<double> point, Span<double> gradient)
     {
-        if (_hasTensorParameters)
-            ThrowTensorParameters();
-        var n = _dimension;
-        if (point.Length < n || gradient.Length < n)
-            ThrowTooShort(point.Length, gradient.Length, n);
+        if (_noFlatLayout is not null)
+            ThrowNoFlatLayout();
+        var n = _endsDynamic ? point.Length : _dimension;
+        if (point.Length < _dimension || gradient.Length < n)
+            ThrowTooShort(point.Length, gradient.Length, point.Length < _dimension ? _dimension : n);
 
         if (_direct is { } direct && !point.Overlaps(gradient))
-            return direct(ref MemoryMarshal.GetReference(point), ref MemoryMarshal.GetReference(gradient), []);
-        return EvaluateOnWorkspace(point, gradient);
+            return direct(ref MemoryMarshal.GetReference(point), ref MemoryMarshal.GetReference(gradient), [], n);
+        return EvaluateOnWorkspace(point, gradient, n);
     }
 
     // The first call when the typed kernel came first (it compiles the flat one), a split graph (which needs a
     // tape) and a gradient span that overlaps the point (which would overwrite inputs not yet read) run on the
     // thread's workspace.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private double EvaluateOnWorkspace(ReadOnlySpan<double> point, Span<double> gradient)
+    private double EvaluateOnWorkspace(ReadOnlySpan<double> point, Span<double> gradient, int n)
     {
         var kernel = Kernel;
         _direct ??= kernel.Direct;
-        var n = _dimension;
         var work = Workspace.Rent(n, kernel.TapeLength);
         Copy(point, work.X, n);
-        var value = kernel.Run(work);
+        var value = kernel.Run(work, n);
         Copy(work.G, gradient, n);
         Workspace.Return(work);
         return value;
     }
 
-    private static void ThrowTensorParameters() =>
-        throw new NotSupportedException("this function has Vector<double> or Matrix<double> parameters, which have no flat layout: call the typed Evaluate(...)");
+    private void ThrowNoFlatLayout() => throw new NotSupportedException(_noFlatLayout);
 
     // Kept out of Evaluate so that the hot path stays small.
     private static void ThrowTooShort(int point, int gradient, int n) =>
@@ -221,7 +237,7 @@ public class Gradient
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 
-    private protected double Run(Workspace work) => Kernel.Run(work);
+    private protected double Run(Workspace work) => Kernel.Run(work, _dimension);
 
     /// <summary>Checks an argument of the typed path: an array must hold every element the function reads.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -36,15 +36,21 @@ internal sealed class Emitter
     private readonly Dictionary<Node, RolledLoop> _loopAt = [];
     private readonly bool[] _inLoop;
     private int _nextPosition, _partSize, _tapeLength;
-    private Frame _frame = new FlatFrame();
+    private Frame _frame;
+    private readonly bool _hasLoops;
+    // Sums whose backward loop runs in their forward loop, by forward loop.
+    private readonly Dictionary<Node, Node> _fused = [];
 
     private Emitter(StagedGraph graph, int budget, int rollFrom)
     {
         _rollFrom = rollFrom;
         _graph = graph;
+        _frame = new FlatFrame(graph);
+        _hasLoops = graph.HasLoops;
         // Values passed between methods travel as doubles: a graph with vectors and matrices stays one method (its
-        // stages are few, and each is a kernel call).
-        _budget = graph.Builder.HasTensors ? int.MaxValue : budget;
+        // stages are few, and each is a kernel call). So does a graph with loops over data: a loop's state (a fold's
+        // tape) lives in its method, and its body is written once, so such a graph is small.
+        _budget = graph.Builder.HasTensors || _hasLoops ? int.MaxValue : budget;
         var n = graph.Builder.Count;
         _byId = new Node?[n];
         _position = new int[n];
@@ -60,6 +66,8 @@ internal sealed class Emitter
     /// <summary>Compiles the flat (span) form: <c>(ref x, ref g, tape) =&gt; value</c>, split into several methods when large.</summary>
     public static Kernel Compile(StagedGraph graph, int stagesPerMethod = StagesPerMethod, int rollFrom = RollFrom)
     {
+        if (graph.NoFlatLayout is { } reason && !graph.HasTensorParameters)
+            throw new NotSupportedException(reason);
         var emitter = new Emitter(graph, stagesPerMethod, rollFrom);
         emitter.Analyze();
         return emitter.Build();
@@ -96,8 +104,9 @@ internal sealed class Emitter
         for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
             if (_graph.Adjoints[slot] is { Op: not Op.Constant } adjoint)
                 Stores(adjoint).Add(slot);
+        FindFusedLoops();
         var order = Schedule();
-        if (!_graph.Builder.HasTensors && order.Count >= _rollFrom)
+        if (!_graph.Builder.HasTensors && !_hasLoops && order.Count >= _rollFrom)
             order = RollLoops(order);
         StackGuard.Run(() => Place(order, topLevel: true));
         StackGuard.Run(() => CollectUses(_graph.Root));
@@ -106,6 +115,40 @@ internal sealed class Emitter
         for (var id = 0; id < _crosses.Length; id++)
             if (_crosses[id])
                 _tapeSlot[id] = _tapeLength++;
+    }
+
+    // A top-level sum whose adjoint reads nothing the sum itself feeds is written as one loop doing both passes.
+    private void FindFusedLoops()
+    {
+        foreach (var adjoint in _graph.Root.Nodes)
+        {
+            if (adjoint.Op != Op.LoopAdjoint || adjoint.Args[0] is not { Owner: var owner } loop || owner != _graph.Root
+                || !LoopWriter.CanFuse(loop) || DependsOn(adjoint.Args[1], loop))
+                continue;
+            _fused[loop] = adjoint;
+        }
+    }
+
+    // True if value reads target, directly or through other stages (which come after target in id order).
+    private static bool DependsOn(Node value, Node target)
+    {
+        var seen = new HashSet<Node>();
+        var pending = new Stack<Node>([value]);
+        while (pending.TryPop(out var n))
+        {
+            if (n == target)
+                return true;
+            if (n.Id < target.Id || !seen.Add(n))
+                continue;
+            foreach (var arg in n.Args)
+                pending.Push(arg);
+            if (n.Owner?.Host is { } host)
+                pending.Push(host);
+            if (n.Op == Op.Condition)
+                foreach (var result in n.Then!.Results.Concat(n.Else!.Results))
+                    pending.Push(result);
+        }
+        return false;
     }
 
     /// <summary>The number of loops the straight-line stages were re-rolled into.</summary>
@@ -248,6 +291,9 @@ internal sealed class Emitter
         }
         foreach (var arg in node.Args)
             Add(arg);
+        // A fused sum reads its adjoint's seed.
+        if (_fused.TryGetValue(node, out var fusedAdjoint))
+            Add(fusedAdjoint.Args[1]);
         if (node.Op != Op.Condition)
             return;
         var pending = new Stack<Region>([node.Then!, node.Else!]);
@@ -354,6 +400,8 @@ internal sealed class Emitter
             var (at, part) = (_position[node.Id], _part[node.Id]);
             foreach (var arg in node.Args)
                 Use(arg, at, part);
+            if (_fused.TryGetValue(node, out var fusedAdjoint))
+                Use(fusedAdjoint.Args[1], at, part);
             if (node.Op == Op.Condition)
             {
                 var (thenEnd, elseEnd) = _branchEnds[node];
@@ -402,7 +450,7 @@ internal sealed class Emitter
     }
 
     /// <summary>Writes one compiled method: its stages in order, with block variables allocated and reused by liveness.</summary>
-    private sealed class PartWriter(Emitter e, int part) : EmitContext
+    private sealed class PartWriter(Emitter e, int part) : EmitContext, ILoopScope
     {
         private readonly Dictionary<Node, ParameterExpression> _home = [];
         private readonly List<ParameterExpression> _variables = [];
@@ -475,10 +523,21 @@ internal sealed class Emitter
                     WriteCondition(node, statements);
                     continue;
                 }
-                var rule = node.Op is Op.Input or Op.Captured ? null : RuleTable.Get(node.Op);
+                if (node.Op == Op.Loop)
+                {
+                    WriteDataLoop(node, statements);
+                    continue;
+                }
+                if (node.Op == Op.LoopAdjoint)
+                {
+                    WriteLoopAdjoint(node, statements);
+                    continue;
+                }
+                var rule = node.Op is Op.Input or Op.Captured or Op.Length ? null : RuleTable.Get(node.Op);
                 var value = node.Op switch
                 {
                     Op.Input => e._frame.Input(e._graph.Slot(node)),
+                    Op.Length => Expression.Convert(e._frame.ArrayLength(node.Param), typeof(double)),
                     Op.Captured => _tensors?.Captured(node) ?? node.Live!,
                     _ when rule!.EmitTensor is { } emit => emit(this, node, Array.ConvertAll(node.Args, Read)),
                     _ => rule!.Emit(Array.ConvertAll(node.Args, Read)),
@@ -517,6 +576,55 @@ internal sealed class Emitter
             statements.Add(Expression.IfThenElse(test, Branch(condition.Then!, thenEnd), Branch(condition.Else!, elseEnd)));
             foreach (var output in outputs)
                 Bind(output, _home[output], statements);
+        }
+
+        public Frame Frame => e._frame;
+
+        public StagedGraph Graph => e._graph;
+
+        public Dictionary<Node, ParameterExpression> States { get; } = [];
+
+        public ParameterExpression Variable(Type type, string name)
+        {
+            var v = Expression.Variable(type, name);
+            _variables.Add(v);
+            return v;
+        }
+
+        // A loop over data: its forward loop, which for a fused sum also runs its pullback and binds its adjoint's outputs.
+        private void WriteDataLoop(Node loop, List<Expression> statements)
+        {
+            Expression value;
+            List<(Node, ParameterExpression)> outputs = [];
+            if (e._fused.TryGetValue(loop, out var adjoint))
+            {
+                var homes = Array.ConvertAll(LoopWriter.Projections(adjoint), p => p is null ? null : (_home[p] = Allocate(p)));
+                outputs = LoopWriter.Projections(adjoint).Zip(homes).Where(p => p.First is not null).Select(p => (p.First!, p.Second!)).ToList();
+                value = LoopWriter.Forward(this, loop, keepState: false, adjoint, homes);
+            }
+            else
+            {
+                var keep = loop.Owner!.Nodes.Exists(a => a.Op == Op.LoopAdjoint && a.Args[0] == loop);
+                value = LoopWriter.Forward(this, loop, keep);
+            }
+            ReleaseDead(loop.Args, e._position[loop.Id]);
+            Define(loop, value, statements);
+            foreach (var (output, home) in outputs)
+                Bind(output, home, statements);
+        }
+
+        // A loop's pullback: its backward loop (unless its forward loop ran it), then its outputs handed on.
+        private void WriteLoopAdjoint(Node adjoint, List<Expression> statements)
+        {
+            if (e._fused.ContainsKey(adjoint.Args[0]))
+                return;
+            var projections = LoopWriter.Projections(adjoint);
+            var homes = Array.ConvertAll(projections, p => p is null ? null : (_home[p] = Allocate(p)));
+            statements.Add(LoopWriter.Backward(this, adjoint, homes));
+            ReleaseDead(adjoint.Args, e._position[adjoint.Id]);
+            for (var k = 0; k < projections.Length; k++)
+                if (projections[k] is { } p)
+                    Bind(p, homes[k]!, statements);
         }
 
         /// <summary>
@@ -633,7 +741,7 @@ internal sealed class Emitter
                 Release(node);
         }
 
-        private Expression Read(Node n)
+        public Expression Read(Node n)
         {
             if (n.Op == Op.Constant)
                 return n.IsBool ? Expression.Constant(n.Value != 0) : Expression.Constant(n.Value);

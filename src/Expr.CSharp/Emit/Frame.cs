@@ -25,6 +25,15 @@ internal abstract class Frame
     /// <summary>Writes <paramref name="value"/> as the gradient of slot <c>slot + stride·k</c>, in a rolled loop's iteration <paramref name="k"/>.</summary>
     public abstract Expression Store(int slot, int stride, Expression k, Expression value);
 
+    /// <summary>The length of array parameter <paramref name="param"/> at the call (an <c>int</c>).</summary>
+    public abstract Expression ArrayLength(int param);
+
+    /// <summary>Element <paramref name="index"/> (an <c>int</c>, already checked) of array parameter <paramref name="param"/>.</summary>
+    public abstract Expression ArrayRead(int param, Expression index);
+
+    /// <summary>Adds <paramref name="value"/> to the gradient of element <paramref name="index"/> of array parameter <paramref name="param"/>.</summary>
+    public abstract Expression ArrayScatter(int param, Expression index, Expression value);
+
     /// <summary><c>start + stride·k</c>.</summary>
     protected static Expression Index(int start, int stride, Expression k)
     {
@@ -47,10 +56,12 @@ internal abstract class Frame
 /// caller's spans, read and written in place), and the tape for values passed between the methods of a split graph.
 /// Serves the span API and graphs of any size.
 /// </summary>
-internal sealed class FlatFrame : Frame
+internal sealed class FlatFrame(StagedGraph graph) : Frame
 {
     private static readonly MethodInfo ReadMethod = typeof(FlatFrame).GetMethod(nameof(Read), BindingFlags.NonPublic | BindingFlags.Static)!;
     private static readonly MethodInfo WriteMethod = typeof(FlatFrame).GetMethod(nameof(Write), BindingFlags.NonPublic | BindingFlags.Static)!;
+    private static readonly MethodInfo AddMethod = typeof(FlatFrame).GetMethod(nameof(AddTo), BindingFlags.NonPublic | BindingFlags.Static)!;
+    private static readonly MethodInfo ClearMethod = typeof(FlatFrame).GetMethod(nameof(Clear), BindingFlags.NonPublic | BindingFlags.Static)!;
 
     public ParameterExpression X { get; } = Expression.Parameter(typeof(double).MakeByRefType(), "x");
 
@@ -58,18 +69,41 @@ internal sealed class FlatFrame : Frame
 
     public ParameterExpression Tape { get; } = Expression.Parameter(typeof(double[]), "tape");
 
-    public override ParameterExpression[] Parameters => [X, G, Tape];
+    /// <summary>The point's length (and the gradient's): the last parameter, if its length is read at the call, has the rest.</summary>
+    public ParameterExpression Length { get; } = Expression.Parameter(typeof(int), "length");
+
+    public override ParameterExpression[] Parameters => [X, G, Tape, Length];
 
     public override Type ReturnType => typeof(double);
 
     public override Expression Input(int slot) => Expression.Call(ReadMethod, X, Expression.Constant(slot));
 
-    public override Expression Store(int slot, Expression value) => Expression.Call(WriteMethod, G, Expression.Constant(slot), value);
+    public override Expression Store(int slot, Expression value) =>
+        Expression.Call(IsDynamic(slot) ? AddMethod : WriteMethod, G, Expression.Constant(slot), value);
 
     public override Expression Input(int slot, int stride, Expression k) => Expression.Call(ReadMethod, X, Index(slot, stride, k));
 
     public override Expression Store(int slot, int stride, Expression k, Expression value) =>
-        Expression.Call(WriteMethod, G, Index(slot, stride, k), value);
+        Expression.Call(IsDynamic(slot) ? AddMethod : WriteMethod, G, Index(slot, stride, k), value);
+
+    // Only the last parameter can be dynamic in the flat layout (StagedGraph.NoFlatLayout).
+    private bool IsDynamic(int slot) => graph.EndsDynamic && slot >= graph.Parameters[^1].Offset;
+
+    private Expression Offset(int param, Expression index) =>
+        graph.Parameters[param].Offset == 0 ? index : Expression.Add(Expression.Constant(graph.Parameters[param].Offset), index);
+
+    public override Expression ArrayLength(int param) =>
+        Expression.Subtract(Length, Expression.Constant(graph.Parameters[param].Offset));
+
+    public override Expression ArrayRead(int param, Expression index) => Expression.Call(ReadMethod, X, Offset(param, index));
+
+    public override Expression ArrayScatter(int param, Expression index, Expression value) =>
+        Expression.Call(AddMethod, G, Offset(param, index), value);
+
+    // The last parameter's gradient, when its length is read at the call, is cleared first and then added to.
+    public override IEnumerable<Expression> Prologue => graph.EndsDynamic
+        ? [Expression.Call(ClearMethod, G, Expression.Constant(graph.Parameters[^1].Offset), Length)]
+        : [];
 
     public override Expression Result(Expression value) => value;
 
@@ -77,13 +111,18 @@ internal sealed class FlatFrame : Frame
     private static double Read(ref double x, int i) => Unsafe.Add(ref x, i);
 
     private static void Write(ref double g, int i, double value) => Unsafe.Add(ref g, i) = value;
+
+    private static void AddTo(ref double g, int i, double value) => Unsafe.Add(ref g, i) += value;
+
+    private static void Clear(ref double g, int from, int length) =>
+        System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref g, from), length - from).Clear();
 }
 
 /// <summary>The flat kernel of a graph compiled as one method: <c>(ref x, ref g, tape) =&gt; value</c>.</summary>
-internal delegate double FlatKernel(ref double x, ref double g, double[] tape);
+internal delegate double FlatKernel(ref double x, ref double g, double[] tape, int length);
 
 /// <summary>One method of a split graph: reads the point, writes gradients and hands values on through the tape.</summary>
-internal delegate void FlatPart(ref double x, ref double g, double[] tape);
+internal delegate void FlatPart(ref double x, ref double g, double[] tape, int length);
 
 /// <summary>
 /// The lambda's own parameters in, the value returned and each gradient written to an out parameter (a
@@ -126,8 +165,18 @@ internal sealed class TypedFrame : Frame
     public override Expression Store(int slot, Expression value)
     {
         var (param, element) = _slots[slot];
-        return Expression.Assign(element < 0 ? _gradients[param] : Expression.ArrayAccess(_arrays[param]!, Expression.Constant(element)), value);
+        if (element < 0)
+            return Expression.Assign(_gradients[param], value);
+        var target = Expression.ArrayAccess(_arrays[param]!, Expression.Constant(element));
+        return _graph.Parameters[param].IsDynamic ? Expression.AddAssign(target, value) : Expression.Assign(target, value);
     }
+
+    public override Expression ArrayLength(int param) => Expression.ArrayLength(_parameters[param]);
+
+    public override Expression ArrayRead(int param, Expression index) => Expression.ArrayIndex(_parameters[param], index);
+
+    public override Expression ArrayScatter(int param, Expression index, Expression value) =>
+        Expression.AddAssign(Expression.ArrayAccess(_arrays[param]!, index), value);
 
     public override Expression Input(int slot, int stride, Expression k)
     {
@@ -138,14 +187,17 @@ internal sealed class TypedFrame : Frame
     public override Expression Store(int slot, int stride, Expression k, Expression value)
     {
         var (param, element) = _slots[slot];
-        return Expression.Assign(Expression.ArrayAccess(_arrays[param]!, Index(element, stride, k)), value);
+        var target = Expression.ArrayAccess(_arrays[param]!, Index(element, stride, k));
+        return _graph.Parameters[param].IsDynamic ? Expression.AddAssign(target, value) : Expression.Assign(target, value);
     }
 
     // An array's gradient has the array's length: elements the function never reads get 0.
     public override IEnumerable<Expression> Prologue =>
         _arrays.Select((d, i) => (d, i)).Where(p => p.d is not null)
             .Select(p => (Expression)Expression.Assign(_gradients[p.i], Expression.Assign(p.d!, Expression.Call(typeof(TypedFrame),
-                nameof(NewGradient), null, Expression.ArrayLength(_parameters[p.i]), Expression.Constant(_graph.Parameters[p.i].Extent)))));
+                nameof(NewGradient), null, Expression.ArrayLength(_parameters[p.i]),
+                // An array whose length is read at the call is added to: all of it starts at 0.
+                Expression.Constant(_graph.Parameters[p.i].IsDynamic ? 0 : _graph.Parameters[p.i].Extent)))));
 
     public override IEnumerable<ParameterExpression> Locals => _arrays.OfType<ParameterExpression>();
 

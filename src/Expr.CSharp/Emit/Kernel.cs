@@ -43,20 +43,22 @@ internal sealed class Kernel
     /// <summary>The number of compiled methods the graph was split into.</summary>
     public int MethodCount => _single is null ? _parts.Length : 1;
 
-    /// <summary>Runs on the workspace's point and gradient arrays.</summary>
-    public double Run(Workspace work) =>
-        Run(ref MemoryMarshal.GetArrayDataReference(work.X), ref MemoryMarshal.GetArrayDataReference(work.G), work.Tape);
+    /// <summary>Runs on the workspace's point and gradient arrays, whose first <paramref name="length"/> values are the point's.</summary>
+    public double Run(Workspace work, int length) =>
+        Run(ref MemoryMarshal.GetArrayDataReference(work.X), ref MemoryMarshal.GetArrayDataReference(work.G), work.Tape, length);
 
     /// <summary>
     /// Runs on the point at <paramref name="x"/> and writes the gradient at <paramref name="g"/>, both at least
-    /// the graph's dimension long; <paramref name="tape"/> is at least <see cref="TapeLength"/> long.
+    /// the graph's dimension long and both <paramref name="length"/> long; <paramref name="tape"/> is at least
+    /// <see cref="TapeLength"/> long.
     /// </summary>
-    public double Run(ref double x, ref double g, double[] tape) => _single is not null ? _single(ref x, ref g, tape) : RunParts(ref x, ref g, tape);
+    public double Run(ref double x, ref double g, double[] tape, int length) =>
+        _single is not null ? _single(ref x, ref g, tape, length) : RunParts(ref x, ref g, tape, length);
 
-    private double RunParts(ref double x, ref double g, double[] tape)
+    private double RunParts(ref double x, ref double g, double[] tape, int length)
     {
         foreach (var part in _parts)
-            part(ref x, ref g, tape);
+            part(ref x, ref g, tape, length);
         return tape[_valueSlot];
     }
 }

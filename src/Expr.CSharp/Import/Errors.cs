@@ -34,16 +34,34 @@ internal static class Errors
     public static ExprGradException ResultType(LambdaExpression f) =>
         new($"the function returns {f.ReturnType.Name}; it must return double (sum or reduce a vector or matrix to one number)", f);
 
-    public static ExprGradException UnindexedArray(ParameterExpression p) =>
-        new($"the array parameter '{p.Name}' is used whole; index it with a constant, like {p.Name}[0]", p);
+    /// <summary>The loop forms, shown wherever loop-shaped code is refused.</summary>
+    public const string LoopForms =
+        "Enumerable.Range(start, count).Sum(i => ...), a.Sum(), a.Sum(v => ...), a.Select((v, i) => ...).Sum(), a.Zip(b, (u, v) => ...).Sum(), " +
+        "Max and Min of these, and Enumerable.Range(0, n).Aggregate(seed, (acc, i) => ...)";
 
-    public static ExprGradException ParameterLength(Expression e, ParameterExpression p) =>
-        new($"{Show(e)} reads the length of the array parameter '{p.Name}', which is not supported yet: the layout of a double[] " +
-            $"parameter is fixed when Grad.Of runs (by the highest constant index read); capture the length, or a captured array, instead", e);
+    public static ExprGradException UnindexedArray(ParameterExpression p) =>
+        new($"the array parameter '{p.Name}' is used whole; index it ({p.Name}[0]), or loop over it: {p.Name}.Sum(), " +
+            $"{p.Name}.Sum(v => v * v), Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) (supported loops: {LoopForms})", p);
 
     public static ExprGradException ArrayIndex(Expression e, ParameterExpression p) =>
-        new($"the index in {Show(e)} is not a constant: an element of the array parameter '{p.Name}' must be read at an index " +
-            "known when Grad.Of runs (a constant, or arithmetic on constants)", e);
+        new($"the index in {Show(e)} is neither a constant nor a loop variable: read the array parameter '{p.Name}' at a constant " +
+            $"index ({p.Name}[0]) or at an index of a loop's variable, Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) " +
+            $"(supported loops: {LoopForms})", e);
+
+    public static ExprGradException LoopMethod(MethodCallExpression call) =>
+        new($"cannot differentiate the LINQ method '{call.Method.Name}' in {Show(call)}: the loops ExprGrad differentiates are {LoopForms}", call);
+
+    public static ExprGradException LoopSource(Expression e, MethodCallExpression loop) =>
+        new($"cannot loop over {Show(e)} in {Show(loop)}: a loop runs over Enumerable.Range(start, count), an array parameter, " +
+            $"a captured double[] or Vector<double>, or Select and Zip of these (supported loops: {LoopForms})", e);
+
+    public static ExprGradException LoopFunction(Expression f, MethodCallExpression loop) =>
+        new($"the function given to {Show(loop)} must be a lambda written in place (ExprGrad differentiates only what it can see), " +
+            $"with the parameters LINQ passes: {Show(f)} is not one", f);
+
+    public static ExprGradException IndexForm(Expression e) =>
+        new($"the index or count {Show(e)} must be integer arithmetic (+, -, *) on loop variables, integer constants, array lengths " +
+            "and captured integers: an index that depends on a parameter's value has no derivative", e);
 
     public static ExprGradException NestedTooDeep(ConditionalExpression e, int limit) =>
         new($"conditionals are nested more than {limit:N0} deep at {Show(e)}: a chain of else-ifs that long compiles to " +

@@ -38,12 +38,6 @@ internal sealed partial class Importer
     private static Expression AsDataValue(Expression e) =>
         e.Type == typeof(double) || e.Type == typeof(bool) ? e : Expression.Convert(e, typeof(double));
 
-    // The length of an array parameter: refused with the reason, rather than as an unsupported node.
-    private ExprGradException? ParameterLength(Expression e) =>
-        e is UnaryExpression { NodeType: ExpressionType.ArrayLength, Operand: ParameterExpression p } && _parameters.ContainsKey(p)
-            ? Errors.ParameterLength(e, p)
-            : null;
-
     /// <summary>True if an expression reads no parameter other than those a lambda or block inside it declares.</summary>
     private sealed class ParameterFree : ExpressionVisitor
     {

@@ -22,6 +22,7 @@ internal sealed partial class Importer
     private Importer(Importer outer, LambdaExpression lambda)
     {
         _outer = outer;
+        _root = outer._root;
         _arity = lambda.Parameters.Count;
         for (var i = 0; i < lambda.Parameters.Count; i++)
             _parameters[lambda.Parameters[i]] = (i, false);
@@ -70,13 +71,10 @@ internal sealed partial class Importer
     {
         var node = _outer!.Value(e);
         if (node.Shape.IsTensor)
-            throw Errors.Unsupported(e, "a whole vector or matrix inside a Map's lambda (which sees one element at a time)");
-        if (!_outerIndex.TryGetValue(node, out var k))
-        {
-            _outerIndex[node] = k = _arity + _outerArgs.Count;
-            _outerArgs.Add(node);
-        }
-        return _b.Input(k, -1);
+            throw _inLoop
+                ? Errors.Unsupported(e, "a whole vector or matrix inside a loop's lambda (read its elements at indices of the loop variable)")
+                : Errors.Unsupported(e, "a whole vector or matrix inside a Map's lambda (which sees one element at a time)");
+        return Invariant(node);
     }
 
     private Node Operator(BinaryExpression e)

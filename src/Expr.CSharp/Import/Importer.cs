@@ -24,6 +24,7 @@ internal sealed partial class Importer
 
     private Importer(LambdaExpression f)
     {
+        _root = this;
         for (var i = 0; i < f.Parameters.Count; i++)
         {
             var p = f.Parameters[i];
@@ -47,7 +48,8 @@ internal sealed partial class Importer
         return new StagedGraph(f, importer._b, output, importer.Layout(f));
     }
 
-    // Scalars take one slot; an array takes as many as its highest index read plus one.
+    // Scalars take one slot; an array takes as many as its highest index read plus one (for an array whose length is
+    // read at the call, the fewest it may have).
     private ParameterLayout[] Layout(LambdaExpression f)
     {
         var extents = new int[f.Parameters.Count];
@@ -60,7 +62,7 @@ internal sealed partial class Importer
             var p = f.Parameters[i];
             var isArray = p.Type == typeof(double[]);
             var extent = isArray ? extents[i] : 1;
-            layout[i] = new ParameterLayout(p.Name ?? $"p{i}", isArray, offset, extent, Shape.KindOf(p.Type) ?? Kind.Scalar);
+            layout[i] = new ParameterLayout(p.Name ?? $"p{i}", isArray, offset, extent, Shape.KindOf(p.Type) ?? Kind.Scalar, _dynamic.Contains(i));
             offset += extent;
         }
         return layout;
@@ -77,6 +79,10 @@ internal sealed partial class Importer
             throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double, Vector<double> or Matrix<double> is needed");
         if (e is ConstantExpression or ParameterExpression)
             return ValueOf(e);
+        // In a loop body, what reads none of the loop's variables is computed once, before the loop (not inside a
+        // branch of the body, which may not run).
+        if (_inLoop && _b.Current == _b.Root && !_bindingReads!.Reads(e))
+            return Invariant(_outer!.Value(e));
 
         // A tree may reach one sub-tree object many times (F# let-blocks inlined, parsed square(square(...))):
         // each is staged once per region, so a shared DAG imports in linear time, not exponential.
@@ -90,6 +96,8 @@ internal sealed partial class Importer
 
     private Node ValueOf(Expression e)
     {
+        if (_inLoop && TryLoopRead(e) is { } read)
+            return read;
         if (TryTensor(e) is { } tensor)
             return tensor;
         switch (e)
@@ -119,7 +127,7 @@ internal sealed partial class Importer
             case InvocationExpression invoke:
                 return Data(invoke) ?? throw Errors.Invocation(invoke);
             default:
-                return Data(e) ?? throw ParameterLength(e) ?? Errors.UnsupportedNode(e);
+                return Data(e) ?? throw Errors.UnsupportedNode(e);
         }
     }
 
@@ -156,6 +164,8 @@ internal sealed partial class Importer
 
     private Node Parameter(ParameterExpression p)
     {
+        if (_bindings.TryGetValue(p, out var bound))
+            return bound;
         if (!_parameters.TryGetValue(p, out var info))
             return _outer is not null ? OuterInput(p) : throw Errors.ForeignParameter(p);
         if (info.IsArray)
@@ -190,9 +200,12 @@ internal sealed partial class Importer
         }
         if (operand is ConstantExpression { Value: { } constant } && IsNumeric(operand.Type))
             return _b.Constant(Convert.ToDouble(constant, System.Globalization.CultureInfo.InvariantCulture));
+        // A loop variable, an array parameter's length, or arithmetic on them.
+        if (IsInteger(operand.Type) && !ParameterFree.Check(operand))
+            return Integer(operand);
         if (IsNumeric(operand.Type) && TryLive(operand, out var root, out var path))
             return _b.Captured(u, root, path);
-        return Data(u) ?? throw ParameterLength(operand) ?? Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
+        return Data(u) ?? throw Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
     }
 
     private Node Conditional(ConditionalExpression c)
@@ -227,6 +240,8 @@ internal sealed partial class Importer
     private Node Call(MethodCallExpression call)
     {
         var m = call.Method;
+        if (m.DeclaringType == typeof(Enumerable) && !ParameterFree.Check(call))
+            return TryLoop(call) ?? throw Errors.NoRule(call);
         if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double))
             || !Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
             return Data(call) ?? throw Errors.NoRule(call);

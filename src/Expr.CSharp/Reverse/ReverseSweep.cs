@@ -56,6 +56,19 @@ internal static class ReverseSweep
             var y = region.Nodes[i];
             if (y.IsPassive || y.Op == Op.Input)
                 continue;
+            if (y.Op == Op.Read)
+            {
+                // An array parameter's element: its adjoint is added to the array's gradient where it is known.
+                if (adjoints.TryGetValue(y, out var readBar))
+                    b.ScatterAdd(y, readBar);
+                continue;
+            }
+            if (y.Op == Op.Loop)
+            {
+                if (adjoints.TryGetValue(y, out var loopBar))
+                    PullbackLoop(b, y, loopBar, adjoints, log);
+                continue;
+            }
             if (y.Op == Op.Condition)
             {
                 if (outputAdjoints?.GetValueOrDefault(y) is { } yBars)
@@ -104,7 +117,7 @@ internal static class ReverseSweep
         var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars);
 
         var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
-        if (reached.Length == 0)
+        if (reached.Length == 0 && !HasEffects(thenRegion) && !HasEffects(elseRegion))
             return;
         thenRegion.Results = Array.ConvertAll(reached, x => thenExports.GetValueOrDefault(x) ?? Zero(b, x));
         elseRegion.Results = Array.ConvertAll(reached, x => elseExports.GetValueOrDefault(x) ?? Zero(b, x));
@@ -112,6 +125,32 @@ internal static class ReverseSweep
         for (var k = 0; k < reached.Length; k++)
             Accumulate(b, adjoints, reached[k], outputs[k], log);
     }
+
+    /// <summary>
+    /// A loop pulls back through a loop: its body's pullback, run per iteration (backwards for a fold), adds each
+    /// iteration's contributions to the invariants' adjoints and scatters into array gradients.
+    /// </summary>
+    private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
+    {
+        var body = loop.Loop!;
+        var pullback = body.Pullback;
+        var outputs = new List<int>();
+        // A fold hands its adjoint back to the seed through every iteration (all of it, when there are none).
+        if (body.Kind == LoopKind.Fold && !loop.Args[2].IsPassive)
+            outputs.Add(2);
+        for (var j = 0; j < body.InvariantCount; j++)
+            if (pullback.Invariants[j] is not null && !loop.Args[LoopBody.FirstInvariant + j].IsPassive)
+                outputs.Add(LoopBody.FirstInvariant + j);
+        if (outputs.Count == 0 && !pullback.HasEffects)
+            return;
+        var projections = b.LoopAdjoint(loop, bar, [.. outputs]);
+        for (var k = 0; k < outputs.Count; k++)
+            Accumulate(b, adjoints, loop.Args[outputs[k]], projections[k], log, loop, bar);
+    }
+
+    // True if a region (or one nested in it) writes array gradients: its conditional must run though it exports nothing.
+    private static bool HasEffects(Region region) =>
+        DeadStages.Regions(region).Any(r => r.Nodes.Any(n => n.HasEffects));
 
     // The adjoint a branch delivers for a node it does not reach: 0, or a vector or matrix of zeros.
     private static Node Zero(GraphBuilder b, Node x) => x.Shape.IsTensor ? b.Fill(b.Constant(0), x.Shape) : b.Constant(0);

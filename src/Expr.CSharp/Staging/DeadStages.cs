@@ -23,6 +23,10 @@ internal static class DeadStages
         }
 
         Mark(graph.Output);
+        // Stages that write array gradients are needed for what they write.
+        foreach (var node in byId)
+            if (node is { HasEffects: true })
+                Mark(node);
         foreach (var adjoint in graph.Adjoints)
             if (adjoint is not null)
                 Mark(adjoint);

@@ -258,6 +258,53 @@ internal sealed class GraphBuilder
             Unify(left.Columns, right.Columns, left, right, same);
     }
 
+    /// <summary>A loop body's variable: its value in iteration k is the range's start + k. Staged once, in the body's root.</summary>
+    public Node LoopIndex() =>
+        Intern(new Key(Op.Index, -1, -1, 0, null, null), () => new Node(_nextId++, Op.Index, [], _current));
+
+    /// <summary>The length of array parameter <paramref name="param"/> at the call, as a number. Staged in the root.</summary>
+    public Node Length(int param)
+    {
+        var key = new Key(Op.Length, -1, -1, param, null, null);
+        if (_table.TryGetValue(key, out var node))
+            return node;
+        node = new Node(_nextId++, Op.Length, [], Root) { Param = param };
+        Root.Nodes.Add(node);
+        _table[key] = node; // in the root's scope: never undone by a branch
+        return node;
+    }
+
+    /// <summary>
+    /// Element <paramref name="indices"/> of array parameter <paramref name="param"/> (<paramref name="live"/> null), or of
+    /// the captured array or MathNet vector or matrix <paramref name="live"/> (data), in a loop body.
+    /// </summary>
+    public Node Read(int param, Expression? live, Node[] indices, string indexText) =>
+        Intern(new Key(Op.Read, indices[0].Id, indices.Length > 1 ? indices[1].Id : -1, param, live, null),
+            () => new Node(_nextId++, Op.Read, indices, _current) { Param = param, Live = live, IndexText = indexText });
+
+    /// <summary>Adds <paramref name="value"/> to the gradient of the element that <paramref name="read"/> reads: a Read's pullback.</summary>
+    public Node ScatterAdd(Node read, Node value) =>
+        Stage(new Node(_nextId++, Op.ScatterAdd, [value, .. read.Args], _current) { Param = read.Param, IndexText = read.IndexText });
+
+    /// <summary>A loop over data: <paramref name="body"/> run for <c>start, start + 1, ..., start + count − 1</c>.</summary>
+    public Node Loop(LoopBody body, Node start, Node count, Node init, Node[] invariants) =>
+        Stage(new Node(_nextId++, Op.Loop, [start, count, init, .. invariants], _current) { Loop = body });
+
+    /// <summary>
+    /// The pullback of <paramref name="loop"/> given its adjoint <paramref name="bar"/>: a loop that runs the body's
+    /// pullback (backwards, for a fold), scatters into array gradients and returns one <see cref="Op.Project"/> per
+    /// argument of the loop with an adjoint: init (<c>Param</c> 2) and the invariants (<c>Param</c> 3 + j). Its arguments are
+    /// <c>[loop, bar, .. loop's arguments]</c>.
+    /// </summary>
+    public Node[] LoopAdjoint(Node loop, Node bar, int[] outputs)
+    {
+        var adjoint = Stage(new Node(_nextId++, Op.LoopAdjoint, [loop, bar, .. loop.Args], _current) { Loop = loop.Loop });
+        var projections = new Node[outputs.Length];
+        for (var k = 0; k < outputs.Length; k++)
+            projections[k] = Stage(new Node(_nextId++, Op.Project, [adjoint], _current) { Param = outputs[k] });
+        return projections;
+    }
+
     private Node Stage(Node node)
     {
         _current.Nodes.Add(node);

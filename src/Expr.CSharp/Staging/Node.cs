@@ -55,11 +55,20 @@ internal sealed class Node
     /// <summary>For <see cref="Op.Map"/>: the scalar function applied element by element.</summary>
     public MapBody? Body { get; init; }
 
+    /// <summary>For <see cref="Op.Loop"/> and <see cref="Op.LoopAdjoint"/>: the loop's body and kind.</summary>
+    public LoopBody? Loop { get; init; }
+
+    /// <summary>For <see cref="Op.Read"/> and <see cref="Op.ScatterAdd"/>: the user's index expression, for messages and display.</summary>
+    public string? IndexText { get; init; }
+
     /// <summary>True for comparisons, logical operators and boolean constants: values that carry no adjoint.</summary>
     public bool IsBool { get; init; }
 
     /// <summary>True if no gradient can flow into this node (constants, captured values, sizes, booleans).</summary>
-    public bool IsPassive => Op is Op.Constant or Op.Captured or Op.Size || IsBool;
+    public bool IsPassive => Op is Op.Constant or Op.Captured or Op.Size or Op.Index or Op.Length || (Op == Op.Read && Live is not null) || IsBool;
+
+    /// <summary>True for stages that write array gradients: a scatter, or a loop's pullback that scatters.</summary>
+    public bool HasEffects => Op == Op.ScatterAdd || (Op == Op.LoopAdjoint && Loop!.Pullback.HasEffects);
 
     public override string ToString() => GraphPrinter.Name(this);
 }

@@ -13,6 +13,16 @@ internal enum Op
     Condition,
     Project,
 
+    // Loops over data (see LoopBody). A Loop's stages live in its body's own graph, which reads the loop's variable
+    // (Index) and array elements at indices of it (Read); its pullback is a LoopAdjoint, whose scatters
+    // (ScatterAdd) add to array gradients. Length is an array parameter's length at the call.
+    Loop,
+    LoopAdjoint,
+    Index,
+    Read,
+    ScatterAdd,
+    Length,
+
     // Arithmetic.
     Add,
     Subtract,

@@ -9,7 +9,11 @@ namespace ExprGrad.Staging;
 /// <param name="Extent">Its number of slots: 1 for a scalar, the highest index read plus one for an array, 1 for a
 /// vector or matrix (whose gradient is one value of its type).</param>
 /// <param name="Kind">Scalar (a double or a double[]), vector or matrix.</param>
-internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar)
+/// <param name="IsDynamic">True for an array whose length is read at the call (a loop runs over it, or its
+/// <c>Length</c> is read): its gradient is cleared first and every contribution added to it, and in the flat layout it
+/// must be the last parameter, taking every slot from <paramref name="Offset"/> on (<paramref name="Extent"/> is then
+/// the fewest it must have).</param>
+internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar, bool IsDynamic = false)
 {
     /// <summary>The name of the parameter's slot <paramref name="k"/> as the user writes it: <c>x</c>, or <c>w[k]</c> for an array.</summary>
     public string SlotName(int k) => IsArray ? $"{Name}[{k}]" : Name;
@@ -46,6 +50,22 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     public bool HasTensorParameters { get; } = Array.Exists(parameters, p => p.Kind != Kind.Scalar);
 
     public int Dimension => Parameters.Length == 0 ? 0 : Parameters[^1].Offset + Parameters[^1].Extent;
+
+    /// <summary>True if the last parameter is an array whose length is read at the call: a point is then at least <see cref="Dimension"/> long.</summary>
+    public bool EndsDynamic => Parameters.Length > 0 && Parameters[^1].IsDynamic;
+
+    /// <summary>
+    /// Why the function has no flat (span) layout, or null if it has one: vectors and matrices have none, and an array
+    /// whose length is read at the call has one only as the last parameter.
+    /// </summary>
+    public string? NoFlatLayout =>
+        HasTensorParameters ? "this function has Vector<double> or Matrix<double> parameters, which have no flat layout: call the typed Evaluate(...)"
+        : Array.FindIndex(Parameters, p => p.IsDynamic) is var k && k >= 0 && k < Parameters.Length - 1
+            ? $"parameter '{Parameters[k].Name}' is an array whose length is read at the call, and only the last parameter can be: call the typed Evaluate(...), or make '{Parameters[k].Name}' the last parameter"
+            : null;
+
+    /// <summary>True if the graph has a loop over data anywhere (such a graph is compiled as one method).</summary>
+    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
 
     /// <summary>The number of root stages that belong to the forward pass (the rest are backward).</summary>
     public int ForwardCount { get; set; }

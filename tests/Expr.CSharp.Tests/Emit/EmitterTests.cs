@@ -41,7 +41,7 @@ public class EmitterTests
                 var kernel = Emitter.Compile(graph, budget, rollFrom);
                 var work = Workspace.Rent(graph.Dimension, kernel.TapeLength);
                 point.CopyTo(work.X, 0);
-                var emitted = kernel.Run(work);
+                var emitted = kernel.Run(work, graph.Dimension);
                 Assert.Equal(value, emitted, 14);
                 for (var i = 0; i < gradient.Length; i++)
                     Assert.Equal(gradient[i], work.G[i], 14);

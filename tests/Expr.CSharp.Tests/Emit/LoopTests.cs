@@ -179,7 +179,7 @@ public class LoopTests
     {
         var work = Workspace.Rent(point.Length, kernel.TapeLength);
         point.CopyTo(work.X, 0);
-        var value = kernel.Run(work);
+        var value = kernel.Run(work, point.Length);
         var gradient = work.G[..point.Length];
         Workspace.Return(work);
         return (value, gradient);

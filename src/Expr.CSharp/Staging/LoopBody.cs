@@ -1,0 +1,95 @@
+using ExprGrad.Reverse;
+
+namespace ExprGrad.Staging;
+
+/// <summary>What a loop does with its body's value in each iteration.</summary>
+internal enum LoopKind
+{
+    /// <summary>Adds them up: <c>Sum</c>. An empty loop is 0.</summary>
+    Sum,
+
+    /// <summary>Carries an accumulator: <c>Aggregate(seed, (acc, i) =&gt; ...)</c>. An empty loop is the seed.</summary>
+    Fold,
+
+    /// <summary>Keeps the largest: <c>Max</c>. The gradient goes to the first iteration that attains it.</summary>
+    Max,
+
+    /// <summary>Keeps the smallest: <c>Min</c>. The gradient goes to the first iteration that attains it.</summary>
+    Min,
+}
+
+/// <summary>
+/// The body of a loop over data: a small staged graph of its own, built and differentiated once, whatever the number
+/// of iterations. It reads the loop's variable (<see cref="Index"/>, whose value is <c>start + k</c> in iteration k),
+/// for a fold the accumulator (<c>Input(0)</c>), and what it needs from outside as invariants (<c>Input(1 + j)</c>, the
+/// Loop node's argument <c>3 + j</c>). Array elements are <see cref="Op.Read"/> stages at indices computed from the
+/// loop's variable; an array parameter's element pulls back by a <see cref="Op.ScatterAdd"/> into its gradient.
+/// </summary>
+/// <remarks>A Loop node's arguments are <c>[start, count, init, invariant 0, invariant 1, ...]</c>; init is 0 unless it folds.</remarks>
+internal sealed class LoopBody
+{
+    private LoopPullback? _pullback;
+
+    public LoopBody(LoopKind kind, GraphBuilder builder, Node index, Node output, int invariants, string variable)
+    {
+        Kind = kind;
+        Builder = builder;
+        Index = index;
+        Output = output;
+        InvariantCount = invariants;
+        Variable = variable;
+    }
+
+    /// <summary>The number of Loop node arguments before the invariants.</summary>
+    public const int FirstInvariant = 3;
+
+    public LoopKind Kind { get; }
+
+    public GraphBuilder Builder { get; }
+
+    /// <summary>The loop variable: the iteration's index into the range (an integer, carried as a double).</summary>
+    public Node Index { get; }
+
+    /// <summary>The body's value in one iteration (for a fold, the next accumulator).</summary>
+    public Node Output { get; }
+
+    public int InvariantCount { get; }
+
+    /// <summary>The loop variable's name as the user wrote it (or <c>i</c>), for display.</summary>
+    public string Variable { get; }
+
+    /// <summary>The loop as the user wrote it, shortened (<c>a.Zip(b, ...).Sum()</c>), for messages and display.</summary>
+    public string Text { get; init; } = "the loop";
+
+    /// <summary>The accumulator of a fold: the body's input 0.</summary>
+    public Node Accumulator => Builder.Input(0, -1);
+
+    /// <summary>Invariant <paramref name="j"/> as the body reads it.</summary>
+    public Node Invariant(int j) => Builder.Input(1 + j, -1);
+
+    /// <summary>
+    /// The body's reverse sweep, built on first use into the same graph: from <see cref="LoopPullback.Seed"/> (the
+    /// adjoint of the body's value), the adjoints of the accumulator and of each invariant, and the scatters of array
+    /// elements. The engine builds a graph on one thread, so no lock is needed.
+    /// </summary>
+    public LoopPullback Pullback => _pullback ??= BuildPullback();
+
+    private LoopPullback BuildPullback()
+    {
+        var seed = Builder.Input(-1, -1);
+        var adjoints = ReverseSweep.Pullback(Builder, Output, seed);
+        var invariants = new Node?[InvariantCount];
+        for (var j = 0; j < invariants.Length; j++)
+            invariants[j] = adjoints.GetValueOrDefault(Invariant(j));
+        var accumulator = Kind == LoopKind.Fold ? adjoints.GetValueOrDefault(Accumulator) : null;
+        var effects = DeadStages.Regions(Builder.Root).Any(r => r.Nodes.Any(n => n.HasEffects));
+        return new LoopPullback(seed, accumulator, invariants, effects);
+    }
+}
+
+/// <summary>The reverse sweep of a loop body (see <see cref="LoopBody.Pullback"/>).</summary>
+/// <param name="Seed">The body input standing for the adjoint of the body's value.</param>
+/// <param name="Accumulator">For a fold: the adjoint of the accumulator the iteration read; null if none.</param>
+/// <param name="Invariants">Per invariant, its adjoint from one iteration; null where there is none.</param>
+/// <param name="HasEffects">True if the sweep adds to array gradients (directly or in a nested loop).</param>
+internal sealed record LoopPullback(Node Seed, Node? Accumulator, Node?[] Invariants, bool HasEffects);
