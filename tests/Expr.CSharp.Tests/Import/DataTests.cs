@@ -128,10 +128,16 @@ public class DataTests
     }
 
     [Fact]
-    public void The_length_of_an_array_parameter_is_refused_with_the_reason()
+    public void The_length_of_an_array_parameter_is_data_read_at_the_call()
     {
-        var e = Assert.Throws<ExprGradException>(() => Grad.Of((double[] a) => a.Length * a[0]));
-        Assert.Contains("length of the array parameter 'a'", e.Message);
+        var g = Grad.Of((double[] a) => a.Length * a[0]);
+        // 2 · 3 = 6, d/da[0] = 2; then 4 · 3 = 12, d/da[0] = 4, and the gradient is as long as the argument.
+        var (value, d) = g.Evaluate([3, 5]);
+        Assert.Equal(6.0, value);
+        Assert.Equal([2.0, 0], d);
+        (value, d) = g.Evaluate([3, 5, 7, 9]);
+        Assert.Equal(12.0, value);
+        Assert.Equal([4.0, 0, 0, 0], d);
     }
 
     [Fact]

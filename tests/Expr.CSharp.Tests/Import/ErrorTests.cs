@@ -51,9 +51,12 @@ public class ErrorTests
         var e = Assert.Throws<ExprGradException>(() => Grad.Of(Expression.Lambda(Expression.Convert(f, typeof(double)), f)));
         Assert.Contains("parameter 'f' has type Single", e.Message);
 
+        // A LINQ method that is no loop ExprGrad differentiates names itself and the loops that are.
         var a = Expression.Parameter(typeof(double[]), "a");
-        var length = Expression.Lambda(Expression.Convert(Expression.ArrayLength(a), typeof(double)), a);
-        Assert.Throws<ExprGradException>(() => Grad.Of(length));
+        var average = Expression.Lambda(Expression.Call(typeof(Enumerable).GetMethod(nameof(Enumerable.Average), [typeof(IEnumerable<double>)])!, a), a);
+        e = Assert.Throws<ExprGradException>(() => Grad.Of(average));
+        Assert.Contains("LINQ method 'Average'", e.Message);
+        Assert.Contains("Enumerable.Range(start, count).Sum(i => ...)", e.Message);
     }
 
     [Fact]
@@ -61,6 +64,7 @@ public class ErrorTests
     {
         var i = 1;
         var e = Assert.Throws<ExprGradException>(() => Grad.Of((double[] a) => a[i]));
-        Assert.Contains("not a constant", e.Message);
+        Assert.Contains("neither a constant nor a loop variable", e.Message);
+        Assert.Contains("Enumerable.Range(0, a.Length).Sum(i => a[i] * ...)", e.Message);
     }
 }
