@@ -136,7 +136,8 @@ internal sealed partial class Importer
     {
         if (f is LambdaExpression lambda && (arity < 0 ? lambda.Parameters.Count is 1 or 2 : lambda.Parameters.Count == arity))
             return lambda;
-        throw Errors.LoopFunction(f, loop);
+        // A static method, a.Sum(Fn.Square), as the lambda that calls it.
+        return MethodGroup(f, Math.Max(arity, 1)) ?? throw Errors.LoopFunction(f, loop);
     }
 
     private Node Loop(MethodCallExpression call, LoopKind kind, Sequence sequence, LambdaExpression? fold, Expression? seed)

@@ -82,6 +82,11 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     /// <summary>The name of each flat slot, in order: <c>x</c> for a scalar parameter, <c>w[0]</c>, <c>w[1]</c>, ... for an array.</summary>
     public IEnumerable<string> SlotNames => Parameters.SelectMany(p => Enumerable.Range(0, p.Extent).Select(p.SlotName));
 
+    /// <summary>The names of the slots of a point of <paramref name="length"/> values: past the fixed slots, the last (dynamic) array's elements.</summary>
+    public IEnumerable<string> SlotNamesOf(int length) =>
+        EndsDynamic ? SlotNames.Concat(Enumerable.Range(Dimension, Math.Max(0, length - Dimension)).Select(k => Parameters[^1].SlotName(k - Parameters[^1].Offset)))
+        : SlotNames;
+
     /// <summary>The name of an <see cref="Op.Input"/> node as the user writes it: <c>x</c> or <c>w[2]</c>.</summary>
     public string InputName(Node input) => Parameters[input.Param].SlotName(Math.Max(input.Element, 0));
 

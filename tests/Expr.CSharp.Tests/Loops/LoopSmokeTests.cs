@@ -49,3 +49,78 @@ public class LoopSmokeTests
         Assert.Equal([0, 0, 8], dm);
     }
 }
+
+/// <summary>The README's loop examples, with their numbers; and the loop forms' refusals.</summary>
+public class LoopReadmeTests
+{
+    [Fact]
+    public void The_readme_rosenbrock_runs_at_any_length_and_through_the_span_api()
+    {
+        var rosenbrock = Grad.Of((double[] a) => Enumerable.Range(0, a.Length - 1)
+            .Sum(i => 100 * Math.Pow(a[i + 1] - a[i] * a[i], 2) + Math.Pow(1 - a[i], 2)));
+        var (f, df) = rosenbrock.Evaluate([0.0, 0.0]);
+        Assert.Equal(1, f);
+        Assert.Equal([-2, 0], df);
+        Assert.True(rosenbrock.HasVariableLength);
+        Assert.Equal(0, rosenbrock.Dimension);
+
+        // At 0 every term is 100·0² + 1² = 1 and d/da[i] = −2 for all but the last element.
+        var gradient = new double[1_000_000];
+        Assert.Equal(999_999, rosenbrock.Evaluate(new double[1_000_000], gradient));
+        Assert.Equal(-2, gradient[0]);
+        Assert.Equal(-2, gradient[999_998]);
+        Assert.Equal(0, gradient[999_999]);
+    }
+
+    [Fact]
+    public void The_readme_fold_is_the_depth_m_net()
+    {
+        var w = new[] { 0.5, -1.0, 2.0 };
+        var net = Grad.Of((double x) => Enumerable.Range(0, w.Length).Aggregate(x, (o, k) => Fn.Sigmoid(o * w[k])));
+        var (value, dx) = net.Evaluate(1.0);
+        // Forward as written; backward by hand: do/dx = Π σ'(o_k·w_k)·w_k with σ' = σ(1 − σ).
+        double o = 1, d = 1;
+        foreach (var wk in w)
+        {
+            var s = 1 / (1 + Math.Exp(-o * wk));
+            d *= s * (1 - s) * wk;
+            o = s;
+        }
+        Assert.Equal(o, value);
+        Assert.Equal(d, dx, 15);
+    }
+
+    [Fact]
+    public void A_static_method_can_be_the_loops_function()
+    {
+        var g = Grad.Of((double[] a) => a.Sum(Fn.Square));
+        var (value, d) = g.Evaluate([1, -2, 3]);
+        Assert.Equal(14, value);
+        Assert.Equal([2, -4, 6], d);
+    }
+
+    [Fact]
+    public void Refusals_of_loop_shaped_code_show_the_supported_forms()
+    {
+        var where = Assert.Throws<ExprGradException>(() => Grad.Of((double[] a) => a.Where(v => v > 0).Sum()));
+        Assert.Contains("cannot loop over a.Where(", where.Message);
+        Assert.Contains("Enumerable.Range(start, count).Sum(i => ...)", where.Message);
+
+        var byValue = Assert.Throws<ExprGradException>(() => Grad.Of((double[] a, double x) => Enumerable.Range(0, a.Length).Sum(i => a[(int)x + i])));
+        Assert.Contains("must be integer arithmetic", byValue.Message);
+        Assert.Contains("depends on a parameter's value", byValue.Message);
+    }
+
+    [Fact]
+    public void An_index_out_of_range_names_the_array_the_index_and_the_length()
+    {
+        var g = Grad.Of((double[] a) => Enumerable.Range(0, a.Length).Sum(i => a[i] * a[i + 1]));
+        var e = Assert.Throws<IndexOutOfRangeException>(() => g.Evaluate([1.0, 2.0, 3.0]));
+        Assert.Equal("a[i + 1]: the index is 3, but a has 3 elements", e.Message);
+
+        var empty = Grad.Of((double[] a) => a.Max(v => v * v));
+        Assert.Throws<InvalidOperationException>(() => empty.Evaluate([]));
+        var negative = Grad.Of((double[] a) => Enumerable.Range(0, a.Length - 2).Sum(i => a[i]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => negative.Evaluate([1.0]));
+    }
+}
