@@ -40,6 +40,8 @@ internal sealed class Emitter
     private readonly bool _hasLoops;
     // Sums whose backward loop runs in their forward loop, by forward loop.
     private readonly Dictionary<Node, Node> _fused = [];
+    // Loops with a backward loop (which may be in a conditional's backward branch): their forward loop keeps its state.
+    private readonly HashSet<Node> _pulledBack = [];
 
     private Emitter(StagedGraph graph, int budget, int rollFrom)
     {
@@ -120,6 +122,10 @@ internal sealed class Emitter
     // A top-level sum whose adjoint reads nothing the sum itself feeds is written as one loop doing both passes.
     private void FindFusedLoops()
     {
+        foreach (var region in DeadStages.Regions(_graph.Root))
+            foreach (var node in region.Nodes)
+                if (node.Op == Op.LoopAdjoint)
+                    _pulledBack.Add(node.Args[0]);
         foreach (var adjoint in _graph.Root.Nodes)
         {
             if (adjoint.Op != Op.LoopAdjoint || adjoint.Args[0] is not { Owner: var owner } loop || owner != _graph.Root
@@ -604,8 +610,7 @@ internal sealed class Emitter
             }
             else
             {
-                var keep = loop.Owner!.Nodes.Exists(a => a.Op == Op.LoopAdjoint && a.Args[0] == loop);
-                value = LoopWriter.Forward(this, loop, keep);
+                value = LoopWriter.Forward(this, loop, keepState: e._pulledBack.Contains(loop));
             }
             ReleaseDead(loop.Args, e._position[loop.Id]);
             Define(loop, value, statements);

@@ -398,7 +398,7 @@ internal static class LoopWriter
             }
         }
 
-        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate;
+        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate or Op.IntegerDivide or Op.Remainder;
 
         private void WriteRegion(Region region, HashSet<Node> needed, List<Expression> statements)
         {
@@ -424,8 +424,8 @@ internal static class LoopWriter
                     }
                     case Op.Loop:
                     {
-                        var adjoint = n.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == n);
-                        var value = Forward(this, n, keepState: adjoint is not null && needed.Contains(adjoint));
+                        // Its backward loop, if this pass runs it, may be in a backward branch of a conditional of the body.
+                        var value = Forward(this, n, keepState: needed.Any(a => a.Op == Op.LoopAdjoint && a.Args[0] == n));
                         statements.Add(Expression.Assign(Define(n), value));
                         continue;
                     }
@@ -495,6 +495,10 @@ internal static class LoopWriter
                     return Expression.Multiply(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Negate:
                     return Expression.Negate(IntOf(n.Args[0], at));
+                case Op.IntegerDivide:
+                    return Expression.Divide(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
+                case Op.Remainder:
+                    return Expression.Modulo(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Input when n.Param >= 1 && n.Owner == _body.Builder.Root:
                     var j = n.Param - 1;
                     if (!_intInvariants.TryGetValue(j, out var local))

@@ -13,7 +13,7 @@ namespace ExprGrad.Import;
 /// </summary>
 /// <remarks>
 /// In a body, what does not depend on the loop's variables (a parameter, <c>Math.Exp(x)</c>, a captured value, a
-/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·) on
+/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·, /, %) on
 /// the loop variables, integer constants, lengths and captured integers.
 /// </remarks>
 internal sealed partial class Importer
@@ -243,6 +243,8 @@ internal sealed partial class Importer
         ExpressionType.Add or ExpressionType.AddChecked => Op.Add,
         ExpressionType.Subtract or ExpressionType.SubtractChecked => Op.Subtract,
         ExpressionType.Multiply or ExpressionType.MultiplyChecked => Op.Multiply,
+        ExpressionType.Divide => Op.IntegerDivide,
+        ExpressionType.Modulo => Op.Remainder,
         _ => null,
     };
 

@@ -110,6 +110,11 @@ internal static partial class RuleTable
         // Fn.Sign, not Math.Sign: a double that keeps NaN, where Math.Sign is an int that throws on NaN.
         yield return Kernel1(Sign, "sign", Fn.Sign, ZeroDerivative);
         yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
+        // Integers only (indices, counts): truncating division and its remainder, as C# computes them on ints.
+        yield return Binary(IntegerDivide, "div", (u, v) => (long)u / (long)v,
+            (u, v) => Expression.Convert(Expression.Divide(Expression.Convert(u, typeof(long)), Expression.Convert(v, typeof(long))), typeof(double)), ZeroDerivative);
+        yield return Binary(Remainder, "%", (u, v) => (long)u % (long)v,
+            (u, v) => Expression.Convert(Expression.Modulo(Expression.Convert(u, typeof(long)), Expression.Convert(v, typeof(long))), typeof(double)), ZeroDerivative);
         yield return Math1(Ceiling, "ceiling", Math.Ceiling, ZeroDerivative);
         yield return Math1(Round, "round", Math.Round, ZeroDerivative);
         yield return Math1(Truncate, "truncate", Math.Truncate, ZeroDerivative);

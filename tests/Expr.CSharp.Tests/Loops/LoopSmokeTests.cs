@@ -124,3 +124,34 @@ public class LoopReadmeTests
         Assert.Throws<ArgumentOutOfRangeException>(() => negative.Evaluate([1.0]));
     }
 }
+
+/// <summary>Loops inside conditionals: only the branch taken runs its loop, forward and backward.</summary>
+public class LoopBranchTests
+{
+    [Fact]
+    public void A_fold_and_a_max_in_a_branch_keep_their_state_for_the_backward_branch()
+    {
+        var g = Grad.Of((double[] a, double x) => x > 0
+            ? Enumerable.Range(0, a.Length).Aggregate(x, (o, k) => o * a[k])
+            : a.Max(v => v * x));
+        // x = 2 > 0: 2·a0·a1 = 2·3·4 = 24; d/da = [8, 6], d/dx = 12.
+        var (value, da, dx) = g.Evaluate([3, 4], 2);
+        Assert.Equal(24, value);
+        Assert.Equal([8, 6], da);
+        Assert.Equal(12, dx);
+        // x = −1: max(−3, −4) = −3 at a0; d/da = [−1, 0], d/dx = 3.
+        (value, da, dx) = g.Evaluate([3, 4], -1);
+        Assert.Equal(-3, value);
+        Assert.Equal([-1, 0], da);
+        Assert.Equal(3, dx);
+    }
+
+    [Fact]
+    public void A_fold_inside_a_branch_of_a_sum_body()
+    {
+        var g = Grad.Of((double[] a) => Enumerable.Range(0, a.Length).Sum(i => i % 2 == 0 ? a[i] : a[i] * a[i]));
+        var (value, d) = g.Evaluate([1, 2, 3, 4]);
+        Assert.Equal(1 + 4 + 3 + 16, value);
+        Assert.Equal([1, 4, 1, 8], d);
+    }
+}
