@@ -78,12 +78,23 @@ internal static class LoopWriter
                 {
                     tape = scope.Variable(typeof(double[]), "tape");
                     scope.States[loop] = tape;
-                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+                    // count + 1 accumulators: the one entering each iteration, and the last, each iteration's value.
+                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null,
+                        Expression.Add(w.Count, Expression.Constant(1)))));
                     iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(i, w.Start)), value));
                 }
                 var next = w.Body([body.Output]);
                 iteration.AddRange(next.Statements);
                 iteration.Add(Expression.Assign(value, next.Read(body.Output)));
+                if (tape is not null)
+                {
+                    var fold = new List<Expression>(w.Preheader());
+                    fold.AddRange(statements);
+                    fold.Add(w.Loop(iteration, backwards: false));
+                    fold.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
+                    fold.Add(value);
+                    return Expression.Block(typeof(double), w.Locals, fold);
+                }
                 break;
             }
             default:
@@ -146,6 +157,9 @@ internal static class LoopWriter
                 w.Seed = bar;
                 w.Accumulator = w.Local(typeof(double), "accumulator");
                 iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
+                // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
+                // reads it there instead of computing it again.
+                w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -284,6 +298,9 @@ internal static class LoopWriter
 
         public Expression? Seed { get; set; }
 
+        /// <summary>Body values known without computing them (a fold's value, from its tape).</summary>
+        public Dictionary<Node, Expression> Known { get; } = [];
+
         public Expression? Accumulator { get; set; }
 
         public Frame Frame => _outer.Frame;
@@ -293,7 +310,8 @@ internal static class LoopWriter
         public Dictionary<Node, ParameterExpression> States { get; } = [];
 
         // A nested loop reads this loop's body values; they are written before it in the same iteration.
-        public Expression Read(Node outer) => _values.TryGetValue(outer, out var v) ? v : ReadInput(outer);
+        public Expression Read(Node outer) =>
+            _values.TryGetValue(outer, out var v) ? v : Known.TryGetValue(outer, out var known) ? known : ReadInput(outer);
 
         public ParameterExpression Variable(Type type, string name)
         {
@@ -348,20 +366,20 @@ internal static class LoopWriter
         /// <summary>Writes the body stages that <paramref name="roots"/> need, in order, for one iteration.</summary>
         public BodyCode Body(IReadOnlyList<Node> roots)
         {
-            var needed = Needed(roots);
+            var needed = Needed(roots, Known);
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(_body.Builder.Root, needed, statements));
             return new BodyCode(statements, Read);
         }
 
         // What the roots read, transitively; a stage inside a branch brings its conditional, an index its leaves.
-        private static HashSet<Node> Needed(IEnumerable<Node> roots)
+        private static HashSet<Node> Needed(IEnumerable<Node> roots, Dictionary<Node, Expression> known)
         {
             var needed = new HashSet<Node>();
             var pending = new Stack<Node>(roots);
             while (pending.TryPop(out var n))
             {
-                if (n.Op == Op.Constant || !needed.Add(n))
+                if (n.Op == Op.Constant || known.ContainsKey(n) || !needed.Add(n))
                     continue;
                 var indexArgs = n.Op switch { Op.Read => n.Args.Length, Op.ScatterAdd => n.Args.Length - 1, _ => 0 };
                 var first = n.Op == Op.ScatterAdd ? 1 : 0;

@@ -22,7 +22,10 @@ internal static partial class RuleTable
     public static IEnumerable<Op> Operations => Table.Keys;
 
     /// <summary>The operations on numbers: those the scalar random tests generate.</summary>
-    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null).Select(r => r.Op);
+    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op)).Select(r => r.Op);
+
+    /// <summary>Integer operations that only loop indices and counts use (a value cannot reach them): / and % of C# ints.</summary>
+    public static bool IsIndexOperation(Op op) => op is Op.IntegerDivide or Op.Remainder;
 
     /// <summary>The operations on vectors and matrices (and the numbers they reduce to).</summary>
     public static IEnumerable<Op> TensorOperations => Table.Values.Where(r => r.Infer is not null).Select(r => r.Op);

@@ -155,3 +155,22 @@ public class LoopBranchTests
         Assert.Equal([1, 4, 1, 8], d);
     }
 }
+
+/// <summary>Integer division and remainder in indices and tests, as C# computes them on ints.</summary>
+public class LoopIntegerTests
+{
+    [Fact]
+    public void Halved_and_odd_indices()
+    {
+        // Σ x[i / 2] over i = 0..3 reads x0, x0, x1, x1: 2·(1 + 2) = 6, d/dx = [2, 2, 0].
+        var g = Grad.Of((double[] x) => Enumerable.Range(0, 4).Sum(i => x[i / 2]));
+        var (value, d) = g.Evaluate([1, 2, 3]);
+        Assert.Equal(6, value);
+        Assert.Equal([2, 2, 0], d);
+        // Odd positions squared, even ones as they are; −7 % 2 is −1 in C#, not 1.
+        var h = Grad.Of((double[] x) => Enumerable.Range(-3, 3).Sum(i => i % 2 == -1 ? x[i + 3] * x[i + 3] : x[i + 3]));
+        (value, d) = h.Evaluate([2, 3, 4]);
+        Assert.Equal(4 + 3 + 16, value);
+        Assert.Equal([4, 1, 8], d);
+    }
+}
