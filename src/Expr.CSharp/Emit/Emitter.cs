@@ -539,11 +539,18 @@ internal sealed class Emitter
                     WriteLoopAdjoint(node, statements);
                     continue;
                 }
-                var rule = node.Op is Op.Input or Op.Captured or Op.Length ? null : RuleTable.Get(node.Op);
+                if (node.Op == Op.ScatterAdd)
+                {
+                    statements.Add(e._frame.ArrayScatter(node.Param, AsIndex(node.Args[1]), Read(node.Args[0])));
+                    ReleaseDead(node.Args, e._position[node.Id]);
+                    continue;
+                }
+                var rule = node.Op is Op.Input or Op.Captured or Op.Length or Op.Read ? null : RuleTable.Get(node.Op);
                 var value = node.Op switch
                 {
                     Op.Input => e._frame.Input(e._graph.Slot(node)),
                     Op.Length => Expression.Convert(e._frame.ArrayLength(node.Param), typeof(double)),
+                    Op.Read => ReadElement(node),
                     Op.Captured => _tensors?.Captured(node) ?? node.Live!,
                     _ when rule!.EmitTensor is { } emit => emit(this, node, Array.ConvertAll(node.Args, Read)),
                     _ => rule!.Emit(Array.ConvertAll(node.Args, Read)),
@@ -583,6 +590,20 @@ internal sealed class Emitter
             foreach (var output in outputs)
                 Bind(output, _home[output], statements);
         }
+
+        // An array parameter's element at an index known at the call: checked, then read.
+        private Expression ReadElement(Node read)
+        {
+            var index = Expression.Variable(typeof(int), "index");
+            return Expression.Block(typeof(double), [index],
+                Expression.Assign(index, AsIndex(read.Args[0])),
+                Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.Index), null, index, e._frame.ArrayLength(read.Param),
+                    Expression.Constant(e._graph.Parameters[read.Param].Name), Expression.Constant(read.IndexText ?? "?")),
+                e._frame.ArrayRead(read.Param, index));
+        }
+
+        private Expression AsIndex(Node index) =>
+            index.Op == Op.Constant ? Expression.Constant((int)index.Value) : Expression.Convert(Read(index), typeof(int));
 
         public Frame Frame => e._frame;
 

@@ -45,9 +45,9 @@ internal static class Errors
             $"{p.Name}.Sum(v => v * v), Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) (supported loops: {LoopForms})", p);
 
     public static ExprGradException ArrayIndex(Expression e, ParameterExpression p) =>
-        new($"the index in {Show(e)} is neither a constant nor a loop variable: read the array parameter '{p.Name}' at a constant " +
-            $"index ({p.Name}[0]) or at an index of a loop's variable, Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) " +
-            $"(supported loops: {LoopForms})", e);
+        new($"the index in {Show(e)} depends on a parameter's value, and has no derivative: read the array parameter '{p.Name}' at a " +
+            $"constant ({p.Name}[0]), at an index known at the call ({p.Name}[{p.Name}.Length - 1], {p.Name}[k] of a captured k), or at an " +
+            $"index of a loop's variable, Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) (supported loops: {LoopForms})", e);
 
     public static ExprGradException LoopMethod(MethodCallExpression call) =>
         new($"cannot differentiate the LINQ method '{call.Method.Name}' in {Show(call)}: the loops ExprGrad differentiates are {LoopForms}", call);

@@ -238,6 +238,22 @@ internal sealed partial class Importer
         throw Errors.IndexForm(e);
     }
 
+    // True if an expression reads parameters only through array lengths (a.Length - 1).
+    private bool ReadsOnlyLengths(Expression e) =>
+        ParameterFree.Check(new LengthsAsConstants(this).Visit(e)!);
+
+    /// <summary>Replaces the lengths of array parameters by a constant, so that what is left can be checked for parameters.</summary>
+    private sealed class LengthsAsConstants(Importer importer) : ExpressionVisitor
+    {
+        public override Expression? Visit(Expression? node) =>
+            node is null ? null : StackGuard.HasRoom ? base.Visit(node) : StackGuard.Run(() => base.Visit(node));
+
+        protected override Expression VisitUnary(UnaryExpression node) =>
+            node is { NodeType: ExpressionType.ArrayLength, Operand: ParameterExpression p } && importer._parameters.ContainsKey(p)
+                ? Expression.Constant(0)
+                : base.VisitUnary(node);
+    }
+
     private static Op? IntegerArithmetic(ExpressionType t) => t switch
     {
         ExpressionType.Add or ExpressionType.AddChecked => Op.Add,

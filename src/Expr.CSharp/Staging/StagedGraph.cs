@@ -64,8 +64,11 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
             ? $"parameter '{Parameters[k].Name}' is an array whose length is read at the call, and only the last parameter can be: call the typed Evaluate(...), or make '{Parameters[k].Name}' the last parameter"
             : null;
 
-    /// <summary>True if the graph has a loop over data anywhere (such a graph is compiled as one method).</summary>
-    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
+    /// <summary>
+    /// True if the graph has a loop over data anywhere, or reads an array at an index known only at the call: such a
+    /// graph is compiled as one method, and its straight-line stages are not re-rolled.
+    /// </summary>
+    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op is Op.Loop or Op.Read));
 
     /// <summary>The number of root stages that belong to the forward pass (the rest are backward).</summary>
     public int ForwardCount { get; set; }

@@ -174,3 +174,34 @@ public class LoopIntegerTests
         Assert.Equal([4, 1, 8], d);
     }
 }
+
+/// <summary>An element at an index known only at the call, outside any loop.</summary>
+public class CallIndexTests
+{
+    [Fact]
+    public void The_last_element_and_a_captured_index()
+    {
+        var g = Grad.Of((double[] a) => a[a.Length - 1] * a[0]);
+        var (value, d) = g.Evaluate([2, 5, 7]);
+        Assert.Equal(14, value);
+        Assert.Equal([7, 0, 2], d);
+        (value, d) = g.Evaluate([3]);
+        Assert.Equal(9, value);
+        Assert.Equal([6], d);
+
+        var k = 1;
+        var h = Grad.Of((double[] a) => a[k] * a[k]);
+        (value, d) = h.Evaluate([2, 5, 7]);
+        Assert.Equal((25.0, new double[] { 0, 10, 0 }), (value, d), new ValueAndGradientComparer());
+        k = 3;
+        var e = Assert.Throws<IndexOutOfRangeException>(() => h.Evaluate([2, 5, 7]));
+        Assert.Equal("a[k]: the index is 3, but a has 3 elements", e.Message);
+    }
+
+    private sealed class ValueAndGradientComparer : IEqualityComparer<(double, double[])>
+    {
+        public bool Equals((double, double[]) x, (double, double[]) y) => x.Item1.Equals(y.Item1) && x.Item2.SequenceEqual(y.Item2);
+
+        public int GetHashCode((double, double[]) obj) => obj.Item1.GetHashCode();
+    }
+}
