@@ -65,10 +65,10 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
             : null;
 
     /// <summary>
-    /// True if the graph has a loop over data anywhere, or reads an array at an index known only at the call: such a
+    /// True if the graph has a loop over data anywhere, or reads an array at an index or a length known only at the call: such a
     /// graph is compiled as one method, and its straight-line stages are not re-rolled.
     /// </summary>
-    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op is Op.Loop or Op.Read));
+    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op is Op.Loop or Op.Read or Op.Length));
 
     /// <summary>The number of root stages that belong to the forward pass (the rest are backward).</summary>
     public int ForwardCount { get; set; }

@@ -205,3 +205,41 @@ public class CallIndexTests
         public int GetHashCode((double, double[]) obj) => obj.Item1.GetHashCode();
     }
 }
+
+/// <summary>Arrays of any length in the flat layout: only the last parameter, which takes the rest of the point.</summary>
+public class VariableLengthLayoutTests
+{
+    [Fact]
+    public void A_scalar_then_an_array_of_any_length()
+    {
+        var g = Grad.Of((double s, double[] a) => s * a.Sum());
+        Assert.True(g.HasVariableLength);
+        Assert.Equal(1, g.Dimension);
+        var gradient = new double[4];
+        // s = 2, a = [1, 2, 3]: 12; d/ds = 6, d/da = [2, 2, 2].
+        Assert.Equal(12, g.Evaluate(new double[] { 2, 1, 2, 3 }, gradient));
+        Assert.Equal([6, 2, 2, 2], gradient);
+        var short_ = Assert.Throws<ArgumentException>(() => g.Evaluate(new double[] { 2, 1, 2, 3 }, new double[3]));
+        Assert.Contains("room for 3 values but the function has 4", short_.Message);
+    }
+
+    [Fact]
+    public void Two_arrays_of_any_length_evaluate_through_the_typed_api_only()
+    {
+        var g = Grad.Of((double[] a, double[] b) => a.Zip(b, (u, v) => u * v).Sum());
+        var (value, da, db) = g.Evaluate([1, 2, 3], [4, 5]);
+        Assert.Equal(14, value);
+        Assert.Equal([4, 5, 0], da);
+        Assert.Equal([1, 2], db);
+        var e = Assert.Throws<NotSupportedException>(() => g.Evaluate((ReadOnlySpan<double>)new double[5], (Span<double>)new double[5]));
+        Assert.Contains("parameter 'a' is an array whose length is read at the call", e.Message);
+
+        var a = System.Linq.Expressions.Expression.Parameter(typeof(double[]), "a");
+        var b = System.Linq.Expressions.Expression.Parameter(typeof(double[]), "b");
+        var sum = typeof(Enumerable).GetMethod(nameof(Enumerable.Sum), [typeof(IEnumerable<double>)])!;
+        var lambda = System.Linq.Expressions.Expression.Lambda(System.Linq.Expressions.Expression.Add(
+            System.Linq.Expressions.Expression.Call(sum, a), System.Linq.Expressions.Expression.Call(sum, b)), a, b);
+        var refused = Assert.Throws<ExprGradException>(() => Grad.Of(lambda));
+        Assert.Contains("parameter 'a' is an array of any length", refused.Message);
+    }
+}
