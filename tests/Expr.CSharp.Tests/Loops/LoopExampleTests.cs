@@ -1,6 +1,7 @@
 namespace ExprGrad.Tests.Loops;
 
-public class LoopSmokeTests
+/// <summary>Worked examples of loops: sums, folds, nested sums and Max, with exact numbers.</summary>
+public class LoopExampleTests
 {
     [Fact]
     public void Sum_of_squares()
