@@ -50,6 +50,7 @@ internal static class LoopWriter
         var i = w.I;
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
 
         switch (body.Kind)
         {
@@ -67,6 +68,8 @@ internal static class LoopWriter
                 iteration.Add(Expression.AddAssign(value, body1.Read(body.Output)));
                 if (fused is not null)
                     Accumulate(w, fused, homes!, body1, iteration, add: true, statements);
+                else if (keepState)
+                    KeepInnerSums(scope, w, body1, statements, iteration);
                 break;
             }
             case LoopKind.Fold:
@@ -85,16 +88,12 @@ internal static class LoopWriter
                 }
                 var next = w.Body([body.Output]);
                 iteration.AddRange(next.Statements);
-                iteration.Add(Expression.Assign(value, next.Read(body.Output)));
                 if (tape is not null)
                 {
-                    var fold = new List<Expression>(w.Preheader());
-                    fold.AddRange(statements);
-                    fold.Add(w.Loop(iteration, backwards: false));
-                    fold.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
-                    fold.Add(value);
-                    return Expression.Block(typeof(double), w.Locals, fold);
+                    KeepInnerSums(scope, w, next, statements, iteration);
+                    after.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
                 }
+                iteration.Add(Expression.Assign(value, next.Read(body.Output)));
                 break;
             }
             default:
@@ -124,8 +123,42 @@ internal static class LoopWriter
         var whole = new List<Expression>(w.Preheader());
         whole.AddRange(statements);
         whole.Add(w.Loop(iteration, backwards: false));
+        whole.AddRange(after);
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
+    }
+
+    /// <summary>
+    /// The sums nested in a body that its pullback reads: the forward loop keeps each iteration's value on a tape of
+    /// their own, so that the backward loop reads it instead of running the nested loop again (a logistic regression's
+    /// dot product is then computed once per point, as by hand). A nested sum's backward loop needs nothing else of
+    /// its forward loop.
+    /// </summary>
+    private static void KeepInnerSums(ILoopScope scope, Writer w, BodyCode forward, List<Expression> before, List<Expression> iteration)
+    {
+        var body = w.Body0;
+        var pulledBack = Writer.NeededBy(PullbackRoots(body));
+        foreach (var inner in body.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || inner.Loop!.Kind != LoopKind.Sum || !forward.Needed.Contains(inner) || !pulledBack.Contains(inner))
+                continue;
+            var tape = scope.Variable(typeof(double[]), "sums");
+            scope.States[inner] = tape;
+            before.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+            iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(w.I, w.Start)), forward.Read(inner)));
+        }
+    }
+
+    // In a backward loop: the nested sums the forward loop kept are read from their tapes, which go back after the loop.
+    private static void ReadInnerSums(ILoopScope scope, Writer w, List<Expression> after)
+    {
+        foreach (var inner in w.Body0.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || !scope.States.TryGetValue(inner, out var tape))
+                continue;
+            w.Known[inner] = Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start));
+            after.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+        }
     }
 
     /// <summary>The backward loop of <paramref name="adjoint"/>: its outputs are written to <paramref name="homes"/> (by projection).</summary>
@@ -136,6 +169,7 @@ internal static class LoopWriter
         var w = new Writer(scope, loop);
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
         var roots = PullbackRoots(body);
         var pullback = body.Pullback;
 
@@ -144,6 +178,7 @@ internal static class LoopWriter
             case LoopKind.Sum:
             {
                 w.Seed = w.Local(typeof(double), "seed", scope.Read(adjoint.Args[1]));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -160,6 +195,7 @@ internal static class LoopWriter
                 // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
                 // reads it there instead of computing it again.
                 w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -171,6 +207,7 @@ internal static class LoopWriter
                 if (init >= 0 && homes[init] is { } initHome)
                     whole.Add(Expression.Assign(initHome, bar));
                 whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+                whole.AddRange(after);
                 return Expression.Block(typeof(void), w.Locals, whole);
             }
             default:
@@ -193,6 +230,7 @@ internal static class LoopWriter
         var all = new List<Expression>(w.Preheader());
         all.AddRange(statements);
         all.Add(w.Loop(iteration, backwards: false));
+        all.AddRange(after);
         all.Add(Expression.Empty());
         return Expression.Block(typeof(void), w.Locals, all);
     }
@@ -250,7 +288,7 @@ internal static class LoopWriter
     }
 
     /// <summary>The statements of one iteration, and how to read the body's values after them.</summary>
-    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read);
+    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read, HashSet<Node> Needed);
 
     /// <summary>One loop being written: its counter, range, invariants, and the body's code.</summary>
     private sealed class Writer : ILoopScope
@@ -369,8 +407,14 @@ internal static class LoopWriter
             var needed = Needed(roots, Known);
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(_body.Builder.Root, needed, statements));
-            return new BodyCode(statements, Read);
+            return new BodyCode(statements, Read, needed);
         }
+
+        /// <summary>The body stages <paramref name="roots"/> read, transitively.</summary>
+        public static HashSet<Node> NeededBy(IEnumerable<Node> roots) => Needed(roots, []);
+
+        /// <summary>The body being written.</summary>
+        public LoopBody Body0 => _body;
 
         // What the roots read, transitively; a stage inside a branch brings its conditional, an index its leaves.
         private static HashSet<Node> Needed(IEnumerable<Node> roots, Dictionary<Node, Expression> known)
