@@ -41,7 +41,8 @@ internal static class LoopWriter
     /// <paramref name="fused"/> (the loop's adjoint, for a sum), the pullback runs in the same pass and its outputs
     /// are added to <paramref name="homes"/>.
     /// </summary>
-    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null)
+    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null,
+        IEnumerable<Expression>? beforeLoop = null)
     {
         var body = loop.Loop!;
         var w = new Writer(scope, loop);
@@ -120,7 +121,9 @@ internal static class LoopWriter
             }
         }
 
+        // The preheader checks every affine index; a fused loop writes nothing before them.
         var whole = new List<Expression>(w.Preheader());
+        whole.AddRange(beforeLoop ?? []);
         whole.AddRange(statements);
         whole.Add(w.Loop(iteration, backwards: false));
         whole.AddRange(after);

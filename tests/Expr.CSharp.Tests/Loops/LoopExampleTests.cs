@@ -244,3 +244,27 @@ public class VariableLengthLayoutTests
         Assert.Contains("parameter 'a' is an array of any length", refused.Message);
     }
 }
+
+/// <summary>An index out of range throws before anything is written to the caller's gradient span.</summary>
+public class CheckBeforeWriteTests
+{
+    public static TheoryData<string> Cases => ["fused", "after another loop", "nested", "outside a loop", "in a branch"];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void The_gradient_span_is_untouched_when_an_index_is_out_of_range(string which)
+    {
+        Gradient g = which switch
+        {
+            "fused" => Grad.Of((double s, double[] a) => Enumerable.Range(0, a.Length).Sum(i => s * a[i] * a[i + 1])),
+            "after another loop" => Grad.Of((double s, double[] a) => s * a.Sum(v => v * v) + Enumerable.Range(0, a.Length).Sum(i => a[i] * a[i + 1])),
+            "nested" => Grad.Of((double s, double[] a) => s + Enumerable.Range(0, a.Length).Sum(i => Enumerable.Range(0, i + 2).Sum(j => a[i] * a[j]))),
+            "outside a loop" => Grad.Of((double s, double[] a) => s * a.Sum() + a[a.Length]),
+            _ => Grad.Of((double s, double[] a) => s > 0 ? s * a.Sum() : Enumerable.Range(0, a.Length).Sum(i => a[i + 1])),
+        };
+        double[] point = [-1, 1, 2, 3];
+        var gradient = new[] { 7.0, 7.0, 7.0, 7.0 };
+        Assert.Throws<IndexOutOfRangeException>(() => g.Evaluate(point, gradient));
+        Assert.Equal([7.0, 7.0, 7.0, 7.0], gradient);
+    }
+}
