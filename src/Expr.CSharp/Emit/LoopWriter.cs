@@ -197,7 +197,9 @@ internal static class LoopWriter
                 iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
                 // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
                 // reads it there instead of computing it again.
-                w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                // (Not a nested fold, max or min: its own backward loop needs its forward loop to run again.)
+                if (body.Output.Op != Op.Loop || body.Output.Loop!.Kind == LoopKind.Sum)
+                    w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
                 ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);

@@ -268,3 +268,19 @@ public class CheckBeforeWriteTests
         Assert.Equal([7.0, 7.0, 7.0, 7.0], gradient);
     }
 }
+
+/// <summary>Folds nested in folds and sums: each backward loop finds the state its forward loop kept.</summary>
+public class NestedFoldTests
+{
+    [Fact]
+    public void A_fold_whose_body_is_a_fold()
+    {
+        // o ← Π_j (o · w[j]) twice over: x · (w0 w1)² with x = 2, w = [3, 0.5]: 2 · 2.25 = 4.5.
+        var g = Grad.Of((double x, double[] w) => Enumerable.Range(0, 2).Aggregate(x, (o, k) => Enumerable.Range(0, w.Length).Aggregate(o, (p, j) => p * w[j])));
+        var (value, dx, dw) = g.Evaluate(2, [3, 0.5]);
+        Assert.Equal(4.5, value);
+        Assert.Equal(2.25, dx);
+        // d/dw0 = x · 2 w0 w1² = 2 · 2 · 3 · 0.25 = 3; d/dw1 = x · 2 w1 w0² = 2 · 2 · 0.5 · 9 = 18.
+        Assert.Equal([3, 18], dw);
+    }
+}
