@@ -68,6 +68,9 @@ public class Gradient
     /// <summary>True if the function reads only numbers, so formulas, staged code and circuits apply.</summary>
     internal bool IsScalar => !_graph.Builder.HasTensors;
 
+    /// <summary>True if <see cref="Formulas"/> exist: a scalar function without loops over data.</summary>
+    internal bool HasFormulas => IsScalar && !_graph.HasLoops;
+
     /// <summary>
     /// The length of a point (and of its gradient) in the flat layout; for a function whose last parameter is an
     /// array of any length (one a loop runs over, or whose <c>Length</c> it reads), the shortest a point may be.
@@ -175,9 +178,14 @@ public class Gradient
     /// Evaluates the staged graph at <paramref name="point"/> (flat layout) and keeps every forward stage with its inputs,
     /// value and adjoint: the circuit diagram of the CS231n notes (<see cref="ExprGrad.Trace.ToSvg"/>). The inputs'
     /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
+    /// A loop over data is one gate (<c>Σ i</c>, <c>fold k</c>, <c>max i</c>, <c>min i</c>) with its total value and
+    /// adjoint, reading the array elements it read. If the last parameter is an array of any length, it is the rest of
+    /// the point: <c>Trace(y, a0, a1, a2)</c> for <c>(double y, double[] a) =&gt; ...</c> traces <c>a</c> of length 3.
     /// </summary>
     /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
-    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar functions).</exception>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar
+    /// functions), or has no flat layout (an array of any length that is not the last parameter).</exception>
+    /// <exception cref="IndexOutOfRangeException">A loop reads past an array's end at this point, as the compiled code would.</exception>
     public Trace Trace(params double[] point) => Tracer.Run(ScalarGraph(nameof(Trace)), point);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
@@ -190,7 +198,8 @@ public class Gradient
     /// One simplified formula per partial derivative, in the flat layout's order (<c>x</c>, <c>w[0]</c>, <c>w[1]</c>,
     /// ...): the staged graph inlined, then simplified. For reading: what runs is the staged code.
     /// </summary>
-    /// <exception cref="NotSupportedException">The function reads vectors or matrices.</exception>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices, or has loops over data (not
+    /// printed as formulas yet: <see cref="ToListing"/> and <see cref="Trace"/> show such a function).</exception>
     public IReadOnlyList<Derivative> Formulas
     {
         get
@@ -207,6 +216,9 @@ public class Gradient
 
     private Derivative[] BuildFormulas()
     {
+        if (_graph.HasLoops)
+            throw new NotSupportedException("formulas are not printed yet for a function with loops over data (sums, folds, Max or Min over arrays): " +
+                "ToListing() shows its stages with each loop's body, and Trace(point) its values and gradients");
         var trees = new FormulaTrees(ScalarGraph(nameof(Formulas)));
         return _graph.SlotNames.Select((name, k) =>
         {
@@ -230,10 +242,10 @@ public class Gradient
     }
 
     /// <summary>
-    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, which has no
-    /// formulas, its staged listing (<see cref="ToListing"/>).
+    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, or with loops
+    /// over data, which have no formulas, its staged listing (<see cref="ToListing"/>).
     /// </summary>
-    public override string ToString() => IsScalar ? string.Join("\n", Formulas) : ToListing();
+    public override string ToString() => HasFormulas ? string.Join("\n", Formulas) : ToListing();
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 

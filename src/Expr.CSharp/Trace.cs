@@ -12,7 +12,9 @@ namespace ExprGrad;
 /// </summary>
 /// <remarks>
 /// A conditional shows the branch taken: its stages appear among the nodes, and a <see cref="TraceNodeKind.Branch"/>
-/// node reads the test and the taken branch's result. The untaken branch is neither evaluated nor shown.
+/// node reads the test and the taken branch's result. The untaken branch is neither evaluated nor shown. A loop over
+/// data is one gate with its total value and adjoint, whatever its number of iterations; its inputs are its range, what
+/// its body reads from outside, and the array elements it read, each an input with its gradient.
 /// </remarks>
 [TypeFormatterSource(typeof(TraceFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public sealed class Trace
