@@ -68,9 +68,6 @@ public class Gradient
     /// <summary>True if the function reads only numbers, so formulas, staged code and circuits apply.</summary>
     internal bool IsScalar => !_graph.Builder.HasTensors;
 
-    /// <summary>True if <see cref="Formulas"/> exist: a scalar function without loops over data.</summary>
-    internal bool HasFormulas => IsScalar && !_graph.HasLoops;
-
     /// <summary>
     /// The length of a point (and of its gradient) in the flat layout; for a function whose last parameter is an
     /// array of any length (one a loop runs over, or whose <c>Length</c> it reads), the shortest a point may be.
@@ -198,8 +195,17 @@ public class Gradient
     /// One simplified formula per partial derivative, in the flat layout's order (<c>x</c>, <c>w[0]</c>, <c>w[1]</c>,
     /// ...): the staged graph inlined, then simplified. For reading: what runs is the staged code.
     /// </summary>
-    /// <exception cref="NotSupportedException">The function reads vectors or matrices, or has loops over data (not
-    /// printed as formulas yet: <see cref="ToListing"/> and <see cref="Trace"/> show such a function).</exception>
+    /// <remarks>
+    /// A sum over data prints as a sum over its range: <c>sum(i = 0..a.Length - 2, ...)</c>, LaTeX
+    /// <c>\sum_{i=0}^{a.Length - 2} ...</c>, with elements at computed indices as <c>a[i + 1]</c>. An array parameter of
+    /// any length has no partial per slot: it has one formula, <c>∂f/∂a[k]</c>, for every element k, the sum of
+    /// everything added to that element's gradient (a read <c>a[e]</c> in a sum contributes <c>(k == e ? c : 0)</c> in each
+    /// iteration, Kronecker's delta); it evaluates (<see cref="Symbolic.Formula"/>'s <c>Evaluate</c>, with <c>k</c>,
+    /// <c>a.Length</c> and the elements <c>a[0]</c>, ... as variables) to the compiled gradient's element k.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices, or has a loop no formula shows:
+    /// a fold (<c>Aggregate</c>), <c>Max</c> or <c>Min</c> over data, or a read inside a loop's conditional
+    /// (<see cref="ToListing"/> and <see cref="Trace"/> show such a function).</exception>
     public IReadOnlyList<Derivative> Formulas
     {
         get
@@ -216,15 +222,28 @@ public class Gradient
 
     private Derivative[] BuildFormulas()
     {
-        if (_graph.HasLoops)
-            throw new NotSupportedException("formulas are not printed yet for a function with loops over data (sums, folds, Max or Min over arrays): " +
-                "ToListing() shows its stages with each loop's body, and Trace(point) its values and gradients");
         var trees = new FormulaTrees(ScalarGraph(nameof(Formulas)));
-        return _graph.SlotNames.Select((name, k) =>
+        if (trees.Unprintable is { } why)
+            throw new NotSupportedException($"no formula shows this function: {why}; ToListing() shows its stages with each loop's body, and Trace(point) its values and gradients");
+        var formulas = new List<Derivative>();
+        foreach (var p in _graph.Parameters)
         {
-            var size = trees.PartialSize(k);
-            return new Derivative(name, size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(k)), size);
-        }).ToArray();
+            if (p.IsDynamic)
+            {
+                // An array of any length: one formula for every element k.
+                var k = trees.FreeIndex();
+                var tree = trees.ArrayGradient(Array.IndexOf(_graph.Parameters, p), k, out var written);
+                formulas.Add(new Derivative($"{p.Name}[{k.Name}]", written > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, tree), written));
+                continue;
+            }
+            for (var e = 0; e < p.Extent; e++)
+            {
+                var slot = p.Offset + e;
+                var size = trees.PartialSize(slot);
+                formulas.Add(new Derivative(p.SlotName(e), size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(slot)), size));
+            }
+        }
+        return [.. formulas];
     }
 
     /// <summary>
@@ -246,6 +265,9 @@ public class Gradient
     /// over data, which have no formulas, its staged listing (<see cref="ToListing"/>).
     /// </summary>
     public override string ToString() => HasFormulas ? string.Join("\n", Formulas) : ToListing();
+
+    /// <summary>True if <see cref="Formulas"/> exist: a scalar function whose loops over data are all sums.</summary>
+    internal bool HasFormulas => IsScalar && (!_graph.HasLoops || new FormulaTrees(_graph).Unprintable is null);
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 
