@@ -1,3 +1,5 @@
+using ExprGrad.Symbolic;
+using Microsoft.FSharp.Core;
 using Xunit.Abstractions;
 
 namespace ExprGrad.Tests.Display;
@@ -224,15 +226,103 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Functions_without_a_flat_layout_and_formulas_of_loops_are_refused_by_name()
+    public void Functions_without_a_flat_layout_are_refused_by_name()
     {
         var two = Grad.Of((double[] a, double[] b) => a.Zip(b, (u, v) => u * v).Sum());
         Assert.Contains("parameter 'a'", Assert.Throws<NotSupportedException>(() => two.Trace(1, 2, 3, 4)).Message);
+    }
 
-        var g = Rosenbrock();
-        var refused = Assert.Throws<NotSupportedException>(() => g.Formulas);
-        Assert.Contains("ToListing()", refused.Message);
-        Assert.Throws<NotSupportedException>(() => g.ToLatex());
-        Assert.Equal(g.ToListing(), g.ToString());
+    [Fact]
+    public void Formulas_of_sums_print_with_sigma_and_an_array_of_any_length_has_one_formula_in_k()
+    {
+        // Σ a[i]² ⇒ ∂f/∂a[k] = Σ_i (k == i ? 2 a[i] : 0).
+        var squares = Grad.Of((double[] a) => a.Sum(v => v * v));
+        Assert.Equal("∂f/∂a[k] = sum(i = 0..a.Length - 1, (k == i ? 2*a[i] : 0))", squares.ToString());
+        Assert.Equal("""
+            \begin{aligned}
+            \frac{\partial f}{\partial a_{k}} &= \sum_{i=0}^{\mathrm{a.Length} - 1} \begin{cases} 2 a_{i} & \text{if } k = i \\ 0 & \text{otherwise} \end{cases}
+            \end{aligned}
+            """.ReplaceLineEndings("\n"), squares.ToLatex());
+
+        Assert.Equal("∂f/∂a[k] = sum(i = 0..a.Length - 2, (k == i ? 2*a[i] - 2 + 2*a[i]*(200*a[i]^2 - 200*a[1 + i]) : 0) + (k == 1 + i ? 200*a[1 + i] - 200*a[i]^2 : 0))",
+            Rosenbrock().ToString());
+
+        // Least squares over captured data: the scalars' partials are sums over the data.
+        var xs = new[] { 1.0, 2.0, 3.0 };
+        var ys = new[] { 2.0, 4.1, 5.9 };
+        var fit = Grad.Of((double w, double b) => Enumerable.Range(0, xs.Length).Sum(i => Math.Pow(w * xs[i] + b - ys[i], 2)));
+        Assert.Equal("∂f/∂w = sum(i = 0..xs.Length - 1, 2*xs[i]*(b - ys[i] + w*xs[i]))\n∂f/∂b = sum(i = 0..xs.Length - 1, 2*b - 2*ys[i] + 2*w*xs[i])", fit.ToString());
+        Assert.Equal(@"\frac{\partial f}{\partial w} = \sum_{i=0}^{\mathrm{xs.Length} - 1} 2 \mathrm{xs}_{i} \left(b - \mathrm{ys}_{i} + w \mathrm{xs}_{i}\right)", fit.Formulas[0].ToLatex());
+
+        // A read outside the loop is a delta at its index; the scalar's partial is the sum it multiplies.
+        var mixed = Grad.Of((double y, double[] x) => y * x.Sum(v => Math.Sin(v)) + x[0]);
+        Assert.Equal("∂f/∂y = sum(i = 0..x.Length - 1, sin(x[i]))\n∂f/∂x[k] = (k == 0 ? 1 : 0) + sum(i = 0..x.Length - 1, (k == i ? y*cos(x[i]) : 0))", mixed.ToString());
+
+        // Nested sums: the inner sum's range depends on the outer index.
+        Assert.Equal("∂f/∂x[k] = sum(i = 0..x.Length - 1, (k == i ? sum(j = 1 + i..x.Length - 1, 2*x[i] - 2*x[j]) : 0) + sum(j = 1 + i..x.Length - 1, (k == j ? 2*x[j] - 2*x[i] : 0)))",
+            Pairs().ToString());
+    }
+
+    [Fact]
+    public void Formulas_of_sums_evaluate_to_the_compiled_gradient()
+    {
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var xs = new[] { 1.0, 2.0, 3.0 };
+        var ys = new[] { 2.0, 4.1, 5.9 };
+        var data = new Dictionary<string, double> { ["xs.Length"] = 3 };
+        for (var i = 0; i < 3; i++)
+            (data[$"xs[{i}]"], data[$"ys[{i}]"]) = (xs[i], ys[i]);
+        Gradient[] functions = [Rosenbrock(), Pairs(),
+            Grad.Of((double w, double b) => Enumerable.Range(0, xs.Length).Sum(i => Math.Pow(w * xs[i] + b - ys[i], 2))),
+            Grad.Of((double y, double[] x) => y * x.Sum(v => Math.Sin(v)) + x[0] * x[1]),
+            Grad.Of((double[] a) => a.Select((v, i) => Math.Exp(v) * (i + 1)).Sum())];
+        foreach (var g in functions)
+            for (var run = 0; run < 5; run++)
+            {
+                var graph = g.Graph;
+                var last = graph.Parameters[^1];
+                var length = graph.EndsDynamic ? Math.Max(g.Dimension, random.Next(2, 7)) : g.Dimension;
+                var point = Enumerable.Range(0, length).Select(_ => Math.Round(random.NextDouble() * 4 - 2, 3)).ToArray();
+                var gradient = new double[length];
+                g.Evaluate(point, gradient);
+                var env = new Dictionary<string, double>(data);
+                foreach (var p in graph.Parameters)
+                {
+                    var extent = p.IsDynamic ? length - p.Offset : p.Extent;
+                    if (p.IsArray)
+                        env[p.Name + ".Length"] = extent;
+                    for (var e = 0; e < extent; e++)
+                        env[p.SlotName(e)] = point[p.Offset + e];
+                }
+                var formulas = g.Formulas;
+                var slot = 0;
+                foreach (var d in formulas)
+                {
+                    var dynamic = d.Variable.EndsWith("[k]", StringComparison.Ordinal);
+                    for (var k = slot; k < (dynamic ? length : slot + 1); k++)
+                    {
+                        env["k"] = k - (dynamic ? last.Offset : 0);
+                        var value = FormulaModule.Evaluate(FSharpFunc<string, double>.FromConverter(name => env[name]), d.Formula!);
+                        Assert.True(Math.Abs(value - gradient[k]) <= 1e-12 * Math.Max(1, Math.Abs(gradient[k])),
+                            $"{d} at k = {k}: {value} but the compiled gradient is {gradient[k]} (seed {seed}, point [{string.Join(", ", point)}])");
+                    }
+                    slot = dynamic ? length : slot + 1;
+                }
+            }
+    }
+
+    [Fact]
+    public void Folds_max_and_min_have_no_formula_and_say_so()
+    {
+        foreach (var (g, kind) in new[] { (Net(), "is a fold"), (ScaledMax(), "is a Max") })
+        {
+            var refused = Assert.Throws<NotSupportedException>(() => g.Formulas);
+            Assert.Contains(kind, refused.Message);
+            Assert.Contains("ToListing()", refused.Message);
+            Assert.Throws<NotSupportedException>(() => g.ToLatex());
+            Assert.Equal(g.ToListing(), g.ToString());
+        }
     }
 }
