@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using ExprGrad.Symbolic;
 using Microsoft.FSharp.Core;
 using Xunit.Abstractions;
@@ -324,5 +325,41 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
             Assert.Throws<NotSupportedException>(() => g.ToLatex());
             Assert.Equal(g.ToListing(), g.ToString());
         }
+    }
+
+    [Fact]
+    public void A_sum_whose_body_is_a_10000_deep_chain_lists_traces_and_refuses_its_formula_on_a_1_MiB_stack()
+    {
+        // Σ_i sin(sin(...sin(a[i])...)), 10,000 deep (a body of 100,000 does not compile yet: Emit gives each body stage a local of its own): the listing, the trace and the formula's size walk the body without recursion.
+        const int depth = 10_000;
+        var a = Expression.Parameter(typeof(double[]), "a");
+        var i = Expression.Parameter(typeof(int), "i");
+        Expression body = Expression.ArrayIndex(a, i);
+        var sin = typeof(Math).GetMethod(nameof(Math.Sin), [typeof(double)])!;
+        for (var d = 0; d < depth; d++)
+            body = Expression.Call(sin, body);
+        var range = Expression.Call(typeof(Enumerable), nameof(Enumerable.Range), null, Expression.Constant(0), Expression.ArrayLength(a));
+        var sum = Expression.Call(typeof(Enumerable), nameof(Enumerable.Sum), [typeof(int)], range, Expression.Lambda<Func<int, double>>(body, i));
+        var g = Grad.Of(Expression.Lambda<Func<double[], double>>(sum, a));
+
+        (int Lines, Trace? Trace, Derivative? Formula) result = default;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = (g.ToListing().Split('\n').Length, g.Trace(0.5, -0.25), g.Formulas[0]);
+            }
+            catch (Exception e) { error = e; }
+        }, 1024 * 1024);
+        thread.Start();
+        thread.Join();
+
+        Assert.Null(error);
+        Assert.True(result.Lines > 2 * depth, $"{result.Lines} lines"); // the body's forward and backward stages, once
+        AssertSameAsCompiled(g, [0.5, -0.25]);
+        Assert.Equal(["a[0]", "a[1]"], result.Trace!.Inputs.Select(n => n.Name));
+        Assert.Null(result.Formula!.Formula);
+        Assert.StartsWith("∂f/∂a[k] = too large to display", result.Formula.ToString());
     }
 }
