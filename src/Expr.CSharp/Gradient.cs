@@ -174,8 +174,8 @@ public class Gradient
     /// <summary>
     /// Evaluates the staged graph at <paramref name="point"/> (flat layout) and keeps every forward stage with its inputs,
     /// value and adjoint: the circuit diagram of the CS231n notes (<see cref="ExprGrad.Trace.ToSvg"/>). The inputs'
-    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
-    /// A loop over data is one gate (<c>Σ i</c>, <c>fold k</c>, <c>max i</c>, <c>min i</c>) with its total value and
+    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit (but
+    /// see <see cref="ExprGrad.Trace.Gradient"/> for an array of any length). A loop over data is one gate (<c>Σ i</c>, <c>fold k</c>, <c>max i</c>, <c>min i</c>) with its total value and
     /// adjoint, reading the array elements it read. If the last parameter is an array of any length, it is the rest of
     /// the point: <c>Trace(y, a0, a1, a2)</c> for <c>(double y, double[] a) =&gt; ...</c> traces <c>a</c> of length 3.
     /// </summary>

@@ -58,7 +58,12 @@ public sealed class Trace
     /// <summary>The function's value at the point.</summary>
     public double Value => Output.Value;
 
-    /// <summary>The gradient in the flat layout, as the compiled gradient computes it, bit for bit (0 for slots the function does not read).</summary>
+    /// <summary>
+    /// The gradient in the flat layout, as the compiled gradient computes it, bit for bit (0 for slots the function does
+    /// not read). One exception: an element of an array of any length that gets three or more values (from reads outside
+    /// loops and from several loops) has them added in the graph's order, which the compiled code may change, so the last
+    /// bit may differ.
+    /// </summary>
     public IReadOnlyList<double> Gradient => _gradient;
 
     /// <summary>The number of nodes a circuit draws: inputs, captured values and stages (constants are folded into gate labels).</summary>

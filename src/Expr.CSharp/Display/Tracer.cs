@@ -88,8 +88,9 @@ internal sealed class Tracer
     /// <summary>
     /// The gradient as the compiled code writes it: a slot is its adjoint's value; the slots of an array of any length
     /// start at 0 and are added to, by the adjoints of its elements read outside loops and by the loops' scatters, in the
-    /// order of the root's stages (the compiled code adds the same values; it may add a root read's adjoint before or after
-    /// a loop's scatters into the same element, which changes the last bit only where three or more values meet there).
+    /// order of the root's stages. The compiled code adds the same values in its schedule's order (a fused sum scatters
+    /// while it runs forwards; a read's adjoint is stored as soon as it can be), which changes the last bit where three or
+    /// more values meet in one element.
     /// </summary>
     private void Gradient()
     {

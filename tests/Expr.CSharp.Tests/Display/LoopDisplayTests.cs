@@ -40,6 +40,17 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
         return t;
     }
 
+    // Where three or more values meet in one element of an array of any length, the trace adds them in the root's order
+    // and the compiled code in its schedule's, which may differ in the last bit.
+    private static void AssertCloseToCompiled(Gradient g, double[] point)
+    {
+        var t = g.Trace(point);
+        var gradient = new double[point.Length];
+        Assert.Equal(BitConverter.DoubleToInt64Bits(g.Evaluate(point, gradient)), BitConverter.DoubleToInt64Bits(t.Value));
+        for (var k = 0; k < gradient.Length; k++)
+            Assert.True(Math.Abs(t.Gradient[k] - gradient[k]) <= 1e-14 * Math.Max(1, Math.Abs(gradient[k])), $"slot {k}: {t.Gradient[k]} but compiled {gradient[k]}");
+    }
+
     // The slot of an input by its name: x, or a[k] after the scalars.
     private static int SlotOf(Trace t, TraceNode input)
     {
@@ -190,15 +201,20 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
         var random = new Random(seed);
         Gradient[] functions = [Rosenbrock(), Pairs(), Net(),
             Grad.Of((double[] a) => a.Select((v, i) => Math.Sin(v) * (i + 1)).Sum() + a[0] * a[0] * a[1]),
-            Grad.Of((double y, double[] x) => Enumerable.Range(0, x.Length).Aggregate(y, (acc, k) => Math.Tanh(acc * x[k] + y)))];
-        for (var run = 0; run < 40; run++)
+            Grad.Of((double y, double[] x) => Enumerable.Range(0, x.Length).Aggregate(y, (acc, k) => Math.Tanh(acc * x[k] + y))),
+            // Three or more values meet in one element: a read outside the loops and two loops' scatters.
+            Grad.Of((double[] a) => Math.Sin(a[0]) * a[1] + a.Sum(v => v * v) + Enumerable.Range(0, a.Length - 1).Sum(i => Math.Exp(a[i] - a[i + 1])))];
+        for (var run = 0; run < 60; run++)
         {
             var g = functions[run % functions.Length];
             var length = g.Graph.EndsDynamic ? Math.Max(g.Dimension, random.Next(2, 8)) : g.Dimension;
             var point = Enumerable.Range(0, length).Select(_ => random.NextDouble() * 4 - 2).ToArray();
             try
             {
-                AssertSameAsCompiled(g, point);
+                if (g == functions[^1])
+                    AssertCloseToCompiled(g, point);
+                else
+                    AssertSameAsCompiled(g, point);
             }
             catch
             {
