@@ -17,6 +17,10 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
 
     private static readonly double[] W = [0.5, -1.0, 2.0];
 
+    private static readonly double[,] X = { { 1, 2 }, { -1, 0.5 }, { 0.25, -3 } };
+
+    private const double Lambda = 0.125;
+
     private static Gradient Net()
     {
         var w = W;
@@ -294,7 +298,16 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
         Gradient[] functions = [Rosenbrock(), Pairs(),
             Grad.Of((double w, double b) => Enumerable.Range(0, xs.Length).Sum(i => Math.Pow(w * xs[i] + b - ys[i], 2))),
             Grad.Of((double y, double[] x) => y * x.Sum(v => Math.Sin(v)) + x[0] * x[1]),
-            Grad.Of((double[] a) => a.Select((v, i) => Math.Exp(v) * (i + 1)).Sum())];
+            Grad.Of((double[] a) => a.Select((v, i) => Math.Exp(v) * (i + 1)).Sum()),
+            // Logistic loss over a captured 3×2 data set (nested sums, a matrix read, a captured scalar in the body).
+            Grad.Of((double[] w) => Enumerable.Range(0, X.GetLength(0)).Sum(i =>
+                Math.Log(1 + Math.Exp(-ys[i] * Enumerable.Range(0, X.GetLength(1)).Sum(j => X[i, j] * w[j])))) + Lambda * w.Sum(v => v * v))];
+        output.WriteLine(functions[^1].ToString());
+        foreach (var (name, value) in new[] { ("LoopDisplayTests.X.GetLength(0)", 3.0), ("LoopDisplayTests.X.GetLength(1)", 2.0) })
+            data[name] = value;
+        for (var r = 0; r < 3; r++)
+            for (var c = 0; c < 2; c++)
+                data[$"X[{r}, {c}]"] = X[r, c];
         foreach (var g in functions)
             for (var run = 0; run < 5; run++)
             {
