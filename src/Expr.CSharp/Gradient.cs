@@ -204,8 +204,8 @@ public class Gradient
     /// <c>a.Length</c> and the elements <c>a[0]</c>, ... as variables) to the compiled gradient's element k.
     /// </remarks>
     /// <exception cref="NotSupportedException">The function reads vectors or matrices, or has a loop no formula shows:
-    /// a fold (<c>Aggregate</c>), <c>Max</c> or <c>Min</c> over data, or a read inside a loop's conditional
-    /// (<see cref="ToListing"/> and <see cref="Trace"/> show such a function).</exception>
+    /// a fold (<c>Aggregate</c>), <c>Max</c> or <c>Min</c> over data (<see cref="ToListing"/> and <see cref="Trace"/>
+    /// show such a function).</exception>
     public IReadOnlyList<Derivative> Formulas
     {
         get

@@ -134,10 +134,9 @@ internal sealed class FormulaTrees
     /// <summary>
     /// The gradient of array parameter <paramref name="param"/> (of any length) at element <paramref name="k"/>: the
     /// adjoints of its elements read outside loops, <c>k == 0 ? c : 0</c>, and every sum's scatters into it, each a sum
-    /// over the loop's range of <c>k == e ? c : 0</c> for a scatter of c at index e. <paramref name="size"/> is the number
-    /// of nodes written out (saturating).
+    /// over the loop's range of <c>k == e ? c : 0</c> for a scatter of c at index e (under its conditional's test where
+    /// it sits in a branch). <paramref name="size"/> is the number of nodes written out (saturating).
     /// </summary>
-    /// <exception cref="NotSupportedException">A scatter into the array sits in a conditional (no formula shows it yet).</exception>
     public Expression ArrayGradient(int param, ParameterExpression k, out long size)
     {
         var p = _graph.Parameters[param];
@@ -150,27 +149,27 @@ internal sealed class FormulaTrees
                 Count(adjoint);
                 terms.Add(Delta(k, Expression.Constant((double)e), Tree(adjoint)));
             }
-        foreach (var n in _graph.Root.Nodes)
-            if (n.Op == Op.LoopAdjoint && n.HasEffects)
-                terms.Add(Scatters(n, param, k, Count));
-            else if (n.Op == Op.Condition && HasEffects(n))
-                throw ScatterInBranch(p.Name);
+        terms.Add(Effects(_graph.Root, param, k, Count));
         size = Math.Max(total, 1);
         return Add(terms);
     }
 
-    private static Expression Add(List<Expression> terms) =>
-        terms.Count == 0 ? Expression.Constant(0.0) : terms.Aggregate((a, b) => Expression.Add(a, b));
+    private static Expression Add(List<Expression> terms)
+    {
+        terms.RemoveAll(t => t is ConstantExpression { Value: 0.0 });
+        return terms.Count == 0 ? Expression.Constant(0.0) : terms.Aggregate((a, b) => Expression.Add(a, b));
+    }
 
     // k == index ? value : 0, Kronecker's delta times the value.
     private static Expression Delta(ParameterExpression k, Expression index, Expression value) =>
         Expression.Condition(Expression.Equal(k, index), value, Expression.Constant(0.0));
 
-    private Expression Scatters(Node adjoint, int param, ParameterExpression k, Action<Node> count)
+    // What the stages of a region add to element k of array param's gradient: its scatters, its sums' pullbacks' and
+    // its conditionals' (each under its test).
+    private Expression Effects(Region region, int param, ParameterExpression k, Action<Node> count)
     {
-        var body = adjoint.Loop!;
         var terms = new List<Expression>();
-        foreach (var n in body.Builder.Root.Nodes)
+        foreach (var n in region.Nodes)
         {
             if (n.Op == Op.ScatterAdd && n.Param == param)
             {
@@ -178,20 +177,26 @@ internal sealed class FormulaTrees
                 terms.Add(Delta(k, Tree(n.Args[1]), Tree(n.Args[0])));
             }
             else if (n.Op == Op.LoopAdjoint && n.HasEffects)
-                terms.Add(Scatters(n, param, k, count));
+            {
+                var body = n.Loop!;
+                var inner = Effects(body.Builder.Root, param, k, count);
+                Tree(n.Args[2]);
+                Tree(n.Args[3]);
+                terms.Add(Series(body, n.Args[2], n.Args[3], inner));
+            }
             else if (n.Op == Op.Condition && HasEffects(n))
-                throw ScatterInBranch(_graph.Parameters[param].Name);
+            {
+                var test = Tree(n.Args[0]);
+                count(n.Args[0]);
+                var (then, otherwise) = (Effects(n.Then!, param, k, count), Effects(n.Else!, param, k, count));
+                terms.Add(Expression.Condition(test.Type == typeof(bool) ? test : Expression.NotEqual(test, Expression.Constant(0.0)), then, otherwise));
+            }
         }
-        Tree(adjoint.Args[2]);
-        Tree(adjoint.Args[3]);
-        return Series(body, adjoint.Args[2], adjoint.Args[3], Add(terms));
+        return Add(terms);
     }
 
     private static bool HasEffects(Node condition) =>
         DeadStages.Regions(condition.Then!).Concat(DeadStages.Regions(condition.Else!)).Any(r => r.Nodes.Exists(n => n.HasEffects));
-
-    private static NotSupportedException ScatterInBranch(string array) =>
-        new($"no formula shows the gradient of '{array}' yet: an element's adjoint is added to it inside a conditional; ToListing() and Trace(point) show it");
 
     private Node? Adjoint(int k) => _graph.Adjoints.Length > k ? _graph.Adjoints[k] : null;
 

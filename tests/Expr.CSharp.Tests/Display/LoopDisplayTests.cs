@@ -279,6 +279,10 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
         var mixed = Grad.Of((double y, double[] x) => y * x.Sum(v => Math.Sin(v)) + x[0]);
         Assert.Equal("∂f/∂y = sum(i = 0..x.Length - 1, sin(x[i]))\n∂f/∂x[k] = (k == 0 ? 1 : 0) + sum(i = 0..x.Length - 1, (k == i ? y*cos(x[i]) : 0))", mixed.ToString());
 
+        // A sum in a branch scatters under the branch's test; the two contributions to ∂f/∂x are like terms.
+        var branch = Grad.Of((double x, double[] a) => x > 0 ? x * a.Sum(v => v * x) : -x);
+        Assert.Equal("∂f/∂x = (x > 0 ? 2*(sum(i = 0..a.Length - 1, x*a[i])) : -1)\n∂f/∂a[k] = (x > 0 ? sum(i = 0..a.Length - 1, (k == i ? x^2 : 0)) : 0)", branch.ToString());
+
         // Nested sums: the inner sum's range depends on the outer index.
         Assert.Equal("∂f/∂x[k] = sum(i = 0..x.Length - 1, (k == i ? sum(j = 1 + i..x.Length - 1, 2*x[i] - 2*x[j]) : 0) + sum(j = 1 + i..x.Length - 1, (k == j ? 2*x[j] - 2*x[i] : 0)))",
             Pairs().ToString());
@@ -299,10 +303,13 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
             Grad.Of((double w, double b) => Enumerable.Range(0, xs.Length).Sum(i => Math.Pow(w * xs[i] + b - ys[i], 2))),
             Grad.Of((double y, double[] x) => y * x.Sum(v => Math.Sin(v)) + x[0] * x[1]),
             Grad.Of((double[] a) => a.Select((v, i) => Math.Exp(v) * (i + 1)).Sum()),
+            // A sum in a branch: its scatters happen under the test.
+            Grad.Of((double x, double[] a) => x > 0 ? x * a.Sum(v => v * x) : -x),
             // Logistic loss over a captured 3×2 data set (nested sums, a matrix read, a captured scalar in the body).
             Grad.Of((double[] w) => Enumerable.Range(0, X.GetLength(0)).Sum(i =>
                 Math.Log(1 + Math.Exp(-ys[i] * Enumerable.Range(0, X.GetLength(1)).Sum(j => X[i, j] * w[j])))) + Lambda * w.Sum(v => v * v))];
-        output.WriteLine(functions[^1].ToString());
+        foreach (var g in functions)
+            output.WriteLine(g.ToString());
         foreach (var (name, value) in new[] { ("LoopDisplayTests.X.GetLength(0)", 3.0), ("LoopDisplayTests.X.GetLength(1)", 2.0) })
             data[name] = value;
         for (var r = 0; r < 3; r++)
@@ -315,6 +322,8 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
                 var last = graph.Parameters[^1];
                 var length = graph.EndsDynamic ? Math.Max(g.Dimension, random.Next(2, 7)) : g.Dimension;
                 var point = Enumerable.Range(0, length).Select(_ => Math.Round(random.NextDouble() * 4 - 2, 3)).ToArray();
+                if (run == 0)
+                    point[0] = -point[0]; // both branches
                 var gradient = new double[length];
                 g.Evaluate(point, gradient);
                 var env = new Dictionary<string, double>(data);
