@@ -241,6 +241,10 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
         var traced = Assert.Throws<IndexOutOfRangeException>(() => past.Trace(1, 2));
         Assert.Equal(compiled.Message, traced.Message);
 
+        // Rosenbrock of no elements: the range's count is -1.
+        Assert.Equal(Assert.Throws<ArgumentOutOfRangeException>(() => Rosenbrock().Evaluate(Array.Empty<double>(), Array.Empty<double>())).Message,
+            Assert.Throws<ArgumentOutOfRangeException>(() => Rosenbrock().Trace()).Message);
+
         var empty = Grad.Of((double[] a) => a.Max());
         Assert.Equal(Assert.Throws<InvalidOperationException>(() => empty.Evaluate(Array.Empty<double>())).Message,
             Assert.Throws<InvalidOperationException>(() => empty.Trace()).Message);
