@@ -311,6 +311,12 @@ internal sealed class FormulaTrees
         }
         var args = Array.ConvertAll(n.Args, a => _trees[a]);
         var rule = RuleTable.Get(n.Op);
+        // C#'s int / and % of indices, in the functions formulas know: truncate(u / v) and u − v·truncate(u / v).
+        if (n.Op is Op.IntegerDivide or Op.Remainder)
+        {
+            var quotient = Expression.Call(typeof(Math).GetMethod(nameof(Math.Truncate), [typeof(double)])!, Expression.Divide(args[0], args[1]));
+            return n.Op == Op.IntegerDivide ? quotient : Expression.Subtract(args[0], Expression.Multiply(args[1], quotient));
+        }
         if (n.Op == Op.Sign)
             return Expression.Convert(Expression.Call(MathSign, args[0]), typeof(double));
         return rule.Method is { } method

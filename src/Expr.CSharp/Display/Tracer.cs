@@ -51,7 +51,7 @@ internal sealed class Tracer
     {
         var tape = Executed();
         foreach (var n in tape)
-            if (n.Op is not (Op.Input or Op.Captured or Op.Project or Op.Loop or Op.Length) && !RuleTable.Operations.Contains(n.Op))
+            if (n.Op is not (Op.Input or Op.Captured or Op.Project or Op.Loop or Op.Length or Op.Read) && !RuleTable.Operations.Contains(n.Op))
                 throw GraphEvaluator.Untraceable(n);
         foreach (var n in tape)
             _eval.Value(n);
@@ -277,6 +277,14 @@ internal sealed class Tracer
         }
         if (n.Op == Op.Loop)
             return Loop(n, traced, Input, value);
+        if (n.Op == Op.Read)
+        {
+            // An element at an index known at the call (a[a.Length - 1]): an input, by the index it had, with its gradient.
+            var p = _graph.Parameters[n.Param];
+            var index = (int)_eval.Value(n.Args[0]);
+            var element = p.SlotName(index);
+            return new(n.Id, TraceNodeKind.Input, element, "input", element, [], value, _gradient[p.Offset + index]);
+        }
         var rule = RuleTable.Get(n.Op);
         var inputs = Array.ConvertAll(n.Args, Input);
         var kind = rule.IsBool ? TraceNodeKind.Test : TraceNodeKind.Gate;

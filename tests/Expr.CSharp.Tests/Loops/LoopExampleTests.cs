@@ -284,3 +284,25 @@ public class NestedFoldTests
         Assert.Equal([3, 18], dw);
     }
 }
+
+/// <summary>Display of what arrays of any length add outside loops: elements at indices known at the call, integer / and %.</summary>
+public class CallIndexDisplayTests
+{
+    [Fact]
+    public void An_element_at_a_call_index_traces_as_an_input_and_has_a_formula_in_k()
+    {
+        var g = Grad.Of((double[] a) => a[a.Length - 1] * a[0]);
+        var trace = g.Trace(2, 5, 7);
+        Assert.Equal(g.Evaluate([2, 5, 7]).D1, trace.Gradient);
+        Assert.Contains(trace.Nodes, n => n.Name == "a[2]" && n.Adjoint == 2);
+        Assert.Equal("(k == 0 ? a[a.Length - 1] : 0) + (k == a.Length - 1 ? a[0] : 0)", g.Formulas.Single().Infix);
+    }
+
+    [Fact]
+    public void Integer_division_and_remainder_print_with_truncate()
+    {
+        var g = Grad.Of((double[] x) => Enumerable.Range(0, 4).Sum(i => i % 2 == 0 ? x[i / 2] : 0));
+        Assert.Equal("sum(i = 0..3, (0 == i - 2*truncate(i/2) ? (k == truncate(i/2) ? 1 : 0) : 0))", g.Formulas.Single().Infix);
+        Assert.Equal(g.Evaluate([1, 2, 3]).D1, g.Trace(1, 2, 3).Gradient);
+    }
+}
