@@ -518,7 +518,8 @@ internal static class LoopWriter
             _ => false,
         };
 
-        private static bool DependsOnIndex(Node n) => n.Op == Op.Index || (IsIntegerArithmetic(n) && n.Args.Any(DependsOnIndex));
+        // Through any stage, not only integer arithmetic: the builder stages i * i as Square(i), which reads i too.
+        private static bool DependsOnIndex(Node n) => n.Op == Op.Index || n.Args.Any(DependsOnIndex);
 
         /// <summary>True if every index the body reads is affine and read in every iteration, and no loop is nested in it.</summary>
         public static bool AllChecksBeforeLoop(LoopBody body)

@@ -193,6 +193,10 @@ public class LoopWorkedTests
             "constant slot" => Grad.Of((double x, double[] a) => 2 * x + Enumerable.Range(0, a.Length).Sum(i => a[i + 1])),
             _ => Grad.Of((double x, double[] a) => Enumerable.Range(0, a.Length).Sum(i => Enumerable.Range(0, a.Length).Sum(j => x * a[i] * a[i + j]))),
         };
+        // A call that succeeds first (a is empty): the first call may run on a scratch workspace, later ones in place.
+        var once = new double[1];
+        g.Evaluate([2.0], once);
+        Assert.Equal(which == "constant slot" ? 2.0 : 0.0, once[0]);
         var point = new[] { 2.0, 1.0, 2.0, 3.0 };
         var gradient = new[] { -7.0, -7.0, -7.0, -7.0 };
         Assert.Throws<IndexOutOfRangeException>(() => g.Evaluate(point.AsSpan(), gradient));
