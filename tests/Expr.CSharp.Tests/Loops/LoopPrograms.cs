@@ -88,7 +88,7 @@ internal sealed class LoopData
 internal sealed class LoopProgram
 {
     // Bodies stay shallow: a written-out nested program has n²/2 copies of its body.
-    public const int MaxDepth = 3;
+    public const int MaxDepth = 4;
     public const int MaxLength = 50;
     public const int MaxNestedLength = 20;
 
@@ -183,10 +183,18 @@ internal sealed class LoopLowerer : GuardSink
     private Expression _j = Expression.Constant(0);
     private Expression? _element;
 
-    private LoopLowerer(LoopProgram program, bool collect)
+    // What x0 and x1 read: the parameters, or in the split form each iteration's own copies.
+    private Expression _scalar0;
+    private Expression _scalar1;
+    private readonly List<ParameterExpression>? _copies;
+
+    private LoopLowerer(LoopProgram program, bool collect, bool split = false)
     {
         _program = program;
         _collect = collect;
+        _scalar0 = _x0;
+        _scalar1 = _x1;
+        _copies = split ? [] : null;
     }
 
     private Expression C => Expression.Field(Expression.Constant(_program.Data), nameof(LoopData.C));
@@ -200,6 +208,50 @@ internal sealed class LoopLowerer : GuardSink
         var unrolled = new LoopLowerer(p, collect: true);
         var unrolledLambda = Expression.Lambda(unrolled.WrittenOut(), unrolled._x0, unrolled._x1, unrolled._a);
         return (loopLambda, new Lowered(unrolledLambda, p.Signature, [1, 1, p.Length], unrolled._guards));
+    }
+
+    /// <summary>
+    /// The written-out fold with each step's reads of x0 and x1 (and the seed's) made parameters of their own:
+    /// <c>(x0s, x1s, x0₀, x1₀, ..., x0ₙ₋₁, x1ₙ₋₁, a)</c>. Its gradient holds each step's contribution to x0 and x1 apart.
+    /// </summary>
+    public static LambdaExpression SplitFold(LoopProgram p)
+    {
+        var split = new LoopLowerer(p, collect: false, split: true);
+        var body = split.WrittenOut();
+        return Expression.Lambda(body, [.. split._copies!, split._a]);
+    }
+
+    /// <summary>For Max and Min: every iteration's value, written out, over the flat point (to find exact ties).</summary>
+    public static Func<double[], double[]> Terms(LoopProgram p)
+    {
+        var lowerer = new LoopLowerer(p, collect: false);
+        var terms = new List<Expression>();
+        for (var k = 0; k < p.Count; k++)
+        {
+            lowerer._i = Expression.Constant(k);
+            lowerer._element = p.UsesArrayForm ? Expression.ArrayIndex(lowerer._a, Expression.Constant(k)) : null;
+            terms.Add(lowerer.Fresh(p.Body));
+        }
+        var flat = Expression.Parameter(typeof(double[]), "flat");
+        var body = Expression.Block(typeof(double[]), [lowerer._x0, lowerer._x1, lowerer._a],
+            Expression.Assign(lowerer._x0, Expression.ArrayIndex(flat, Expression.Constant(0))),
+            Expression.Assign(lowerer._x1, Expression.ArrayIndex(flat, Expression.Constant(1))),
+            Expression.Assign(lowerer._a, Expression.NewArrayInit(typeof(double),
+                Enumerable.Range(0, p.Length).Select(k => Expression.ArrayIndex(flat, Expression.Constant(2 + k))))),
+            Expression.NewArrayInit(typeof(double), terms));
+        return Expression.Lambda<Func<double[], double[]>>(body, flat).Compile();
+    }
+
+    // In the split form, the next step's own x0 and x1.
+    private void NextCopies()
+    {
+        if (_copies is null)
+            return;
+        var k = _copies.Count / 2;
+        _scalar0 = Expression.Parameter(typeof(double), $"x0_{k}");
+        _scalar1 = Expression.Parameter(typeof(double), $"x1_{k}");
+        _copies.Add((ParameterExpression)_scalar0);
+        _copies.Add((ParameterExpression)_scalar1);
     }
 
     // ---- The loop as a user writes it ----
@@ -320,10 +372,12 @@ internal sealed class LoopLowerer : GuardSink
                     })))));
             case LoopShape.Fold:
             {
+                NextCopies();
                 var acc = Fresh(p.Seed!);
                 for (var k = 0; k < p.Length; k++)
                 {
                     _i = Expression.Constant(k);
+                    NextCopies();
                     acc = FoldStep(acc);
                 }
                 return acc;
@@ -362,7 +416,7 @@ internal sealed class LoopLowerer : GuardSink
             return built;
         built = term switch
         {
-            ScalarLeaf s => s.Param == 0 ? _x0 : _x1,
+            ScalarLeaf s => s.Param == 0 ? _scalar0 : _scalar1,
             ConstantLeaf c => Expression.Constant(c.Value),
             CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)),
             ClampedCapturedLeaf c => Expression.Call(typeof(Math).GetMethod(nameof(Math.Clamp), [typeof(double), typeof(double), typeof(double)])!,

@@ -15,11 +15,13 @@ namespace ExprGrad.Tests.Loops;
 /// factories, differentiated by the same engine.
 /// </summary>
 /// <remarks>
-/// Against the written-out form: the value, the gradient of a fold and of Max/Min are the same bits (the same
-/// operations in the same order, forward and backward). A sum's gradient adds the same per-iteration contributions
-/// in another order (the loop in iteration order, the reverse sweep of the tree in its own), so it agrees to 1e-12
-/// relative to the sum of the contributions' magnitudes, measured per component by running the loop with one
-/// iteration unmasked at a time (the masks m, m2 multiply each term by exactly 1 otherwise).
+/// Against the written-out form: the value and the gradient of Max/Min are the same bits (the same operations in the
+/// same order, forward and backward), unless the best value is attained exactly more than once (then to 1e-12). A sum's gradient, and a fold's with respect to what every step reads (x0, x1),
+/// add the same per-iteration contributions in another order (the loop in iteration order, or backwards for a fold;
+/// the reverse sweep of the tree in its own), so they agree to 1e-12 relative to the sum of the contributions'
+/// magnitudes. Those are measured per component: for a sum by running the loop with one iteration unmasked at a time
+/// (the masks m, m2 multiply each term by exactly 1 otherwise), for a fold from the written-out fold whose steps each
+/// read their own copy of x0 and x1 (<see cref="LoopLowerer.SplitFold"/>).
 /// Replay a failure with EXPRGRAD_FSCHECK_REPLAY=seed,gamma (printed on failure); EXPRGRAD_PROPERTY_SCALE multiplies the case count.
 /// </remarks>
 public sealed class LoopProperties(ITestOutputHelper output)
@@ -192,8 +194,37 @@ public sealed class LoopProperties(ITestOutputHelper output)
                 }
                 return scale;
             }
+            case LoopShape.Fold:
+            {
+                var split = Grad.Of(LoopLowerer.SplitFold(p));
+                var copies = p.Length + 1;
+                var at = new double[2 * copies + p.Length];
+                for (var k = 0; k < copies; k++)
+                    (at[2 * k], at[2 * k + 1]) = (point[0], point[1]);
+                point.AsSpan(2).CopyTo(at.AsSpan(2 * copies));
+                var parts = new double[at.Length];
+                split.Evaluate(at, parts);
+                for (var k = 0; k < copies; k++)
+                    (scale[0], scale[1]) = (scale[0] + Math.Abs(parts[2 * k]), scale[1] + Math.Abs(parts[2 * k + 1]));
+                for (var k = 0; k < p.Length; k++)
+                    scale[2 + k] = Math.Abs(parts[2 * copies + k]);
+                return scale;
+            }
             default:
-                return null;
+            {
+                // Max and Min: where the best value is attained by several iterations exactly (a body that reads
+                // nothing of its iteration at this point), the loop sends the gradient to the first and the written-out
+                // Math.Max chain splits it among them: the same total, rounded differently.
+                var terms = LoopLowerer.Terms(p)(point);
+                var best = p.Shape == LoopShape.Max ? terms.Max() : terms.Min();
+                if (terms.Count(t => t.Equals(best)) < 2)
+                    return null;
+                var g2 = new double[point.Length];
+                loop.Evaluate(point, g2);
+                for (var c = 0; c < scale.Length; c++)
+                    scale[c] = Math.Abs(g2[c]);
+                return scale;
+            }
         }
     }
 
