@@ -183,18 +183,16 @@ internal sealed class LoopLowerer : GuardSink
     private Expression _j = Expression.Constant(0);
     private Expression? _element;
 
-    // What x0 and x1 read: the parameters, or in the split form each iteration's own copies.
-    private Expression _scalar0;
-    private Expression _scalar1;
-    private readonly List<ParameterExpression>? _copies;
+    // In the split form: the one array parameter whose element u is one read of a parameter, and the flat component
+    // (0 for x0, 1 for x1, 2 + k for a[k]) each element stands for.
+    private readonly ParameterExpression _uses = Expression.Parameter(typeof(double[]), "uses");
+    private readonly List<int>? _components;
 
     private LoopLowerer(LoopProgram program, bool collect, bool split = false)
     {
         _program = program;
         _collect = collect;
-        _scalar0 = _x0;
-        _scalar1 = _x1;
-        _copies = split ? [] : null;
+        _components = split ? [] : null;
     }
 
     private Expression C => Expression.Field(Expression.Constant(_program.Data), nameof(LoopData.C));
@@ -211,15 +209,27 @@ internal sealed class LoopLowerer : GuardSink
     }
 
     /// <summary>
-    /// The written-out fold with each step's reads of x0 and x1 (and the seed's) made parameters of their own:
-    /// <c>(x0s, x1s, x0₀, x1₀, ..., x0ₙ₋₁, x1ₙ₋₁, a)</c>. Its gradient holds each step's contribution to x0 and x1 apart.
+    /// The written-out program with every read of a parameter (x0, x1, a[k]; per iteration, per occurrence in the
+    /// body) made an element of its own of one array <c>uses</c>, and the flat component each element stands for. Its
+    /// gradient holds apart the contributions that the loop and the written-out tree add up, each in its own order.
     /// </summary>
-    public static LambdaExpression SplitFold(LoopProgram p)
+    public static (Expression<Func<double[], double>> Lambda, int[] Components) Split(LoopProgram p)
     {
         var split = new LoopLowerer(p, collect: false, split: true);
         var body = split.WrittenOut();
-        return Expression.Lambda(body, [.. split._copies!, split._a]);
+        return (Expression.Lambda<Func<double[], double>>(body, split._uses), [.. split._components!]);
     }
+
+    // A read of flat component c: the parameter itself, or in the split form a new element of uses.
+    private Expression Use(int component, Expression read)
+    {
+        if (_components is null)
+            return read;
+        _components.Add(component);
+        return Expression.ArrayIndex(_uses, Expression.Constant(_components.Count - 1));
+    }
+
+    private Expression ElementAt(int k) => Use(2 + k, Expression.ArrayIndex(_a, Expression.Constant(k)));
 
     /// <summary>For Max and Min: every iteration's value, written out, over the flat point (to find exact ties).</summary>
     public static Func<double[], double[]> Terms(LoopProgram p)
@@ -242,17 +252,6 @@ internal sealed class LoopLowerer : GuardSink
         return Expression.Lambda<Func<double[], double[]>>(body, flat).Compile();
     }
 
-    // In the split form, the next step's own x0 and x1.
-    private void NextCopies()
-    {
-        if (_copies is null)
-            return;
-        var k = _copies.Count / 2;
-        _scalar0 = Expression.Parameter(typeof(double), $"x0_{k}");
-        _scalar1 = Expression.Parameter(typeof(double), $"x1_{k}");
-        _copies.Add((ParameterExpression)_scalar0);
-        _copies.Add((ParameterExpression)_scalar1);
-    }
 
     // ---- The loop as a user writes it ----
 
@@ -352,15 +351,16 @@ internal sealed class LoopLowerer : GuardSink
         Expression Iteration(int k, Term body)
         {
             _i = Expression.Constant(k);
-            _element = p.Shape is LoopShape.ArraySum or LoopShape.SelectIndexed or LoopShape.Zip or LoopShape.Max or LoopShape.Min ? At(_a, k) : null;
-            return Fresh(body);
+            _memo = new(new TermContextComparer());
+            _element = p.Shape is LoopShape.ArraySum or LoopShape.SelectIndexed or LoopShape.Zip || p.UsesArrayForm ? ElementAt(k) : null;
+            return Build(body);
         }
         switch (p.Shape)
         {
             case LoopShape.RangeSum or LoopShape.SelectIndexed:
                 return LeftSum(Enumerable.Range(0, p.Count).Select(k => Expression.Multiply(At(M, k), Iteration(k, p.Body))));
             case LoopShape.ArraySum:
-                return LeftSum(Enumerable.Range(0, p.Count).Select(k => p.Plain ? At(_a, k) : Iteration(k, p.Body)));
+                return LeftSum(Enumerable.Range(0, p.Count).Select(k => p.Plain ? ElementAt(k) : Iteration(k, p.Body)));
             case LoopShape.Zip:
                 return LeftSum(Enumerable.Range(0, p.Count).Select(k => Expression.Multiply(At(M, k), Iteration(k, p.Body))));
             case LoopShape.Nested:
@@ -372,12 +372,10 @@ internal sealed class LoopLowerer : GuardSink
                     })))));
             case LoopShape.Fold:
             {
-                NextCopies();
                 var acc = Fresh(p.Seed!);
                 for (var k = 0; k < p.Length; k++)
                 {
                     _i = Expression.Constant(k);
-                    NextCopies();
                     acc = FoldStep(acc);
                 }
                 return acc;
@@ -416,12 +414,13 @@ internal sealed class LoopLowerer : GuardSink
             return built;
         built = term switch
         {
-            ScalarLeaf s => s.Param == 0 ? _scalar0 : _scalar1,
+            ScalarLeaf s => Use(s.Param, s.Param == 0 ? _x0 : _x1),
             ConstantLeaf c => Expression.Constant(c.Value),
             CapturedLeaf c => Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)),
             ClampedCapturedLeaf c => Expression.Call(typeof(Math).GetMethod(nameof(Math.Clamp), [typeof(double), typeof(double), typeof(double)])!,
                 Expression.Field(Expression.Constant(c.Box), nameof(CapturedBox<double>.Value)), Expression.Constant(c.Low), Expression.Constant(c.High)),
             CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(CapturedBox<bool>.Value)),
+            LoopReadLeaf { Captured: false } r when Offset(r.Variable == LoopVariable.Outer ? _i : _j, r.Offset) is ConstantExpression { Value: int k } => ElementAt(k),
             LoopReadLeaf r => Expression.ArrayIndex(r.Captured ? C : _a, Offset(r.Variable == LoopVariable.Outer ? _i : _j, r.Offset)),
             LoopIndexLeaf => _i is ConstantExpression { Value: int k } ? Expression.Constant((double)k) : Expression.Convert(_i, typeof(double)),
             LoopElementLeaf => _element ?? throw new InvalidOperationException("an element leaf outside an element loop"),

@@ -15,13 +15,12 @@ namespace ExprGrad.Tests.Loops;
 /// factories, differentiated by the same engine.
 /// </summary>
 /// <remarks>
-/// Against the written-out form: the value and the gradient of Max/Min are the same bits (the same operations in the
-/// same order, forward and backward), unless the best value is attained exactly more than once (then to 1e-12). A sum's gradient, and a fold's with respect to what every step reads (x0, x1),
-/// add the same per-iteration contributions in another order (the loop in iteration order, or backwards for a fold;
-/// the reverse sweep of the tree in its own), so they agree to 1e-12 relative to the sum of the contributions'
-/// magnitudes. Those are measured per component: for a sum by running the loop with one iteration unmasked at a time
-/// (the masks m, m2 multiply each term by exactly 1 otherwise), for a fold from the written-out fold whose steps each
-/// read their own copy of x0 and x1 (<see cref="LoopLowerer.SplitFold"/>).
+/// Against the written-out form: the value, and the gradient of Max and Min, are the same bits (the same operations in
+/// the same order, forward and backward). Elsewhere the gradient adds the same contributions in another order (the
+/// loop in iteration order, backwards for a fold; the reverse sweep of the tree in its own), so it agrees to 1e-12
+/// relative to the sum of the contributions' magnitudes, measured per component by the written-out program whose every
+/// read of a parameter is an input of its own (<see cref="LoopLowerer.Split"/>); the run reports how many cases were
+/// the same bits anyway. The masks m, m2 of the programs are all ones (captured arrays read at the loop's index).
 /// Replay a failure with EXPRGRAD_FSCHECK_REPLAY=seed,gamma (printed on failure); EXPRGRAD_PROPERTY_SCALE multiplies the case count.
 /// </remarks>
 public sealed class LoopProperties(ITestOutputHelper output)
@@ -83,7 +82,7 @@ public sealed class LoopProperties(ITestOutputHelper output)
                 throw Failure(p, point, $"value {value:R}, written out {expectedValue:R}, LINQ {linq:R}");
 
             // The gradient against the written-out tree.
-            var scale = SumScale(p, loop, point);
+            var scale = Scale(p, point);
             var bitForBit = true;
             for (var c = 0; c < g.Length; c++)
             {
@@ -127,105 +126,28 @@ public sealed class LoopProperties(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// For a sum: per gradient component, the sum of the magnitudes of its per-iteration contributions (iterations
-    /// unmasked one at a time, or for <c>a.Sum(v =&gt; ...)</c> the same function of each element alone). Null where the
-    /// gradient must be the same bits.
+    /// Per gradient component, the sum of the magnitudes of the contributions the loop and the written-out tree add up
+    /// (each in its own order): the gradient of <see cref="LoopLowerer.Split"/>, whose every read of a parameter is an
+    /// input of its own. Null where the gradient must be the same bits: Max and Min, unless the best value is attained
+    /// exactly more than once (a body that reads nothing of its iteration at this point), where the loop sends the
+    /// gradient to the first and the written-out Math.Max chain splits it among them.
     /// </summary>
-    private static double[]? SumScale(LoopProgram p, Gradient loop, double[] point)
+    private static double[]? Scale(LoopProgram p, double[] point)
     {
+        if (p.Shape is LoopShape.Max or LoopShape.Min)
+        {
+            var terms = LoopLowerer.Terms(p)(point);
+            var best = p.Shape == LoopShape.Max ? terms.Max() : terms.Min();
+            if (terms.Count(t => t.Equals(best)) < 2)
+                return null;
+        }
+        var (lambda, components) = LoopLowerer.Split(p);
+        var uses = Array.ConvertAll(components, c => point[c]);
+        var (_, parts) = Grad.Of(lambda).Evaluate(uses);
         var scale = new double[point.Length];
-        var g = new double[point.Length];
-        void AddMagnitudes(ReadOnlySpan<double> contribution, int? element = null)
-        {
-            for (var c = 0; c < contribution.Length; c++)
-                scale[element is { } k && c == 2 ? 2 + k : c] += Math.Abs(contribution[c]);
-        }
-        switch (p.Shape)
-        {
-            case LoopShape.ArraySum:
-            {
-                var one = new double[3];
-                for (var k = 0; k < p.Length; k++)
-                {
-                    loop.Evaluate([point[0], point[1], point[2 + k]], one);
-                    AddMagnitudes(one, k);
-                }
-                return scale;
-            }
-            case LoopShape.RangeSum or LoopShape.SelectIndexed or LoopShape.Zip:
-            {
-                var m = p.Data.M;
-                try
-                {
-                    for (var k = 0; k < m.Length; k++)
-                    {
-                        Array.Clear(m);
-                        m[k] = 1;
-                        loop.Evaluate(point, g);
-                        AddMagnitudes(g);
-                    }
-                }
-                finally
-                {
-                    Array.Fill(m, 1.0);
-                }
-                return scale;
-            }
-            case LoopShape.Nested:
-            {
-                var (m, m2) = (p.Data.M, p.Data.M2);
-                try
-                {
-                    for (var i = 0; i < m.Length; i++)
-                        for (var j = i + 1; j < m2.Length; j++)
-                        {
-                            Array.Clear(m);
-                            Array.Clear(m2);
-                            m[i] = 1;
-                            m2[j] = 1;
-                            loop.Evaluate(point, g);
-                            AddMagnitudes(g);
-                        }
-                }
-                finally
-                {
-                    Array.Fill(m, 1.0);
-                    Array.Fill(m2, 1.0);
-                }
-                return scale;
-            }
-            case LoopShape.Fold:
-            {
-                var split = Grad.Of(LoopLowerer.SplitFold(p));
-                var copies = p.Length + 1;
-                var at = new double[2 * copies + p.Length];
-                for (var k = 0; k < copies; k++)
-                    (at[2 * k], at[2 * k + 1]) = (point[0], point[1]);
-                point.AsSpan(2).CopyTo(at.AsSpan(2 * copies));
-                var parts = new double[at.Length];
-                split.Evaluate(at, parts);
-                for (var k = 0; k < copies; k++)
-                    (scale[0], scale[1]) = (scale[0] + Math.Abs(parts[2 * k]), scale[1] + Math.Abs(parts[2 * k + 1]));
-                for (var k = 0; k < p.Length; k++)
-                    scale[2 + k] = Math.Abs(parts[2 * copies + k]);
-                return scale;
-            }
-            default:
-            {
-                // Max and Min: where the best value is attained by several iterations exactly (a body that reads
-                // nothing of its iteration at this point), the loop sends the gradient to the first and the written-out
-                // Math.Max chain splits it among them: the same total, rounded differently.
-                var terms = LoopLowerer.Terms(p)(point);
-                var best = p.Shape == LoopShape.Max ? terms.Max() : terms.Min();
-                if (terms.Count(t => t.Equals(best)) < 2)
-                    return null;
-                var g2 = new double[point.Length];
-                loop.Evaluate(point, g2);
-                for (var c = 0; c < scale.Length; c++)
-                    scale[c] = Math.Abs(g2[c]);
-                return scale;
-            }
-        }
+        for (var u = 0; u < components.Length; u++)
+            scale[components[u]] += Math.Abs(parts[u]);
+        return scale;
     }
 
     /// <summary>The case's points: x0, x1, then a, uniform in [−2.5, 2.5] (six decimals), from its seed.</summary>
