@@ -12,6 +12,7 @@ public class LoopCompositionTests
 {
     public static TheoryData<string> Functions => [.. Cases.Keys];
 
+    private static readonly int Half = 1;
     private static readonly double[] Data = [0.5, -1.25, 2.0, 0.75, -0.3, 1.1, -0.9];
     private static readonly double[,] Table = { { 0.5, -1.0, 0.25 }, { 1.5, 0.3, -0.7 }, { -0.2, 0.8, 1.2 }, { 0.9, -0.4, 0.1 } };
     private static readonly Matrix<double> Matrix = Matrix<double>.Build.DenseOfArray(Table);
@@ -28,13 +29,14 @@ public class LoopCompositionTests
         ["a loop used twice"] = (x, a) => a.Sum(v => Math.Sin(v * x)) * a.Sum(v => Math.Sin(v * x)) + Enumerable.Range(0, a.Length).Sum(i => a[i] * x),
         ["range from 1"] = (x, a) => Enumerable.Range(1, a.Length - 1).Sum(i => Fn.Square(a[i] - x * a[i - 1])),
         ["fold from 2"] = (x, a) => Enumerable.Range(2, a.Length - 2).Aggregate(a[0] * a[1], (acc, k) => acc * Math.Cos(a[k] - a[k - 2]) + x),
-        ["strided"] = (x, a) => Enumerable.Range(0, a.Length / 2).Sum(i => a[2 * i] * a[2 * i + 1] * x),
+        ["strided"] = (x, a) => Enumerable.Range(0, Half).Sum(i => a[2 * i] * a[2 * i + 1] * x),
+        ["a branch in a loop holds a loop"] = (x, a) => Enumerable.Range(0, a.Length).Sum(i => a[i] > 0 ? Enumerable.Range(0, a.Length).Max(j => a[j] * a[i] + x) : a[i] * x),
         ["captured table, matrix and vector"] = (x, a) => Enumerable.Range(0, Table.GetLength(0)).Sum(i =>
             Fn.Softplus(Enumerable.Range(0, Table.GetLength(1)).Sum(j => Table[i, j] * a[j] + Matrix[i, j] * x) * Vector[i])),
         ["zip of unequal lengths"] = (x, a) => a.Zip(Data, (u, d) => u * d * x).Sum() + Data.Zip(a, (d, u) => Math.Exp(u - d)).Sum(),
         ["select with index"] = (x, a) => a.Select((v, k) => v * Data[k] + k * x).Sum() + a.Select(v => v * x).Max(),
         ["seed read outside too"] = (x, a) => Enumerable.Range(0, a.Length).Aggregate(Math.Exp(x), (acc, k) => acc * a[k]) + Math.Exp(x),
-        ["count from captured data"] = (x, a) => Enumerable.Range(0, Data.Length - 3).Sum(i => a[i] * Data[i + 3] * x),
+        ["count from captured data"] = (x, a) => Enumerable.Range(0, Data.Length - 4).Sum(i => a[i] * Data[i + 4] * x),
     };
 
     [Theory]

@@ -422,7 +422,8 @@ internal sealed class LoopLowerer : GuardSink
             CapturedFlagLeaf f => Expression.Field(Expression.Constant(f.Box), nameof(CapturedBox<bool>.Value)),
             LoopReadLeaf { Captured: false } r when Offset(r.Variable == LoopVariable.Outer ? _i : _j, r.Offset) is ConstantExpression { Value: int k } => ElementAt(k),
             LoopReadLeaf r => Expression.ArrayIndex(r.Captured ? C : _a, Offset(r.Variable == LoopVariable.Outer ? _i : _j, r.Offset)),
-            LoopIndexLeaf => _i is ConstantExpression { Value: int k } ? Expression.Constant((double)k) : Expression.Convert(_i, typeof(double)),
+            // (double)k written out too, not a double constant: the catalogue builds pow(u, c) differently for a constant c.
+            LoopIndexLeaf => Expression.Convert(_i, typeof(double)),
             LoopElementLeaf => _element ?? throw new InvalidOperationException("an element leaf outside an element loop"),
             ApplyTerm a => OperationCatalogue.Entries[a.Op].Build([.. a.Children.Select(Build)], this),
             ConditionTerm c => BuildCondition(Build(c.Children[0]), c.Children[1], c.Children[2]),
