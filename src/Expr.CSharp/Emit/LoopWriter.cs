@@ -189,7 +189,33 @@ internal static class LoopWriter
     /// and every index is checked before the loop, so that nothing is written before an index out of range is found.
     /// </summary>
     public static bool CanFuse(Node loop) =>
-        loop.Loop!.Kind == LoopKind.Sum && Writer.AllChecksBeforeLoop(loop.Loop);
+        loop.Loop!.Kind == LoopKind.Sum && Writer.AllChecksBeforeLoop(loop.Loop) && !SeedReadsALoop(loop);
+
+    // Two sums whose adjoints read each other (a.Sum(f) * a.Sum(g)) cannot both run their pullback in their forward
+    // loop: each would wait for the other's value. A sum whose adjoint reads no loop is fused; others run backwards.
+    private static bool SeedReadsALoop(Node loop)
+    {
+        var adjoint = loop.Owner!.Nodes.Find(n => n.Op == Op.LoopAdjoint && n.Args[0] == loop);
+        if (adjoint is null)
+            return false;
+        var seen = new HashSet<Node>();
+        var pending = new Stack<Node>([adjoint.Args[1]]);
+        while (pending.TryPop(out var n))
+        {
+            if (!seen.Add(n))
+                continue;
+            if (n.Op == Op.Loop)
+                return true;
+            foreach (var arg in n.Args)
+                pending.Push(arg);
+            if (n.Owner?.Host is { } host)
+                pending.Push(host);
+            if (n.Op == Op.Condition)
+                foreach (var result in n.Then!.Results.Concat(n.Else!.Results))
+                    pending.Push(result);
+        }
+        return false;
+    }
 
     // What a body's pullback must compute: the adjoints of the accumulator and invariants, and every scatter.
     private static List<Node> PullbackRoots(LoopBody body)
