@@ -44,6 +44,9 @@ internal static class LoopWriter
     public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null)
     {
         var body = loop.Loop!;
+        // The emitter looks for the adjoint in the loop's own region; a loop in a branch has it in the backward branch.
+        if (!keepState && fused is null && scope is not Writer && body.Kind != LoopKind.Sum)
+            keepState = AdjointOf(loop) is not null;
         var w = new Writer(scope, loop);
         var value = Expression.Variable(typeof(double), "loopValue");
         w.Locals.Add(value);
@@ -228,6 +231,21 @@ internal static class LoopWriter
         foreach (var region in DeadStages.Regions(body.Builder.Root))
             roots.AddRange(region.Nodes.Where(n => n.HasEffects));
         return roots;
+    }
+
+    /// <summary>
+    /// The adjoint of <paramref name="loop"/>, wherever the reverse sweep staged it: in the loop's region, or for a loop in
+    /// a branch, in the backward branch of the same conditional. Null if it has none.
+    /// </summary>
+    public static Node? AdjointOf(Node loop)
+    {
+        var root = loop.Owner!;
+        while (root.Parent is { } parent)
+            root = parent;
+        foreach (var region in DeadStages.Regions(root))
+            if (region.Nodes.Find(n => n.Op == Op.LoopAdjoint && n.Args[0] == loop) is { } adjoint)
+                return adjoint;
+        return null;
     }
 
     /// <summary>The projections of a loop's adjoint, by output, as the builder staged them right after it; null where pruned.</summary>
@@ -451,7 +469,7 @@ internal static class LoopWriter
                     }
                     case Op.Loop:
                     {
-                        var adjoint = n.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == n);
+                        var adjoint = AdjointOf(n);
                         var value = Forward(this, n, keepState: adjoint is not null && needed.Contains(adjoint));
                         statements.Add(Expression.Assign(Define(n), value));
                         continue;
