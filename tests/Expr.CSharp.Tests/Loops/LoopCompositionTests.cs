@@ -36,6 +36,10 @@ public class LoopCompositionTests
         ["zip of unequal lengths"] = (x, a) => a.Zip(Data, (u, d) => u * d * x).Sum() + Data.Zip(a, (d, u) => Math.Exp(u - d)).Sum(),
         ["select with index"] = (x, a) => a.Select((v, k) => v * Data[k] + k * x).Sum() + a.Select(v => v * x).Max(),
         ["seed read outside too"] = (x, a) => Enumerable.Range(0, a.Length).Aggregate(Math.Exp(x), (acc, k) => acc * a[k]) + Math.Exp(x),
+        // Found by LoopProperties (seed 2265319766062046535,6004521007508676081,20): Math.Log(0.33) is folded to a
+        // constant by the enclosing importer and read into the body as the enclosing graph's node, whose id is the id of
+        // a body stage (Sin(i)); the body's hash-consing then took acc * Log(0.33)'s adjoint for a[i]'s.
+        ["a constant folded outside the body"] = (x, a) => Enumerable.Range(0, a.Length).Aggregate(x, (acc, i) => Math.Atan(Math.Sin(i) * a[i] + acc * Math.Log(0.33))),
         ["count from captured data"] = (x, a) => Enumerable.Range(0, Data.Length - 4).Sum(i => a[i] * Data[i + 4] * x),
     };
 
