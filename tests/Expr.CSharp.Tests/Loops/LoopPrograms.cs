@@ -94,7 +94,7 @@ internal sealed class LoopProgram
 
     private (LambdaExpression Loop, Lowered Unrolled)? _lowered;
 
-    public LoopProgram(LoopShape shape, int length, int offset, Term body, Term? second, Term? seed, Op squash, bool plain, int pointSeed)
+    public LoopProgram(LoopShape shape, int length, int offset, Term body, Term? second, Term? seed, Op squash, bool plain, int branch, int pointSeed)
     {
         Shape = shape;
         Length = length;
@@ -104,6 +104,7 @@ internal sealed class LoopProgram
         Seed = seed;
         Squash = squash;
         Plain = plain;
+        Branch = branch;
         PointSeed = pointSeed;
         Data = new LoopData
         {
@@ -136,6 +137,9 @@ internal sealed class LoopProgram
     /// <summary>For <see cref="LoopShape.ArraySum"/>: <c>a.Sum()</c> itself.</summary>
     public bool Plain { get; }
 
+    /// <summary>0: the loop is the function; 1: <c>x0 &gt; 0.3 ? loop : x1 · x1</c>; 2: <c>x0 &gt; 0.3 ? x1 · x1 : loop</c>.</summary>
+    public int Branch { get; }
+
     public int PointSeed { get; }
 
     public LoopData Data { get; }
@@ -155,7 +159,7 @@ internal sealed class LoopProgram
     public Lowered Unrolled => (_lowered ??= LoopLowerer.Lower(this)).Unrolled;
 
     public LoopProgram With(int? length = null, Term? body = null, Term? second = null) =>
-        new(Shape, length ?? Length, Offset, body ?? Body, second ?? Second, Seed, Squash, Plain, PointSeed);
+        new(Shape, length ?? Length, Offset, body ?? Body, second ?? Second, Seed, Squash, Plain, Branch, PointSeed);
 
     /// <summary>FsCheck prints this for a counterexample.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
@@ -202,9 +206,9 @@ internal sealed class LoopLowerer : GuardSink
     public static (LambdaExpression Loop, Lowered Unrolled) Lower(LoopProgram p)
     {
         var loop = new LoopLowerer(p, collect: false);
-        var loopLambda = Expression.Lambda(loop.LoopForm(), loop._x0, loop._x1, loop._a);
+        var loopLambda = Expression.Lambda(loop.Wrapped(loop.LoopForm()), loop._x0, loop._x1, loop._a);
         var unrolled = new LoopLowerer(p, collect: true);
-        var unrolledLambda = Expression.Lambda(unrolled.WrittenOut(), unrolled._x0, unrolled._x1, unrolled._a);
+        var unrolledLambda = Expression.Lambda(unrolled.Wrapped(unrolled.WrittenOut()), unrolled._x0, unrolled._x1, unrolled._a);
         return (loopLambda, new Lowered(unrolledLambda, p.Signature, [1, 1, p.Length], unrolled._guards));
     }
 
@@ -216,7 +220,7 @@ internal sealed class LoopLowerer : GuardSink
     public static (Expression<Func<double[], double>> Lambda, int[] Components) Split(LoopProgram p)
     {
         var split = new LoopLowerer(p, collect: false, split: true);
-        var body = split.WrittenOut();
+        var body = split.Wrapped(split.WrittenOut());
         return (Expression.Lambda<Func<double[], double>>(body, split._uses), [.. split._components!]);
     }
 
@@ -231,27 +235,16 @@ internal sealed class LoopLowerer : GuardSink
 
     private Expression ElementAt(int k) => Use(2 + k, Expression.ArrayIndex(_a, Expression.Constant(k)));
 
-    /// <summary>For Max and Min: every iteration's value, written out, over the flat point (to find exact ties).</summary>
-    public static Func<double[], double[]> Terms(LoopProgram p)
+    // The loop in a branch, or not: the test x0 > 0.3 is a kink for central differences, so it is a guard.
+    private Expression Wrapped(Expression loop)
     {
-        var lowerer = new LoopLowerer(p, collect: false);
-        var terms = new List<Expression>();
-        for (var k = 0; k < p.Count; k++)
-        {
-            lowerer._i = Expression.Constant(k);
-            lowerer._element = p.UsesArrayForm ? Expression.ArrayIndex(lowerer._a, Expression.Constant(k)) : null;
-            terms.Add(lowerer.Fresh(p.Body));
-        }
-        var flat = Expression.Parameter(typeof(double[]), "flat");
-        var body = Expression.Block(typeof(double[]), [lowerer._x0, lowerer._x1, lowerer._a],
-            Expression.Assign(lowerer._x0, Expression.ArrayIndex(flat, Expression.Constant(0))),
-            Expression.Assign(lowerer._x1, Expression.ArrayIndex(flat, Expression.Constant(1))),
-            Expression.Assign(lowerer._a, Expression.NewArrayInit(typeof(double),
-                Enumerable.Range(0, p.Length).Select(k => Expression.ArrayIndex(flat, Expression.Constant(2 + k))))),
-            Expression.NewArrayInit(typeof(double), terms));
-        return Expression.Lambda<Func<double[], double[]>>(body, flat).Compile();
+        if (_program.Branch == 0)
+            return loop;
+        Sign(Expression.Subtract(_x0, Expression.Constant(0.3)), OperationCatalogue.KinkMargin, "x0 > 0.3: near the test");
+        var test = Expression.GreaterThan(Use(0, _x0), Expression.Constant(0.3));
+        var other = Expression.Multiply(Use(1, _x1), Use(1, _x1));
+        return _program.Branch == 1 ? Expression.Condition(test, loop, other) : Expression.Condition(test, other, loop);
     }
-
 
     // ---- The loop as a user writes it ----
 
@@ -575,9 +568,10 @@ internal static class LoopProgramGenerator
         from second in ExpressionGenerator.NumberGen(Leaves(shape, 0), Math.Max(depth - 1, 0))
         from seed in ExpressionGenerator.NumberGen(Leaves(LoopShape.ArraySum, -2), 1)
         from squash in Gen.Elements(Squashes)
+        from branch in Gen.Frequency((4, Gen.Constant(0)), (1, Gen.Constant(1)), (1, Gen.Constant(2)))
         from pointSeed in Gen.Choose(0, int.MaxValue - 1)
         select new LoopProgram(shape, length, effectiveOffset, body,
-            shape == LoopShape.Fold ? second : null, shape == LoopShape.Fold ? seed : null, squash, shape == LoopShape.ArraySum && plain, pointSeed);
+            shape == LoopShape.Fold ? second : null, shape == LoopShape.Fold ? seed : null, squash, shape == LoopShape.ArraySum && plain, branch, pointSeed);
 
     // 0..50 (a range over a[i + d] needs d elements; Max and Min need an iteration; nested sums stay at 20).
     private static Gen<int> LengthGen(LoopShape shape, int offset)
