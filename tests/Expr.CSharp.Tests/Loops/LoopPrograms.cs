@@ -76,7 +76,7 @@ internal sealed class LoopElementLeaf : Term
     public override Term With(IReadOnlyList<Term> children) => this;
 }
 
-/// <summary>The closure of a program's captured data: c (never written) and the masks m, m2 (all ones, except while the scale is measured).</summary>
+/// <summary>The closure of a program's captured data: c and the masks m, m2 (all ones: captured arrays read at the loop's index, multiplying each term by exactly 1).</summary>
 internal sealed class LoopData
 {
     public double[] C = [];
