@@ -99,7 +99,8 @@ internal static class LoopWriter
             }
             default:
             {
-                // The first value, and after it each one that beats it; a NaN wins and ends the loop, as in LINQ.
+                // The first value, and after it each one that beats it, with NaN as LINQ orders it: Min takes the first NaN
+                // and stops; Max ranks NaN below every number, so a NaN is kept only until a number comes (all NaN: the last).
                 var best = scope.Variable(typeof(int), "best");
                 if (keepState)
                     scope.States[loop] = best;
@@ -110,13 +111,13 @@ internal static class LoopWriter
                 var v = w.Local(typeof(double), "candidate");
                 iteration.Add(Expression.Assign(v, next.Read(body.Output)));
                 var isNaN = Expression.Call(typeof(double), nameof(double.IsNaN), null, v);
-                var beats = body.Kind == LoopKind.Max ? Expression.GreaterThan(v, value) : Expression.LessThan(v, value);
-                iteration.Add(Expression.IfThen(
-                    Expression.OrElse(Expression.Equal(i, w.Start), Expression.OrElse(beats, isNaN)),
-                    Expression.Block(
-                        Expression.Assign(value, v),
-                        Expression.Assign(best, i),
-                        Expression.IfThen(isNaN, Expression.Break(w.Done)))));
+                var take = body.Kind == LoopKind.Max
+                    ? Expression.OrElse(Expression.GreaterThan(v, value), Expression.Call(typeof(double), nameof(double.IsNaN), null, value))
+                    : Expression.OrElse(Expression.LessThan(v, value), isNaN);
+                Expression picked = Expression.Block(Expression.Assign(value, v), Expression.Assign(best, i));
+                if (body.Kind == LoopKind.Min)
+                    picked = Expression.Block(picked, Expression.IfThen(isNaN, Expression.Break(w.Done)));
+                iteration.Add(Expression.IfThen(Expression.OrElse(Expression.Equal(i, w.Start), take), picked));
                 break;
             }
         }
@@ -647,7 +648,8 @@ internal static class LoopWriter
             _ => false,
         };
 
-        private static bool DependsOnIndex(Node n) => n.Op == Op.Index || (IsIntegerArithmetic(n) && n.Args.Any(DependsOnIndex));
+        // Through any stage, not only integer arithmetic: the builder stages i * i as Square(i), which reads i too.
+        private static bool DependsOnIndex(Node n) => n.Op == Op.Index || n.Args.Any(DependsOnIndex);
 
         /// <summary>True if every index the body reads is affine and read in every iteration, and no loop is nested in it.</summary>
         public static bool AllChecksBeforeLoop(LoopBody body)

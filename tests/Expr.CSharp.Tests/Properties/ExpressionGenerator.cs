@@ -839,17 +839,20 @@ internal static class ExpressionGenerator
         return Gen.Frequency(options);
     }
 
-    public static Gen<Term> NumberGen(Signature signature, int depth)
+    public static Gen<Term> NumberGen(Signature signature, int depth) => NumberGen(LeafGen(signature), depth);
+
+    /// <summary>Number terms over the given leaves (a loop body's reads, say) and the whole catalogue.</summary>
+    public static Gen<Term> NumberGen(Gen<Term> leaves, int depth)
     {
         if (depth <= 0)
-            return LeafGen(signature);
-        var sub = NumberGen(signature, depth - 1);
+            return leaves;
+        var sub = NumberGen(leaves, depth - 1);
         return Gen.Frequency(
-            (2, LeafGen(signature)),
+            (2, leaves),
             (12, from entry in Gen.Elements(OperationCatalogue.NumberEntries)
-                 from args in ArgumentsGen(signature, entry, depth - 1)
+                 from args in ArgumentsGen(leaves, entry, depth - 1)
                  select (Term)new ApplyTerm(entry.Op, args)),
-            (2, from test in BooleanGen(signature, depth - 1)
+            (2, from test in BooleanGen(leaves, depth - 1)
                 from then in sub
                 from @else in sub
                 select (Term)new ConditionTerm(test, then, @else)),
@@ -858,7 +861,7 @@ internal static class ExpressionGenerator
                 from argument in sub
                 from fallback in sub
                 select (Term)new PartialTerm(op, negated, argument, fallback)),
-            (2, SharedGen(signature, depth)));
+            (2, SharedGen(leaves, depth)));
     }
 
     /// <summary>
@@ -866,13 +869,16 @@ internal static class ExpressionGenerator
     /// fork): B(s, U(s)), B(U(s), s), B(s, s), B(U(s), V(s)); and across conditionals, where s is read in the test and
     /// in the branches, or first inside a branch and then outside it (hash-consing must respect branch scopes).
     /// </summary>
-    public static Gen<Term> SharedGen(Signature signature, int depth)
+    public static Gen<Term> SharedGen(Signature signature, int depth) => SharedGen(LeafGen(signature), depth);
+
+    /// <summary>Shared sub-terms (see the overload over a signature) over the given leaves.</summary>
+    public static Gen<Term> SharedGen(Gen<Term> leaves, int depth)
     {
         var binaries = OperationCatalogue.NumberEntries.Where(e => e.Arguments is [Sort.Number, Sort.Number]).ToArray();
         var unaries = OperationCatalogue.NumberEntries.Where(e => e.Arguments is [Sort.Number]).ToArray();
         var comparisons = OperationCatalogue.BooleanEntries.Where(e => e.Arguments is [Sort.Number, Sort.Number]).ToArray();
-        return from shared in NumberGen(signature, depth - 1)
-               from other in NumberGen(signature, Math.Max(depth - 2, 0))
+        return from shared in NumberGen(leaves, depth - 1)
+               from other in NumberGen(leaves, Math.Max(depth - 2, 0))
                from binary in Gen.Elements(binaries)
                from u in Gen.Elements(unaries)
                from v in Gen.Elements(unaries)
@@ -895,13 +901,16 @@ internal static class ExpressionGenerator
                });
     }
 
-    public static Gen<Term> BooleanGen(Signature signature, int depth)
+    public static Gen<Term> BooleanGen(Signature signature, int depth) => BooleanGen(LeafGen(signature), depth);
+
+    /// <summary>Boolean terms over the given leaves.</summary>
+    public static Gen<Term> BooleanGen(Gen<Term> leaves, int depth)
     {
         var comparisons = OperationCatalogue.BooleanEntries.Where(e => e.Arguments is [Sort.Number, Sort.Number]).ToArray();
         var connectives = OperationCatalogue.BooleanEntries.Where(e => e.Arguments[0] == Sort.Boolean).ToArray();
         var comparison = Gen.Frequency(
             (6, from entry in Gen.Elements(comparisons)
-                from args in ArgumentsGen(signature, entry, Math.Max(depth - 1, 0))
+                from args in ArgumentsGen(leaves, entry, Math.Max(depth - 1, 0))
                 select (Term)new ApplyTerm(entry.Op, args)),
             (1, Gen.Elements(false, true).Select(b => (Term)new CapturedFlagLeaf(b))));
         if (depth <= 1)
@@ -909,12 +918,12 @@ internal static class ExpressionGenerator
         return Gen.Frequency(
             (2, comparison),
             (1, from entry in Gen.Elements(connectives)
-                from args in ArgumentsGen(signature, entry, depth - 1)
+                from args in ArgumentsGen(leaves, entry, depth - 1)
                 select (Term)new ApplyTerm(entry.Op, args)));
     }
 
-    private static Gen<Term[]> ArgumentsGen(Signature signature, OperationEntry entry, int depth) =>
-        Gen.CollectToArray(entry.Arguments, sort => sort == Sort.Number ? NumberGen(signature, depth) : BooleanGen(signature, depth));
+    private static Gen<Term[]> ArgumentsGen(Gen<Term> leaves, OperationEntry entry, int depth) =>
+        Gen.CollectToArray(entry.Arguments, sort => sort == Sort.Number ? NumberGen(leaves, depth) : BooleanGen(leaves, depth));
 
     /// <summary>Smaller bodies: a number-valued sub-term in place of the whole, or one child shrunk.</summary>
     public static IEnumerable<GeneratedCase> Shrink(GeneratedCase c)
