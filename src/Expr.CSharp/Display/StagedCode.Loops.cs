@@ -294,7 +294,10 @@ internal static partial class StagedCode
                         _names[seedInput] = bar;
                     PrintBody(body, needed, nameOutput: false);
                     AddToHomes(adjoint, homes, add: true);
-                    Statement($"{bar} = {(pullback.Accumulator is { } a ? Render(a) : "0")};");
+                    // The accumulator's adjoint for the iteration before (unchanged where the body adds to it).
+                    var before = pullback.Accumulator is { } a ? Render(a) : "0";
+                    if (before != bar)
+                        Statement($"{bar} = {before};");
                     Close();
                     var init = Array.FindIndex(LoopWriter.Projections(adjoint), p => p?.Param == 2);
                     if (init >= 0 && homes[init] is { } home)

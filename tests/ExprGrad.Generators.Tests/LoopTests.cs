@@ -1,0 +1,289 @@
+using System.Linq.Expressions;
+
+namespace ExprGrad.Generators.Tests;
+
+/// <summary>
+/// <c>for</c> loops in [Differentiable] methods: read as the LINQ sum or fold <c>Grad.Of</c> accepts, generated as the
+/// plain loops a person writes. Worked examples with their numbers; bit identity with <c>Grad.Of</c> of the LINQ form
+/// and with the method itself at random points of random lengths; the generated source; and the loops that stay
+/// unsupported, refused at their syntax with the form to write instead.
+/// </summary>
+public sealed partial class LoopTests
+{
+    private static readonly double[] Weights = [0.5, -1.0, 2.0, 0.25];
+
+    // Enumerable.Range(0, a.Length - 1).Sum(i => ...): a sum from 0, one term per iteration.
+    [Differentiable]
+    private static double Rosenbrock(double[] a)
+    {
+        double s = 0;
+        for (int i = 0; i + 1 < a.Length; i++)
+            s += 100 * (a[i + 1] - a[i] * a[i]) * (a[i + 1] - a[i] * a[i]) + (1 - a[i]) * (1 - a[i]);
+        return s;
+    }
+
+    // Enumerable.Range(0, w.Length).Aggregate(x, (o, k) => Fn.Sigmoid(o * w[k])): the seeds' depth-m net as a fold.
+    [Differentiable]
+    private static double Net(double x, double[] w)
+    {
+        var o = x;
+        for (int k = 0; k < w.Length; k++)
+            o = Fn.Sigmoid(o * w[k]);
+        return o;
+    }
+
+    // s -= e from 0 is a sum of -e; the sum is read twice after the loop.
+    [Differentiable]
+    private static double Residual(double s, double[] a)
+    {
+        double r = 0;
+        for (int i = 1; i < a.Length; i++)
+            r -= s * a[i] * a[i - 1];
+        return r * r;
+    }
+
+    // A sum of sums: the inner loop sums its own local, the outer adds it.
+    [Differentiable]
+    private static double Pairs(double[] x)
+    {
+        double e = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double row = 0;
+            for (int j = i + 1; j < x.Length; j++)
+            {
+                var d = x[i] - x[j];
+                row += d * d;
+            }
+            e += row;
+        }
+        return e;
+    }
+
+    // The inner loop adds to the outer loop's local: a fold over a fold, the additions in the order written.
+    [Differentiable]
+    private static double Triangle(double[] x)
+    {
+        double s = 0;
+        for (int i = 0; i < x.Length; i++)
+            for (int j = 0; j < i; j++)
+                s += x[i] * x[j];
+        return s;
+    }
+
+    // A captured array and its length bound the loop; a sum that does not start at 0 is a fold.
+    [Differentiable]
+    private static double Weighted(double x, double[] a)
+    {
+        var s = x;
+        for (int i = 0; i < Weights.Length; ++i)
+            s += Weights[i] * Math.Exp(x * a[i]);
+        return s;
+    }
+
+    // i <= bound, and the loop variable as a number.
+    [Differentiable]
+    private static double Harmonic(double[] a)
+    {
+        double s = 0;
+        for (int i = 1; i <= a.Length - 1; i += 1)
+            s += a[i] / i;
+        return s;
+    }
+
+    [Fact]
+    public void Rosenbrock_gives_its_worked_numbers()
+    {
+        var da = new double[2];
+        Assert.Equal(1.0, RosenbrockWithGradient([0, 0], da));
+        Assert.Equal([-2.0, 0.0], da);
+        da = new double[3];
+        Assert.Equal(0.0, RosenbrockWithGradient([1, 1, 1], da));
+        Assert.Equal([0.0, 0.0, 0.0], da);
+        // (1 - 0.5)^2 + 100 (2 - 0.25)^2 = 306.5; da[0] = -400·0.5·1.75 - 2·0.5; da[1] = 200·1.75.
+        da = new double[2];
+        Assert.Equal(306.5, RosenbrockWithGradient([0.5, 2], da));
+        Assert.Equal([-351.0, 350.0], da);
+    }
+
+    [Fact]
+    public void The_net_fold_gives_the_loop_value_and_a_gradient_that_agrees_with_central_differences()
+    {
+        double[] w = [0.5, -1.0, 2.0];
+        var dw = new double[3];
+        var value = NetWithGradient(1.0, w, out var dx, dw);
+        Assert.Equal(Net(1.0, w), value);
+        var h = 1e-6;
+        Assert.Equal((Net(1 + h, w) - Net(1 - h, w)) / (2 * h), dx, 8);
+        for (var k = 0; k < 3; k++)
+        {
+            var (up, down) = ((double[])w.Clone(), (double[])w.Clone());
+            up[k] += h;
+            down[k] -= h;
+            Assert.Equal((Net(1, up) - Net(1, down)) / (2 * h), dw[k], 8);
+        }
+    }
+
+    [Fact]
+    public void Pairs_give_the_worked_numbers()
+    {
+        var dx = new double[3];
+        Assert.Equal(14.0, PairsWithGradient([1, 2, 4], dx));
+        Assert.Equal([-8.0, -2.0, 10.0], dx);
+    }
+
+    [Fact]
+    public void Each_loop_is_bit_identical_to_Grad_Of_of_its_LINQ_form_and_to_the_method_itself()
+    {
+        var rosenbrock = Grad.Of((double[] a) => Enumerable.Range(0, a.Length - 1).Sum(i => 100 * (a[i + 1] - a[i] * a[i]) * (a[i + 1] - a[i] * a[i]) + (1 - a[i]) * (1 - a[i])));
+        var net = Grad.Of((double x, double[] w) => Enumerable.Range(0, w.Length).Aggregate(x, (o, k) => Fn.Sigmoid(o * w[k])));
+        // r * r reads one loop twice: the same expression object, as the method's local is.
+        Expression<Func<double, double[], double>> sum = (s, a) => Enumerable.Range(1, a.Length - 1).Sum(i => -(s * a[i] * a[i - 1]));
+        var residual = Grad.Of(Expression.Lambda<Func<double, double[], double>>(Expression.Multiply(sum.Body, sum.Body), sum.Parameters));
+        var pairs = Grad.Of((double[] x) => Enumerable.Range(0, x.Length).Sum(i => Enumerable.Range(i + 1, x.Length - (i + 1)).Sum(j => (x[i] - x[j]) * (x[i] - x[j]))));
+        var triangle = Grad.Of((double[] x) => Enumerable.Range(0, x.Length).Aggregate(0.0, (s, i) => Enumerable.Range(0, i).Aggregate(s, (t, j) => t + x[i] * x[j])));
+        var weighted = Grad.Of((double x, double[] a) => Enumerable.Range(0, Weights.Length).Aggregate(x, (s, i) => s + Weights[i] * Math.Exp(x * a[i])));
+        var harmonic = Grad.Of((double[] a) => Enumerable.Range(1, a.Length - 1).Sum(i => a[i] / i));
+
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        double Draw() => Math.Round(random.NextDouble() * 4 - 2, 3);
+        double[] Draws(int n) => [.. Enumerable.Range(0, n).Select(_ => Draw())];
+        for (var trial = 0; trial < 30; trial++)
+        {
+            var why = $"seed {seed}, trial {trial}";
+            var n = random.Next(1, 9);
+            var a = Draws(n);
+            var x = Draw();
+
+            var d = new double[n];
+            var (v, g) = rosenbrock.Evaluate(a);
+            Assert.True(v == RosenbrockWithGradient(a, d) && g.SequenceEqual(d) && v == Rosenbrock(a), $"Rosenbrock, {why}");
+
+            var (nv, ndx, ndw) = net.Evaluate(x, a);
+            Assert.True(nv == NetWithGradient(x, a, out var dx, d) && ndx == dx && ndw.SequenceEqual(d) && nv == Net(x, a), $"Net, {why}");
+
+            var (rv, rds, rda) = residual.Evaluate(x, a);
+            Assert.True(rv == ResidualWithGradient(x, a, out var ds, d) && rds == ds && rda.SequenceEqual(d) && rv == Residual(x, a), $"Residual, {why}");
+
+            var (pv, pd) = pairs.Evaluate(a);
+            Assert.True(pv == PairsWithGradient(a, d) && pd.SequenceEqual(d) && pv == Pairs(a), $"Pairs, {why}");
+
+            var (tv, td) = triangle.Evaluate(a);
+            Assert.True(tv == TriangleWithGradient(a, d) && td.SequenceEqual(d) && tv == Triangle(a), $"Triangle, {why}");
+
+            var (hv, hd) = harmonic.Evaluate(a);
+            Assert.True(hv == HarmonicWithGradient(a, d) && hd.SequenceEqual(d) && hv == Harmonic(a), $"Harmonic, {why}");
+
+            var wide = Draws(Weights.Length + n);
+            var wd = new double[wide.Length];
+            var (wv, wdx, wda) = weighted.Evaluate(x, wide);
+            Assert.True(wv == WeightedWithGradient(x, wide, out var wx, wd) && wdx == wx && wda.SequenceEqual(wd) && wv == Weighted(x, wide), $"Weighted, {why}");
+        }
+    }
+
+    [Fact]
+    public void Arrays_of_any_length_get_gradients_of_their_length_and_an_empty_sum_is_zero()
+    {
+        var dx = new double[0];
+        Assert.Equal(0.0, PairsWithGradient([], dx));
+        var big = Enumerable.Range(0, 1000).Select(k => Math.Sin(k)).ToArray();
+        var d = new double[1000];
+        Array.Fill(d, double.NaN); // the gradient is cleared first: nothing stale survives
+        RosenbrockWithGradient(big, d);
+        var (_, expected) = Grad.Of((double[] a) => Enumerable.Range(0, a.Length - 1).Sum(i => 100 * (a[i + 1] - a[i] * a[i]) * (a[i + 1] - a[i] * a[i]) + (1 - a[i]) * (1 - a[i]))).Evaluate(big);
+        Assert.Equal(expected, d);
+    }
+
+    private static string InClass(string members) => $$"""
+        using System;
+        using ExprGrad;
+        namespace User;
+        public static partial class Model
+        {
+            public static int N = 3;
+            {{members}}
+        }
+        """;
+
+    [Fact]
+    public void The_generated_method_is_the_plain_loop()
+    {
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable]
+            public static double F(double[] a)
+            {
+                double s = 0;
+                for (int i = 0; i < a.Length - 1; i++)
+                    s += (a[i + 1] - a[i]) * (a[i + 1] - a[i]);
+                return s;
+            }
+            """));
+        Assert.Empty(diagnostics);
+        var source = Assert.Single(Driver.Generated(output));
+        Assert.Contains("public static double FWithGradient(double[] a, global::System.Span<double> da)", source);
+        Assert.Contains("da.Slice(0, a.Length).Clear();", source);
+        Assert.Contains("for (int i = 0; i < a.Length - 1; i++)", source);
+        Assert.Contains("da[i + 1] += ", source);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(source, @"for \("));
+        Driver.Load(output);
+    }
+
+    [Fact]
+    public void A_captured_count_bounds_the_loop_and_is_read_at_every_call()
+    {
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable]
+            public static double F(double x, double[] a)
+            {
+                double s = 0;
+                for (int i = 0; i < N; i++)
+                    s += x * a[i];
+                return s;
+            }
+            public static double Call(double x, double[] a, double[] d) => FWithGradient(x, a, out d[0], d.AsSpan(1));
+            """));
+        Assert.Empty(diagnostics);
+        var type = Driver.Load(output).GetType("User.Model")!;
+        var d = new double[5];
+        double Call(double x, double[] a) => (double)type.GetMethod("Call")!.Invoke(null, [x, a, d])!;
+        Assert.Equal(2 * (1 + 2 + 3), Call(2, [1, 2, 3, 4]));
+        Assert.Equal([6.0, 2, 2, 2, 0], d);
+        type.GetField("N")!.SetValue(null, 4);
+        Assert.Equal(2 * (1 + 2 + 3 + 4), Call(2, [1, 2, 3, 4]));
+        Assert.Equal([10.0, 2, 2, 2, 2], d);
+    }
+
+    [Theory]
+    [InlineData("while (i < a.Length) { s += a[i]; i++; }", "while (i < a.Length)", "is a while loop")]
+    [InlineData("do { s += a[i]; i++; } while (i < a.Length);", "do {", "is a do loop")]
+    [InlineData("foreach (var v in a) s += v;", "foreach (var v in a)", "is a foreach loop: loop over the indices instead")]
+    [InlineData("for (int k = 0; k < a.Length; k++) { if (a[k] > 0) break; s += a[k]; }", "if (a[k] > 0) break;", "is an if statement")]
+    [InlineData("for (int k = 0; k < a.Length; k++) { s += a[k]; break; }", "break;", "ends an iteration early")]
+    [InlineData("for (int k = 0; k < a.Length; k++) s += a[(int)x];", "(int)x", "the index depends on the value of a parameter")]
+    [InlineData("for (int k = 0; k < x; k++) s += a[k];", "k < x", "depends on a parameter's value")]
+    [InlineData("int n = a.Length; for (int k = 0; k < n; k++) { s += a[k]; n = n - 1; }", "k < n", "which its body assigns")]
+    [InlineData("double t = 0; for (int k = 0; k < a.Length; k++) { s += a[k]; t += a[k]; }", "for (int k", "a differentiable loop carries one value")]
+    [InlineData("for (int k = 0; k < a.Length; k += 2) s += a[k];", "k += 2", "does not step by i++")]
+    [InlineData("for (int k = a.Length - 1; k >= 0; k--) s += a[k];", "k >= 0", "does not test i < bound")]
+    [InlineData("for (int k = 0; k < a.Length; k++) { s += a[k]; k = k + 1; }", "{ s += a[k]; k = k + 1; }", "assigns its variable 'k'")]
+    public void An_unsupported_loop_is_refused_at_its_syntax_with_the_supported_form(string loop, string at, string message)
+    {
+        var (diagnostic, where) = Driver.Single(InClass($$"""
+            [Differentiable]
+            public static double F(double x, double[] a)
+            {
+                double s = 0;
+                int i = 0;
+                {{loop}}
+                return s + x;
+            }
+            """));
+        Assert.Equal("EXG001", diagnostic.Id);
+        Assert.StartsWith(at, where);
+        Assert.Contains(message, diagnostic.GetMessage());
+        // A loop's own form is shown wherever the loop itself is at fault (not an index, a branch, an early exit).
+        if (!message.StartsWith("the index", StringComparison.Ordinal) && !message.StartsWith("is an if", StringComparison.Ordinal) && message != "ends an iteration early")
+            Assert.Contains("for (int i = start; i < bound; i++)", diagnostic.GetMessage());
+    }
+}
