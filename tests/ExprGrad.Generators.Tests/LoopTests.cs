@@ -91,6 +91,17 @@ public sealed partial class LoopTests
         return s;
     }
 
+    // A length read as a number, and a local assigned again after its loop.
+    [Differentiable]
+    private static double MeanSquared(double[] a)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++)
+            s += a[i];
+        s = s / a.Length;
+        return s * s;
+    }
+
     [Fact]
     public void Rosenbrock_gives_its_worked_numbers()
     {
@@ -144,6 +155,8 @@ public sealed partial class LoopTests
         var triangle = Grad.Of((double[] x) => Enumerable.Range(0, x.Length).Aggregate(0.0, (s, i) => Enumerable.Range(0, i).Aggregate(s, (t, j) => t + x[i] * x[j])));
         var weighted = Grad.Of((double x, double[] a) => Enumerable.Range(0, Weights.Length).Aggregate(x, (s, i) => s + Weights[i] * Math.Exp(x * a[i])));
         var harmonic = Grad.Of((double[] a) => Enumerable.Range(1, a.Length - 1).Sum(i => a[i] / i));
+        Expression<Func<double[], double>> mean = a => Enumerable.Range(0, a.Length).Sum(i => a[i]) / a.Length;
+        var meanSquared = Grad.Of(Expression.Lambda<Func<double[], double>>(Expression.Multiply(mean.Body, mean.Body), mean.Parameters));
 
         var seed = Environment.TickCount;
         var random = new Random(seed);
@@ -174,6 +187,9 @@ public sealed partial class LoopTests
 
             var (hv, hd) = harmonic.Evaluate(a);
             Assert.True(hv == HarmonicWithGradient(a, d) && hd.SequenceEqual(d) && hv == Harmonic(a), $"Harmonic, {why}");
+
+            var (mv, md) = meanSquared.Evaluate(a);
+            Assert.True(mv == MeanSquaredWithGradient(a, d) && md.SequenceEqual(d) && mv == MeanSquared(a), $"MeanSquared, {why}");
 
             var wide = Draws(Weights.Length + n);
             var wd = new double[wide.Length];
@@ -260,6 +276,7 @@ public sealed partial class LoopTests
     [InlineData("foreach (var v in a) s += v;", "foreach (var v in a)", "is a foreach loop: loop over the indices instead")]
     [InlineData("for (int k = 0; k < a.Length; k++) { if (a[k] > 0) break; s += a[k]; }", "if (a[k] > 0) break;", "is an if statement")]
     [InlineData("for (int k = 0; k < a.Length; k++) { s += a[k]; break; }", "break;", "ends an iteration early")]
+    [InlineData("for (int k = 0; k < a.Length; k++) { s += a[k]; continue; }", "continue;", "ends an iteration early")]
     [InlineData("for (int k = 0; k < a.Length; k++) s += a[(int)x];", "(int)x", "the index depends on the value of a parameter")]
     [InlineData("for (int k = 0; k < x; k++) s += a[k];", "k < x", "depends on a parameter's value")]
     [InlineData("int n = a.Length; for (int k = 0; k < n; k++) { s += a[k]; n = n - 1; }", "k < n", "which its body assigns")]

@@ -26,6 +26,8 @@ internal static partial class StagedCode
         // A body's invariant input and the loop argument it reads.
         private readonly Dictionary<Node, Node> _invariantOf = [];
         private readonly Dictionary<Node, string> _bodyNames = [];
+        // Body stages that are another value under its name (1 * t1 is t1), per pass.
+        private readonly HashSet<Node> _aliased = [];
         private readonly HashSet<Node> _directHomes = [];
         private readonly HashSet<Node> _fusedLoops = [];
         private readonly Dictionary<Node, string> _states = [];
@@ -47,6 +49,8 @@ internal static partial class StagedCode
         }
 
         private bool IsIndexLike(Node n) => _indexLike.Contains(n);
+
+        private bool IsUnitSeed(Node n) => n.Op == Op.Input && n.Param == -1 && n.Owner != graph.Root && _names.TryGetValue(n, out var seed) && seed == "1";
 
         // True for a value a loop's pullback delivers: it is printed as its home, never inline.
         private static bool IsLoopOutput(Node n) => n.Op == Op.Project && n.Args[0].Op == Op.LoopAdjoint;
@@ -421,7 +425,7 @@ internal static partial class StagedCode
             var nodes = body.Builder.Root.Nodes;
             // Each pass declares its stages again: the forward loop's variables are out of scope in the backward loop.
             foreach (var n in nodes)
-                if (_bodyNames.ContainsKey(n) && !IsLoopOutput(n))
+                if ((_bodyNames.ContainsKey(n) || _aliased.Contains(n)) && !IsLoopOutput(n))
                     _names.Remove(n);
             var seed = BodyInputOf(body, -1);
             var outputRead = nameOutput || needed.Any(n => n.Args.Contains(body.Output)
@@ -452,8 +456,16 @@ internal static partial class StagedCode
                 }
                 if (n == body.Output && !outputRead)
                     continue;
+                var value = Render(n, top: true);
+                if (IsIdentifier(value))
+                {
+                    // 1 * t1 is t1: no copy.
+                    _names[n] = value;
+                    _aliased.Add(n);
+                    continue;
+                }
                 var stage = BodyName(n, backward: seed is not null && n.Id > seed.Id);
-                Statement($"double {stage} = {Render(n, top: true)};");
+                Statement($"double {stage} = {value};");
                 _names[n] = stage;
             }
         }

@@ -40,8 +40,7 @@ public sealed class StagedCodeLoopTests
             for (int i = 0; i < a.Length; i++)
             {
                 double t1 = 2 * a[i];
-                double t2 = 1 * t1;
-                da[i] += t2;
+                da[i] += t1;
                 f += Fn.Square(a[i]);
             }
             // backward
