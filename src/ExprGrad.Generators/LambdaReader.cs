@@ -24,6 +24,7 @@ internal sealed class InvalidCodeException : Exception;
 /// <c>Grad.Of</c>: the same parameters, the same <see cref="System.Linq.Expressions.Expression"/> nodes, the same <see cref="Math"/> and
 /// <see cref="Fn"/> methods. Local variables are substituted where they are read (the engine stages a repeated
 /// sub-expression once), and constants arrive folded, as the compiler folds them.
+/// A <c>for</c> loop becomes the LINQ sum or fold <c>Grad.Of</c> accepts (see the Loops part).
 /// </summary>
 /// <remarks>
 /// A sub-expression that reads no parameter and is not a constant (<c>this.scale</c>, <c>Data.W[2]</c>,

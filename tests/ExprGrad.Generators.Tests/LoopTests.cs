@@ -102,6 +102,16 @@ public sealed partial class LoopTests
         return s * s;
     }
 
+    // A fold whose bound can be below its start.
+    [Differentiable]
+    private static double Recurrence(double x, double[] w)
+    {
+        var o = x;
+        for (int k = 0; k + 2 < w.Length; k++)
+            o = o * w[k] + w[k + 1];
+        return o;
+    }
+
     [Fact]
     public void Rosenbrock_gives_its_worked_numbers()
     {
@@ -203,6 +213,16 @@ public sealed partial class LoopTests
     {
         var dx = new double[0];
         Assert.Equal(0.0, PairsWithGradient([], dx));
+        // A bound below the start runs no iterations, as the method's own for loop does.
+        Assert.Equal(0.0, RosenbrockWithGradient([], dx));
+        Assert.Equal(Rosenbrock([]), RosenbrockWithGradient([], dx));
+        Assert.Equal(1.5, RecurrenceWithGradient(1.5, [2.0], out var dr, new double[1]));
+        Assert.Equal(1.0, dr);
+        // o1 = 1.5·2 + 3 = 6, o = o1·3 + 4 = 22; do/dx = 2·3; do/dw0 = 1.5·3, do/dw1 = o1 + 3·1, do/dw2 = 1.
+        var dw = new double[4];
+        Assert.Equal(22.0, RecurrenceWithGradient(1.5, [2.0, 3.0, 4.0, 5.0], out dr, dw));
+        Assert.Equal(6.0, dr);
+        Assert.Equal([1.5 * 3, 6.0 + 3, 1.0, 0.0], dw);
         var big = Enumerable.Range(0, 1000).Select(k => Math.Sin(k)).ToArray();
         var d = new double[1000];
         Array.Fill(d, double.NaN); // the gradient is cleared first: nothing stale survives

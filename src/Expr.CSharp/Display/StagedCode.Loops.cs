@@ -197,7 +197,8 @@ internal static partial class StagedCode
                     {
                         // The accumulator entering each iteration, for the backward loop.
                         _states[loop] = state = Reserve(name + "Tape");
-                        Statement($"double[] {state} = new double[{count}];");
+                        // A bound below the start runs no iterations (as a for loop does), and keeps nothing.
+                        Statement($"double[] {state} = new double[{(_isMethod ? "global::System." : "")}Math.Max(0, {count})];");
                     }
                     break;
                 default:
