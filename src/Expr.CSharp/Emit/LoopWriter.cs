@@ -41,7 +41,8 @@ internal static class LoopWriter
     /// <paramref name="fused"/> (the loop's adjoint, for a sum), the pullback runs in the same pass and its outputs
     /// are added to <paramref name="homes"/>.
     /// </summary>
-    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null)
+    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null,
+        IEnumerable<Expression>? beforeLoop = null)
     {
         var body = loop.Loop!;
         var w = new Writer(scope, loop);
@@ -50,6 +51,7 @@ internal static class LoopWriter
         var i = w.I;
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
 
         switch (body.Kind)
         {
@@ -67,6 +69,8 @@ internal static class LoopWriter
                 iteration.Add(Expression.AddAssign(value, body1.Read(body.Output)));
                 if (fused is not null)
                     Accumulate(w, fused, homes!, body1, iteration, add: true, statements);
+                else if (keepState)
+                    KeepInnerSums(scope, w, body1, statements, iteration);
                 break;
             }
             case LoopKind.Fold:
@@ -78,11 +82,18 @@ internal static class LoopWriter
                 {
                     tape = scope.Variable(typeof(double[]), "tape");
                     scope.States[loop] = tape;
-                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+                    // count + 1 accumulators: the one entering each iteration, and the last, each iteration's value.
+                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null,
+                        Expression.Add(w.Count, Expression.Constant(1)))));
                     iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(i, w.Start)), value));
                 }
                 var next = w.Body([body.Output]);
                 iteration.AddRange(next.Statements);
+                if (tape is not null)
+                {
+                    KeepInnerSums(scope, w, next, statements, iteration);
+                    after.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
+                }
                 iteration.Add(Expression.Assign(value, next.Read(body.Output)));
                 break;
             }
@@ -110,11 +121,47 @@ internal static class LoopWriter
             }
         }
 
+        // The preheader checks every affine index; a fused loop writes nothing before them.
         var whole = new List<Expression>(w.Preheader());
+        whole.AddRange(beforeLoop ?? []);
         whole.AddRange(statements);
         whole.Add(w.Loop(iteration, backwards: false));
+        whole.AddRange(after);
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
+    }
+
+    /// <summary>
+    /// The sums nested in a body that its pullback reads: the forward loop keeps each iteration's value on a tape of
+    /// their own, so that the backward loop reads it instead of running the nested loop again (a logistic regression's
+    /// dot product is then computed once per point, as by hand). A nested sum's backward loop needs nothing else of
+    /// its forward loop.
+    /// </summary>
+    private static void KeepInnerSums(ILoopScope scope, Writer w, BodyCode forward, List<Expression> before, List<Expression> iteration)
+    {
+        var body = w.Body0;
+        var pulledBack = Writer.NeededBy(PullbackRoots(body));
+        foreach (var inner in body.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || inner.Loop!.Kind != LoopKind.Sum || !forward.Needed.Contains(inner) || !pulledBack.Contains(inner))
+                continue;
+            var tape = scope.Variable(typeof(double[]), "sums");
+            scope.States[inner] = tape;
+            before.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+            iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(w.I, w.Start)), forward.Read(inner)));
+        }
+    }
+
+    // In a backward loop: the nested sums the forward loop kept are read from their tapes, which go back after the loop.
+    private static void ReadInnerSums(ILoopScope scope, Writer w, List<Expression> after)
+    {
+        foreach (var inner in w.Body0.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || !scope.States.TryGetValue(inner, out var tape))
+                continue;
+            w.Known[inner] = Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start));
+            after.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+        }
     }
 
     /// <summary>The backward loop of <paramref name="adjoint"/>: its outputs are written to <paramref name="homes"/> (by projection).</summary>
@@ -125,6 +172,7 @@ internal static class LoopWriter
         var w = new Writer(scope, loop);
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
         var roots = PullbackRoots(body);
         var pullback = body.Pullback;
 
@@ -133,6 +181,7 @@ internal static class LoopWriter
             case LoopKind.Sum:
             {
                 w.Seed = w.Local(typeof(double), "seed", scope.Read(adjoint.Args[1]));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -146,6 +195,10 @@ internal static class LoopWriter
                 w.Seed = bar;
                 w.Accumulator = w.Local(typeof(double), "accumulator");
                 iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
+                // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
+                // reads it there instead of computing it again.
+                w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -157,6 +210,7 @@ internal static class LoopWriter
                 if (init >= 0 && homes[init] is { } initHome)
                     whole.Add(Expression.Assign(initHome, bar));
                 whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+                whole.AddRange(after);
                 return Expression.Block(typeof(void), w.Locals, whole);
             }
             default:
@@ -179,6 +233,7 @@ internal static class LoopWriter
         var all = new List<Expression>(w.Preheader());
         all.AddRange(statements);
         all.Add(w.Loop(iteration, backwards: false));
+        all.AddRange(after);
         all.Add(Expression.Empty());
         return Expression.Block(typeof(void), w.Locals, all);
     }
@@ -236,7 +291,7 @@ internal static class LoopWriter
     }
 
     /// <summary>The statements of one iteration, and how to read the body's values after them.</summary>
-    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read);
+    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read, HashSet<Node> Needed);
 
     /// <summary>One loop being written: its counter, range, invariants, and the body's code.</summary>
     private sealed class Writer : ILoopScope
@@ -284,6 +339,9 @@ internal static class LoopWriter
 
         public Expression? Seed { get; set; }
 
+        /// <summary>Body values known without computing them (a fold's value, from its tape).</summary>
+        public Dictionary<Node, Expression> Known { get; } = [];
+
         public Expression? Accumulator { get; set; }
 
         public Frame Frame => _outer.Frame;
@@ -293,7 +351,8 @@ internal static class LoopWriter
         public Dictionary<Node, ParameterExpression> States { get; } = [];
 
         // A nested loop reads this loop's body values; they are written before it in the same iteration.
-        public Expression Read(Node outer) => _values.TryGetValue(outer, out var v) ? v : ReadInput(outer);
+        public Expression Read(Node outer) =>
+            _values.TryGetValue(outer, out var v) ? v : Known.TryGetValue(outer, out var known) ? known : ReadInput(outer);
 
         public ParameterExpression Variable(Type type, string name)
         {
@@ -348,20 +407,26 @@ internal static class LoopWriter
         /// <summary>Writes the body stages that <paramref name="roots"/> need, in order, for one iteration.</summary>
         public BodyCode Body(IReadOnlyList<Node> roots)
         {
-            var needed = Needed(roots);
+            var needed = Needed(roots, Known);
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(_body.Builder.Root, needed, statements));
-            return new BodyCode(statements, Read);
+            return new BodyCode(statements, Read, needed);
         }
 
+        /// <summary>The body stages <paramref name="roots"/> read, transitively.</summary>
+        public static HashSet<Node> NeededBy(IEnumerable<Node> roots) => Needed(roots, []);
+
+        /// <summary>The body being written.</summary>
+        public LoopBody Body0 => _body;
+
         // What the roots read, transitively; a stage inside a branch brings its conditional, an index its leaves.
-        private static HashSet<Node> Needed(IEnumerable<Node> roots)
+        private static HashSet<Node> Needed(IEnumerable<Node> roots, Dictionary<Node, Expression> known)
         {
             var needed = new HashSet<Node>();
             var pending = new Stack<Node>(roots);
             while (pending.TryPop(out var n))
             {
-                if (n.Op == Op.Constant || !needed.Add(n))
+                if (n.Op == Op.Constant || known.ContainsKey(n) || !needed.Add(n))
                     continue;
                 var indexArgs = n.Op switch { Op.Read => n.Args.Length, Op.ScatterAdd => n.Args.Length - 1, _ => 0 };
                 var first = n.Op == Op.ScatterAdd ? 1 : 0;
@@ -398,7 +463,7 @@ internal static class LoopWriter
             }
         }
 
-        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate;
+        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate or Op.IntegerDivide or Op.Remainder;
 
         private void WriteRegion(Region region, HashSet<Node> needed, List<Expression> statements)
         {
@@ -424,8 +489,8 @@ internal static class LoopWriter
                     }
                     case Op.Loop:
                     {
-                        var adjoint = n.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == n);
-                        var value = Forward(this, n, keepState: adjoint is not null && needed.Contains(adjoint));
+                        // Its backward loop, if this pass runs it, may be in a backward branch of a conditional of the body.
+                        var value = Forward(this, n, keepState: needed.Any(a => a.Op == Op.LoopAdjoint && a.Args[0] == n));
                         statements.Add(Expression.Assign(Define(n), value));
                         continue;
                     }
@@ -495,6 +560,10 @@ internal static class LoopWriter
                     return Expression.Multiply(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Negate:
                     return Expression.Negate(IntOf(n.Args[0], at));
+                case Op.IntegerDivide:
+                    return Expression.Divide(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
+                case Op.Remainder:
+                    return Expression.Modulo(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Input when n.Param >= 1 && n.Owner == _body.Builder.Root:
                     var j = n.Param - 1;
                     if (!_intInvariants.TryGetValue(j, out var local))
