@@ -79,7 +79,7 @@ internal static partial class StagedCode
         {
             Op.Index or Op.Length => true,
             Op.Input => _invariantOf.TryGetValue(n, out var outer) && _indexLike.Contains(outer),
-            Op.Add or Op.Subtract or Op.Multiply or Op.Negate =>
+            Op.Add or Op.Subtract or Op.Multiply or Op.Negate or Op.IntegerDivide or Op.Remainder =>
                 n.Args.All(a => _indexLike.Contains(a) || (a.Op == Op.Constant && a.Value == Math.Floor(a.Value) && Math.Abs(a.Value) < int.MaxValue))
                 && n.Args.Any(_indexLike.Contains),
             _ => false,
@@ -105,8 +105,9 @@ internal static partial class StagedCode
                     return (CapturedName(n.Live), Primary);
                 case Op.Add or Op.Subtract when _indexLike.Contains(n):
                     return ($"{IntOperand(n.Args[0], 5)} {(n.Op == Op.Add ? "+" : "-")} {IntOperand(n.Args[1], 6)}", 5);
-                case Op.Multiply when _indexLike.Contains(n):
-                    return ($"{IntOperand(n.Args[0], 6)} * {IntOperand(n.Args[1], 7)}", 6);
+                case Op.Multiply or Op.IntegerDivide or Op.Remainder when _indexLike.Contains(n):
+                    var symbol = n.Op switch { Op.Multiply => "*", Op.IntegerDivide => "/", _ => "%" };
+                    return ($"{IntOperand(n.Args[0], 6)} {symbol} {IntOperand(n.Args[1], 7)}", 6);
                 case Op.Negate when _indexLike.Contains(n):
                     var operand = IntOperand(n.Args[0], Unary);
                     return ("-" + (operand.StartsWith('-') ? $"({operand})" : operand), Unary);
