@@ -305,6 +305,29 @@ public sealed partial class LoopTests
         Assert.Equal([10.0, 2, 2, 2, 2], d);
     }
 
+    [Fact]
+    public void An_index_out_of_range_throws_naming_the_array_and_the_index_before_anything_is_written()
+    {
+        var (output, diagnostics) = Driver.Run(InClass("""
+            [Differentiable]
+            public static double F(double[] a)
+            {
+                double s = 0;
+                for (int i = 0; i < a.Length; i++)
+                    s += a[i] * a[i + 1];
+                return s;
+            }
+            public static double Call(double[] a, double[] d) => FWithGradient(a, d);
+            """));
+        Assert.Empty(diagnostics);
+        var type = Driver.Load(output).GetType("User.Model")!;
+        var d = new double[] { 7, 7, 7 };
+        var e = Assert.Throws<System.Reflection.TargetInvocationException>(() => type.GetMethod("Call")!.Invoke(null, [new double[] { 1, 2, 3 }, d]));
+        var error = Assert.IsType<IndexOutOfRangeException>(e.InnerException);
+        Assert.Equal("a[i + 1]: the index is 3, but a has 3 elements", error.Message);
+        Assert.Equal([7.0, 7, 7], d);
+    }
+
     [Theory]
     [InlineData("while (i < a.Length) { s += a[i]; i++; }", "while (i < a.Length)", "is a while loop")]
     [InlineData("do { s += a[i]; i++; } while (i < a.Length);", "do {", "is a do loop")]

@@ -222,6 +222,8 @@ internal static partial class StagedCode
                 homes = Homes(adjoint!);
             }
             var v = LoopVariable(body);
+            if (_isMethod && loop.Owner == graph.Root)
+                CheckIndices(loop, start, count, end, v);
             Statement($"for (int {v} = {start}; {v} < {end}; {v}++)");
             Open();
             _loopVariables.Add(v);
@@ -523,6 +525,64 @@ internal static partial class StagedCode
             }
             return new Queue<(Node, int)>(placed.OrderBy(p => p.At));
         }
+
+        /// <summary>
+        /// In a method: the checks, before anything is written, of the elements a top-level loop reads in every iteration at
+        /// an index affine in its variable, at its first and last iteration, as the compiled loop checks them: an index out of
+        /// range throws, naming the array, the index and the length, and leaves the gradient untouched. Other indices are
+        /// checked by C# where they are read.
+        /// </summary>
+        public List<string> IndexChecks { get; } = [];
+
+        private void CheckIndices(Node loop, string start, string count, string end, string variable)
+        {
+            // Only a range known from the top of the method (lengths, constants, captured values) is checked up front.
+            if (!AtTop(loop.Args[0]) || !AtTop(loop.Args[1]))
+                return;
+            var body = loop.Loop!;
+            var checks = new List<string>();
+            foreach (var read in body.Builder.Root.Nodes.Where(n => n.Op == Op.Read && n.Args.All(IsAffine)))
+            {
+                var array = ArrayText(read);
+                var lengths = read.Args.Length == 1 ? [$"{array}.Length"] : new[] { $"{array}.GetLength(0)", $"{array}.GetLength(1)" };
+                if (read.Live is not null && read.Live.Type != typeof(double[]))
+                    continue;
+                foreach (var at in new[] { $"({start})", $"({end} - 1)" })
+                {
+                    _names[body.Index] = at;
+                    for (var d = 0; d < read.Args.Length; d++)
+                    {
+                        var index = IntText(read.Args[d]).Text;
+                        checks.Add($"if ((uint)({index}) >= (uint){lengths[d]}) throw new global::System.IndexOutOfRangeException(" +
+                            $"$\"{Escape(ArrayName(read))}[{Escape(read.IndexText ?? "?")}]: the index is {{{index}}}, but {Escape(ArrayName(read))} has {{{lengths[d]}}} elements\");");
+                    }
+                }
+            }
+            _names[body.Index] = variable;
+            if (checks.Count == 0)
+                return;
+            IndexChecks.Add($"if ({count} > 0)");
+            IndexChecks.Add("{");
+            IndexChecks.AddRange(checks.Distinct().Select(c => "    " + c));
+            IndexChecks.Add("}");
+        }
+
+        private string ArrayName(Node read) => read.Live is null ? graph.Parameters[read.Param].Name : captured!(read.Live).Name;
+
+        // Known before anything runs: constants, lengths, captured values and integer arithmetic on them.
+        private bool AtTop(Node n) => n.Op is Op.Constant or Op.Length or Op.Captured
+            || (n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate && n.Args.All(AtTop));
+
+        // Integer arithmetic on the loop variable with coefficients fixed for the loop: its extremes are at the ends.
+        private bool IsAffine(Node n) => n.Op switch
+        {
+            Op.Constant or Op.Index => true,
+            Op.Input => _invariantOf.TryGetValue(n, out var outer) && AtTop(outer),
+            Op.Add or Op.Subtract => IsAffine(n.Args[0]) && IsAffine(n.Args[1]),
+            Op.Negate => IsAffine(n.Args[0]),
+            Op.Multiply => (n.Args[0].Op == Op.Constant && IsAffine(n.Args[1])) || (n.Args[1].Op == Op.Constant && IsAffine(n.Args[0])),
+            _ => false,
+        };
 
         private static string Escape(string text) => text.Replace("\\", "\\\\").Replace("\"", "\\\"");
     }

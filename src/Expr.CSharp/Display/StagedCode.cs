@@ -64,9 +64,6 @@ internal static partial class StagedCode
                     .AppendLine($"throw new global::System.ArgumentException(\"the function reads {array.Name}[{array.Extent - 1}]\", nameof({array.Name}));");
             text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
                 .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
-            // An array a loop runs over has its gradient added to, element by element: it starts at 0.
-            if (array.IsDynamic)
-                text.Append(inner).AppendLine($"d{array.Name}.Slice(0, {array.Name}.Length).Clear();");
         }
         var reads = graph.Parameters.Where(p => p.IsArray)
             .SelectMany(p => Enumerable.Range(0, p.Extent).Reverse().Where(k => printer.Reads(p.Offset + k))
@@ -85,7 +82,10 @@ internal static partial class StagedCode
             : [$"d{p.Name} = {printer.SlotAdjoint(p.Offset)};"]);
         // Lines keep their indentation: a loop's body is indented inside it.
         var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).Where(l => l.Length > 0);
-        foreach (var line in printer.CapturedLoads.Concat(loads).Concat(lines).Concat(stores))
+        // An array a loop runs over has its gradient added to, element by element: it starts at 0, once every index
+        // the loops read is known to be in range.
+        var clears = graph.Parameters.Where(p => p.IsDynamic).Select(p => $"d{p.Name}.Slice(0, {p.Name}.Length).Clear();");
+        foreach (var line in printer.CapturedLoads.Concat(printer.IndexChecks).Concat(clears).Concat(loads).Concat(lines).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
         text.Append(indent).AppendLine("}");
