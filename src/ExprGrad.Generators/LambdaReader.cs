@@ -297,7 +297,8 @@ internal sealed partial class LambdaReader
         var isBool = type.SpecialType == SpecialType.System_Boolean;
         var text = Text(operation);
         // An integer (a count, a captured array's length) bounds and indexes loops: it stays an int.
-        if (type.SpecialType == SpecialType.System_Int32)
+        // (Integer arithmetic with a parameter's value is no index: it stays refused below.)
+        if (type.SpecialType == SpecialType.System_Int32 && !(operation.Parent is IBinaryOperation parent && Of(parent).HasFlag(Facts.ReadsParameter)))
             return Expression.ArrayIndex(Expression.Constant(_integers), Expression.Constant(CapturedIndex(operation, text, "int")));
         if (!isBool && type.SpecialType != SpecialType.System_Double)
             throw Unsupported(operation, $"'{text}' is a {type.ToDisplayString()} read when the method runs, in integer arithmetic with a parameter: convert it to double first");
