@@ -91,6 +91,7 @@ public sealed class StagedCodeLoopTests
             { "a branch in the body", (Expression<Func<double[], double>>)(a => a.Sum(v => v > 0 ? v * v : -v)), [new[] { 1.0, -2.0, 3.0 }], "" },
             { "integer division and remainder in indices", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length / 2).Sum(i => a[2 * i] * a[2 * i + 1] + (i % 2) * a[i / 2])),
                 [new[] { 1.0, 2.0, 3.0, -4.0, 0.5 }], "" },
+            { "product of two sums", (Expression<Func<double[], double>>)(a => a.Sum(v => v) * a.Sum(v => v * v)), [new[] { 1.0, 2.0, -0.5 }], "" },
             { "empty", (Expression<Func<double, double[], double>>)((s, a) => s * a.Sum(v => v * s)), [2.0, Array.Empty<double>()], "" },
         };
     }
