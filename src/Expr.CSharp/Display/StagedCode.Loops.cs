@@ -484,16 +484,22 @@ internal static partial class StagedCode
         private void Scatter(Node scatter) =>
             Statement($"d{graph.Parameters[scatter.Param].Name}[{string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text))}] += {Render(scatter.Args[0])};");
 
-        private static bool HasEffects(Node condition) =>
-            DeadStages.Regions(condition.Then!).Concat(DeadStages.Regions(condition.Else!)).Any(r => r.Nodes.Any(n => n.HasEffects));
+        private static bool HasEffects(Node condition) => HasEffects(condition.Then!) || HasEffects(condition.Else!);
+
+        private static bool HasEffects(Region region) => DeadStages.Regions(region).Any(r => r.Nodes.Any(n => n.HasEffects));
 
         // A backward conditional that scatters: an if statement whose branches scatter (their other stages print inline).
         private void PrintEffects(Node condition)
         {
-            Statement($"if ({Render(condition.Args[0])})");
-            Branch(condition.Then!);
-            Statement("else");
-            Branch(condition.Else!);
+            var (then, otherwise) = (HasEffects(condition.Then!), HasEffects(condition.Else!));
+            var test = Render(condition.Args[0]);
+            Statement(then ? $"if ({test})" : $"if (!({test}))");
+            Branch(then ? condition.Then! : condition.Else!);
+            if (then && otherwise)
+            {
+                Statement("else");
+                Branch(condition.Else!);
+            }
 
             void Branch(Region region)
             {

@@ -92,6 +92,9 @@ public sealed class StagedCodeLoopTests
             { "integer division and remainder in indices", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length / 2).Sum(i => a[2 * i] * a[2 * i + 1] + (i % 2) * a[i / 2])),
                 [new[] { 1.0, 2.0, 3.0, -4.0, 0.5 }], "" },
             { "product of two sums", (Expression<Func<double[], double>>)(a => a.Sum(v => v) * a.Sum(v => v * v)), [new[] { 1.0, 2.0, -0.5 }], "" },
+            { "max inside a sum", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length).Sum(i => a.Max(v => v * a[i]))), [new[] { 1.0, -2.0, 0.5 }], "" },
+            { "fold inside a sum", (Expression<Func<double[], double>>)(x => Enumerable.Range(0, x.Length).Sum(i => Enumerable.Range(0, 2).Aggregate(x[i], (t, j) => Math.Sin(t * x[i])))), [new[] { 1.0, 2.0, 0.3 }], "" },
+            { "an element read in one branch", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length - 1).Sum(i => a[i] > 0 ? a[i + 1] * a[i] : 0)), [new[] { 1.0, -2.0, 3.0, 0.5 }], "" },
             { "empty", (Expression<Func<double, double[], double>>)((s, a) => s * a.Sum(v => v * s)), [2.0, Array.Empty<double>()], "" },
         };
     }
