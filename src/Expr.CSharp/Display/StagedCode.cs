@@ -324,7 +324,7 @@ internal static partial class StagedCode
 
         private void Backward(BackpropStep step)
         {
-            if (_directHomes.Contains(step.Contribution))
+            if (step.From is { Op: Op.Loop } && _directHomes.Contains(step.Contribution))
                 return; // the loop's pullback added it to the adjoint itself
             (_bar, _barName) = step.From is null || step.FromBar is null || step.FromBar.Op == Op.Constant
                 ? (null, null)

@@ -3,6 +3,10 @@ using System.Linq.Expressions;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis.CSharp.Scripting;
+using ExprGrad.Tests.Properties;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Microsoft.CodeAnalysis.Scripting;
 
 namespace ExprGrad.Tests.Display;
@@ -95,6 +99,8 @@ public sealed class StagedCodeLoopTests
             { "max inside a sum", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length).Sum(i => a.Max(v => v * a[i]))), [new[] { 1.0, -2.0, 0.5 }], "" },
             { "fold inside a sum", (Expression<Func<double[], double>>)(x => Enumerable.Range(0, x.Length).Sum(i => Enumerable.Range(0, 2).Aggregate(x[i], (t, j) => Math.Sin(t * x[i])))), [new[] { 1.0, 2.0, 0.3 }], "" },
             { "an element read in one branch", (Expression<Func<double[], double>>)(a => Enumerable.Range(0, a.Length - 1).Sum(i => a[i] > 0 ? a[i + 1] * a[i] : 0)), [new[] { 1.0, -2.0, 3.0, 0.5 }], "" },
+            // Shrunk from the random property: the loop's adjoint of x + 1 is dq, and passes on to dx as the same value.
+            { "an invariant whose adjoint passes on", (Expression<Func<double, double[], double>>)((x, a) => a.Sum(v => x + 1)), [2.0, new[] { 1.0, 2.0 }], "" },
             { "empty", (Expression<Func<double, double[], double>>)((s, a) => s * a.Sum(v => v * s)), [2.0, Array.Empty<double>()], "" },
         };
     }
@@ -119,6 +125,49 @@ public sealed class StagedCodeLoopTests
         Assert.Contains("for (int i = 0; i < w.Length; i++)", code);
         w = [1.0, 2.0, 3.0];
         Assert.Equal(Expected(g, [1.5]), RunListing(g.Graph.Source, g, [1.5], "var w = new double[] { 1.0, 2.0, 3.0 };"));
+    }
+
+    // A random body as a loop's term: its first parameter p becomes p · a[i], summed over a (or folded, the accumulator
+    // in p's place), and the listing must give the gradient bit for bit. A failure prints FsCheck's seed; [Property(Replay
+    // = "seed,gamma")] reruns it.
+    [Property(MaxTest = 25, MaxRejected = 100, QuietOnSuccess = true)]
+    public Property The_listing_of_random_loop_bodies_computes_the_same_gradient() =>
+        Prop.ForAll(ExpressionGenerator.Cases(), c =>
+        {
+            var lambda = c.Lowered.Lambda;
+            var point = PointScreen.FindPoint(c, 10, out _);
+            return Prop.When(point is not null && lambda.Parameters.Count is > 0 and < 8 && lambda.Parameters.All(p => p.Type == typeof(double))
+                && c.CapturedValues().Length == 0, () =>
+            {
+                var a = Expression.Parameter(typeof(double[]), "a");
+                var i = Expression.Parameter(typeof(int), "i");
+                var p = lambda.Parameters[0];
+                var range = Expression.Call(typeof(Enumerable), nameof(Enumerable.Range), null, Expression.Constant(0), Expression.ArrayLength(a));
+                Expression loop;
+                if (c.PointSeed % 2 == 0)
+                {
+                    var term = new Substitute(p, Expression.Multiply(p, Expression.ArrayIndex(a, i))).Visit(lambda.Body);
+                    loop = Expression.Call(typeof(Enumerable), nameof(Enumerable.Sum), [typeof(int)], range, Expression.Lambda<Func<int, double>>(term, i));
+                }
+                else
+                {
+                    var acc = Expression.Parameter(typeof(double), "acc");
+                    var next = new Substitute(p, Expression.Multiply(acc, Expression.ArrayIndex(a, i))).Visit(lambda.Body);
+                    loop = Expression.Call(typeof(Enumerable), nameof(Enumerable.Aggregate), [typeof(int), typeof(double)], range, p,
+                        Expression.Lambda<Func<double, int, double>>(next, acc, i));
+                }
+                var f = Expression.Lambda(loop, [.. lambda.Parameters, a]);
+                object[] args = [.. point!.Take(lambda.Parameters.Count).Cast<object>(), new[] { 1.0, 1.0000001, 0.9999995 }];
+                var g = Typed(f);
+                var expected = Expected(g, args);
+                var actual = RunListing(f, g, args, "");
+                return expected.Zip(actual).All(q => q.First.Equals(q.Second)).Label($"{f}\nlisting ({string.Join(", ", actual)}), gradient ({string.Join(", ", expected)})\n{g.ToCode()}");
+            });
+        });
+
+    private sealed class Substitute(ParameterExpression from, Expression to) : ExpressionVisitor
+    {
+        protected override Expression VisitParameter(ParameterExpression node) => node == from ? to : node;
     }
 
     // Grad.Of<T1, ...>: its typed Evaluate takes arrays of any length, several of them.
