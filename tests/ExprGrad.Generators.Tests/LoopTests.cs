@@ -246,6 +246,69 @@ public sealed partial class LoopTests
         Assert.Equal(expected, d);
     }
 
+    /// <summary>Set to a seed a failure printed (EXPRGRAD_LOOP_SEED=12345) to rerun exactly that run.</summary>
+    public const string SeedVariable = "EXPRGRAD_LOOP_SEED";
+
+    // Random bodies over the whole catalogue as loop terms: the first parameter x0 becomes x0 * a[i] in a sum
+    // (s += ...) or s * a[i] in a fold (s = ...), written as a for loop and as its LINQ form; the generated method
+    // equals Grad.Of of the LINQ lambda (as the C# compiler builds it) bit for bit.
+    [Fact]
+    public void Random_loop_bodies_generate_what_Grad_Of_of_their_LINQ_form_computes_bit_for_bit()
+    {
+        var replay = Environment.GetEnvironmentVariable(SeedVariable);
+        var seed = string.IsNullOrWhiteSpace(replay) ? (ulong)Random.Shared.NextInt64() : ulong.Parse(replay.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var why = $"seed {seed} (replay: set {SeedVariable}={seed})";
+        var cases = FsCheck.Fluent.Gen.Sample(ExprGrad.Tests.Properties.ExpressionGenerator.CaseGen(), 120, new FsCheck.Rnd(seed), 50)
+            .Where(c => c.Lowered.Lambda.Parameters.All(p => p.Type == typeof(double))).Take(40).ToList();
+        var printer = new CSharpSource();
+        var source = new System.Text.StringBuilder("using System.Linq;\nusing ExprGrad;\npublic static partial class Loops\n{\n");
+        var index = Expression.Parameter(typeof(int), "i");
+        var array = Expression.Parameter(typeof(double[]), "a");
+        var acc = Expression.Parameter(typeof(double), "s");
+        for (var k = 0; k < cases.Count; k++)
+        {
+            var f = cases[k].Lowered.Lambda;
+            var x0 = f.Parameters[0];
+            var fold = k % 2 == 1;
+            var term = printer.Print(new Substitute(x0, Expression.Multiply(fold ? acc : x0, Expression.ArrayIndex(array, index))).Visit(f.Body));
+            var parameters = string.Join(", ", f.Parameters.Select(p => "double " + p.Name).Append("double[] a"));
+            var names = string.Join(", ", f.Parameters.Select(p => p.Name).Append("a"));
+            source.AppendLine(fold
+                ? $"    [Differentiable] public static double F{k}({parameters}) {{ var s = x0; for (int i = 0; i < a.Length; i++) s = {term}; return s; }}"
+                : $"    [Differentiable] public static double F{k}({parameters}) {{ double s = 0; for (int i = 0; i < a.Length; i++) s += {term}; return s; }}");
+            source.AppendLine($"    public static double C{k}({parameters}, double[] d) => F{k}WithGradient({names}, {string.Join(", ", f.Parameters.Skip(1).Select((p, j) => $"out d[{j + 1}]").Prepend("out d[0]"))}, new System.Span<double>(d, {f.Parameters.Count}, a.Length));");
+            var types = string.Join(", ", f.Parameters.Select(_ => "double").Append("double[]").Append("double"));
+            source.AppendLine(fold
+                ? $"    public static System.Linq.Expressions.LambdaExpression L{k}() => (System.Linq.Expressions.Expression<System.Func<{types}>>)(({names}) => Enumerable.Range(0, a.Length).Aggregate(x0, (s, i) => {term}));"
+                : $"    public static System.Linq.Expressions.LambdaExpression L{k}() => (System.Linq.Expressions.Expression<System.Func<{types}>>)(({names}) => Enumerable.Range(0, a.Length).Sum(i => {term}));");
+        }
+        source.Append(printer.Declarations()).AppendLine("}");
+        var (output, diagnostics) = Driver.Run(source.ToString());
+        Assert.True(diagnostics.IsEmpty, $"{why}: {string.Join("\n", diagnostics)}");
+        var type = Driver.Load(output).GetType("Loops")!;
+        double[] data = [1.0, 1.0000001, 0.9999995];
+        for (var k = 0; k < cases.Count; k++)
+        {
+            var point = ExprGrad.Tests.Properties.ExpressionGenerator.Point(cases[k], 0);
+            var f = (LambdaExpression)type.GetMethod($"L{k}")!.Invoke(null, null)!;
+            var g = Grad.Of(f);
+            var flat = point.Concat(data).ToArray();
+            var expected = new double[flat.Length];
+            var value = g.Evaluate(flat, expected);
+            var actual = new double[flat.Length];
+            object[] arguments = [.. point.Cast<object>(), data, actual];
+            var generated = (double)type.GetMethod($"C{k}")!.Invoke(null, arguments)!;
+            Assert.True(value.Equals(generated) && expected.SequenceEqual(actual),
+                $"{why}, case {k}: {f}\nat ({string.Join(", ", flat)})\ngenerated {generated}, ({string.Join(", ", actual)})\nGrad.Of   {value}, ({string.Join(", ", expected)})\n"
+                + Driver.Generated(output).Single(file => file.Contains($" F{k}WithGradient(")));
+        }
+    }
+
+    private sealed class Substitute(ParameterExpression from, Expression to) : ExpressionVisitor
+    {
+        protected override Expression VisitParameter(ParameterExpression node) => node == from ? to : node;
+    }
+
     private static string InClass(string members) => $$"""
         using System;
         using ExprGrad;

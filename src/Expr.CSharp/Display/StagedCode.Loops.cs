@@ -144,7 +144,11 @@ internal static partial class StagedCode
             return local;
         }
 
-        private static Node? AdjointOf(Node loop) => loop.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == loop);
+        // In a method, an element at a constant index of a constant array: a captured value as the method's reader stages it.
+        private static bool IsCapturedElement(Node read) =>
+            read.Live is System.Linq.Expressions.ConstantExpression && read.Args.Length == 1 && read.Args[0].Op == Op.Constant;
+
+                private static Node? AdjointOf(Node loop) => loop.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == loop);
 
         private static Node? BodyInputOf(LoopBody body, int param) =>
             body.Builder.Root.Nodes.Find(n => n.Op == Op.Input && n.Param == param);
@@ -547,7 +551,7 @@ internal static partial class StagedCode
                 return;
             var body = loop.Loop!;
             var checks = new List<string>();
-            foreach (var read in body.Builder.Root.Nodes.Where(n => n.Op == Op.Read && n.Args.All(IsAffine)))
+            foreach (var read in body.Builder.Root.Nodes.Where(n => n.Op == Op.Read && n.Args.All(IsAffine) && !IsCapturedElement(n)))
             {
                 var array = ArrayText(read);
                 var lengths = read.Args.Length == 1 ? [$"{array}.Length"] : new[] { $"{array}.GetLength(0)", $"{array}.GetLength(1)" };

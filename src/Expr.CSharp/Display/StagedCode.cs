@@ -437,6 +437,10 @@ internal static partial class StagedCode
                     return (CapturedName(n.Live!), Primary);
                 case Op.Length:
                     return ($"{graph.Parameters[n.Param].Name}.Length", Primary);
+                case Op.Read when captured is not null && IsCapturedElement(n):
+                    // A captured value the method's reader holds as an element (read in a branch of a loop's body):
+                    // its own C#, read where it is used, as the compiled loop reads it.
+                    return ($"({captured(Expression.ArrayIndex(n.Live!, Expression.Constant((int)n.Args[0].Value))).Text})", Primary);
                 case Op.Read:
                     return ($"{ArrayText(n)}[{string.Join(", ", n.Args.Select(a => IntText(a).Text))}]", Primary);
                 case Op.Index or Op.Loop or Op.LoopAdjoint or Op.ScatterAdd:
