@@ -197,7 +197,9 @@ internal static class LoopWriter
                 iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
                 // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
                 // reads it there instead of computing it again.
-                w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                // (Not a nested fold, max or min: its own backward loop needs its forward loop to run again.)
+                if (body.Output.Op != Op.Loop || body.Output.Loop!.Kind == LoopKind.Sum)
+                    w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
                 ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
@@ -408,9 +410,56 @@ internal static class LoopWriter
         public BodyCode Body(IReadOnlyList<Node> roots)
         {
             var needed = Needed(roots, Known);
+            CollectUses(needed, roots);
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(_body.Builder.Root, needed, statements));
             return new BodyCode(statements, Read, needed);
+        }
+
+        // By body stage of the root region: the position of the last root-region stage that reads it (a conditional
+        // reads what its branches read). Its variable is free for another stage after that, so a long body stays within
+        // the JIT's locals. What is read after the body's statements (the roots, nested loops' values) is never freed.
+        private readonly Dictionary<Node, int> _lastUse = [];
+        private readonly Dictionary<Type, Stack<ParameterExpression>> _free = [];
+
+        private void CollectUses(HashSet<Node> needed, IReadOnlyList<Node> roots)
+        {
+            var root = _body.Builder.Root;
+            for (var at = 0; at < root.Nodes.Count; at++)
+            {
+                var n = root.Nodes[at];
+                if (!needed.Contains(n))
+                    continue;
+                foreach (var arg in Reads(n))
+                    _lastUse[arg] = at;
+                if (n.Op != Op.Condition)
+                    continue;
+                foreach (var region in DeadStages.Regions(n.Then!).Concat(DeadStages.Regions(n.Else!)))
+                {
+                    foreach (var value in region.Results.Concat(region.Nodes.SelectMany(Reads)))
+                        if (value.Owner == root)
+                            _lastUse[value] = at;
+                }
+            }
+            foreach (var kept in roots.Concat(root.Nodes.Where(n => n.Op == Op.Loop)))
+                _lastUse[kept] = int.MaxValue;
+        }
+
+        // What a stage reads as values: its arguments, but for an index only the stages it reads as values.
+        private static IEnumerable<Node> Reads(Node n) => n.Op switch
+        {
+            Op.Read => n.Args.SelectMany(IndexLeaves),
+            Op.ScatterAdd => n.Args.Skip(1).SelectMany(IndexLeaves).Prepend(n.Args[0]),
+            _ => n.Args,
+        };
+
+        // After root-region stage k has read its arguments, those it read last free their variables.
+        private void ReleaseDead(Node n, int k)
+        {
+            foreach (var arg in Reads(n).Distinct())
+                if (arg.Owner == _body.Builder.Root && _lastUse.GetValueOrDefault(arg, -1) == k
+                    && _values.Remove(arg, out var value) && value is ParameterExpression variable)
+                    (_free.TryGetValue(variable.Type, out var pool) ? pool : _free[variable.Type] = new()).Push(variable);
         }
 
         /// <summary>The body stages <paramref name="roots"/> read, transitively.</summary>
@@ -467,32 +516,42 @@ internal static class LoopWriter
 
         private void WriteRegion(Region region, HashSet<Node> needed, List<Expression> statements)
         {
+            var top = region == _body.Builder.Root;
             for (var k = 0; k < region.Nodes.Count; k++)
             {
                 var n = region.Nodes[k];
                 if (!needed.Contains(n) || n.Op is Op.Input or Op.Index or Op.Project)
                     continue;
+                WriteStage(region, needed, statements, k, n);
+                if (top)
+                    ReleaseDead(n, k);
+            }
+        }
+
+        private void WriteStage(Region region, HashSet<Node> needed, List<Expression> statements, int k, Node n)
+        {
+            {
                 switch (n.Op)
                 {
                     case Op.Condition:
                         WriteCondition(n, region.Nodes.Skip(k + 1).TakeWhile(p => p.Op == Op.Project && p.Args[0] == n).Where(needed.Contains).ToList(), needed, statements);
-                        continue;
+                        return;
                     case Op.ScatterAdd:
                         statements.Add(Scatter(n));
-                        continue;
+                        return;
                     case Op.LoopAdjoint:
                     {
                         var projections = Projections(n);
                         var homes = Array.ConvertAll(projections, p => p is not null && needed.Contains(p) ? Define(p) : null);
                         statements.Add(Backward(this, n, homes));
-                        continue;
+                        return;
                     }
                     case Op.Loop:
                     {
                         // Its backward loop, if this pass runs it, may be in a backward branch of a conditional of the body.
                         var value = Forward(this, n, keepState: needed.Any(a => a.Op == Op.LoopAdjoint && a.Args[0] == n));
                         statements.Add(Expression.Assign(Define(n), value));
-                        continue;
+                        return;
                     }
                 }
                 var expression = n.Op switch
@@ -522,7 +581,8 @@ internal static class LoopWriter
 
         private ParameterExpression Define(Node n)
         {
-            var v = Variable(n.IsBool ? typeof(bool) : typeof(double), $"b{n.Id}");
+            var type = n.IsBool ? typeof(bool) : typeof(double);
+            var v = _free.TryGetValue(type, out var pool) && pool.TryPop(out var reused) ? reused : Variable(type, $"b{n.Id}");
             _values[n] = v;
             return v;
         }

@@ -271,8 +271,10 @@ internal sealed partial class Importer
     /// <summary>A value from outside a body (Map or loop), staged by the enclosing importer, read in as an input.</summary>
     private Node Invariant(Node outer)
     {
+        // A constant is staged again in the body: the enclosing graph's node has an id of that graph, which may be the
+        // id of a body stage, and the body's hash-consing keys stages by their arguments' ids.
         if (outer.Op == Op.Constant)
-            return outer;
+            return outer.IsBool ? _b.Boolean(outer.Value != 0) : _b.Constant(outer.Value);
         if (!_outerIndex.TryGetValue(outer, out var k))
         {
             _outerIndex[outer] = k = _arity + _outerArgs.Count;

@@ -268,3 +268,66 @@ public class CheckBeforeWriteTests
         Assert.Equal([7.0, 7.0, 7.0, 7.0], gradient);
     }
 }
+
+/// <summary>Folds nested in folds and sums: each backward loop finds the state its forward loop kept.</summary>
+public class NestedFoldTests
+{
+    [Fact]
+    public void A_fold_whose_body_is_a_fold()
+    {
+        // o ← Π_j (o · w[j]) twice over: x · (w0 w1)² with x = 2, w = [3, 0.5]: 2 · 2.25 = 4.5.
+        var g = Grad.Of((double x, double[] w) => Enumerable.Range(0, 2).Aggregate(x, (o, k) => Enumerable.Range(0, w.Length).Aggregate(o, (p, j) => p * w[j])));
+        var (value, dx, dw) = g.Evaluate(2, [3, 0.5]);
+        Assert.Equal(4.5, value);
+        Assert.Equal(2.25, dx);
+        // d/dw0 = x · 2 w0 w1² = 2 · 2 · 3 · 0.25 = 3; d/dw1 = x · 2 w1 w0² = 2 · 2 · 0.5 · 9 = 18.
+        Assert.Equal([3, 18], dw);
+    }
+}
+
+/// <summary>Display of what arrays of any length add outside loops: elements at indices known at the call, integer / and %.</summary>
+public class CallIndexDisplayTests
+{
+    [Fact]
+    public void An_element_at_a_call_index_traces_as_an_input_and_has_a_formula_in_k()
+    {
+        var g = Grad.Of((double[] a) => a[a.Length - 1] * a[0]);
+        var trace = g.Trace(2, 5, 7);
+        Assert.Equal(g.Evaluate([2, 5, 7]).D1, trace.Gradient);
+        Assert.Contains(trace.Nodes, n => n.Name == "a[2]" && n.Adjoint == 2);
+        Assert.Equal("(k == 0 ? a[a.Length - 1] : 0) + (k == a.Length - 1 ? a[0] : 0)", g.Formulas.Single().Infix);
+    }
+
+    [Fact]
+    public void Integer_division_and_remainder_print_with_truncate()
+    {
+        var g = Grad.Of((double[] x) => Enumerable.Range(0, 4).Sum(i => i % 2 == 0 ? x[i / 2] : 0));
+        Assert.Equal("sum(i = 0..3, (0 == i - 2*truncate(i/2) ? (k == truncate(i/2) ? 1 : 0) : 0))", g.Formulas.Single().Infix);
+        Assert.Equal(g.Evaluate([1, 2, 3]).D1, g.Trace(1, 2, 3).Gradient);
+    }
+}
+
+/// <summary>A loop body as deep as any other tree: 100,000 nested operations differentiate, compile and run.</summary>
+public class DeepBodyTests
+{
+    [Fact]
+    public void A_sum_whose_body_is_100000_deep()
+    {
+        const int depth = 100_000;
+        var a = System.Linq.Expressions.Expression.Parameter(typeof(double[]), "a");
+        var i = System.Linq.Expressions.Expression.Parameter(typeof(int), "i");
+        System.Linq.Expressions.Expression body = System.Linq.Expressions.Expression.ArrayIndex(a, i);
+        var scale = System.Linq.Expressions.Expression.Constant(0.5);
+        for (var d = 0; d < depth; d++)
+            body = System.Linq.Expressions.Expression.Add(System.Linq.Expressions.Expression.Multiply(scale, body), scale);
+        var sum = System.Linq.Expressions.Expression.Call(typeof(Enumerable), nameof(Enumerable.Sum), [typeof(int)],
+            System.Linq.Expressions.Expression.Call(typeof(Enumerable), nameof(Enumerable.Range), null,
+                System.Linq.Expressions.Expression.Constant(0), System.Linq.Expressions.Expression.ArrayLength(a)),
+            System.Linq.Expressions.Expression.Lambda<Func<int, double>>(body, i));
+        var g = Grad.Of(System.Linq.Expressions.Expression.Lambda<Func<double[], double>>(sum, a));
+        // Each term is x·2^-depth + (1 − 2^-depth), which is 1 in doubles; d/dx = 2^-depth, which underflows to 0.
+        var gradient = new double[2];
+        Assert.Equal(2, g.Evaluate(new double[] { 3, 4 }, gradient));
+        Assert.Equal([0.0, 0.0], gradient);
+    }
+}
