@@ -33,7 +33,9 @@ internal static partial class StagedCode
     /// <remarks>
     /// Inputs and gradients live in locals (<c>a_0</c>, <c>da_0</c>, <c>dx_</c>): each element is read once (a store to
     /// <c>da</c> could alias <c>a</c>, so the JIT would read <c>a[k]</c> again after every store) and each gradient
-    /// written once at the end, highest index first (one bounds check covers the rest).
+    /// written once at the end, highest index first (one bounds check covers the rest). An array a loop runs over is
+    /// read and added to in place (<c>da[i] += ...</c>): the indices its top-level loops read are checked first, then
+    /// its gradient is cleared, and its constant-index elements' adjoints are added at the end.
     /// </remarks>
     /// <param name="graph">The staged gradient.</param>
     /// <param name="name">The method's name.</param>
