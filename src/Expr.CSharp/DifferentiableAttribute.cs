@@ -15,6 +15,17 @@ namespace ExprGrad;
 /// <c>a.Length</c> values.
 /// </para>
 /// <para>
+/// Arrays may have any length, and the body may loop over them with <c>for</c> loops that carry one local:
+/// <c>double s = 0; for (int i = 0; i + 1 &lt; a.Length; i++) s += ...;</c> is the sum
+/// <c>Enumerable.Range(0, a.Length - 1).Sum(i =&gt; ...)</c> (the same additions in the same order), and any other
+/// update, such as the recurrence <c>o = Fn.Sigmoid(o * w[k]);</c>, the fold <c>Enumerable.Range(0, w.Length).Aggregate(o, (o, k) =&gt; ...)</c>.
+/// A loop's start and bound are integer arithmetic on lengths, captured integers and enclosing loops' variables, and
+/// an index is integer arithmetic on its variables (<c>a[i + 1]</c>). The gradient is generated as the same
+/// <c>for</c> loops. <c>while</c>, <c>do</c>, <c>foreach</c>, <c>break</c>, <c>continue</c>, an index or bound that
+/// depends on a parameter's value and a bound the body assigns are errors at their syntax. A bound below the start
+/// runs no iterations, as a <c>for</c> loop does (where <c>Enumerable.Range</c> throws).
+/// </para>
+/// <para>
 /// The generated method computes exactly what <c>Grad.Of</c> of the same lambda computes, bit for bit. Fields and
 /// properties the body reads are data, as captured variables are to <c>Grad.Of</c>: read live at every call and never
 /// differentiated. Anything outside the catalogue is an error at the sub-expression that uses it (EXG001 to EXG004),

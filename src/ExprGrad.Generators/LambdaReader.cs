@@ -24,6 +24,7 @@ internal sealed class InvalidCodeException : Exception;
 /// <c>Grad.Of</c>: the same parameters, the same <see cref="System.Linq.Expressions.Expression"/> nodes, the same <see cref="Math"/> and
 /// <see cref="Fn"/> methods. Local variables are substituted where they are read (the engine stages a repeated
 /// sub-expression once), and constants arrive folded, as the compiler folds them.
+/// A <c>for</c> loop becomes the LINQ sum or fold <c>Grad.Of</c> accepts (see the Loops part).
 /// </summary>
 /// <remarks>
 /// A sub-expression that reads no parameter and is not a constant (<c>this.scale</c>, <c>Data.W[2]</c>,
@@ -34,17 +35,19 @@ internal sealed class InvalidCodeException : Exception;
 /// that calls a method is one value per occurrence, evaluated once per call as C# evaluates it (as in <c>Grad.Of</c>). The engine sees it as the element of a marker array (<see cref="Source"/> gives back its C#), so it
 /// is staged and hash-consed like any captured value, and the generated method reads it once, as the user wrote it.
 /// </remarks>
-internal sealed class LambdaReader
+internal sealed partial class LambdaReader
 {
     private readonly Dictionary<IParameterSymbol, ParameterExpression> _parameters = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ILocalSymbol, Expression> _locals = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ILocalSymbol, IOperation> _localValues = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<IOperation, Facts> _facts = [];
-    private readonly Dictionary<(string Text, bool IsBool), int> _capturedAt = [];
+    private readonly Dictionary<(string Text, string Kind), int> _capturedAt = [];
     private readonly List<(string Name, string Text, bool Once)> _captured = [];
     // The engine's stand-ins for captured values: element k of one of these is captured value k.
     private readonly double[] _numbers = [];
     private readonly bool[] _flags = [];
+    private readonly int[] _integers = [];
+    private readonly double[][] _arrays = [];
     private readonly CancellationToken _cancel;
 
     private LambdaReader(CancellationToken cancel) => _cancel = cancel;
@@ -64,45 +67,56 @@ internal sealed class LambdaReader
     /// A captured value's C# (<c>this.scale</c>), a name for the local that holds it (<c>scale</c>), and whether it
     /// calls a method, so must run once per call however often the gradient reads it.
     /// </summary>
-    public (string Name, string Text, bool Once) Source(Expression live) =>
-        live is BinaryExpression { Left: ConstantExpression { Value: var markers }, Right: ConstantExpression { Value: int k } }
-            && (markers == _numbers || markers == _flags)
+    public (string Name, string Text, bool Once) Source(Expression live)
+    {
+        // An integer captured value reaches the engine converted to double.
+        while (live is UnaryExpression { NodeType: ExpressionType.Convert } conversion)
+            live = conversion.Operand;
+        return live is BinaryExpression { Left: ConstantExpression { Value: var markers }, Right: ConstantExpression { Value: int k } }
+            && (markers == _numbers || markers == _flags || markers == _integers || markers == _arrays)
             ? _captured[k]
             : throw new ArgumentException($"'{live}' is not a value this reader captured", nameof(live));
+    }
 
-    // => expression, or a block of local declarations ending in return.
+    // => expression, or a block of statements ending in return.
     private Expression Body(MethodDeclarationSyntax syntax, SemanticModel model)
     {
         if (syntax.ExpressionBody is { } arrow)
             return Operation(arrow.Expression, model);
         if (syntax.Body is not { } block)
             throw new UnsupportedSyntaxException(syntax, $"'{syntax.Identifier.Text}' has no body to differentiate");
-        foreach (var statement in block.Statements)
-            switch (statement)
-            {
-                case LocalDeclarationStatementSyntax local:
-                    foreach (var variable in local.Declaration.Variables)
-                    {
-                        if (variable.Initializer is null)
-                            throw new UnsupportedSyntaxException(variable, $"'{variable.Identifier.Text}' is declared without a value: a differentiable method's locals are each assigned once, where they are declared");
-                        var symbol = (ILocalSymbol)model.GetDeclaredSymbol(variable, _cancel)!;
-                        var value = Unwrap(variable.Initializer.Value, model);
-                        _localValues[symbol] = value;
-                        // A captured array or object (var w = this.weights) is only ever part of a captured value's C#.
-                        if (IsScalar(value.Type) || Of(value).HasFlag(Facts.ReadsParameter))
-                            _locals[symbol] = Read(value);
-                    }
-                    break;
-                case ReturnStatementSyntax { Expression: { } value }:
-                    return Operation(value, model);
-                default:
-                    throw new UnsupportedSyntaxException(statement,
-                        $"'{Short(statement)}' is a {Describe(statement)}: a differentiable method is an expression, or local declarations and a return (loops and branches have no gradient here; write branches as c ? a : b)");
-            }
-        throw new UnsupportedSyntaxException(block, $"'{syntax.Identifier.Text}' does not end in a return");
+        FindAssigned(block, model);
+        return Statements(block.Statements, model, loop: null)
+            ?? throw new UnsupportedSyntaxException(block, $"'{syntax.Identifier.Text}' does not end in a return");
+    }
+
+    // A local declaration: each variable's value is read where it is declared (and substituted where it is read).
+    private void Declare(LocalDeclarationStatementSyntax local, SemanticModel model)
+    {
+        foreach (var variable in local.Declaration.Variables)
+        {
+            if (variable.Initializer is null)
+                throw new UnsupportedSyntaxException(variable, $"'{variable.Identifier.Text}' is declared without a value: a differentiable method's locals are assigned where they are declared");
+            var symbol = (ILocalSymbol)model.GetDeclaredSymbol(variable, _cancel)!;
+            var value = Unwrap(variable.Initializer.Value, model);
+            _localValues[symbol] = value;
+            // A captured array or object (var w = this.weights) is only ever part of a captured value's C#.
+            if (IsScalar(value.Type) || Varies(Of(value)))
+                _locals[symbol] = As(Read(value), symbol.Type);
+        }
     }
 
     private Expression Operation(ExpressionSyntax syntax, SemanticModel model) => Read(Unwrap(syntax, model));
+
+    // A value as the local it is stored in has it: double s = 0 is the double 0 (the conversion is the declaration's).
+    private static Expression As(Expression value, ITypeSymbol type)
+    {
+        if (Clr(type) is not { } clr || value.Type == clr || !IsScalar(type))
+            return value;
+        return value is ConstantExpression { Value: { } constant }
+            ? Expression.Constant(Convert.ChangeType(constant, clr, System.Globalization.CultureInfo.InvariantCulture), clr)
+            : Expression.Convert(value, clr);
+    }
 
     private IOperation Unwrap(ExpressionSyntax syntax, SemanticModel model)
     {
@@ -142,7 +156,16 @@ internal sealed class LambdaReader
                 return local;
             case var live when IsCaptured(live) && !IsStaged(live):
                 return Captured(live);
-            case IArrayElementReferenceOperation element when !Of(element.ArrayReference).HasFlag(Facts.ReadsParameter):
+            case IPropertyReferenceOperation length when IsParameterLength(length):
+                return Expression.ArrayLength(Read(length.Instance!));
+            case IArrayElementReferenceOperation { Indices.Length: 1 } element when !Varies(Of(element.ArrayReference)):
+                // A captured array read at a loop's variable: the engine reads it at every iteration.
+                if (Of(element.Indices[0]).HasFlag(Facts.ReadsParameter))
+                    throw Unsupported(element.Indices[0], ParameterIndex);
+                if (!Varies(Of(element.Indices[0])))
+                    throw Unsupported(element, "a captured array is read at indices known without the parameters: the generated gradient has no rule for an index that depends on them");
+                return Expression.ArrayIndex(CapturedArray(element.ArrayReference), Read(element.Indices[0]));
+            case IArrayElementReferenceOperation element when !Varies(Of(element.ArrayReference)):
                 throw Unsupported(element, "a captured array is read at indices known without the parameters: the generated gradient has no rule for an index that depends on them");
             case IParenthesizedOperation parenthesized:
                 return Read(parenthesized.Operand);
@@ -166,9 +189,16 @@ internal sealed class LambdaReader
             case IInvocationOperation invocation:
                 return Call(invocation);
             case IArrayElementReferenceOperation { Indices.Length: 1 } element:
-                if (element.Indices[0].ConstantValue is not { HasValue: true } && !Of(element.Indices[0]).HasFlag(Facts.ReadsParameter))
-                    throw Unsupported(element.Indices[0], "it is read when the method runs, and a parameter array is indexed by constants (the layout of the gradient is fixed when it is generated)");
-                return Expression.ArrayIndex(Read(element.ArrayReference), Read(element.Indices[0]));
+            {
+                var index = element.Indices[0];
+                if (Of(index).HasFlag(Facts.ReadsParameter))
+                    throw Unsupported(index, ParameterIndex);
+                // In a loop, an index is integer arithmetic on its variables, lengths and captured integers (a[i + 1]).
+                if (index.ConstantValue is not { HasValue: true } && !(_loopDepth > 0 && index.Type?.SpecialType == SpecialType.System_Int32))
+                    throw Unsupported(index, "it is read when the method runs, and outside a loop a parameter array is indexed by constants (the layout of the gradient is fixed when it is generated); " +
+                        "in a for loop, index by its variable: for (int i = 0; i < a.Length; i++) s += a[i];");
+                return Expression.ArrayIndex(Read(element.ArrayReference), Read(index));
+            }
             case IFieldReferenceOperation or IPropertyReferenceOperation when operation.Type is { } type && !IsScalar(type):
                 throw Unsupported(operation, $"its type {type.ToDisplayString()} is not a number: a captured value is read where it is a number (an element, a field)");
             default:
@@ -188,7 +218,14 @@ internal sealed class LambdaReader
         ReadsParameter = 1,
         ReadsMember = 2,
         Calls = 4,
+        // A loop's variable, or a local a statement assigns: known only as the method runs, never data.
+        ReadsLoop = 8,
+        // An array parameter's length: data to the engine, but not a captured value.
+        ReadsLength = 16,
     }
+
+    // Not data: reads a parameter, its length, or a loop's variable.
+    private static bool Varies(Facts facts) => (facts & (Facts.ReadsParameter | Facts.ReadsLoop | Facts.ReadsLength)) != 0;
 
     // What a sub-expression reads, once per operation (the reader asks at every level of a deep tree).
     private Facts Of(IOperation operation)
@@ -199,9 +236,12 @@ internal sealed class LambdaReader
             return _facts[operation] = Of(taken);
         if (!StackGuard.HasRoom)
             return StackGuard.OnLargeStack(() => Of(operation), 64 * 1024 * 1024);
+        if (IsParameterLength(operation))
+            return _facts[operation] = Facts.ReadsLength;
         facts = operation switch
         {
             IParameterReferenceOperation => Facts.ReadsParameter,
+            ILocalReferenceOperation l when _assigned.Contains(l.Local) => Facts.ReadsLoop,
             ILocalReferenceOperation l => _localValues.TryGetValue(l.Local, out var value) ? Of(value) : Facts.None,
             IFieldReferenceOperation or IPropertyReferenceOperation when operation.ConstantValue is not { HasValue: true } => Facts.ReadsMember,
             IInvocationOperation => Facts.Calls,
@@ -214,7 +254,7 @@ internal sealed class LambdaReader
 
     // Data: reads no parameter, but a member or a method's result (a constant alone is folded by C# or staged).
     private bool IsCaptured(IOperation operation) =>
-        Of(operation) is var facts && !facts.HasFlag(Facts.ReadsParameter) && (facts & (Facts.ReadsMember | Facts.Calls)) != 0
+        Of(operation) is var facts && !Varies(facts) && (facts & (Facts.ReadsMember | Facts.Calls)) != 0
         && IsScalar(operation.Type);
 
     // The functions the engine has a rule for, by the runtime method the compiler's lambda calls.
@@ -256,17 +296,27 @@ internal sealed class LambdaReader
         var type = operation.Type!;
         var isBool = type.SpecialType == SpecialType.System_Boolean;
         var text = Text(operation);
+        // An integer (a count, a captured array's length) bounds and indexes loops: it stays an int.
+        // (Integer arithmetic with a parameter's value is no index: it stays refused below.)
+        if (type.SpecialType == SpecialType.System_Int32 && !(operation.Parent is IBinaryOperation parent && Of(parent).HasFlag(Facts.ReadsParameter)))
+            return Expression.ArrayIndex(Expression.Constant(_integers), Expression.Constant(CapturedIndex(operation, text, "int")));
         if (!isBool && type.SpecialType != SpecialType.System_Double)
             throw Unsupported(operation, $"'{text}' is a {type.ToDisplayString()} read when the method runs, in integer arithmetic with a parameter: convert it to double first");
+        var k = CapturedIndex(operation, text, isBool ? "bool" : "double");
+        return Expression.ArrayIndex(Expression.Constant(isBool ? _flags : _numbers), Expression.Constant(k));
+    }
+
+    private int CapturedIndex(IOperation operation, string text, string kind)
+    {
         var once = Of(operation).HasFlag(Facts.Calls);
-        if (once || !_capturedAt.TryGetValue((text, isBool), out var k))
+        if (once || !_capturedAt.TryGetValue((text, kind), out var k))
         {
             k = _captured.Count;
             if (!once)
-                _capturedAt[(text, isBool)] = k;
+                _capturedAt[(text, kind)] = k;
             _captured.Add((NameOf(operation) ?? $"c{k}", text, once));
         }
-        return Expression.ArrayIndex(Expression.Constant(isBool ? _flags : _numbers), Expression.Constant(k));
+        return k;
     }
 
     // The C# of a captured value, valid anywhere in the method's type: members through this. or global::, every
@@ -380,6 +430,7 @@ internal sealed class LambdaReader
         IConversionOperation conversion => NameOf(conversion.Operand),
         IParenthesizedOperation parenthesized => NameOf(parenthesized.Operand),
         IFieldReferenceOperation field => Identifier(field.Field.Name),
+        IPropertyReferenceOperation { Property.Name: "Length", Instance: { } array } when NameOf(array) is { } name => name + "Length",
         IPropertyReferenceOperation property => Identifier(property.Property.Name),
         ILocalReferenceOperation local => Identifier(local.Local.Name),
         IInvocationOperation invocation => Identifier(char.ToLowerInvariant(invocation.TargetMethod.Name[0]) + invocation.TargetMethod.Name[1..]),

@@ -225,7 +225,7 @@ public sealed class CapturedTests
     }
 
     [Theory]
-    [InlineData("[Differentiable] double F(double x) => x * W[(int)x];", "W[(int)x]", "a captured array is read at indices known without the parameters")]
+    [InlineData("[Differentiable] double F(double x) => x * W[(int)x];", "(int)x", "the index depends on the value of a parameter")]
     [InlineData("[Differentiable] double F(double[] a) => a[Count] * 2;", "Count", "a parameter array is indexed by constants")]
     [InlineData("[Differentiable] double F(double x) => x * Helper(x);", "Helper(x)", "Model.Helper has no derivative rule")]
     [InlineData("[Differentiable] double F(double x) => (int)x + Count;", "Count", "convert it to double first")]

@@ -18,7 +18,7 @@ namespace ExprGrad.Display;
 /// conditional as <c>test ? a : b</c>, so the untaken branch is never evaluated). A backward value that several
 /// lines read is named once (<c>t1</c>). In the lines that pull back a stage q, its adjoint reads <c>dq</c>.
 /// </remarks>
-internal static class StagedCode
+internal static partial class StagedCode
 {
     private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
 
@@ -33,7 +33,9 @@ internal static class StagedCode
     /// <remarks>
     /// Inputs and gradients live in locals (<c>a_0</c>, <c>da_0</c>, <c>dx_</c>): each element is read once (a store to
     /// <c>da</c> could alias <c>a</c>, so the JIT would read <c>a[k]</c> again after every store) and each gradient
-    /// written once at the end, highest index first (one bounds check covers the rest).
+    /// written once at the end, highest index first (one bounds check covers the rest). An array a loop runs over is
+    /// read and added to in place (<c>da[i] += ...</c>): the indices its top-level loops read are checked first, then
+    /// its gradient is cleared, and its constant-index elements' adjoints are added at the end.
     /// </remarks>
     /// <param name="graph">The staged gradient.</param>
     /// <param name="name">The method's name.</param>
@@ -56,11 +58,12 @@ internal static class StagedCode
             .AppendLine(")");
         text.Append(indent).AppendLine("{");
         var inner = indent + "    ";
-        foreach (var array in graph.Parameters.Where(p => p.IsArray && p.Extent > 0))
+        foreach (var array in graph.Parameters.Where(p => p.IsArray && (p.Extent > 0 || p.IsDynamic)))
         {
             // One check up front also lets the JIT drop the bounds checks of the constant indices below.
-            text.Append(inner).Append($"if ({array.Name}.Length < {array.Extent}) ")
-                .AppendLine($"throw new global::System.ArgumentException(\"the function reads {array.Name}[{array.Extent - 1}]\", nameof({array.Name}));");
+            if (array.Extent > 0)
+                text.Append(inner).Append($"if ({array.Name}.Length < {array.Extent}) ")
+                    .AppendLine($"throw new global::System.ArgumentException(\"the function reads {array.Name}[{array.Extent - 1}]\", nameof({array.Name}));");
             text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
                 .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
         }
@@ -72,11 +75,19 @@ internal static class StagedCode
         var locals = reads.Select(r => r.Local).Concat(printer.Assigned).ToList();
         if (locals.Count > 0)
             text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
-        var stores = graph.Parameters.SelectMany(p => p.IsArray
+        var stores = graph.Parameters.SelectMany(p => p.IsDynamic
+            ? Enumerable.Range(0, p.Extent).Reverse().Where(k => graph.Adjoints[p.Offset + k] is not null)
+                .Select(k => $"d{p.Name}[{k}] += {printer.SlotAdjoint(p.Offset + k)};")
+            : p.IsArray
             ? Enumerable.Range(0, p.Extent).Reverse().Select(k => $"d{p.Name}[{k}] = {printer.SlotAdjoint(p.Offset + k)};")
                 .Append($"if ({p.Name}.Length > {p.Extent}) d{p.Name}[{p.Extent}..{p.Name}.Length].Clear();")
             : [$"d{p.Name} = {printer.SlotAdjoint(p.Offset)};"]);
-        foreach (var line in printer.CapturedLoads.Concat(loads).Concat(body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Concat(stores))
+        // Lines keep their indentation: a loop's body is indented inside it.
+        var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).Where(l => l.Length > 0);
+        // An array a loop runs over has its gradient added to, element by element: it starts at 0, once every index
+        // the loops read is known to be in range.
+        var clears = graph.Parameters.Where(p => p.IsDynamic).Select(p => $"d{p.Name}.Slice(0, {p.Name}.Length).Clear();");
+        foreach (var line in printer.CapturedLoads.Concat(printer.IndexChecks).Concat(clears).Concat(loads).Concat(lines).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
         text.Append(indent).AppendLine("}");
@@ -135,7 +146,7 @@ internal static class StagedCode
     }
 
     // captured is null for the display listing, and gives a captured value's C# when printing a method.
-    private sealed class Printer(StagedGraph graph, Func<Expression, (string Name, string Text, bool Once)>? captured)
+    private sealed partial class Printer(StagedGraph graph, Func<Expression, (string Name, string Text, bool Once)>? captured)
     {
         private readonly bool _isMethod = captured is not null;
         private readonly Dictionary<Node, string> _names = [];
@@ -181,6 +192,7 @@ internal static class StagedCode
 
         public string Print()
         {
+            ClassifyIntegers();
             foreach (var p in graph.Parameters)
             {
                 _taken.Add(p.Name);
@@ -190,7 +202,9 @@ internal static class StagedCode
                 for (var k = 0; k < p.Extent; k++)
                 {
                     _slotValues[p.Offset + k] = _isMethod && p.IsArray ? Claim($"{p.Name}_{k}") : p.SlotName(k);
-                    _slotAdjoints[p.Offset + k] = _isMethod ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
+                    // An array whose length is read at the call is added to by its loops: its other elements' adjoints
+                    // are locals, added to it at the end.
+                    _slotAdjoints[p.Offset + k] = _isMethod || p.IsDynamic ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
                 }
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
@@ -218,12 +232,24 @@ internal static class StagedCode
                 CountReads(step);
                 _contributions[step.Target] = _contributions.GetValueOrDefault(step.Target) + 1;
             }
-            foreach (var step in steps)
-                Backward(step);
+            var loops = BackwardLoops(steps);
+            for (var s = 0; s < steps.Count; s++)
+            {
+                while (loops.Count > 0 && loops.Peek().At == s)
+                    LoopBackward(loops.Dequeue().Adjoint);
+                Backward(steps[s]);
+            }
+            while (loops.Count > 0)
+                LoopBackward(loops.Dequeue().Adjoint);
             foreach (var p in graph.Parameters)
                 for (var k = 0; k < p.Extent; k++)
-                    if (graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null)
+                    if ((graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null) && !p.IsDynamic)
                         Line(_slotAdjoints[p.Offset + k], " = ", "0");
+            if (!_isMethod)
+                foreach (var p in graph.Parameters.Where(p => p.IsDynamic))
+                    for (var k = 0; k < p.Extent; k++)
+                        if (graph.Adjoints.Length > 0 && graph.Adjoints[p.Offset + k] is not null)
+                            Statement($"d{p.Name}[{k}] += {_slotAdjoints[p.Offset + k]};");
             return _text.ToString();
         }
 
@@ -242,7 +268,7 @@ internal static class StagedCode
         {
             if (assign == " = " && _assigned.Add(target))
                 Assigned.Add(target);
-            _text.Append(target).Append(assign).Append(value).AppendLine(";");
+            _text.Append(_indent).Append(target).Append(assign).Append(value).AppendLine(";");
         }
 
         private string Reserve(string name)
@@ -258,19 +284,27 @@ internal static class StagedCode
 
         private void Forward(Node n)
         {
-            if (n.IsBool || n.Op is Op.Input or Op.Captured or Op.Condition or Op.Constant)
+            if (n.IsBool || n.Op is Op.Input or Op.Captured or Op.Condition or Op.Constant || IsIndexLike(n))
                 return;
-            var name = n == graph.Output
-                ? OutputName = Reserve("f")
-                : Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
+            var name = n == graph.Output ? OutputName = Reserve("f") : NextForwardName();
+            if (n.Op == Op.Loop)
+            {
+                LoopForward(n, name, declare: false);
+                _names[n] = name;
+                return;
+            }
             Line(name, " = ", Render(n, top: true));
             _names[n] = name;
         }
 
+        private string NextForwardName() =>
+            Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
+
         /// <summary>The backward steps worth a line: those whose target is an input or is itself pulled back later.</summary>
         private List<BackpropStep> Needed()
         {
-            var pulled = new HashSet<Node>();
+            // A loop is pulled back by its adjoint, which the backward pass prints whether or not it exports values.
+            var pulled = new HashSet<Node>(graph.Root.Nodes.Where(n => n.Op == Op.LoopAdjoint).Select(n => n.Args[0]));
             var needed = new List<BackpropStep>();
             for (var i = graph.Backprop.Count - 1; i >= 0; i--)
             {
@@ -292,6 +326,8 @@ internal static class StagedCode
 
         private void Backward(BackpropStep step)
         {
+            if (step.From is { Op: Op.Loop } && _directHomes.Contains(step.Contribution))
+                return; // the loop's pullback added it to the adjoint itself
             (_bar, _barName) = step.From is null || step.FromBar is null || step.FromBar.Op == Op.Constant
                 ? (null, null)
                 : (step.FromBar, AdjointName(step.From));
@@ -316,7 +352,8 @@ internal static class StagedCode
             pending.Push(step.Contribution);
             while (pending.TryPop(out var n))
             {
-                if (n == step.FromBar || _names.ContainsKey(n) || n.Op == Op.Constant || n.IsBool || n.Owner != graph.Root)
+                if (n == step.FromBar || _names.ContainsKey(n) || n.Op is Op.Constant or Op.LoopAdjoint || n.IsBool || n.Owner != graph.Root
+                    || IsLoopOutput(n))
                     continue;
                 var reads = _reads[n] = _reads.GetValueOrDefault(n) + 1;
                 if (reads == 2)
@@ -350,6 +387,8 @@ internal static class StagedCode
 
         private (string Text, int Precedence) Inner(Node n, bool top)
         {
+            if (n.Op == Op.Input && n.Owner != graph.Root)
+                return BodyInput(n);
             if (n.Op == Op.Input)
                 _inputsRead.Add(Slot(n));
             if (_names.TryGetValue(n, out var name))
@@ -398,8 +437,23 @@ internal static class StagedCode
                     return ($"({local} ??= {text})", Primary);
                 case Op.Captured:
                     return (CapturedName(n.Live!), Primary);
+                case Op.Length:
+                    return ($"{graph.Parameters[n.Param].Name}.Length", Primary);
+                case Op.Read when captured is not null && IsCapturedElement(n):
+                    // A captured value the method's reader holds as an element (read in a branch of a loop's body):
+                    // its own C#, read where it is used, as the compiled loop reads it.
+                    return ($"({captured(Expression.ArrayIndex(n.Live!, Expression.Constant((int)n.Args[0].Value))).Text})", Primary);
+                case Op.Read:
+                    return ($"{ArrayText(n)}[{string.Join(", ", n.Args.Select(a => IntText(a).Text))}]", Primary);
+                case Op.Index or Op.Loop or Op.LoopAdjoint or Op.ScatterAdd:
+                    throw new InvalidOperationException($"internal error: {n} is printed before its loop names it");
             }
+            if (IsIndexLike(n))
+                return IntText(n);
 
+            // A fused loop's seed is the literal 1, and 1 * x is x, bit for bit.
+            if (n.Op == Op.Multiply && (IsUnitSeed(n.Args[0]) || IsUnitSeed(n.Args[1])))
+                return Expr(IsUnitSeed(n.Args[0]) ? n.Args[1] : n.Args[0]);
             var rule = RuleTable.Get(n.Op);
             if (n.Op is Op.Negate or Op.Not)
             {
@@ -425,6 +479,9 @@ internal static class StagedCode
         private string Operand(Node n, int atLeast)
         {
             var (text, precedence) = Expr(n);
+            // An integer (a loop variable, a length) where a double is read: 1 / (i + 1) must not divide integers.
+            if (IsIndexLike(n))
+                (text, precedence) = ($"(double){(precedence < Primary ? $"({text})" : text)}", Unary);
             return precedence < atLeast ? $"({text})" : text;
         }
 
