@@ -200,18 +200,20 @@ internal sealed class GraphEvaluator(Func<Node, double> leaf, LoopData? loops = 
             }
             default:
             {
-                // The first value, and after it each one that beats it; a NaN wins and ends the loop, as in LINQ.
+                // The first value, and after it each one that beats it, with NaN as LINQ orders it (LoopWriter.Forward):
+                // Min takes the first NaN and stops; Max ranks NaN below every number.
                 if (count == 0)
                     throw LoopRuntime.Empty(body.Text);
                 var value = 0.0;
                 for (var i = start; i < start + count; i++)
                 {
                     var v = Iteration(i, invariants).Value(body.Output);
-                    if (i == start || (body.Kind == LoopKind.Max ? v > value : v < value) || double.IsNaN(v))
+                    var take = body.Kind == LoopKind.Max ? v > value || double.IsNaN(value) : v < value || double.IsNaN(v);
+                    if (i == start || take)
                     {
                         value = v;
                         _best[loop] = i;
-                        if (double.IsNaN(v))
+                        if (body.Kind == LoopKind.Min && double.IsNaN(v))
                             break;
                     }
                 }

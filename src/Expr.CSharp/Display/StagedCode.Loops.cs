@@ -248,13 +248,17 @@ internal static partial class StagedCode
                     Statement($"{name} = {output};");
                     break;
                 default:
-                    // The first value, and after it each one that beats it; a NaN wins and ends the loop, as in LINQ.
-                    Statement($"if ({v} == {start} || {output} {(body.Kind == LoopKind.Max ? ">" : "<")} {name} || double.IsNaN({output}))");
+                    // The first value, and after it each one that beats it, with NaN as LINQ orders it: Min takes the first
+                    // NaN and stops; Max ranks NaN below every number.
+                    Statement(body.Kind == LoopKind.Max
+                        ? $"if ({v} == {start} || {output} > {name} || double.IsNaN({name}))"
+                        : $"if ({v} == {start} || {output} < {name} || double.IsNaN({output}))");
                     Open();
                     Statement($"{name} = {output};");
                     if (state is not null)
                         Statement($"{state} = {v};");
-                    Statement($"if (double.IsNaN({output})) break;");
+                    if (body.Kind == LoopKind.Min)
+                        Statement($"if (double.IsNaN({output})) break;");
                     Close();
                     break;
             }

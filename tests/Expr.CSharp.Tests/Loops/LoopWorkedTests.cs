@@ -14,13 +14,12 @@ public class LoopWorkedTests
 
     // The depth-m net's ŷ as a fold over the weights: o = x; o = σ(o·w[k]) for k < m − 1; ŷ = o·w[m − 1]; L = ½(y − ŷ)².
     // The residual r is one node used twice, (0.5·r)·r, as ScaleTests.DepthNet builds the written-out tree.
-    // w[w.Length − 1] outside a loop is refused (an index must be a constant or a loop variable), so the last weight
-    // is read by a range of one element, or by the fold's last step.
+    // The last weight is read as w[w.Length − 1] after the fold, or by the fold's last step.
     private static Expression<Func<double[], double>> DepthNetFold(bool lastStepInFold)
     {
         Expression<Func<double[], double>> yhat = lastStepInFold
             ? w => Enumerable.Range(0, w.Length).Aggregate(X, (o, k) => k < w.Length - 1 ? Fn.Sigmoid(o * w[k]) : o * w[k])
-            : w => Enumerable.Range(w.Length - 1, 1).Sum(k => Enumerable.Range(0, w.Length - 1).Aggregate(X, (o, j) => Fn.Sigmoid(o * w[j])) * w[k]);
+            : w => Enumerable.Range(0, w.Length - 1).Aggregate(X, (o, j) => Fn.Sigmoid(o * w[j])) * w[w.Length - 1];
         var r = Expression.Subtract(Expression.Constant(Y), yhat.Body);
         return Expression.Lambda<Func<double[], double>>(Expression.Multiply(Expression.Multiply(Expression.Constant(0.5), r), r), yhat.Parameters);
     }
