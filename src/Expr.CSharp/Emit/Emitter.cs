@@ -708,9 +708,8 @@ internal sealed class Emitter
             {
                 var homes = Array.ConvertAll(LoopWriter.Projections(adjoint), p => p is null ? null : (_home[p] = Allocate(p)));
                 outputs = LoopWriter.Projections(adjoint).Zip(homes).Where(p => p.First is not null).Select(p => (p.First!, p.Second!)).ToList();
-                var clear = new List<Expression>();
-                Clear(clear);
-                value = LoopWriter.Forward(this, loop, keepState: false, adjoint, homes, beforeLoop: clear);
+                // The first write of the graph (every other waits for it): it clears what it does not write itself.
+                value = LoopWriter.Forward(this, loop, keepState: false, adjoint, homes, clearsFirst: e._frame.ClearDynamic.Any());
             }
             else
             {
@@ -718,6 +717,8 @@ internal sealed class Emitter
             }
             ReleaseDead(loop.Args, e._position[loop.Id]);
             Define(loop, value, statements);
+            if (adjoint is not null && e._frame.ClearDynamic.Any())
+                statements.Add(Expression.Assign(_cleared, Expression.Constant(true)));
             foreach (var (output, home) in outputs)
                 Bind(output, home, statements);
         }

@@ -50,6 +50,15 @@ internal abstract class Frame
     /// <summary>Clears the gradients of arrays whose length is read at the call, which are then added to; run before the first write.</summary>
     public virtual IEnumerable<Expression> ClearDynamic => [];
 
+    /// <summary>
+    /// Clears elements <c>[from, to)</c> (to the end where <paramref name="to"/> is null; both clamped to the array) of
+    /// the gradient of array parameter <paramref name="param"/>, if it is one <see cref="ClearDynamic"/> clears; else null.
+    /// </summary>
+    public virtual Expression? ClearRange(int param, Expression from, Expression? to) => null;
+
+    /// <summary>Sets the gradient of element <paramref name="index"/> of array parameter <paramref name="param"/> (its first write).</summary>
+    public abstract Expression ArrayStore(int param, Expression index, Expression value);
+
     /// <summary>The method's final expression, given its value.</summary>
     public abstract Expression Result(Expression value);
 }
@@ -65,6 +74,7 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
     private static readonly MethodInfo WriteMethod = typeof(FlatFrame).GetMethod(nameof(Write), BindingFlags.NonPublic | BindingFlags.Static)!;
     private static readonly MethodInfo AddMethod = typeof(FlatFrame).GetMethod(nameof(AddTo), BindingFlags.NonPublic | BindingFlags.Static)!;
     private static readonly MethodInfo ClearMethod = typeof(FlatFrame).GetMethod(nameof(Clear), BindingFlags.NonPublic | BindingFlags.Static)!;
+    private static readonly MethodInfo ClearRangeMethod = typeof(FlatFrame).GetMethod(nameof(ClearRange), BindingFlags.NonPublic | BindingFlags.Static)!;
 
     public ParameterExpression X { get; } = Expression.Parameter(typeof(double).MakeByRefType(), "x");
 
@@ -102,6 +112,22 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
 
     public override Expression ArrayScatter(int param, Expression index, Expression value) =>
         Expression.Call(AddMethod, G, Offset(param, index), value);
+
+    public override Expression ArrayStore(int param, Expression index, Expression value) =>
+        Expression.Call(WriteMethod, G, Offset(param, index), value);
+
+    public override Expression? ClearRange(int param, Expression from, Expression? to) =>
+        graph.EndsDynamic && param == graph.Parameters.Length - 1
+            ? Expression.Call(ClearRangeMethod, G, Expression.Constant(graph.Parameters[param].Offset), from, to ?? Expression.Constant(int.MaxValue), ArrayLength(param))
+            : null;
+
+    // Elements [from, to) of the array at offset past g, clamped to its length.
+    private static void ClearRange(ref double g, int offset, int from, int to, int length)
+    {
+        from = Math.Clamp(from, 0, length);
+        to = Math.Clamp(to, from, length);
+        System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref g, offset + from), to - from).Clear();
+    }
 
     // The last parameter's gradient, when its length is read at the call, is cleared and then added to: cleared only
     // once every index has been checked (Emitter), so that an index out of range leaves the caller's gradient as it was.
@@ -181,6 +207,9 @@ internal sealed class TypedFrame : Frame
 
     public override Expression ArrayScatter(int param, Expression index, Expression value) =>
         Expression.AddAssign(Expression.ArrayAccess(_arrays[param]!, index), value);
+
+    public override Expression ArrayStore(int param, Expression index, Expression value) =>
+        Expression.Assign(Expression.ArrayAccess(_arrays[param]!, index), value);
 
     public override Expression Input(int slot, int stride, Expression k)
     {

@@ -42,10 +42,12 @@ internal static class LoopWriter
     /// are added to <paramref name="homes"/>.
     /// </summary>
     public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null,
-        IEnumerable<Expression>? beforeLoop = null)
+        bool clearsFirst = false)
     {
         var body = loop.Loop!;
         var w = new Writer(scope, loop);
+        // Decided before the body is written: it makes some scatters stores.
+        var firstWrites = clearsFirst ? FirstWrites(scope, w) : [];
         var value = Expression.Variable(typeof(double), "loopValue");
         w.Locals.Add(value);
         var i = w.I;
@@ -124,12 +126,44 @@ internal static class LoopWriter
 
         // The preheader checks every affine index; a fused loop writes nothing before them.
         var whole = new List<Expression>(w.Preheader());
-        whole.AddRange(beforeLoop ?? []);
+        whole.AddRange(firstWrites);
         whole.AddRange(statements);
         whole.Add(w.Loop(iteration, backwards: false));
         whole.AddRange(after);
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
+    }
+
+    /// <summary>
+    /// The gradient of the array of any length, cleared before the loop that writes it first. Where each iteration's
+    /// scatters are <c>a[i + c]</c> at constant offsets, in no branch, the one at the largest offset is the first write of
+    /// its element (the loop runs upwards): it is a store, not an addition, and only the elements before the first it
+    /// stores and past the last need clearing, as a hand-written loop does (<c>d[i + 1] = 200 t</c>), instead of clearing
+    /// the whole array in a pass of its own.
+    /// </summary>
+    private static IEnumerable<Expression> FirstWrites(ILoopScope scope, Writer w)
+    {
+        var param = scope.Graph.Parameters.Length - 1;
+        var scatters = DeadStages.Regions(w.Body0.Builder.Root).SelectMany(r => r.Nodes).Where(n => n.Op == Op.ScatterAdd && n.Param == param).ToList();
+        var offsets = scatters.ConvertAll(n => n.Owner == w.Body0.Builder.Root && n.Args.Length == 2 ? Offset(n.Args[1]) : null);
+        var nested = DeadStages.Regions(w.Body0.Builder.Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
+        if (scatters.Count == 0 || nested || offsets.Contains(null) || offsets.Count(o => o == offsets.Max()) > 1)
+            return scope.Frame.ClearDynamic;
+        var last = offsets.Max()!.Value;
+        w.Stores.Add(scatters[offsets.IndexOf(last)]);
+        var first = Expression.Add(w.Start, Expression.Constant(last));
+        return [scope.Frame.ClearRange(param, Expression.Constant(0), first)!,
+            scope.Frame.ClearRange(param, Expression.Add(w.End, Expression.Constant(last)), null)!];
+
+        // c in an index i + c (or c + i, i − c, i).
+        static int? Offset(Node index) => index.Op switch
+        {
+            Op.Index => 0,
+            Op.Add when index.Args[0].Op == Op.Index && index.Args[1].Op == Op.Constant => (int)index.Args[1].Value,
+            Op.Add when index.Args[1].Op == Op.Index && index.Args[0].Op == Op.Constant => (int)index.Args[0].Value,
+            Op.Subtract when index.Args[0].Op == Op.Index && index.Args[1].Op == Op.Constant => -(int)index.Args[1].Value,
+            _ => null,
+        };
     }
 
     /// <summary>
@@ -341,6 +375,9 @@ internal static class LoopWriter
         public LabelTarget Done { get; } = Expression.Label("done");
 
         public Expression? Seed { get; set; }
+
+        /// <summary>Scatters that are the first write of their element (see <see cref="FirstWrites"/>): stores.</summary>
+        public HashSet<Node> Stores { get; } = [];
 
         /// <summary>Body values known without computing them (a fold's value, from its tape).</summary>
         public Dictionary<Node, Expression> Known { get; } = [];
@@ -723,7 +760,9 @@ internal static class LoopWriter
         {
             // The element was read (and checked) by the forward stages of this iteration, at the same index.
             var index = IntOf(scatter.Args[1]);
-            return Frame.ArrayScatter(scatter.Param, index, Read(scatter.Args[0]));
+            return Stores.Contains(scatter)
+                ? Frame.ArrayStore(scatter.Param, index, Read(scatter.Args[0]))
+                : Frame.ArrayScatter(scatter.Param, index, Read(scatter.Args[0]));
         }
     }
 }

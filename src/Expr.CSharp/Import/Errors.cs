@@ -61,7 +61,7 @@ internal static class Errors
             $"with the parameters LINQ passes: {Show(f)} is not one", f);
 
     public static ExprGradException IndexForm(Expression e) =>
-        new($"the index or count {Show(e)} must be integer arithmetic (+, -, *, /, %) on loop variables, integer constants, array lengths " +
+        new($"the index or count {Show(e)} must be integer arithmetic (+, -, *, /, %, Math.Max, Math.Min) on loop variables, integer constants, array lengths " +
             "and captured integers: an index that depends on a parameter's value has no derivative", e);
 
     public static ExprGradException NestedTooDeep(ConditionalExpression e, int limit) =>

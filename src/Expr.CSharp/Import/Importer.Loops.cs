@@ -13,7 +13,7 @@ namespace ExprGrad.Import;
 /// </summary>
 /// <remarks>
 /// In a body, what does not depend on the loop's variables (a parameter, <c>Math.Exp(x)</c>, a captured value, a
-/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·, /, %) on
+/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·, /, %, Math.Max, Math.Min) on
 /// the loop variables, integer constants, lengths and captured integers.
 /// </remarks>
 internal sealed partial class Importer
@@ -229,6 +229,9 @@ internal sealed partial class Importer
                 return _b.Negate(Integer(u.Operand));
             case BinaryExpression { Method: null } b when IntegerArithmetic(b.NodeType) is { } op:
                 return _b.Apply(op, Integer(b.Left), Integer(b.Right));
+            case MethodCallExpression { Method.Name: nameof(Math.Max) or nameof(Math.Min), Arguments.Count: 2 } m
+                when m.Method.DeclaringType == typeof(Math) && IsInteger(m.Type):
+                return _b.Apply(m.Method.Name == nameof(Math.Max) ? Op.Max : Op.Min, Integer(m.Arguments[0]), Integer(m.Arguments[1]));
             case UnaryExpression { NodeType: ExpressionType.ArrayLength, Operand: ParameterExpression p } when _parameters.TryGetValue(p, out var info) && info.IsArray && !_inLoop:
                 _dynamic.Add(info.Index);
                 return _b.Length(info.Index);

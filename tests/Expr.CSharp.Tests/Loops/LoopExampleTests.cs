@@ -331,3 +331,33 @@ public class DeepBodyTests
         Assert.Equal([0.0, 0.0], gradient);
     }
 }
+
+/// <summary>
+/// The span API's gradient of an array of any length, written by a fused sum that stores the first write of each
+/// element: whatever the span held before, the elements no iteration writes come back 0.
+/// </summary>
+public class FirstWriteTests
+{
+    [Theory]
+    [InlineData(6)]
+    [InlineData(3)]
+    [InlineData(2)]
+    [InlineData(0)]
+    public void Elements_before_after_and_between_the_loops_writes_are_cleared(int n)
+    {
+        // Terms i = 1 .. n − 3 read a[i + 1] and a[i + 2]: a[0] and a[1] are never read, nor anything when n < 4.
+        var g = Grad.Of((double[] a) => Enumerable.Range(1, Math.Max(0, a.Length - 3)).Sum(i => a[i + 1] * a[i + 2]));
+        var point = Enumerable.Range(0, n).Select(k => k + 1.0).ToArray();
+        var gradient = Enumerable.Repeat(double.NaN, n).ToArray();
+        var value = g.Evaluate(point, gradient);
+        var (typedValue, typed) = g.Evaluate(point);
+        Assert.Equal(typedValue, value);
+        Assert.Equal(typed, gradient);
+        if (n == 6)
+        {
+            // a = 1..6: terms 3·4 + 4·5 + 5·6 = 62; d/da = [0, 0, 4, 3 + 5, 4 + 6, 5].
+            Assert.Equal(62, value);
+            Assert.Equal([0, 0, 4, 8, 10, 5], gradient);
+        }
+    }
+}
