@@ -17,7 +17,10 @@ public sealed class Derivative
         WrittenSize = writtenSize;
     }
 
-    /// <summary>The variable: a parameter's name (<c>x</c>), or an array element (<c>w[0]</c>).</summary>
+    /// <summary>
+    /// The variable: a parameter's name (<c>x</c>), or an array element (<c>w[0]</c>); for an array of any length, its
+    /// element at a free index (<c>a[k]</c>), the formula then holding for every k.
+    /// </summary>
     public string Variable { get; }
 
     /// <summary>
@@ -37,6 +40,8 @@ public sealed class Derivative
 
     /// <summary>The simplified formula as a Linq expression over <paramref name="variables"/> (by name), for compiling and checking.</summary>
     /// <exception cref="InvalidOperationException">The formula is too large to display.</exception>
+    /// <exception cref="NotSupportedException">The formula has a sum over a range or an element at a computed index
+    /// (a function with loops over data): <c>FormulaModule.Evaluate</c> evaluates it instead.</exception>
     public Expression ToExpression(IReadOnlyDictionary<string, Expression> variables) =>
         Formula is null
             ? throw new InvalidOperationException($"∂f/∂{Variable}: {TooLarge}")

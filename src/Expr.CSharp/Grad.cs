@@ -17,6 +17,13 @@ namespace ExprGrad;
 /// A pure read (fields, properties, elements, lengths and operators on them) is one value however often it is
 /// written; a method or delegate call runs once per occurrence per call, as C# runs it (<c>h.Get() + h.Get()</c> calls
 /// <c>Get</c> twice), in no promised order between occurrences.
+/// <para>Loops over data are written with LINQ and run as loops, never unrolled: <c>Enumerable.Range(start,
+/// count).Sum(i =&gt; ...)</c>, <c>a.Sum(v =&gt; ...)</c>, <c>a.Select((v, i) =&gt; ...).Sum()</c>, <c>a.Zip(b, (u, v) =&gt;
+/// ...).Sum()</c>, <c>Max</c>, <c>Min</c> and <c>Enumerable.Range(0, n).Aggregate(seed, (acc, i) =&gt; ...)</c>, nested
+/// as deep as needed, over array parameters (whose length is then read at the call) and captured arrays, vectors and
+/// matrices read at indices of the loop variables. <c>Max</c> and <c>Min</c> give the gradient to the first element
+/// that attains the extremum. In the flat (span) layout an array of any length is the last parameter and takes the
+/// rest of the point.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -38,6 +45,10 @@ public static class Grad
         if (graph.HasTensorParameters)
             throw new ExprGradException("a function with Vector<double> or Matrix<double> parameters has no flat layout: " +
                 "differentiate it as a typed lambda, Grad.Of((Matrix<double> W, ...) => ...)", f);
+        if (graph.NoFlatLayout is not null)
+            throw new ExprGradException($"parameter '{graph.Parameters.First(p => p.IsDynamic).Name}' is an array of any length (a loop runs over it, " +
+                "or its Length is read) but not the last parameter, so it has no place in the flat layout: make it the last parameter, " +
+                "or differentiate a typed lambda, Grad.Of((double[] a, double[] b) => ...)", f);
         return new Gradient(graph, typedExpression: null, kernel: null);
     }
 

@@ -394,13 +394,15 @@ public static partial class GradCheck
             double relativeTolerance, double absoluteTolerance)
         {
             ArgumentNullException.ThrowIfNull(gradient);
-            if (domain.Dimension != gradient.Dimension)
-                throw new ArgumentException($"the box (or point) has {domain.Dimension} coordinates but the gradient's flat layout has {gradient.Dimension}", nameof(domain));
-            var names = gradient.Graph.SlotNames.ToArray();
+            // A function whose last parameter is an array of any length takes points of any length from its dimension on.
+            if (gradient.HasVariableLength ? domain.Dimension < gradient.Dimension : domain.Dimension != gradient.Dimension)
+                throw new ArgumentException($"the box (or point) has {domain.Dimension} coordinates but the gradient's flat layout has " +
+                    $"{(gradient.HasVariableLength ? "at least " : "")}{gradient.Dimension}", nameof(domain));
+            var names = gradient.Graph.SlotNamesOf(domain.Dimension).ToArray();
             for (var i = 0; i < names.Length; i++)
                 if (domain.Name(i) is { } name && name != names[i])
                     throw new ArgumentException($"the box names coordinate {i} '{name}' but the gradient's flat layout has '{names[i]}' there: list the box's coordinates in the lambda's parameter order", nameof(domain));
-            var g = new double[gradient.Dimension]; // every point's reference gradient, read before the next
+            var g = new double[domain.Dimension]; // every point's reference gradient, read before the next
             return new Comparison(p => double.IsFinite(gradient.Evaluate(p, g)) ? g : null,
                 handWritten, "ExprGrad", names, relativeTolerance, absoluteTolerance);
         }

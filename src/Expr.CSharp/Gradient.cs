@@ -174,10 +174,15 @@ public class Gradient
     /// <summary>
     /// Evaluates the staged graph at <paramref name="point"/> (flat layout) and keeps every forward stage with its inputs,
     /// value and adjoint: the circuit diagram of the CS231n notes (<see cref="ExprGrad.Trace.ToSvg"/>). The inputs'
-    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit.
+    /// adjoints are the gradient <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/> computes, bit for bit (but
+    /// see <see cref="ExprGrad.Trace.Gradient"/> for an array of any length). A loop over data is one gate (<c>Σ i</c>, <c>fold k</c>, <c>max i</c>, <c>min i</c>) with its total value and
+    /// adjoint, reading the array elements it read. If the last parameter is an array of any length, it is the rest of
+    /// the point: <c>Trace(y, a0, a1, a2)</c> for <c>(double y, double[] a) =&gt; ...</c> traces <c>a</c> of length 3.
     /// </summary>
     /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
-    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar functions).</exception>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices (circuits are drawn for scalar
+    /// functions), or has no flat layout (an array of any length that is not the last parameter).</exception>
+    /// <exception cref="IndexOutOfRangeException">A loop reads past an array's end at this point, as the compiled code would.</exception>
     public Trace Trace(params double[] point) => Tracer.Run(ScalarGraph(nameof(Trace)), point);
 
     /// <summary>The staged graph, one stage per line (<c>v3 = v1 * v2</c>), forward then backward, as a jaxpr lists it.</summary>
@@ -190,7 +195,17 @@ public class Gradient
     /// One simplified formula per partial derivative, in the flat layout's order (<c>x</c>, <c>w[0]</c>, <c>w[1]</c>,
     /// ...): the staged graph inlined, then simplified. For reading: what runs is the staged code.
     /// </summary>
-    /// <exception cref="NotSupportedException">The function reads vectors or matrices.</exception>
+    /// <remarks>
+    /// A sum over data prints as a sum over its range: <c>sum(i = 0..a.Length - 2, ...)</c>, LaTeX
+    /// <c>\sum_{i=0}^{a.Length - 2} ...</c>, with elements at computed indices as <c>a[i + 1]</c>. An array parameter of
+    /// any length has no partial per slot: it has one formula, <c>∂f/∂a[k]</c>, for every element k, the sum of
+    /// everything added to that element's gradient (a read <c>a[e]</c> in a sum contributes <c>(k == e ? c : 0)</c> in each
+    /// iteration, Kronecker's delta); it evaluates (<see cref="Symbolic.Formula"/>'s <c>Evaluate</c>, with <c>k</c>,
+    /// <c>a.Length</c> and the elements <c>a[0]</c>, ... as variables) to the compiled gradient's element k.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">The function reads vectors or matrices, or has a loop no formula shows:
+    /// a fold (<c>Aggregate</c>), <c>Max</c> or <c>Min</c> over data (<see cref="ToListing"/> and <see cref="Trace"/>
+    /// show such a function).</exception>
     public IReadOnlyList<Derivative> Formulas
     {
         get
@@ -208,11 +223,27 @@ public class Gradient
     private Derivative[] BuildFormulas()
     {
         var trees = new FormulaTrees(ScalarGraph(nameof(Formulas)));
-        return _graph.SlotNames.Select((name, k) =>
+        if (trees.Unprintable is { } why)
+            throw new NotSupportedException($"no formula shows this function: {why}; ToListing() shows its stages with each loop's body, and Trace(point) its values and gradients");
+        var formulas = new List<Derivative>();
+        foreach (var p in _graph.Parameters)
         {
-            var size = trees.PartialSize(k);
-            return new Derivative(name, size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(k)), size);
-        }).ToArray();
+            if (p.IsDynamic)
+            {
+                // An array of any length: one formula for every element k.
+                var k = trees.FreeIndex();
+                var tree = trees.ArrayGradient(Array.IndexOf(_graph.Parameters, p), k, out var written);
+                formulas.Add(new Derivative($"{p.Name}[{k.Name}]", written > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, tree), written));
+                continue;
+            }
+            for (var e = 0; e < p.Extent; e++)
+            {
+                var slot = p.Offset + e;
+                var size = trees.PartialSize(slot);
+                formulas.Add(new Derivative(p.SlotName(e), size > MaxFormulaSize ? null : Symbolic.Linq.ToFormula(Fn.Library, trees.Partial(slot)), size));
+            }
+        }
+        return [.. formulas];
     }
 
     /// <summary>
@@ -230,10 +261,13 @@ public class Gradient
     }
 
     /// <summary>
-    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, which has no
-    /// formulas, its staged listing (<see cref="ToListing"/>).
+    /// The partial derivatives, one per line: <c>∂f/∂x = y</c>; for a function of vectors or matrices, or with loops
+    /// over data, which have no formulas, its staged listing (<see cref="ToListing"/>).
     /// </summary>
-    public override string ToString() => IsScalar ? string.Join("\n", Formulas) : ToListing();
+    public override string ToString() => HasFormulas ? string.Join("\n", Formulas) : ToListing();
+
+    /// <summary>True if <see cref="Formulas"/> exist: a scalar function whose loops over data are all sums.</summary>
+    internal bool HasFormulas => IsScalar && (!_graph.HasLoops || new FormulaTrees(_graph).Unprintable is null);
 
     private protected Workspace Begin() => Workspace.Rent(_dimension, Kernel.TapeLength);
 

@@ -12,7 +12,9 @@ namespace ExprGrad;
 /// </summary>
 /// <remarks>
 /// A conditional shows the branch taken: its stages appear among the nodes, and a <see cref="TraceNodeKind.Branch"/>
-/// node reads the test and the taken branch's result. The untaken branch is neither evaluated nor shown.
+/// node reads the test and the taken branch's result. The untaken branch is neither evaluated nor shown. A loop over
+/// data is one gate with its total value and adjoint, whatever its number of iterations; its inputs are its range, what
+/// its body reads from outside, and the array elements it read, each an input with its gradient.
 /// </remarks>
 [TypeFormatterSource(typeof(TraceFormatterSource), PreferredMimeTypes = ["text/html", "text/plain"])]
 public sealed class Trace
@@ -56,7 +58,12 @@ public sealed class Trace
     /// <summary>The function's value at the point.</summary>
     public double Value => Output.Value;
 
-    /// <summary>The gradient in the flat layout, as the compiled gradient computes it, bit for bit (0 for slots the function does not read).</summary>
+    /// <summary>
+    /// The gradient in the flat layout, as the compiled gradient computes it, bit for bit (0 for slots the function does
+    /// not read). One exception: an element of an array of any length that gets three or more values (from reads outside
+    /// loops and from several loops) has them added in the graph's order, which the compiled code may change, so the last
+    /// bit may differ.
+    /// </summary>
     public IReadOnlyList<double> Gradient => _gradient;
 
     /// <summary>The number of nodes a circuit draws: inputs, captured values and stages (constants are folded into gate labels).</summary>

@@ -8,13 +8,16 @@ public enum TraceNodeKind
     /// <summary>A slot of the point: a <c>double</c> parameter or one element of a <c>double[]</c> parameter.</summary>
     Input,
 
-    /// <summary>A captured variable, read live and never differentiated.</summary>
+    /// <summary>A captured variable, or an array parameter's <c>Length</c>: data read live and never differentiated.</summary>
     Captured,
 
     /// <summary>A constant; circuits fold it into the label of the gate that reads it (<c>*2</c>, <c>1/x</c>).</summary>
     Constant,
 
-    /// <summary>An operation of the catalogue: <c>+</c>, <c>*</c>, <c>exp</c>, <c>σ</c>, <c>max</c>, ...</summary>
+    /// <summary>
+    /// An operation of the catalogue: <c>+</c>, <c>*</c>, <c>exp</c>, <c>σ</c>, <c>max</c>, ...; or a whole loop over data,
+    /// labelled <c>Σ i</c>, <c>fold k</c>, <c>max i</c> or <c>min i</c>, whose inputs end with the array elements it read.
+    /// </summary>
     Gate,
 
     /// <summary>The test of a conditional (a comparison, <c>&amp;&amp;</c>, <c>||</c>, <c>!</c>): true (1) or false (0), no gradient.</summary>
@@ -44,7 +47,10 @@ public sealed class TraceNode
         Adjoint = adjoint;
     }
 
-    /// <summary>The id of the staged node: stage <c>v7</c> of <see cref="Gradient.ToListing"/> has id 7.</summary>
+    /// <summary>
+    /// The id of the staged node: stage <c>v7</c> of <see cref="Gradient.ToListing"/> has id 7. An array element read
+    /// only inside loops has no stage of its own: its id is the graph's number of nodes plus its slot, unique in the trace.
+    /// </summary>
     public int Id { get; }
 
     /// <summary>What the node is: an input, a gate, a constant, ...</summary>

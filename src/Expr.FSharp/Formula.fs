@@ -35,6 +35,12 @@ type Formula =
     | Apply of Function * Formula list
     /// A piecewise formula: the first branch where the condition holds, else the second.
     | If of Condition * Formula * Formula
+    /// An element of a named array at integer indices that are not all numbers: <c>a[i + 1]</c>, <c>X[i, j]</c>
+    /// (see <c>Formula.element</c>). It evaluates as the symbol named <c>a[3]</c> where the index is 3.
+    | Element of string * Formula list
+    /// A sum over a range: the body for index = lower, lower + 1, ..., upper (none when upper &lt; lower), added in
+    /// that order (see <c>Formula.series</c>). The index is bound in the body only; nothing moves in or out of it.
+    | Series of string * Formula * Formula * Formula
 
     /// The canonical total order of formulas: numbers first (by value), then by base, then by exponent, so that
     /// x &lt; x^2 &lt; y; a product compares by its number of non-numeric factors first, then factor by factor,
@@ -47,11 +53,13 @@ type Formula =
         match f with
         | Number _ | Approx _ -> 0
         | Symbol _ -> 1
-        | Power _ -> 2
-        | Apply _ -> 3
-        | Product _ -> 4
-        | Sum _ -> 5
-        | If _ -> 6
+        | Element _ -> 2
+        | Power _ -> 3
+        | Apply _ -> 4
+        | Product _ -> 5
+        | Sum _ -> 6
+        | If _ -> 7
+        | Series _ -> 8
 
     static member private NumberValue(f: Formula) =
         match f with
@@ -109,6 +117,12 @@ type Formula =
             let c = compare f g
             if c <> 0 then c else Formula.OrderLists(xs, ys)
         | Sum xs, Sum ys -> Formula.OrderLists(xs, ys)
+        | Element(a, xs), Element(b, ys) ->
+            let c = String.CompareOrdinal(a, b)
+            if c <> 0 then c else Formula.OrderLists(xs, ys)
+        | Series(i, l1, u1, b1), Series(j, l2, u2, b2) ->
+            let c = String.CompareOrdinal(i, j)
+            if c <> 0 then c else Formula.OrderLists([ l1; u1; b1 ], [ l2; u2; b2 ])
         | If(c1, a1, b1), If(c2, a2, b2) ->
             let c = Condition.Order(c1, c2)
             if c <> 0 then c
@@ -132,6 +146,8 @@ type Formula =
             | Power(b, e) -> HashCode.Combine(3, Formula.Hash(b, depth - 1), Formula.Hash(e, depth - 1))
             | Apply(g, xs) -> list (HashCode.Combine(4, g)) xs
             | If(_, a, b) -> HashCode.Combine(5, Formula.Hash(a, depth - 1), Formula.Hash(b, depth - 1))
+            | Element(a, xs) -> list (HashCode.Combine(6, a)) xs
+            | Series(i, l, u, b) -> list (HashCode.Combine(7, i)) [ l; u; b ]
 
     override this.Equals(other: obj | null) =
         match other with
@@ -359,7 +375,9 @@ module Formula =
             | Power(b, Number e) -> e.IsInteger && e.Sign >= 0 && isTotal b
             | Power _ -> false
             | Apply(g, xs) -> isTotalFunction g && List.forall isTotal xs
-            | If(_, a, b) -> isTotal a && isTotal b)
+            | If(_, a, b) -> isTotal a && isTotal b
+            | Element(_, xs) -> List.forall isTotal xs
+            | Series(_, l, u, b) -> isTotal l && isTotal u && isTotal b)
 
     let rec private isNonNegative (f: Formula) : bool =
         match f with
@@ -634,11 +652,35 @@ module Formula =
         | Some false -> whenFalse
         | None -> if Formula.Order(whenTrue, whenFalse) = 0 then whenTrue else If(test, whenTrue, whenFalse)
 
+    /// Element <paramref name="indices"/> of the array named <paramref name="name"/>. Canonical: where every index is
+    /// an integer, the element is the symbol <c>name[3]</c> (<c>name[1, 2]</c>), as a constant index reads.
+    [<CompiledName("Element")>]
+    let element (name: string) (indices: Formula list) : Formula =
+        let integer f =
+            match f with
+            | Number r when r.IsInteger -> Some(r.Numerator.ToString(Globalization.CultureInfo.InvariantCulture))
+            | _ -> None
+        let known = List.map integer indices
+        if List.forall Option.isSome known then Symbol(name + "[" + String.Join(", ", List.choose id known) + "]")
+        else Element(name, indices)
+
+    /// The sum of <paramref name="body"/> for <paramref name="index"/> = lower, ..., upper (integers). Canonical: a
+    /// zero body, or a range of numbers that is empty, is 0; otherwise the sum stays whole, its body simplified on its
+    /// own, so that it adds the same values as the loop it shows.
+    [<CompiledName("Series")>]
+    let series (index: string) (lower: Formula) (upper: Formula) (body: Formula) : Formula =
+        match lower, upper with
+        | _ when isZeroNumber body -> zero
+        | Number l, Number u when Rational.compare u l < 0 -> zero
+        | _ -> Series(index, lower, upper, body)
+
     /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
     /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.
     [<CompiledName("Evaluate")>]
     let evaluate (env: string -> float) (f: Formula) : float =
-        let rec value f =
+        let rec value (env: string -> float) f =
+            let value = value env
+            let truth = truth env
             StackGuard.run (fun () ->
                 match f with
                 | Number r -> Rational.toFloat r
@@ -652,8 +694,19 @@ module Formula =
                 | Power(b, e) when Formula.Order(e, half) = 0 -> Math.Sqrt(value b)
                 | Power(b, e) -> Math.Pow(value b, value e)
                 | Apply(g, xs) -> Function.evaluate g (xs |> List.map value |> Array.ofList)
-                | If(c, a, b) -> if truth c then value a else value b)
-        and truth c =
+                | If(c, a, b) -> if truth c then value a else value b
+                | Element(a, xs) ->
+                    let indices = xs |> List.map (fun x -> (int (value x)).ToString(Globalization.CultureInfo.InvariantCulture))
+                    env (a + "[" + String.Join(", ", indices) + "]")
+                | Series(i, l, u, b) ->
+                    let lower, upper = int (value l), int (value u)
+                    let mutable total = 0.0
+                    for k in lower..upper do
+                        total <- total + evaluateIn (fun s -> if s = i then float k else env s) b
+                    total)
+        and truth (env: string -> float) c =
+            let value = value env
+            let truth = truth env
             StackGuard.run (fun () ->
                 match c with
                 | Compare(op, l, r) ->
@@ -668,7 +721,8 @@ module Formula =
                 | And(a, b) -> truth a && truth b
                 | Or(a, b) -> truth a || truth b
                 | Not a -> not (truth a))
-        value f
+        and evaluateIn env f = value env f
+        value env f
 
     /// The children of a node (formulas inside conditions included), for iterative walks.
     let internal children (f: Formula) : Formula list =
@@ -679,9 +733,10 @@ module Formula =
             | Not a -> ofCondition a acc
         match f with
         | Number _ | Approx _ | Symbol _ -> []
-        | Sum xs | Product xs | Apply(_, xs) -> xs
+        | Sum xs | Product xs | Apply(_, xs) | Element(_, xs) -> xs
         | Power(b, e) -> [ b; e ]
         | If(c, a, b) -> ofCondition c [ a; b ]
+        | Series(_, l, u, b) -> [ l; u; b ]
 
     /// The number of nodes of the formula tree (every number, symbol, sum, product, power, call and piecewise
     /// counts 1; a condition's comparisons count through their sides).

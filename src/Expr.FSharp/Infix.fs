@@ -10,14 +10,15 @@ open System.Text
 /// Numbers are in invariant culture; inexact numbers round-trip ("R", e.g. 3.141592653589793, 1E-20).
 /// A piecewise formula is written as a parenthesized C-style conditional, `(test ? a : b)`, with tests
 /// `< <= > >= == !=` joined by `&&`, `||`, `!(...)`. Without conditionals, the text parses back by any
-/// conventional infix parser that knows the catalogue's function names.
+/// conventional infix parser that knows the catalogue's function names. An element at a computed index is `a[i + 1]`,
+/// a sum over a range `sum(i = 0..n - 2, body)` (the index from the lower bound to the upper one, both included).
 [<RequireQualifiedAccess>]
 module Infix =
 
     let private isAtom (v: Visual) =
         match v with
         | Visual.Integer _ | Visual.Name _ | Visual.Call _ | Visual.Parenthesis _ | Visual.SquareRoot _
-        | Visual.Piecewise _ -> true
+        | Visual.Piecewise _ | Visual.Element _ | Visual.Series _ -> true
         | _ -> false
 
     let private comparison op =
@@ -72,6 +73,21 @@ module Infix =
                     write sink a)
                 sink.Append ')' |> ignore
             | Visual.Parenthesis x -> grouped x
+            | Visual.Element(a, indices) ->
+                sink.Append(a).Append('[') |> ignore
+                indices
+                |> List.iteri (fun i x ->
+                    if i > 0 then sink.Append ", " |> ignore
+                    write sink x)
+                sink.Append ']' |> ignore
+            | Visual.Series(i, l, u, b) ->
+                sink.Append("sum(").Append(i).Append(" = ") |> ignore
+                write sink l
+                sink.Append ".." |> ignore
+                write sink u
+                sink.Append ", " |> ignore
+                write sink b
+                sink.Append ')' |> ignore
             | Visual.Piecewise(cases, otherwise) ->
                 for c, a in cases do
                     sink.Append '(' |> ignore

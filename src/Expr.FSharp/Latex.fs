@@ -10,7 +10,8 @@ open System.Text.RegularExpressions
 /// factors side by side with `\cdot` only before a factor that starts with a digit, `\left( \right)` for
 /// parentheses, `\begin{cases} a & \text{if } x > 0 \\ b & \text{otherwise} \end{cases}` for piecewise
 /// formulas. Names: `w1` → `w_{1}`, `w[0]` → `w_{0}`, `x_max` → `x_{max}`, `alpha` → `\alpha`,
-/// longer names upright (`\mathrm{rate}`).
+/// longer names upright (`\mathrm{rate}`). An element at a computed index is `a_{i + 1}`, a sum over a range
+/// `\sum_{i=0}^{n - 2} body` (a body that is a sum in parentheses).
 [<RequireQualifiedAccess>]
 module Latex =
 
@@ -144,6 +145,22 @@ module Latex =
                         | g -> @"\operatorname{" + Function.name g + "}"
                     call head args
             | Visual.Parenthesis x -> grouped x
+            | Visual.Element(a, indices) ->
+                sink.Append(name a).Append "_{" |> ignore
+                indices
+                |> List.iteri (fun i x ->
+                    if i > 0 then sink.Append ", " |> ignore
+                    write sink x)
+                sink.Append '}' |> ignore
+            | Visual.Series(i, l, u, b) ->
+                sink.Append(@"\sum_{").Append(name i).Append('=') |> ignore
+                write sink l
+                sink.Append "}^{" |> ignore
+                write sink u
+                sink.Append "} " |> ignore
+                match b with
+                | Visual.Sum _ | Visual.Negative _ -> grouped b
+                | _ -> write sink b
             | Visual.Piecewise(cases, otherwise) ->
                 sink.Append @"\begin{cases} " |> ignore
                 for c, a in cases do

@@ -6,6 +6,26 @@ open System.Globalization
 open System.Linq.Expressions
 open System.Numerics
 
+/// Markers that a Linq tree handed to <c>Linq.ToFormula</c> uses for what a formula of a loop needs and Linq has no
+/// node for: a sum over a range and an element at a computed index. They stand for values; calling them throws.
+[<AbstractClass; Sealed>]
+type LoopMarkers =
+    /// The sum of <paramref name="body"/> for the variable named <paramref name="index"/> (a parameter of that name in
+    /// the body) from <paramref name="lower"/> to <paramref name="upper"/>, both included: <c>Formula.series</c>.
+    static member Sum(index: string, lower: double, upper: double, body: double) : double =
+        ignore (index, lower, upper, body)
+        raise (NotSupportedException "LoopMarkers.Sum stands for a sum in a Linq tree read by Linq.ToFormula; it is not called")
+
+    /// Element <paramref name="index"/> of the array named <paramref name="array"/>: <c>Formula.element</c>.
+    static member Element(array: string, index: double) : double =
+        ignore (array, index)
+        raise (NotSupportedException "LoopMarkers.Element stands for an element in a Linq tree read by Linq.ToFormula; it is not called")
+
+    /// Element (<paramref name="row"/>, <paramref name="column"/>) of the matrix named <paramref name="array"/>.
+    static member Element(array: string, row: double, column: double) : double =
+        ignore (array, row, column)
+        raise (NotSupportedException "LoopMarkers.Element stands for an element in a Linq tree read by Linq.ToFormula; it is not called")
+
 /// Conversions between Linq expression trees (the engine's catalogue) and formulas.
 [<RequireQualifiedAccess>]
 module Linq =
@@ -172,8 +192,16 @@ module Linq =
                 | _ -> raise (unsupported e "the unary operator")
             | :? MethodCallExpression as m ->
                 let args () = m.Arguments |> Seq.map convert |> List.ofSeq
+                let text (k: int) =
+                    match m.Arguments[k] with
+                    | :? ConstantExpression as c when (c.Value :? string) -> c.Value :?> string
+                    | _ -> raise (unsupported e "the marker (its name must be a constant string) of")
                 if m.Method.DeclaringType = typeof<Math> && m.Method.Name = "Pow" && m.Arguments.Count = 2 then
                     Formula.power (convert m.Arguments[0]) (convert m.Arguments[1])
+                elif m.Method.DeclaringType = typeof<LoopMarkers> && m.Method.Name = "Sum" then
+                    Formula.series (text 0) (convert m.Arguments[1]) (convert m.Arguments[2]) (convert m.Arguments[3])
+                elif m.Method.DeclaringType = typeof<LoopMarkers> then
+                    Formula.element (text 0) (m.Arguments |> Seq.skip 1 |> Seq.map convert |> List.ofSeq)
                 else
                     match m.Object with
                     | null ->
@@ -316,6 +344,8 @@ module Linq =
             | Power(b, e) -> Expression.Call(pow, convert b, convert e) :> Expression
             | Apply(g, args) -> Function.toLinq library g (List.map convert args)
             | If(c, a, b) -> Expression.Condition(test c, convert a, convert b) :> Expression
+            | Element _ | Series _ ->
+                raise (NotSupportedException "cannot convert a formula of a loop to a Linq expression: a sum over a range and an element at a computed index are for display; Formula.Evaluate evaluates them")
         and test (c: Condition) : Expression =
             StackGuard.run (fun () ->
                 match c with

@@ -268,7 +268,8 @@ module Quotation =
     let private supported =
         "supported: + - * / ** pown, unary minus, comparisons, && || not, if/then/else, let, FSharp.Core's "
         + "sin cos ... abs max min sign floor ceil round truncate sqrt exp log log10 atan2, static methods of "
-        + "doubles (ExprGrad.Fn.Sigmoid), float, float[] elements, module-level values"
+        + "doubles (ExprGrad.Fn.Sigmoid), float, float[] elements and Length, module-level values, loops: Array/Seq.sum, "
+        + "sumBy, max, min and fold over arrays, {a .. b}, map and map2"
 
     // Prints the culprit only when it is small: printing recurses, and the culprit may be 100,000 deep.
     let private show (e: Expr) =
@@ -302,8 +303,118 @@ module Quotation =
             v :: vs, inner
         | _ -> [], e
 
+    // Loops over data: FSharp.Core's Array and Seq functions as the LINQ forms the engine differentiates as loops.
+    let private enumerable (name: string) (arity: int) (generic: bool) (accepts: MethodInfo -> bool) : MethodInfo =
+        typeof<System.Linq.Enumerable>.GetMethods()
+        |> Array.find (fun m ->
+            m.Name = name && m.GetParameters().Length = arity && m.IsGenericMethodDefinition = generic && accepts m)
+
+    let private sumOfDoubles =
+        enumerable "Sum" 1 false (fun m -> m.GetParameters().[0].ParameterType = typeof<IEnumerable<double>>)
+
+    let private extremeOfDoubles name =
+        enumerable name 1 false (fun m -> m.GetParameters().[0].ParameterType = typeof<IEnumerable<double>>)
+
+    // Sum<T>(source, Func<T, double>), Max<T>(...), Min<T>(...).
+    let private byDouble name =
+        enumerable name 2 true (fun m ->
+            let f = m.GetParameters().[1].ParameterType
+            f.IsGenericType && f.GetGenericTypeDefinition() = typedefof<Func<int, int>> && f.GetGenericArguments().[1] = typeof<double>)
+
+    let private select = enumerable "Select" 2 true (fun m -> m.GetParameters().[1].ParameterType.GetGenericTypeDefinition() = typedefof<Func<int, int>>)
+    let private zip = enumerable "Zip" 3 true (fun _ -> true)
+    let private aggregate = enumerable "Aggregate" 3 true (fun _ -> true)
+    let private range = enumerable "Range" 2 false (fun _ -> true)
+
+    /// The element type of a sequence: T of the IEnumerable<T> it is.
+    let private elementType (t: Type) =
+        match t.GetElementType() with
+        | null ->
+            (if t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<IEnumerable<int>> then t
+             else t.GetInterfaces() |> Array.find (fun i -> i.IsGenericType && i.GetGenericTypeDefinition() = typedefof<IEnumerable<int>>))
+                .GetGenericArguments().[0]
+        | element -> element
+
+    let private isCollection (m: MethodInfo) =
+        FSharpCore.owns m
+        && (match m.DeclaringType with
+            | null -> false
+            | t -> t.Name = "ArrayModule" || t.Name = "SeqModule")
+
+    // A call that builds a sequence a loop runs over (bound by a pipe or a let before the loop reads it).
+    let private isSequenceCall (m: MethodInfo) =
+        (isCollection m && (m.Name = "Map" || m.Name = "Map2" || m.Name = "ToArray" || m.Name = "OfSeq"))
+        || m.Name = "CreateSequence" || m.Name = "op_Range"
+
+    // `x |> f` as `f x`, through the lets the compiler puts around f.
+    let rec private pipe (x: Expr) (f: Expr) =
+        match f with
+        | Let(v, value, body) -> Expr.Let(v, value, pipe x body)
+        | _ -> Expr.Application(f, x)
+
     let rec private convert (env: Map<Var, Binding>) (e: Expr) : Expression =
         StackGuard.run (fun () -> convertNode env e)
+
+    /// A sequence a loop runs over: an array, `{a .. b}`, and Array/Seq.map or map2 of these.
+    and private sequence (env: Map<Var, Binding>) (e: Expr) : Expression =
+        match e with
+        | Coerce(inner, _) -> sequence env inner
+        | Call(None, m, [ inner ]) when FSharpCore.owns m && (m.Name = "CreateSequence" || m.Name = "ToArray" || m.Name = "OfSeq") ->
+            sequence env inner
+        | Call(None, m, [ Lambda(_, inner) ]) when FSharpCore.owns m && m.Name = "Delay" -> sequence env inner
+        | Call(None, m, [ a; b ]) when FSharpCore.isOperators m && m.Name = "op_Range" ->
+            let start, last = convert env a, convert env b
+            if start.Type <> typeof<int> || last.Type <> typeof<int> then unsupported "a range of non-int values" e
+            Expression.Call(range, start, Expression.Add(Expression.Subtract(last, start), Expression.Constant 1)) :> Expression
+        | Call(None, m, [ f; source ]) when isCollection m && m.Name = "Map" ->
+            let s = sequence env source
+            let fn = func env f [ elementType s.Type ]
+            Expression.Call(select.MakeGenericMethod(elementType s.Type, fn.ReturnType), s, fn) :> Expression
+        | Call(None, m, [ f; a; b ]) when isCollection m && m.Name = "Map2" ->
+            let sa, sb = sequence env a, sequence env b
+            let fn = func env f [ elementType sa.Type; elementType sb.Type ]
+            Expression.Call(zip.MakeGenericMethod(elementType sa.Type, elementType sb.Type, fn.ReturnType), sa, sb, fn) :> Expression
+        | _ ->
+            let s = convert env e
+            let isSequence = s.Type.IsArray || (s.Type.IsGenericType && s.Type.GetGenericTypeDefinition() = typedefof<IEnumerable<int>>)
+            if isSequence then s else unsupported $"a loop over a {s.Type.Name}" e
+
+    /// A function given to Array/Seq (a lambda, or a let-bound function) as a Linq lambda of the given parameter types.
+    and private func (env: Map<Var, Binding>) (f: Expr) (types: Type list) : LambdaExpression =
+        let vars, body, closure =
+            match f with
+            | Lambda _ ->
+                let vs, inner = lambdas f
+                vs, inner, env
+            | Var v ->
+                match env.TryFind v with
+                | Some(Fn(vs, inner, closure)) -> vs, inner, closure
+                | _ -> unsupported $"the function '{v.Name}'" f
+            | _ -> unsupported "a function that is not a lambda" f
+        if vars.Length <> types.Length then unsupported "a function of the wrong number of arguments" f
+        let ps = List.map2 (fun (v: Var) (t: Type) -> Expression.Parameter(t, v.Name)) vars types
+        let bound = List.fold2 (fun (m: Map<Var, Binding>) v p -> m.Add(v, Bound p)) closure vars ps
+        let result = convert bound body
+        let result = if result.Type = typeof<double> || result.Type = typeof<int> then result else unsupported $"a function returning {result.Type.Name}" f
+        Expression.Lambda(result, ps)
+
+    /// Array/Seq.sum, sumBy, max, min, maxBy-free reductions and fold, as Enumerable's Sum, Max, Min and Aggregate.
+    and private loop (env: Map<Var, Binding>) (m: MethodInfo) (args: Expr list) (e: Expr) : Expression =
+        let doubles (s: Expression) =
+            if elementType s.Type = typeof<double> then s else unsupported "a sum of values that are not floats" e
+        match m.Name, args with
+        | "Sum", [ source ] -> Expression.Call(sumOfDoubles, doubles (sequence env source))
+        | ("Max" | "Min"), [ source ] -> Expression.Call(extremeOfDoubles m.Name, doubles (sequence env source))
+        | "SumBy", [ f; source ] ->
+            let s = sequence env source
+            let fn = func env f [ elementType s.Type ]
+            if fn.ReturnType <> typeof<double> then unsupported "a sumBy of values that are not floats" e
+            Expression.Call((byDouble "Sum").MakeGenericMethod(elementType s.Type), s, fn)
+        | "Fold", [ f; seed; source ] ->
+            let s = sequence env source
+            let fn = func env f [ typeof<double>; elementType s.Type ]
+            Expression.Call(aggregate.MakeGenericMethod(elementType s.Type, typeof<double>), s, FSharpCore.toDouble (convert env seed), fn)
+        | name, _ -> unsupported $"Array.{name.ToLowerInvariant()} or Seq.{name.ToLowerInvariant()} (loops: Array/Seq.sum, sumBy, max, min, fold, over arrays, {{a .. b}}, map and map2)" e
 
     and private convertNode (env: Map<Var, Binding>) (e: Expr) : Expression =
         let go = convert env
@@ -372,12 +483,18 @@ module Quotation =
                 if isNumeric x.Type then FSharpCore.toDouble x
                 else unsupported $"float of a {x.Type.Name}" e
             | "GetArray", [ a; i ] -> Expression.ArrayIndex(go a, go i)
+            | "op_PipeRight", [ x; f ] -> go (pipe x f)
+            | "op_Modulus", [ a; b ] -> binary Expression.Modulo a b "%"
             | _ ->
                 match FSharpCore.tryMath m with
                 | Some math -> Expression.Call(math, args |> List.map go)
                 | None -> unsupported $"a call to {m.Name}" e
         | Call(None, m, [ a; i ]) when m.Name = "GetArray" && FSharpCore.owns m ->
             Expression.ArrayIndex(go a, go i)
+        | Call(None, m, args) when isCollection m && e.Type = typeof<double> -> loop env m args e
+        | Call(None, m, _) when FSharpCore.owns m && isSequenceCall m -> sequence env e
+        | PropertyGet(Some a, p, []) when p.Name = "Length" && a.Type.IsArray -> Expression.ArrayLength(go a)
+        | NewArray(t, items) when t = typeof<double> -> Expression.NewArrayInit(t, items |> List.map go)
         | Call(None, m, args) when m.ReturnType = typeof<double>
                                    && m.GetParameters() |> Array.forall (fun p -> p.ParameterType = typeof<double>) ->
             // Math.Sin(x), ExprGrad.Fn.Sigmoid(x), a user's method: the engine decides whether it has a rule.
@@ -408,8 +525,10 @@ module Quotation =
     /// function gives, with parameters named as in the quotation. Supported: + - * / ** pown, unary minus,
     /// FSharp.Core's math functions (sin, exp, log, sqrt, abs, max, min, sign, floor, ...), static methods of
     /// doubles (ExprGrad.Fn.Sigmoid, Math.Sin), float of integer values, let (values and functions, inlined),
-    /// if/then/else over comparisons with &amp;&amp; || not, `w.[i]` array elements, module-level values (read
-    /// live). Safe for quotations of any depth.
+    /// if/then/else over comparisons with &amp;&amp; || not, `w.[i]` array elements and `w.Length`, module-level values
+    /// (read live), and loops: Array/Seq.sum, sumBy, max, min and fold over arrays, ranges `{a .. b}` and
+    /// Array/Seq.map and map2 of them, as Enumerable's Sum, Max, Min, Aggregate, Range, Select and Zip. Safe for
+    /// quotations of any depth.
     /// Example: <c>Quotation.toLambda &lt;@ fun x y -> x * y @&gt;</c> is <c>(x, y) =&gt; x * y</c>.
     /// <exception cref="T:ExprGrad.Symbolic.UnsupportedQuotationException">The quotation uses a construct that
     /// has no counterpart in the engine's Linq; the message names and shows it.</exception>

@@ -31,6 +31,10 @@ type Visual =
     | Parenthesis of Visual
     /// Cases tried in order, then the value otherwise.
     | Piecewise of (VisualCondition * Visual) list * Visual
+    /// An array's element at computed indices: a[i + 1].
+    | Element of string * Visual list
+    /// A sum over a range: index, lower bound, upper bound (both included), body.
+    | Series of string * Visual * Visual * Visual
 
 /// A display-only condition.
 and [<RequireQualifiedAccess>] VisualCondition =
@@ -86,14 +90,15 @@ module Visual =
             else Visual.Fraction(Visual.Integer r.Numerator, Visual.Integer r.Denominator)
         if r.Sign < 0 then Visual.Negative magnitude else magnitude
 
+    // A sum over a range is grouped as a base or a factor: what follows it is not part of its body.
     let private groupBase (v: Visual) =
         match v with
-        | Visual.Sum _ | Visual.Product _ | Visual.Fraction _ | Visual.Negative _ | Visual.Power _ -> Visual.Parenthesis v
+        | Visual.Sum _ | Visual.Product _ | Visual.Fraction _ | Visual.Negative _ | Visual.Power _ | Visual.Series _ -> Visual.Parenthesis v
         | _ -> v
 
     let private groupFactor (v: Visual) =
         match v with
-        | Visual.Sum _ | Visual.Negative _ | Visual.Fraction _ -> Visual.Parenthesis v
+        | Visual.Sum _ | Visual.Negative _ | Visual.Fraction _ | Visual.Series _ -> Visual.Parenthesis v
         | _ -> v
 
     /// A minus sign in front of a product taken into a difference among its factors: −a*(y − x) shows as a*(x − y).
@@ -147,6 +152,8 @@ module Visual =
                     | None -> Visual.Negative(ofProduct m)
                 | false, _ -> ofProduct f
             | Apply(g, args) -> Visual.Call(g, List.map ofFormula args)
+            | Element(a, indices) -> Visual.Element(a, List.map ofFormula indices)
+            | Series(i, l, u, b) -> Visual.Series(i, ofFormula l, ofFormula u, ofFormula b)
             | If(c, a, b) ->
                 let cases = ResizeArray [ ofCondition c, ofFormula a ]
                 let mutable otherwise = b

@@ -276,3 +276,43 @@ let ``An F# Map lambda closes over a scalar parameter`` () =
     for i in 0 .. 2 do
         Assert.Equal(0.3 * exp (0.3 * v.[i]), r.D1.[i], 12)
     Assert.Equal(v.Map(fun t -> t * exp (0.3 * t)).Sum(), r.D2, 12)
+
+// Loops in quotations: FSharp.Core's Array and Seq functions become the LINQ loops the engine differentiates.
+
+let private evaluate (q: Expr) (point: float[]) =
+    let g = Grad.Of q
+    let gradient = Array.zeroCreate point.Length
+    let value = g.Evaluate(ReadOnlySpan point, Span gradient)
+    value, gradient
+
+[<Fact>]
+let ``Array.sumBy and Array.sum over a float[] are loops over it`` () =
+    let value, gradient = evaluate <@ fun (a: float[]) -> Array.sumBy (fun v -> v * v) a + Array.sum a @> [| 1.0; -2.0; 3.0 |]
+    // 1 + 4 + 9 + (1 − 2 + 3) = 16; d/da = 2a + 1.
+    Assert.Equal(16.0, value)
+    Assert.Equal<float[]>([| 3.0; -3.0; 7.0 |], gradient)
+
+[<Fact>]
+let ``Rosenbrock over a range, piped, at any length`` () =
+    let q =
+        <@ fun (a: float[]) ->
+            [| 0 .. a.Length - 2 |]
+            |> Array.sumBy (fun i -> 100.0 * (a.[i + 1] - a.[i] * a.[i]) ** 2.0 + (1.0 - a.[i]) ** 2.0) @>
+    let value, gradient = evaluate q [| 0.0; 0.0; 0.0 |]
+    Assert.Equal(2.0, value)
+    Assert.Equal<float[]>([| -2.0; -2.0; 0.0 |], gradient)
+
+[<Fact>]
+let ``Array.fold is a recurrence and Seq.max of a map picks the first largest`` () =
+    let value, gradient = evaluate <@ fun (a: float[]) -> Array.fold (fun acc v -> acc * v) 1.0 a @> [| 2.0; 3.0; 4.0 |]
+    Assert.Equal(24.0, value)
+    Assert.Equal<float[]>([| 12.0; 8.0; 6.0 |], gradient)
+    let value, gradient = evaluate <@ fun (a: float[]) -> Seq.max (Seq.map (fun v -> v * v) a) @> [| 1.0; -3.0; 3.0 |]
+    Assert.Equal(9.0, value)
+    Assert.Equal<float[]>([| 0.0; -6.0; 0.0 |], gradient)
+
+[<Fact>]
+let ``Array.map2 is a zip`` () =
+    let value, gradient = evaluate <@ fun (a: float[]) -> Array.map2 (fun u v -> u * v) a [| 1.0; 2.0 |] |> Array.sum @> [| 3.0; 4.0 |]
+    Assert.Equal(11.0, value)
+    Assert.Equal<float[]>([| 1.0; 2.0 |], gradient)

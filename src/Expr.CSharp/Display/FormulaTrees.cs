@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
+using ExprGrad.Symbolic;
 
 namespace ExprGrad.Display;
 
@@ -12,13 +13,30 @@ namespace ExprGrad.Display;
 /// <c>test ? a : b</c>. A stage read twice is one shared Linq node, so building is linear in the graph; the tree
 /// it stands for can still be exponentially larger, so its size is measured before anyone prints it.
 /// </summary>
+/// <remarks>
+/// A sum over data becomes a sum over its range (<see cref="LoopMarkers.Sum"/>, Σ): its body's tree with the loop's
+/// variable as a parameter named as the user named it, array elements at computed indices as
+/// <see cref="LoopMarkers.Element(string, double)"/>, and what the body reads from outside as the outer trees. Its
+/// pullback's outputs are sums over the same range of one iteration's contribution. An array of any length has no
+/// partial per slot: its gradient is one formula in a free index <c>k</c>, the sum of every contribution to element k
+/// (a scatter at index e adds <c>k == e ? c : 0</c>, Kronecker's delta). Folds, Max and Min have no such formula.
+/// </remarks>
 internal sealed class FormulaTrees
 {
     private static readonly MethodInfo MathSign = typeof(Math).GetMethod(nameof(Math.Sign), [typeof(double)])!;
 
+    private static readonly MethodInfo SumMarker = typeof(LoopMarkers).GetMethod(nameof(LoopMarkers.Sum))!;
+    private static readonly MethodInfo ElementMarker = typeof(LoopMarkers).GetMethod(nameof(LoopMarkers.Element), [typeof(string), typeof(double)])!;
+    private static readonly MethodInfo MatrixElementMarker =
+        typeof(LoopMarkers).GetMethod(nameof(LoopMarkers.Element), [typeof(string), typeof(double), typeof(double)])!;
+
     private readonly StagedGraph _graph;
     private readonly Dictionary<Node, Expression> _trees = [];
     private readonly Dictionary<Node, long> _sizes = [];
+    // What a body's inputs stand for: an invariant the outer node it reads, the seed its pullback's adjoint.
+    private readonly Dictionary<Node, Node> _bound = [];
+    // The loop a body's node or a pullback's output belongs to.
+    private readonly Dictionary<LoopBody, Node> _loops = [];
 
     public FormulaTrees(StagedGraph graph)
     {
@@ -33,7 +51,62 @@ internal sealed class FormulaTrees
                         parameters[name] = p = Expression.Parameter(n.IsBool ? typeof(bool) : typeof(double), name);
                     _trees[n] = p;
                 }
+        foreach (var region in DeadStages.Regions(graph.Root))
+            foreach (var n in region.Nodes)
+                if (n.Op == Op.Length)
+                    _trees[n] = Name(parameters, graph.Parameters[n.Param].Name + ".Length");
+        BindLoops(parameters);
         Parameters = parameters;
+    }
+
+    private static ParameterExpression Name(Dictionary<string, ParameterExpression> parameters, string name)
+    {
+        if (!parameters.TryGetValue(name, out var p))
+            parameters[name] = p = Expression.Parameter(typeof(double), name);
+        return p;
+    }
+
+    /// <summary>True if the graph has a loop that is not a sum (a fold, Max or Min), which no formula shows.</summary>
+    public string? Unprintable { get; private set; }
+
+    // Every loop, however nested: its variable is a parameter, its invariants and seed are bound to outer nodes.
+    private void BindLoops(Dictionary<string, ParameterExpression> parameters)
+    {
+        var pending = new Stack<Region>([_graph.Root]);
+        while (pending.TryPop(out var region))
+            foreach (var n in region.Nodes)
+            {
+                if (n.Op == Op.Condition)
+                {
+                    pending.Push(n.Then!);
+                    pending.Push(n.Else!);
+                }
+                else if (n.Op == Op.LoopAdjoint && n.Loop!.Kind == LoopKind.Sum)
+                {
+                    if (n.Loop.BuiltPullback is { } pullback)
+                        _bound[pullback.Seed] = n.Args[1];
+                }
+                else if (n.Op == Op.Loop)
+                {
+                    var body = n.Loop!;
+                    if (body.Kind != LoopKind.Sum)
+                        Unprintable ??= $"{body.Text} is a {(body.Kind == LoopKind.Fold ? "fold" : body.Kind.ToString())}, which no formula shows";
+                    _loops[body] = n;
+                    foreach (var input in body.Builder.Root.Nodes)
+                        if (input.Op == Op.Input && input.Param >= 1)
+                            _bound[input] = n.Args[LoopBody.FirstInvariant + input.Param - 1];
+                        else if (input.Op == Op.Index)
+                            _trees[input] = Name(parameters, body.Variable);
+                        else if (input.Op == Op.Captured && !_trees.ContainsKey(input))
+                        {
+                            var name = StagedCode.CapturedName(input.Live!);
+                            if (!parameters.TryGetValue(name, out var p))
+                                parameters[name] = p = Expression.Parameter(input.IsBool ? typeof(bool) : typeof(double), name);
+                            _trees[input] = p;
+                        }
+                    pending.Push(body.Builder.Root);
+                }
+            }
     }
 
     /// <summary>The inputs and captured values, by display name.</summary>
@@ -45,13 +118,93 @@ internal sealed class FormulaTrees
     /// <summary>The number of nodes of slot <paramref name="k"/>'s partial derivative, written out (saturating at <see cref="long.MaxValue"/>).</summary>
     public long PartialSize(int k) => Adjoint(k) is { } adjoint ? Size(adjoint) : 1;
 
+    /// <summary>
+    /// A name for the free index of an array's gradient: <c>k</c>, or the first of <c>m</c>, <c>p</c>, <c>q</c>, <c>k1</c>,
+    /// <c>k2</c>, ... that no parameter, captured value or loop variable uses.
+    /// </summary>
+    public ParameterExpression FreeIndex()
+    {
+        var taken = new HashSet<string>(Parameters.Keys);
+        foreach (var p in _graph.Parameters)
+            taken.Add(p.Name);
+        var name = new[] { "k", "m", "p", "q" }.Concat(Enumerable.Range(1, int.MaxValue - 1).Select(j => $"k{j}")).First(c => !taken.Contains(c));
+        return Expression.Parameter(typeof(double), name);
+    }
+
+    /// <summary>
+    /// The gradient of array parameter <paramref name="param"/> (of any length) at element <paramref name="k"/>: the
+    /// adjoints of its elements read outside loops, <c>k == 0 ? c : 0</c>, and every sum's scatters into it, each a sum
+    /// over the loop's range of <c>k == e ? c : 0</c> for a scatter of c at index e (under its conditional's test where
+    /// it sits in a branch). <paramref name="size"/> is the number of nodes written out (saturating).
+    /// </summary>
+    public Expression ArrayGradient(int param, ParameterExpression k, out long size)
+    {
+        var p = _graph.Parameters[param];
+        var terms = new List<Expression>();
+        long total = 0;
+        void Count(Node n) => total = Math.Min(long.MaxValue / 2, total + Size(n));
+        for (var e = 0; e < p.Extent; e++)
+            if (_graph.Adjoints[p.Offset + e] is { } adjoint)
+            {
+                Count(adjoint);
+                terms.Add(Delta(k, Expression.Constant((double)e), Tree(adjoint)));
+            }
+        terms.Add(Effects(_graph.Root, param, k, Count));
+        size = Math.Max(total, 1);
+        return Add(terms);
+    }
+
+    private static Expression Add(List<Expression> terms)
+    {
+        terms.RemoveAll(t => t is ConstantExpression { Value: 0.0 });
+        return terms.Count == 0 ? Expression.Constant(0.0) : terms.Aggregate((a, b) => Expression.Add(a, b));
+    }
+
+    // k == index ? value : 0, Kronecker's delta times the value.
+    private static Expression Delta(ParameterExpression k, Expression index, Expression value) =>
+        Expression.Condition(Expression.Equal(k, index), value, Expression.Constant(0.0));
+
+    // What the stages of a region add to element k of array param's gradient: its scatters, its sums' pullbacks' and
+    // its conditionals' (each under its test).
+    private Expression Effects(Region region, int param, ParameterExpression k, Action<Node> count)
+    {
+        var terms = new List<Expression>();
+        foreach (var n in region.Nodes)
+        {
+            if (n.Op == Op.ScatterAdd && n.Param == param)
+            {
+                count(n.Args[0]);
+                terms.Add(Delta(k, Tree(n.Args[1]), Tree(n.Args[0])));
+            }
+            else if (n.Op == Op.LoopAdjoint && n.HasEffects)
+            {
+                var body = n.Loop!;
+                var inner = Effects(body.Builder.Root, param, k, count);
+                Tree(n.Args[2]);
+                Tree(n.Args[3]);
+                terms.Add(Series(body, n.Args[2], n.Args[3], inner));
+            }
+            else if (n.Op == Op.Condition && HasEffects(n))
+            {
+                var test = Tree(n.Args[0]);
+                count(n.Args[0]);
+                var (then, otherwise) = (Effects(n.Then!, param, k, count), Effects(n.Else!, param, k, count));
+                terms.Add(Expression.Condition(test.Type == typeof(bool) ? test : Expression.NotEqual(test, Expression.Constant(0.0)), then, otherwise));
+            }
+        }
+        return Add(terms);
+    }
+
+    private static bool HasEffects(Node condition) =>
+        DeadStages.Regions(condition.Then!).Concat(DeadStages.Regions(condition.Else!)).Any(r => r.Nodes.Exists(n => n.HasEffects));
+
     private Node? Adjoint(int k) => _graph.Adjoints.Length > k ? _graph.Adjoints[k] : null;
 
     /// <summary>
     /// Post-order over the nodes a tree reads that are not <paramref name="done"/> yet, without recursion: every
     /// argument before its reader, each node once (a shared node is expanded once, however many readers it has).
     /// </summary>
-    private static IEnumerable<Node> PostOrder(Node root, Func<Node, bool> done)
+    private IEnumerable<Node> PostOrder(Node root, Func<Node, bool> done)
     {
         var expanded = new HashSet<Node>();
         var pending = new Stack<(Node Node, bool ArgsDone)>();
@@ -73,14 +226,39 @@ internal sealed class FormulaTrees
         }
     }
 
-    // What a node's tree is built from: its arguments, and for a conditional's output the test and both results.
-    private static IEnumerable<Node> Reads(Node n)
+    // What a node's tree is built from: its arguments, and for a conditional's output the test and both results; for
+    // a sum, its range and its body's value; for a sum's pullback's output, its range and one iteration's contribution.
+    private IEnumerable<Node> Reads(Node n)
     {
-        if (n.Op != Op.Project)
-            return n.Args;
-        var condition = n.Args[0];
-        return [condition.Args[0], condition.Then!.Results[n.Param], condition.Else!.Results[n.Param]];
+        switch (n.Op)
+        {
+            case Op.Project when n.Args[0].Op == Op.LoopAdjoint:
+                var adjoint = n.Args[0];
+                return [adjoint.Args[2], adjoint.Args[3], Contribution(n)];
+            case Op.Project:
+                var condition = n.Args[0];
+                return [condition.Args[0], condition.Then!.Results[n.Param], condition.Else!.Results[n.Param]];
+            case Op.Loop:
+                return [n.Args[0], n.Args[1], n.Loop!.Output];
+            case Op.Input when _bound.TryGetValue(n, out var outer):
+                return [outer];
+            default:
+                return n.Args;
+        }
     }
+
+    // One iteration's contribution to a sum's pullback's output (an invariant's adjoint).
+    private static Node Contribution(Node projection)
+    {
+        var adjoint = projection.Args[0];
+        var pullback = adjoint.Loop!.Pullback;
+        return pullback.Invariants[projection.Param - LoopBody.FirstInvariant]
+            ?? throw new InvalidOperationException($"internal error: the pullback of {adjoint.Loop.Text} has no contribution for output {projection.Param}");
+    }
+
+    private Expression Series(LoopBody body, Node start, Node count, Expression term) =>
+        Expression.Call(SumMarker, Expression.Constant(body.Variable), _trees[start],
+            Expression.Subtract(Expression.Add(_trees[start], _trees[count]), Expression.Constant(1.0)), term);
 
     private long Size(Node root)
     {
@@ -105,6 +283,27 @@ internal sealed class FormulaTrees
     {
         if (n.Op == Op.Constant)
             return n.IsBool ? Expression.Constant(n.Value != 0) : Expression.Constant(n.Value);
+        switch (n.Op)
+        {
+            case Op.Project when n.Args[0].Op == Op.LoopAdjoint:
+            {
+                var adjoint = n.Args[0];
+                return Series(adjoint.Loop!, adjoint.Args[2], adjoint.Args[3], _trees[Contribution(n)]);
+            }
+            case Op.Loop:
+                return Series(n.Loop!, n.Args[0], n.Args[1], _trees[n.Loop!.Output]);
+            case Op.Input when _bound.TryGetValue(n, out var outer):
+                return _trees[outer];
+            case Op.Input:
+                throw new NotSupportedException($"internal error: body input v{n.Id} is read outside its pullback");
+            case Op.Read:
+            {
+                var name = n.Live is { } live ? StagedCode.CapturedName(live) : _graph.Parameters[n.Param].Name;
+                return n.Args.Length == 1
+                    ? Expression.Call(ElementMarker, Expression.Constant(name), _trees[n.Args[0]])
+                    : Expression.Call(MatrixElementMarker, Expression.Constant(name), _trees[n.Args[0]], _trees[n.Args[1]]);
+            }
+        }
         if (n.Op == Op.Project)
         {
             var condition = n.Args[0];
@@ -112,6 +311,12 @@ internal sealed class FormulaTrees
         }
         var args = Array.ConvertAll(n.Args, a => _trees[a]);
         var rule = RuleTable.Get(n.Op);
+        // C#'s int / and % of indices, in the functions formulas know: truncate(u / v) and u − v·truncate(u / v).
+        if (n.Op is Op.IntegerDivide or Op.Remainder)
+        {
+            var quotient = Expression.Call(typeof(Math).GetMethod(nameof(Math.Truncate), [typeof(double)])!, Expression.Divide(args[0], args[1]));
+            return n.Op == Op.IntegerDivide ? quotient : Expression.Subtract(args[0], Expression.Multiply(args[1], quotient));
+        }
         if (n.Op == Op.Sign)
             return Expression.Convert(Expression.Call(MathSign, args[0]), typeof(double));
         return rule.Method is { } method

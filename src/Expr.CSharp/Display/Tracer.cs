@@ -22,18 +22,28 @@ internal sealed class Tracer
     private readonly Dictionary<Node, double> _adjoints = [];
     private readonly Dictionary<Node, List<Node>> _projections = []; // of each conditional that ran
 
+    private readonly double[] _gradient;
+    private readonly List<TraceNode> _elements = []; // array elements a loop reads, drawn just before its gate
+    private readonly Dictionary<int, TraceNode> _elementNodes = [];
+    private readonly double[] _point;
+
     private Tracer(StagedGraph graph, double[] point)
     {
         _graph = graph;
-        _eval = GraphEvaluator.ForGraph(graph, point);
+        _point = point;
+        _gradient = new double[point.Length];
+        _eval = GraphEvaluator.ForGraph(graph, point, _gradient);
     }
 
     public static Trace Run(StagedGraph graph, double[] point)
     {
         ArgumentNullException.ThrowIfNull(point);
+        if (graph.NoFlatLayout is { } why)
+            throw new NotSupportedException($"a trace takes a point in the flat layout, and {why}");
         if (point.Length < graph.Dimension)
             throw new ArgumentException($"the point has {point.Length} values but the function reads {graph.Dimension}", nameof(point));
-        var copy = point[..graph.Dimension];
+        // The last parameter, if it is an array of any length, is the rest of the point.
+        var copy = graph.EndsDynamic ? (double[])point.Clone() : point[..graph.Dimension];
         return new Tracer(graph, copy).Build(copy);
     }
 
@@ -41,33 +51,78 @@ internal sealed class Tracer
     {
         var tape = Executed();
         foreach (var n in tape)
-            if (n.Op is not (Op.Input or Op.Captured or Op.Project) && !RuleTable.Operations.Contains(n.Op))
+            if (n.Op is not (Op.Input or Op.Captured or Op.Project or Op.Loop or Op.Length or Op.Read) && !RuleTable.Operations.Contains(n.Op))
                 throw GraphEvaluator.Untraceable(n);
         foreach (var n in tape)
             _eval.Value(n);
 
+        Gradient();
         foreach (var step in _graph.Backprop)
         {
             var c = _eval.Value(step.Contribution);
             _adjoints[step.Target] = step.First ? c : _adjoints[step.Target] + c;
         }
-        var gradient = new double[_graph.Dimension];
         foreach (var input in _graph.Builder.Inputs)
-        {
-            var slot = _graph.Slot(input);
-            if (_graph.Adjoints[slot] is { } adjoint)
-                _adjoints[input] = gradient[slot] = _eval.Value(adjoint);
-        }
+            if (_graph.Adjoints[_graph.Slot(input)] is not null)
+                _adjoints[input] = _gradient[_graph.Slot(input)];
         foreach (var n in _graph.Root.Nodes.Take(_graph.ForwardCount))
             if (n.Op == Op.Condition)
                 SweepTaken(n, _adjoints);
 
         var traced = new Dictionary<Node, TraceNode>();
-        var nodes = new TraceNode[tape.Count];
-        for (var i = 0; i < tape.Count; i++)
-            nodes[i] = traced[tape[i]] = Make(tape[i], traced);
+        var nodes = new List<TraceNode>(tape.Count);
+        foreach (var n in tape)
+        {
+            if (traced.ContainsKey(n))
+                continue; // an input a loop read first, listed before the loop
+            var made = traced[n] = Make(n, traced);
+            nodes.AddRange(_elements);
+            _elements.Clear();
+            nodes.Add(made);
+        }
         var output = traced.GetValueOrDefault(_graph.Output) ?? Make(_graph.Output, traced);
-        return new Trace(nodes, output, gradient, _graph.SlotNames.ToArray(), point);
+        var names = _graph.Parameters.SelectMany(p => Enumerable.Range(0, p.IsDynamic && p == _graph.Parameters[^1] ? point.Length - p.Offset : p.Extent).Select(p.SlotName));
+        return new Trace([.. nodes], output, _gradient, names.ToArray(), point);
+    }
+
+    /// <summary>
+    /// The gradient as the compiled code writes it: a slot is its adjoint's value; the slots of an array of any length
+    /// start at 0 and are added to, by the adjoints of its elements read outside loops and by the loops' scatters, in the
+    /// order of the root's stages. The compiled code adds the same values in its schedule's order (a fused sum scatters
+    /// while it runs forwards; a read's adjoint is stored as soon as it can be), which changes the last bit where three or
+    /// more values meet in one element.
+    /// </summary>
+    private void Gradient()
+    {
+        var stores = new Dictionary<Node, List<int>>();
+        for (var slot = 0; slot < _graph.Adjoints.Length; slot++)
+        {
+            var adjoint = _graph.Adjoints[slot];
+            if (adjoint is null or { Op: Op.Constant })
+                Store(slot, adjoint?.Value ?? 0.0); // written first, as the compiled code does
+            else if (!stores.TryGetValue(adjoint, out var slots))
+                stores[adjoint] = [slot];
+            else
+                slots.Add(slot);
+        }
+        foreach (var n in _graph.Root.Nodes)
+        {
+            _eval.RunEffects(n);
+            if (stores.Remove(n, out var slots))
+                foreach (var slot in slots)
+                    Store(slot, _eval.Value(n));
+        }
+        foreach (var (adjoint, slots) in stores.OrderBy(s => s.Key.Id)) // not a root stage (a branch's, say)
+            foreach (var slot in slots)
+                Store(slot, _eval.Value(adjoint));
+    }
+
+    private void Store(int slot, double value)
+    {
+        if (_graph.EndsDynamic && slot >= _graph.Parameters[^1].Offset)
+            _gradient[slot] += value;
+        else
+            _gradient[slot] = value;
     }
 
     /// <summary>The forward stages that run, in order: each conditional replaced by the stages of its branch taken (nested ones too).</summary>
@@ -130,7 +185,7 @@ internal sealed class Tracer
             }
             if (adjoints.TryGetValue(y, out var bar))
             {
-                var xBars = Pull(y, bar);
+                var xBars = y.Op == Op.Loop ? PullLoop(y, bar) : Pull(y, bar);
                 for (var k = 0; k < xBars.Length; k++)
                     if (xBars[k] is { } xBar)
                         Accumulate(adjoints, y.Args[k], xBar);
@@ -178,6 +233,20 @@ internal sealed class Tracer
         return Array.ConvertAll(xBars, x => x is null ? (double?)null : scratch.Value(x));
     }
 
+    // A loop's adjoints on numbers, per argument (its scatters are the gradient's already: the graph's own pullback wrote them).
+    private double?[] PullLoop(Node loop, double bar)
+    {
+        var outputs = _eval.Pullback(loop, bar, scatter: false);
+        var xBars = new double?[loop.Args.Length];
+        var pullback = loop.Loop!.Pullback;
+        if (loop.Loop.Kind == LoopKind.Fold)
+            xBars[2] = outputs[2];
+        for (var j = 0; j < pullback.Invariants.Length; j++)
+            if (pullback.Invariants[j] is not null)
+                xBars[LoopBody.FirstInvariant + j] = outputs[LoopBody.FirstInvariant + j];
+        return xBars;
+    }
+
     private TraceNode Make(Node n, Dictionary<Node, TraceNode> traced)
     {
         TraceNode Input(Node a) => traced.TryGetValue(a, out var t) ? t : traced[a] = Make(a, traced);
@@ -201,10 +270,65 @@ internal sealed class Tracer
                 var label = result.Op == Op.Constant ? $"if:{TraceNode.Number(result.Value)}" : "if";
                 return new(n.Id, TraceNodeKind.Branch, $"v{n.Id}", "if", label, reads, value, Adjoint(n));
         }
+        if (n.Op == Op.Length)
+        {
+            var length = _graph.Parameters[n.Param].Name + ".Length";
+            return new(n.Id, TraceNodeKind.Captured, length, "length", length, [], value, null);
+        }
+        if (n.Op == Op.Loop)
+            return Loop(n, traced, Input, value);
+        if (n.Op == Op.Read)
+        {
+            // An element at an index known at the call (a[a.Length - 1]): an input, by the index it had, with its gradient.
+            var p = _graph.Parameters[n.Param];
+            var index = (int)_eval.Value(n.Args[0]);
+            var element = p.SlotName(index);
+            return new(n.Id, TraceNodeKind.Input, element, "input", element, [], value, _gradient[p.Offset + index]);
+        }
         var rule = RuleTable.Get(n.Op);
         var inputs = Array.ConvertAll(n.Args, Input);
         var kind = rule.IsBool ? TraceNodeKind.Test : TraceNodeKind.Gate;
         return new(n.Id, kind, $"v{n.Id}", rule.Symbol, GateLabel.Of(n.Op, rule, n.Args), inputs, value, Adjoint(n));
+    }
+
+    /// <summary>
+    /// A loop as one gate, labelled <c>Σ i</c>, <c>fold k</c>, <c>max i</c> or <c>min i</c>: it reads its range, a fold's
+    /// seed and what its body reads from outside, then the array elements it read, each an input with its gradient.
+    /// </summary>
+    private TraceNode Loop(Node loop, Dictionary<Node, TraceNode> traced, Func<Node, TraceNode> input, double value)
+    {
+        var body = loop.Loop!;
+        var args = loop.Args.Where((a, k) => k != 2 || body.Kind == LoopKind.Fold).Select(input).ToList();
+        var byslot = new Dictionary<int, Node>();
+        foreach (var i in _graph.Builder.Inputs)
+            byslot[_graph.Slot(i)] = i;
+        foreach (var slot in _eval.Loops!.Reads.GetValueOrDefault(loop) ?? [])
+        {
+            if (byslot.TryGetValue(slot, out var read))
+            {
+                if (!traced.ContainsKey(read))
+                    _elements.Add(input(read)); // its own stage comes later in the root's list
+                args.Add(input(read));
+                continue;
+            }
+            // An element read only in loops has no stage of its own: its id is past the graph's stages.
+            if (!_elementNodes.TryGetValue(slot, out var element))
+            {
+                var name = SlotName(slot);
+                _elementNodes[slot] = element = new TraceNode(_graph.Builder.Count + slot, TraceNodeKind.Input, name, "input", name, [],
+                    _point[slot], _gradient[slot]);
+                _elements.Add(element);
+            }
+            args.Add(element);
+        }
+        var operation = body.Kind switch { LoopKind.Sum => "Σ", LoopKind.Fold => "fold", LoopKind.Max => "max", _ => "min" };
+        return new(loop.Id, TraceNodeKind.Gate, $"v{loop.Id}", operation, $"{operation} {body.Variable}", [.. args], value, Adjoint(loop));
+    }
+
+    private string SlotName(int slot)
+    {
+        var p = _graph.Parameters.Last(p => p.Offset <= slot);
+        return p.SlotName(slot - p.Offset);
     }
 
     private double? Adjoint(Node n) => n.IsPassive ? null : _adjoints.GetValueOrDefault(n);

@@ -40,6 +40,12 @@ internal sealed class Emitter
     private readonly bool _hasLoops;
     // Sums whose backward loop runs in their forward loop, by forward loop.
     private readonly Dictionary<Node, Node> _fused = [];
+    // Loops with a backward loop (which may be in a conditional's backward branch): their forward loop keeps its state.
+    private readonly HashSet<Node> _pulledBack = [];
+    // In a graph with loops: the top-level stages that check indices (and may throw), and those that write gradients.
+    // Every write is scheduled after every check, and slot gradients are stored at the end, so that an index out of
+    // range throws before anything is written to the caller's gradient.
+    private readonly HashSet<Node> _checks = [], _effects = [];
 
     private Emitter(StagedGraph graph, int budget, int rollFrom)
     {
@@ -110,6 +116,9 @@ internal sealed class Emitter
             order = RollLoops(order);
         StackGuard.Run(() => Place(order, topLevel: true));
         StackGuard.Run(() => CollectUses(_graph.Root));
+        if (DefersStores)
+            foreach (var stored in _stores.Keys)
+                _lastUse[stored.Id] = int.MaxValue;
 
         _tapeLength = _parts.Count > 1 ? 1 : 0; // slot 0 carries the value out of a split graph
         for (var id = 0; id < _crosses.Length; id++)
@@ -120,13 +129,50 @@ internal sealed class Emitter
     // A top-level sum whose adjoint reads nothing the sum itself feeds is written as one loop doing both passes.
     private void FindFusedLoops()
     {
+        if (!_hasLoops)
+            return;
+        foreach (var region in DeadStages.Regions(_graph.Root))
+            foreach (var node in region.Nodes)
+                if (node.Op == Op.LoopAdjoint)
+                    _pulledBack.Add(node.Args[0]);
+        foreach (var node in _graph.Root.Nodes)
+        {
+            if (Contains(node, n => n.Op is Op.Loop or Op.Read))
+                _checks.Add(node);
+            if (Contains(node, n => n.HasEffects))
+                _effects.Add(node);
+        }
         foreach (var adjoint in _graph.Root.Nodes)
         {
-            if (adjoint.Op != Op.LoopAdjoint || adjoint.Args[0] is not { Owner: var owner } loop || owner != _graph.Root
-                || !LoopWriter.CanFuse(loop) || DependsOn(adjoint.Args[1], loop))
+            // A fused sum writes as it runs: no other check may come after it, so nothing that checks may read it, its
+            // seed must be plain arithmetic, ready before it, and it is the only one (two would each wait for the other).
+            if (_fused.Count > 0 || adjoint.Op != Op.LoopAdjoint || adjoint.Args[0] is not { Owner: var owner } loop || owner != _graph.Root
+                || !LoopWriter.CanFuse(loop) || DependsOn(adjoint.Args[1], loop)
+                || DependsOnStructure(adjoint.Args[1]) || _checks.Any(c => c != loop && DependsOn(c, loop)))
                 continue;
             _fused[loop] = adjoint;
+            _effects.Add(loop);
         }
+    }
+
+    // True if a top-level stage, or a stage in one of its branches, satisfies the test.
+    private static bool Contains(Node node, Func<Node, bool> test) =>
+        test(node) || (node.Op == Op.Condition && DeadStages.Regions(node.Then!).Concat(DeadStages.Regions(node.Else!)).Any(r => r.Nodes.Any(test)));
+
+    // True if a value reads a loop, a conditional or any other stage with regions or effects, directly or not.
+    private static bool DependsOnStructure(Node value)
+    {
+        var seen = new HashSet<Node>();
+        var pending = new Stack<Node>([value]);
+        while (pending.TryPop(out var n))
+        {
+            if (n.Op is Op.Loop or Op.LoopAdjoint or Op.Condition or Op.Project or Op.Read or Op.ScatterAdd)
+                return true;
+            if (seen.Add(n))
+                foreach (var arg in n.Args)
+                    pending.Push(arg);
+        }
+        return false;
     }
 
     // True if value reads target, directly or through other stages (which come after target in id order).
@@ -294,6 +340,11 @@ internal sealed class Emitter
         // A fused sum reads its adjoint's seed.
         if (_fused.TryGetValue(node, out var fusedAdjoint))
             Add(fusedAdjoint.Args[1]);
+        // A write waits for every check.
+        if (_effects.Contains(node))
+            foreach (var check in _checks)
+                if (check != node)
+                    Add(check);
         if (node.Op != Op.Condition)
             return;
         var pending = new Stack<Region>([node.Then!, node.Else!]);
@@ -415,6 +466,9 @@ internal sealed class Emitter
         }
     }
 
+    // In a graph with loops, gradients are stored at the end (see _checks): what is stored lives until then.
+    private bool DefersStores => _hasLoops;
+
     private void Use(Node value, int at, int part)
     {
         if (value.Op == Op.Constant)
@@ -484,17 +538,24 @@ internal sealed class Emitter
                     _variables.AddRange(_tensors.Locals);
                     statements.AddRange(_tensors.Statements);
                 }
-                // Slots whose adjoint is a number (0 where the function does not depend on them) are written first.
-                for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
-                {
-                    var adjoint = e._graph.Adjoints[slot];
-                    if (adjoint is null || adjoint.Op == Op.Constant)
-                        statements.Add(e._frame.Store(slot, Zero(slot, adjoint?.Value ?? 0.0)));
-                }
+                // Slots whose adjoint is a number (0 where the function does not depend on them) are written first
+                // (in a graph with loops, last).
+                if (!e.DefersStores)
+                    statements.AddRange(ConstantStores());
+                else
+                    _variables.Add(_cleared);
                 if (e._graph.Output.Op == Op.Constant && !Single)
                     statements.Add(Expression.Assign(TapeAt(0), Expression.Constant(e._graph.Output.Value)));
             }
             StackGuard.Run(() => WriteStages(e._parts[part], statements));
+            if (e.DefersStores)
+            {
+                Clear(statements);
+                statements.AddRange(ConstantStores());
+                foreach (var (node, slots) in e._stores.OrderBy(s => s.Value[0]))
+                    foreach (var slot in slots)
+                        statements.Add(e._frame.Store(slot, Owned(node, Read(node))));
+            }
 
             if (Single)
             {
@@ -505,12 +566,38 @@ internal sealed class Emitter
             return Expression.Block(typeof(void), _variables, statements);
         }
 
+        // The slots whose adjoint is a number: 0 where the function does not depend on them (an array of any length
+        // is cleared as a whole instead).
+        private IEnumerable<Expression> ConstantStores()
+        {
+            for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
+            {
+                var adjoint = e._graph.Adjoints[slot];
+                if (adjoint is null || adjoint.Op == Op.Constant)
+                    yield return e._frame.Store(slot, Zero(slot, adjoint?.Value ?? 0.0));
+            }
+        }
+
+        // True once the clearing of the gradients of arrays of any length has run (a graph with loops clears them just
+        // before its first write, after every check).
+        private readonly ParameterExpression _cleared = Expression.Variable(typeof(bool), "cleared");
+
+        private void Clear(List<Expression> statements)
+        {
+            var clear = e._frame.ClearDynamic.ToList();
+            if (clear.Count > 0)
+                statements.Add(Expression.IfThen(Expression.Not(_cleared),
+                    Expression.Block(typeof(void), clear.Append(Expression.Assign(_cleared, Expression.Constant(true))))));
+        }
+
         private void WriteStages(IEnumerable<Node> nodes, List<Expression> statements)
         {
             foreach (var node in nodes)
             {
                 if (!e.IsLive(node) || node.Op == Op.Project)
                     continue;
+                if (e._effects.Contains(node) && !e._fused.ContainsKey(node))
+                    Clear(statements);
                 if (e._loopAt.TryGetValue(node, out var loop))
                 {
                     WriteLoop(loop, statements);
@@ -533,11 +620,18 @@ internal sealed class Emitter
                     WriteLoopAdjoint(node, statements);
                     continue;
                 }
-                var rule = node.Op is Op.Input or Op.Captured or Op.Length ? null : RuleTable.Get(node.Op);
+                if (node.Op == Op.ScatterAdd)
+                {
+                    statements.Add(e._frame.ArrayScatter(node.Param, AsIndex(node.Args[1]), Read(node.Args[0])));
+                    ReleaseDead(node.Args, e._position[node.Id]);
+                    continue;
+                }
+                var rule = node.Op is Op.Input or Op.Captured or Op.Length or Op.Read ? null : RuleTable.Get(node.Op);
                 var value = node.Op switch
                 {
                     Op.Input => e._frame.Input(e._graph.Slot(node)),
                     Op.Length => Expression.Convert(e._frame.ArrayLength(node.Param), typeof(double)),
+                    Op.Read => ReadElement(node),
                     Op.Captured => _tensors?.Captured(node) ?? node.Live!,
                     _ when rule!.EmitTensor is { } emit => emit(this, node, Array.ConvertAll(node.Args, Read)),
                     _ => rule!.Emit(Array.ConvertAll(node.Args, Read)),
@@ -578,6 +672,20 @@ internal sealed class Emitter
                 Bind(output, _home[output], statements);
         }
 
+        // An array parameter's element at an index known at the call: checked, then read.
+        private Expression ReadElement(Node read)
+        {
+            var index = Expression.Variable(typeof(int), "index");
+            return Expression.Block(typeof(double), [index],
+                Expression.Assign(index, AsIndex(read.Args[0])),
+                Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.Index), null, index, e._frame.ArrayLength(read.Param),
+                    Expression.Constant(e._graph.Parameters[read.Param].Name), Expression.Constant(read.IndexText ?? "?")),
+                e._frame.ArrayRead(read.Param, index));
+        }
+
+        private Expression AsIndex(Node index) =>
+            index.Op == Op.Constant ? Expression.Constant((int)index.Value) : Expression.Convert(Read(index), typeof(int));
+
         public Frame Frame => e._frame;
 
         public StagedGraph Graph => e._graph;
@@ -600,12 +708,13 @@ internal sealed class Emitter
             {
                 var homes = Array.ConvertAll(LoopWriter.Projections(adjoint), p => p is null ? null : (_home[p] = Allocate(p)));
                 outputs = LoopWriter.Projections(adjoint).Zip(homes).Where(p => p.First is not null).Select(p => (p.First!, p.Second!)).ToList();
-                value = LoopWriter.Forward(this, loop, keepState: false, adjoint, homes);
+                var clear = new List<Expression>();
+                Clear(clear);
+                value = LoopWriter.Forward(this, loop, keepState: false, adjoint, homes, beforeLoop: clear);
             }
             else
             {
-                var keep = loop.Owner!.Nodes.Exists(a => a.Op == Op.LoopAdjoint && a.Args[0] == loop);
-                value = LoopWriter.Forward(this, loop, keep);
+                value = LoopWriter.Forward(this, loop, keepState: e._pulledBack.Contains(loop));
             }
             ReleaseDead(loop.Args, e._position[loop.Id]);
             Define(loop, value, statements);
@@ -723,7 +832,7 @@ internal sealed class Emitter
         // Hands a freshly computed value on: to its gradient slots, the result, and the tape; frees it if nothing here reads it again.
         private void Bind(Node node, ParameterExpression home, List<Expression> statements, bool storesWritten = false)
         {
-            if (!storesWritten && e._stores.TryGetValue(node, out var slots))
+            if (!storesWritten && !e.DefersStores && e._stores.TryGetValue(node, out var slots))
                 foreach (var slot in slots)
                     statements.Add(e._frame.Store(slot, Owned(node, home)));
             if (node == e._graph.Output)

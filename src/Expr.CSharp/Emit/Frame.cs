@@ -47,6 +47,9 @@ internal abstract class Frame
     /// <summary>Statements that run first.</summary>
     public virtual IEnumerable<Expression> Prologue => [];
 
+    /// <summary>Clears the gradients of arrays whose length is read at the call, which are then added to; run before the first write.</summary>
+    public virtual IEnumerable<Expression> ClearDynamic => [];
+
     /// <summary>The method's final expression, given its value.</summary>
     public abstract Expression Result(Expression value);
 }
@@ -100,8 +103,9 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
     public override Expression ArrayScatter(int param, Expression index, Expression value) =>
         Expression.Call(AddMethod, G, Offset(param, index), value);
 
-    // The last parameter's gradient, when its length is read at the call, is cleared first and then added to.
-    public override IEnumerable<Expression> Prologue => graph.EndsDynamic
+    // The last parameter's gradient, when its length is read at the call, is cleared and then added to: cleared only
+    // once every index has been checked (Emitter), so that an index out of range leaves the caller's gradient as it was.
+    public override IEnumerable<Expression> ClearDynamic => graph.EndsDynamic
         ? [Expression.Call(ClearMethod, G, Expression.Constant(graph.Parameters[^1].Offset), Length)]
         : [];
 

@@ -41,7 +41,8 @@ internal static class LoopWriter
     /// <paramref name="fused"/> (the loop's adjoint, for a sum), the pullback runs in the same pass and its outputs
     /// are added to <paramref name="homes"/>.
     /// </summary>
-    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null)
+    public static Expression Forward(ILoopScope scope, Node loop, bool keepState, Node? fused = null, ParameterExpression?[]? homes = null,
+        IEnumerable<Expression>? beforeLoop = null)
     {
         var body = loop.Loop!;
         var w = new Writer(scope, loop);
@@ -50,6 +51,7 @@ internal static class LoopWriter
         var i = w.I;
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
 
         switch (body.Kind)
         {
@@ -67,6 +69,8 @@ internal static class LoopWriter
                 iteration.Add(Expression.AddAssign(value, body1.Read(body.Output)));
                 if (fused is not null)
                     Accumulate(w, fused, homes!, body1, iteration, add: true, statements);
+                else if (keepState)
+                    KeepInnerSums(scope, w, body1, statements, iteration);
                 break;
             }
             case LoopKind.Fold:
@@ -78,11 +82,18 @@ internal static class LoopWriter
                 {
                     tape = scope.Variable(typeof(double[]), "tape");
                     scope.States[loop] = tape;
-                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+                    // count + 1 accumulators: the one entering each iteration, and the last, each iteration's value.
+                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null,
+                        Expression.Add(w.Count, Expression.Constant(1)))));
                     iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(i, w.Start)), value));
                 }
                 var next = w.Body([body.Output]);
                 iteration.AddRange(next.Statements);
+                if (tape is not null)
+                {
+                    KeepInnerSums(scope, w, next, statements, iteration);
+                    after.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
+                }
                 iteration.Add(Expression.Assign(value, next.Read(body.Output)));
                 break;
             }
@@ -110,11 +121,47 @@ internal static class LoopWriter
             }
         }
 
+        // The preheader checks every affine index; a fused loop writes nothing before them.
         var whole = new List<Expression>(w.Preheader());
+        whole.AddRange(beforeLoop ?? []);
         whole.AddRange(statements);
         whole.Add(w.Loop(iteration, backwards: false));
+        whole.AddRange(after);
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
+    }
+
+    /// <summary>
+    /// The sums nested in a body that its pullback reads: the forward loop keeps each iteration's value on a tape of
+    /// their own, so that the backward loop reads it instead of running the nested loop again (a logistic regression's
+    /// dot product is then computed once per point, as by hand). A nested sum's backward loop needs nothing else of
+    /// its forward loop.
+    /// </summary>
+    private static void KeepInnerSums(ILoopScope scope, Writer w, BodyCode forward, List<Expression> before, List<Expression> iteration)
+    {
+        var body = w.Body0;
+        var pulledBack = Writer.NeededBy(PullbackRoots(body));
+        foreach (var inner in body.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || inner.Loop!.Kind != LoopKind.Sum || !forward.Needed.Contains(inner) || !pulledBack.Contains(inner))
+                continue;
+            var tape = scope.Variable(typeof(double[]), "sums");
+            scope.States[inner] = tape;
+            before.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null, w.Count)));
+            iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(w.I, w.Start)), forward.Read(inner)));
+        }
+    }
+
+    // In a backward loop: the nested sums the forward loop kept are read from their tapes, which go back after the loop.
+    private static void ReadInnerSums(ILoopScope scope, Writer w, List<Expression> after)
+    {
+        foreach (var inner in w.Body0.Builder.Root.Nodes)
+        {
+            if (inner.Op != Op.Loop || !scope.States.TryGetValue(inner, out var tape))
+                continue;
+            w.Known[inner] = Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start));
+            after.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+        }
     }
 
     /// <summary>The backward loop of <paramref name="adjoint"/>: its outputs are written to <paramref name="homes"/> (by projection).</summary>
@@ -125,6 +172,7 @@ internal static class LoopWriter
         var w = new Writer(scope, loop);
         var statements = new List<Expression>();
         var iteration = new List<Expression>();
+        var after = new List<Expression>();
         var roots = PullbackRoots(body);
         var pullback = body.Pullback;
 
@@ -133,6 +181,7 @@ internal static class LoopWriter
             case LoopKind.Sum:
             {
                 w.Seed = w.Local(typeof(double), "seed", scope.Read(adjoint.Args[1]));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -146,6 +195,12 @@ internal static class LoopWriter
                 w.Seed = bar;
                 w.Accumulator = w.Local(typeof(double), "accumulator");
                 iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
+                // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
+                // reads it there instead of computing it again.
+                // (Not a nested fold, max or min: its own backward loop needs its forward loop to run again.)
+                if (body.Output.Op != Op.Loop || body.Output.Loop!.Kind == LoopKind.Sum)
+                    w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -157,6 +212,7 @@ internal static class LoopWriter
                 if (init >= 0 && homes[init] is { } initHome)
                     whole.Add(Expression.Assign(initHome, bar));
                 whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+                whole.AddRange(after);
                 return Expression.Block(typeof(void), w.Locals, whole);
             }
             default:
@@ -179,6 +235,7 @@ internal static class LoopWriter
         var all = new List<Expression>(w.Preheader());
         all.AddRange(statements);
         all.Add(w.Loop(iteration, backwards: false));
+        all.AddRange(after);
         all.Add(Expression.Empty());
         return Expression.Block(typeof(void), w.Locals, all);
     }
@@ -236,7 +293,7 @@ internal static class LoopWriter
     }
 
     /// <summary>The statements of one iteration, and how to read the body's values after them.</summary>
-    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read);
+    internal sealed record BodyCode(List<Expression> Statements, Func<Node, Expression> Read, HashSet<Node> Needed);
 
     /// <summary>One loop being written: its counter, range, invariants, and the body's code.</summary>
     private sealed class Writer : ILoopScope
@@ -284,6 +341,9 @@ internal static class LoopWriter
 
         public Expression? Seed { get; set; }
 
+        /// <summary>Body values known without computing them (a fold's value, from its tape).</summary>
+        public Dictionary<Node, Expression> Known { get; } = [];
+
         public Expression? Accumulator { get; set; }
 
         public Frame Frame => _outer.Frame;
@@ -293,7 +353,8 @@ internal static class LoopWriter
         public Dictionary<Node, ParameterExpression> States { get; } = [];
 
         // A nested loop reads this loop's body values; they are written before it in the same iteration.
-        public Expression Read(Node outer) => _values.TryGetValue(outer, out var v) ? v : ReadInput(outer);
+        public Expression Read(Node outer) =>
+            _values.TryGetValue(outer, out var v) ? v : Known.TryGetValue(outer, out var known) ? known : ReadInput(outer);
 
         public ParameterExpression Variable(Type type, string name)
         {
@@ -348,20 +409,73 @@ internal static class LoopWriter
         /// <summary>Writes the body stages that <paramref name="roots"/> need, in order, for one iteration.</summary>
         public BodyCode Body(IReadOnlyList<Node> roots)
         {
-            var needed = Needed(roots);
+            var needed = Needed(roots, Known);
+            CollectUses(needed, roots);
             var statements = new List<Expression>();
             StackGuard.Run(() => WriteRegion(_body.Builder.Root, needed, statements));
-            return new BodyCode(statements, Read);
+            return new BodyCode(statements, Read, needed);
         }
 
+        // By body stage of the root region: the position of the last root-region stage that reads it (a conditional
+        // reads what its branches read). Its variable is free for another stage after that, so a long body stays within
+        // the JIT's locals. What is read after the body's statements (the roots, nested loops' values) is never freed.
+        private readonly Dictionary<Node, int> _lastUse = [];
+        private readonly Dictionary<Type, Stack<ParameterExpression>> _free = [];
+
+        private void CollectUses(HashSet<Node> needed, IReadOnlyList<Node> roots)
+        {
+            var root = _body.Builder.Root;
+            for (var at = 0; at < root.Nodes.Count; at++)
+            {
+                var n = root.Nodes[at];
+                if (!needed.Contains(n))
+                    continue;
+                foreach (var arg in Reads(n))
+                    _lastUse[arg] = at;
+                if (n.Op != Op.Condition)
+                    continue;
+                foreach (var region in DeadStages.Regions(n.Then!).Concat(DeadStages.Regions(n.Else!)))
+                {
+                    foreach (var value in region.Results.Concat(region.Nodes.SelectMany(Reads)))
+                        if (value.Owner == root)
+                            _lastUse[value] = at;
+                }
+            }
+            foreach (var kept in roots.Concat(root.Nodes.Where(n => n.Op == Op.Loop)))
+                _lastUse[kept] = int.MaxValue;
+        }
+
+        // What a stage reads as values: its arguments, but for an index only the stages it reads as values.
+        private static IEnumerable<Node> Reads(Node n) => n.Op switch
+        {
+            Op.Read => n.Args.SelectMany(IndexLeaves),
+            Op.ScatterAdd => n.Args.Skip(1).SelectMany(IndexLeaves).Prepend(n.Args[0]),
+            _ => n.Args,
+        };
+
+        // After root-region stage k has read its arguments, those it read last free their variables.
+        private void ReleaseDead(Node n, int k)
+        {
+            foreach (var arg in Reads(n).Distinct())
+                if (arg.Owner == _body.Builder.Root && _lastUse.GetValueOrDefault(arg, -1) == k
+                    && _values.Remove(arg, out var value) && value is ParameterExpression variable)
+                    (_free.TryGetValue(variable.Type, out var pool) ? pool : _free[variable.Type] = new()).Push(variable);
+        }
+
+        /// <summary>The body stages <paramref name="roots"/> read, transitively.</summary>
+        public static HashSet<Node> NeededBy(IEnumerable<Node> roots) => Needed(roots, []);
+
+        /// <summary>The body being written.</summary>
+        public LoopBody Body0 => _body;
+
         // What the roots read, transitively; a stage inside a branch brings its conditional, an index its leaves.
-        private static HashSet<Node> Needed(IEnumerable<Node> roots)
+        private static HashSet<Node> Needed(IEnumerable<Node> roots, Dictionary<Node, Expression> known)
         {
             var needed = new HashSet<Node>();
             var pending = new Stack<Node>(roots);
             while (pending.TryPop(out var n))
             {
-                if (n.Op == Op.Constant || !needed.Add(n))
+                if (n.Op == Op.Constant || known.ContainsKey(n) || !needed.Add(n))
                     continue;
                 var indexArgs = n.Op switch { Op.Read => n.Args.Length, Op.ScatterAdd => n.Args.Length - 1, _ => 0 };
                 var first = n.Op == Op.ScatterAdd ? 1 : 0;
@@ -398,36 +512,46 @@ internal static class LoopWriter
             }
         }
 
-        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate;
+        private static bool IsIntegerArithmetic(Node n) => n.Op is Op.Add or Op.Subtract or Op.Multiply or Op.Negate or Op.IntegerDivide or Op.Remainder;
 
         private void WriteRegion(Region region, HashSet<Node> needed, List<Expression> statements)
         {
+            var top = region == _body.Builder.Root;
             for (var k = 0; k < region.Nodes.Count; k++)
             {
                 var n = region.Nodes[k];
                 if (!needed.Contains(n) || n.Op is Op.Input or Op.Index or Op.Project)
                     continue;
+                WriteStage(region, needed, statements, k, n);
+                if (top)
+                    ReleaseDead(n, k);
+            }
+        }
+
+        private void WriteStage(Region region, HashSet<Node> needed, List<Expression> statements, int k, Node n)
+        {
+            {
                 switch (n.Op)
                 {
                     case Op.Condition:
                         WriteCondition(n, region.Nodes.Skip(k + 1).TakeWhile(p => p.Op == Op.Project && p.Args[0] == n).Where(needed.Contains).ToList(), needed, statements);
-                        continue;
+                        return;
                     case Op.ScatterAdd:
                         statements.Add(Scatter(n));
-                        continue;
+                        return;
                     case Op.LoopAdjoint:
                     {
                         var projections = Projections(n);
                         var homes = Array.ConvertAll(projections, p => p is not null && needed.Contains(p) ? Define(p) : null);
                         statements.Add(Backward(this, n, homes));
-                        continue;
+                        return;
                     }
                     case Op.Loop:
                     {
-                        var adjoint = n.Owner!.Nodes.Find(a => a.Op == Op.LoopAdjoint && a.Args[0] == n);
-                        var value = Forward(this, n, keepState: adjoint is not null && needed.Contains(adjoint));
+                        // Its backward loop, if this pass runs it, may be in a backward branch of a conditional of the body.
+                        var value = Forward(this, n, keepState: needed.Any(a => a.Op == Op.LoopAdjoint && a.Args[0] == n));
                         statements.Add(Expression.Assign(Define(n), value));
-                        continue;
+                        return;
                     }
                 }
                 var expression = n.Op switch
@@ -457,7 +581,8 @@ internal static class LoopWriter
 
         private ParameterExpression Define(Node n)
         {
-            var v = Variable(n.IsBool ? typeof(bool) : typeof(double), $"b{n.Id}");
+            var type = n.IsBool ? typeof(bool) : typeof(double);
+            var v = _free.TryGetValue(type, out var pool) && pool.TryPop(out var reused) ? reused : Variable(type, $"b{n.Id}");
             _values[n] = v;
             return v;
         }
@@ -495,6 +620,10 @@ internal static class LoopWriter
                     return Expression.Multiply(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Negate:
                     return Expression.Negate(IntOf(n.Args[0], at));
+                case Op.IntegerDivide:
+                    return Expression.Divide(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
+                case Op.Remainder:
+                    return Expression.Modulo(IntOf(n.Args[0], at), IntOf(n.Args[1], at));
                 case Op.Input when n.Param >= 1 && n.Owner == _body.Builder.Root:
                     var j = n.Param - 1;
                     if (!_intInvariants.TryGetValue(j, out var local))

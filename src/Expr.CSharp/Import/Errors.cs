@@ -8,7 +8,8 @@ internal static class Errors
     public const string Catalogue =
         "+, -, *, /, unary -, Math.Exp, Log (1 and 2 arguments), Log10, Log2, Sqrt, Cbrt, Pow, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, " +
         "Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Max, Min, Sign, Floor, Ceiling, Round, Truncate, Fn.Sigmoid, Fn.Relu, Fn.Softplus, " +
-        "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants, " +
+        "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants or loop variables, their Length, " +
+        "loops (Enumerable.Range(start, count).Sum(i => ...), a.Sum(v => ...), Select, Zip, Max, Min, Aggregate), " +
         "captured variables and any sub-expression that reads no parameter (data, evaluated as written at every call), and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
         "TransposeThisAndMultiply, OuterProduct, Pointwise* functions, Map, Map2, Sum, DotProduct, L2Norm (vectors), FrobeniusNorm, " +
         "RowSums, ColumnSums, elements at constant indices, Fn.Softmax, Fn.LogSumExp, Fn.CrossEntropy, Fn.SquaredError";
@@ -44,9 +45,9 @@ internal static class Errors
             $"{p.Name}.Sum(v => v * v), Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) (supported loops: {LoopForms})", p);
 
     public static ExprGradException ArrayIndex(Expression e, ParameterExpression p) =>
-        new($"the index in {Show(e)} is neither a constant nor a loop variable: read the array parameter '{p.Name}' at a constant " +
-            $"index ({p.Name}[0]) or at an index of a loop's variable, Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) " +
-            $"(supported loops: {LoopForms})", e);
+        new($"the index in {Show(e)} depends on a parameter's value, and has no derivative: read the array parameter '{p.Name}' at a " +
+            $"constant ({p.Name}[0]), at an index known at the call ({p.Name}[{p.Name}.Length - 1], {p.Name}[k] of a captured k), or at an " +
+            $"index of a loop's variable, Enumerable.Range(0, {p.Name}.Length).Sum(i => {p.Name}[i] * ...) (supported loops: {LoopForms})", e);
 
     public static ExprGradException LoopMethod(MethodCallExpression call) =>
         new($"cannot differentiate the LINQ method '{call.Method.Name}' in {Show(call)}: the loops ExprGrad differentiates are {LoopForms}", call);
@@ -60,7 +61,7 @@ internal static class Errors
             $"with the parameters LINQ passes: {Show(f)} is not one", f);
 
     public static ExprGradException IndexForm(Expression e) =>
-        new($"the index or count {Show(e)} must be integer arithmetic (+, -, *) on loop variables, integer constants, array lengths " +
+        new($"the index or count {Show(e)} must be integer arithmetic (+, -, *, /, %) on loop variables, integer constants, array lengths " +
             "and captured integers: an index that depends on a parameter's value has no derivative", e);
 
     public static ExprGradException NestedTooDeep(ConditionalExpression e, int limit) =>

@@ -13,7 +13,7 @@ namespace ExprGrad.Import;
 /// </summary>
 /// <remarks>
 /// In a body, what does not depend on the loop's variables (a parameter, <c>Math.Exp(x)</c>, a captured value, a
-/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·) on
+/// length) is staged outside the loop, once, and read in as an invariant; an index is integer arithmetic (+, −, ·, /, %) on
 /// the loop variables, integer constants, lengths and captured integers.
 /// </remarks>
 internal sealed partial class Importer
@@ -136,7 +136,8 @@ internal sealed partial class Importer
     {
         if (f is LambdaExpression lambda && (arity < 0 ? lambda.Parameters.Count is 1 or 2 : lambda.Parameters.Count == arity))
             return lambda;
-        throw Errors.LoopFunction(f, loop);
+        // A static method, a.Sum(Fn.Square), as the lambda that calls it.
+        return MethodGroup(f, Math.Max(arity, 1)) ?? throw Errors.LoopFunction(f, loop);
     }
 
     private Node Loop(MethodCallExpression call, LoopKind kind, Sequence sequence, LambdaExpression? fold, Expression? seed)
@@ -237,11 +238,29 @@ internal sealed partial class Importer
         throw Errors.IndexForm(e);
     }
 
+    // True if an expression reads parameters only through array lengths (a.Length - 1).
+    private bool ReadsOnlyLengths(Expression e) =>
+        ParameterFree.Check(new LengthsAsConstants(this).Visit(e)!);
+
+    /// <summary>Replaces the lengths of array parameters by a constant, so that what is left can be checked for parameters.</summary>
+    private sealed class LengthsAsConstants(Importer importer) : ExpressionVisitor
+    {
+        public override Expression? Visit(Expression? node) =>
+            node is null ? null : StackGuard.HasRoom ? base.Visit(node) : StackGuard.Run(() => base.Visit(node));
+
+        protected override Expression VisitUnary(UnaryExpression node) =>
+            node is { NodeType: ExpressionType.ArrayLength, Operand: ParameterExpression p } && importer._parameters.ContainsKey(p)
+                ? Expression.Constant(0)
+                : base.VisitUnary(node);
+    }
+
     private static Op? IntegerArithmetic(ExpressionType t) => t switch
     {
         ExpressionType.Add or ExpressionType.AddChecked => Op.Add,
         ExpressionType.Subtract or ExpressionType.SubtractChecked => Op.Subtract,
         ExpressionType.Multiply or ExpressionType.MultiplyChecked => Op.Multiply,
+        ExpressionType.Divide => Op.IntegerDivide,
+        ExpressionType.Modulo => Op.Remainder,
         _ => null,
     };
 
@@ -252,8 +271,10 @@ internal sealed partial class Importer
     /// <summary>A value from outside a body (Map or loop), staged by the enclosing importer, read in as an input.</summary>
     private Node Invariant(Node outer)
     {
+        // A constant is staged again in the body: the enclosing graph's node has an id of that graph, which may be the
+        // id of a body stage, and the body's hash-consing keys stages by their arguments' ids.
         if (outer.Op == Op.Constant)
-            return outer;
+            return outer.IsBool ? _b.Boolean(outer.Value != 0) : _b.Constant(outer.Value);
         if (!_outerIndex.TryGetValue(outer, out var k))
         {
             _outerIndex[outer] = k = _arity + _outerArgs.Count;

@@ -213,6 +213,25 @@ internal sealed partial class Importer
         return _b.Map(body, [.. tensors, .. inner._outerArgs]);
     }
 
+    /// <summary>
+    /// A static method passed as a delegate (<c>Fn.Relu</c>, <c>Fn.Square</c>) as the lambda that calls it, or null.
+    /// In an expression tree a method group is <c>MethodInfo.CreateDelegate(type, target)</c> on the method as a constant.
+    /// </summary>
+    private static LambdaExpression? MethodGroup(Expression f, int arity)
+    {
+        if (f is UnaryExpression { NodeType: ExpressionType.Convert } convert)
+            f = convert.Operand;
+        if (f is MethodCallExpression { Method.Name: nameof(MethodInfo.CreateDelegate) } create
+            && (create.Object as ConstantExpression ?? create.Arguments.OfType<ConstantExpression>().FirstOrDefault(c => c.Value is MethodInfo))
+                is { Value: MethodInfo { IsStatic: true } method }
+            && method.GetParameters().Length == arity)
+        {
+            var parameters = method.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+            return Expression.Lambda(Expression.Call(method, parameters), parameters);
+        }
+        return null;
+    }
+
     /// <summary>The function given to Map: a lambda written in place, or a method group (<c>Fn.Relu</c>) made into one.</summary>
     private static LambdaExpression MapFunction(Expression f, int arity, MethodCallExpression call)
     {
@@ -220,17 +239,8 @@ internal sealed partial class Importer
             return lambda.Parameters.Count == arity && lambda.Parameters.All(p => p.Type == typeof(double)) && lambda.ReturnType == typeof(double)
                 ? lambda
                 : throw Errors.Unsupported(call, "a Map whose function does not map doubles to a double");
-        if (f is UnaryExpression { NodeType: ExpressionType.Convert } convert)
-            f = convert.Operand;
-        // A method group in an expression tree is MethodInfo.CreateDelegate(type, target) on the method as a constant.
-        if (f is MethodCallExpression { Method.Name: nameof(MethodInfo.CreateDelegate) } create
-            && (create.Object as ConstantExpression ?? create.Arguments.OfType<ConstantExpression>().FirstOrDefault(c => c.Value is MethodInfo))
-                is { Value: MethodInfo { IsStatic: true } method }
-            && method.GetParameters().Length == arity)
-        {
-            var parameters = method.GetParameters().Select(p => Expression.Parameter(typeof(double), p.Name)).ToArray();
-            return Expression.Lambda(Expression.Call(method, parameters), parameters);
-        }
+        if (MethodGroup(f, arity) is { } group)
+            return group;
         throw Errors.Unsupported(call, "a Map of a delegate value: ExprGrad differentiates only what it can see, so pass a lambda " +
             "(t => Math.Tanh(t)) or a static method (Fn.Relu)");
     }

@@ -177,9 +177,15 @@ internal sealed partial class Importer
     {
         if (array is ParameterExpression p && _parameters.TryGetValue(p, out var info) && info.IsArray)
         {
-            if (indices.Count != 1 || !TryConstantIndex(indices[0], out var index) || index < 0)
+            if (indices.Count != 1)
                 throw Errors.ArrayIndex(e, p);
-            return _b.Input(info.Index, index);
+            if (TryConstantIndex(indices[0], out var index) && index >= 0)
+                return _b.Input(info.Index, index);
+            // An index known only at the call (a[a.Length - 1], a[k] of a captured k): read there, checked, and the
+            // array has any length.
+            if (ParameterFree.Check(indices[0]) || ReadsOnlyLengths(indices[0]))
+                return ReadElement(p, info.Index, null, [Integer(indices[0])], Display.DataText.Of(indices[0]));
+            throw Errors.ArrayIndex(e, p);
         }
         return Live(e);
     }

@@ -16,7 +16,7 @@ internal sealed class GradientFormatterSource
     ];
 
     // A function of vectors or matrices has no formulas or seed-style code: it shows its staged listing.
-    private static string? Math(Gradient g) => g.IsScalar ? "$$\n" + g.ToLatex() + "\n$$" : null;
+    private static string? Math(Gradient g) => g.HasFormulas ? "$$\n" + g.ToLatex() + "\n$$" : null;
 
     private static string Markdown(Gradient g) =>
         g.IsScalar ? Math(g) + "\n\n```csharp\n" + g.ToCode() + "```\n" : "```\n" + g.ToListing() + "```\n";

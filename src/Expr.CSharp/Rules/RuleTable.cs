@@ -22,7 +22,10 @@ internal static partial class RuleTable
     public static IEnumerable<Op> Operations => Table.Keys;
 
     /// <summary>The operations on numbers: those the scalar random tests generate.</summary>
-    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null).Select(r => r.Op);
+    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op)).Select(r => r.Op);
+
+    /// <summary>Integer operations that only loop indices and counts use (a value cannot reach them): / and % of C# ints.</summary>
+    public static bool IsIndexOperation(Op op) => op is Op.IntegerDivide or Op.Remainder;
 
     /// <summary>The operations on vectors and matrices (and the numbers they reduce to).</summary>
     public static IEnumerable<Op> TensorOperations => Table.Values.Where(r => r.Infer is not null).Select(r => r.Op);
@@ -110,6 +113,11 @@ internal static partial class RuleTable
         // Fn.Sign, not Math.Sign: a double that keeps NaN, where Math.Sign is an int that throws on NaN.
         yield return Kernel1(Sign, "sign", Fn.Sign, ZeroDerivative);
         yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
+        // Integers only (indices, counts): truncating division and its remainder, as C# computes them on ints.
+        yield return Binary(IntegerDivide, "div", (u, v) => (long)u / (long)v,
+            (u, v) => Expression.Convert(Expression.Divide(Expression.Convert(u, typeof(long)), Expression.Convert(v, typeof(long))), typeof(double)), ZeroDerivative);
+        yield return Binary(Remainder, "%", (u, v) => (long)u % (long)v,
+            (u, v) => Expression.Convert(Expression.Modulo(Expression.Convert(u, typeof(long)), Expression.Convert(v, typeof(long))), typeof(double)), ZeroDerivative);
         yield return Math1(Ceiling, "ceiling", Math.Ceiling, ZeroDerivative);
         yield return Math1(Round, "round", Math.Round, ZeroDerivative);
         yield return Math1(Truncate, "truncate", Math.Truncate, ZeroDerivative);

@@ -8,14 +8,26 @@ namespace ExprGrad.Staging;
 /// Prints a staged graph one stage per line, like a jaxpr: <c>v3 = v1 * v2</c>, <c>v5 = exp v4</c>, forward stages,
 /// then backward ones, then the gradient slots. A failing test shows the program, not an object dump.
 /// </summary>
+/// <remarks>
+/// A loop over data is one stage (<c>v6 = sum i in range(0, v4):</c>) followed by its body, listed once and indented,
+/// whatever the number of iterations: its stages are named <c>b0</c>, <c>b1</c>, ... (<c>c0</c>, ... in a loop nested
+/// in it), as the body is a graph of its own. The loop's pullback lists the body's backward stages the same way, with
+/// its scatters into array gradients (<c>da[i + 1] += b17</c>).
+/// </remarks>
 internal static class GraphPrinter
 {
-    public static string Name(Node n) => n.Op switch
+    public static string Name(Node n) => Name(n, "v");
+
+    // A stage of a loop body is named with its body's prefix: its ids are its own graph's.
+    private static string Name(Node n, string prefix) => n.Op switch
     {
         Op.Constant when n.IsBool => n.Value != 0 ? "true" : "false",
         Op.Constant => n.Value.ToString("R", CultureInfo.InvariantCulture),
-        _ => $"v{n.Id}",
+        _ => $"{prefix}{n.Id}",
     };
+
+    // The prefix of the stages of a body nested one level deeper than those named with prefix.
+    private static string Inner(string prefix) => prefix.Length == 1 && prefix[0] < 'z' ? ((char)(prefix[0] == 'v' ? 'b' : prefix[0] + 1)).ToString() : prefix + "_";
 
     public static string Print(StagedGraph graph)
     {
@@ -25,47 +37,149 @@ internal static class GraphPrinter
         {
             if (i == graph.ForwardCount && i > 0)
                 text.AppendLine("# backward");
-            StackGuard.Run(() => Stage(graph, root[i], text, ""));
+            StackGuard.Run(() => Stage(graph, root[i], text, "", "v"));
         }
         text.Append("value = ").AppendLine(Name(graph.Output));
         foreach (var p in graph.Parameters)
+        {
             for (var k = 0; k < p.Extent; k++)
             {
                 var adjoint = graph.Adjoints.Length > 0 ? graph.Adjoints[p.Offset + k] : null;
-                text.Append('d').Append(p.SlotName(k)).Append(" = ")
+                text.Append('d').Append(p.SlotName(k)).Append(p.IsDynamic ? " += " : " = ")
                     .AppendLine(adjoint is null ? "0" : Name(adjoint));
             }
+            if (p.IsDynamic)
+                text.Append('d').Append(p.Name).AppendLine(": any length, cleared, then added to by the loops' scatters");
+        }
         return text.ToString();
     }
 
-    private static void Stage(StagedGraph graph, Node n, StringBuilder text, string indent)
+    private static void Stage(StagedGraph graph, Node n, StringBuilder text, string indent, string prefix)
     {
+        string N(Node a) => Name(a, prefix);
         switch (n.Op)
         {
             case Op.Project:
-                return; // printed with its conditional
+                return; // printed with its conditional or loop pullback
+            case Op.Input when n.Owner != graph.Root:
+                text.Append(indent).Append(N(n)).Append(" = ").AppendLine(BodyInput(n));
+                return;
             case Op.Input:
-                text.Append(indent).Append(Name(n)).Append(" = ").AppendLine(graph.InputName(n));
+                text.Append(indent).Append(N(n)).Append(" = ").AppendLine(graph.InputName(n));
                 return;
             case Op.Captured:
-                text.Append(indent).Append(Name(n)).Append(" = captured ").AppendLine(Display.StagedCode.CapturedName(n.Live!));
+                text.Append(indent).Append(N(n)).Append(" = captured ").AppendLine(Display.StagedCode.CapturedName(n.Live!));
                 return;
             case Op.Condition:
-                var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"v{n.Id + 1 + k}"));
-                text.Append(indent).Append(outputs).Append(" = if ").AppendLine(Name(n.Args[0]));
-                Branch(graph, n.Then, text, indent);
+                var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"{prefix}{n.Id + 1 + k}"));
+                text.Append(indent).Append(outputs).Append(" = if ").AppendLine(N(n.Args[0]));
+                Branch(graph, n.Then, text, indent, prefix);
                 text.Append(indent).AppendLine("else");
-                Branch(graph, n.Else!, text, indent);
+                Branch(graph, n.Else!, text, indent, prefix);
+                return;
+            case Op.Length:
+                text.Append(indent).Append(N(n)).Append(" = length ").AppendLine(graph.Parameters[n.Param].Name);
+                return;
+            case Op.Index:
+                text.Append(indent).Append(N(n)).AppendLine(" = index");
+                return;
+            case Op.Read:
+                text.Append(indent).Append(N(n)).Append(" = ").Append(ArrayName(graph, n)).Append('[').Append(IndexText(n, 0, N)).AppendLine("]");
+                return;
+            case Op.ScatterAdd:
+                text.Append(indent).Append('d').Append(graph.Parameters[n.Param].Name).Append('[').Append(IndexText(n, 1, N))
+                    .Append("] += ").AppendLine(N(n.Args[0]));
+                return;
+            case Op.Loop:
+                Loop(graph, n, text, indent, prefix);
+                return;
+            case Op.LoopAdjoint:
+                LoopAdjoint(graph, n, text, indent, prefix);
                 return;
         }
         var rule = RuleTable.Get(n.Op);
-        text.Append(indent).Append(Name(n)).Append(" = ");
+        text.Append(indent).Append(N(n)).Append(" = ");
         if (Tensor(n, graph.Builder.Dims) is { } tensor)
             text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
         else if (rule.Arity == 2 && rule.Method is null)
-            text.Append(Name(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(Name(n.Args[1]));
+            text.Append(N(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(N(n.Args[1]));
         else
-            text.Append(rule.Symbol).Append(' ').AppendLine(string.Join(" ", n.Args.Select(Name)));
+            text.Append(rule.Symbol).Append(' ').AppendLine(string.Join(" ", n.Args.Select(N)));
+    }
+
+    // A loop: its range (and a fold's seed), then its body's forward stages, indented, and the value of one iteration.
+    private static void Loop(StagedGraph graph, Node loop, StringBuilder text, string indent, string prefix)
+    {
+        var body = loop.Loop!;
+        var kind = body.Kind.ToString().ToLowerInvariant();
+        text.Append(indent).Append(Name(loop, prefix)).Append(" = ").Append(kind).Append(' ').Append(body.Variable)
+            .Append(" in range(").Append(Name(loop.Args[0], prefix)).Append(", ").Append(Name(loop.Args[1], prefix)).Append(')');
+        if (body.Kind == LoopKind.Fold)
+            text.Append(" from ").Append(Name(loop.Args[2], prefix));
+        text.Append(":  # ").AppendLine(body.Text);
+        var inner = Inner(prefix);
+        foreach (var n in body.Builder.Root.Nodes)
+        {
+            if (!body.IsForward(n))
+                continue;
+            if (n.Op == Op.Index)
+                text.Append(indent).Append("    ").Append(Name(n, inner)).Append(" = ").AppendLine(body.Variable);
+            else if (n.Op == Op.Input)
+                text.Append(indent).Append("    ").Append(Name(n, inner)).Append(" = ").AppendLine(n.Param == 0 ? "accumulator" : Name(loop.Args[LoopBody.FirstInvariant + n.Param - 1], prefix));
+            else
+                StackGuard.Run(() => Stage(graph, n, text, indent + "    ", inner));
+        }
+        text.Append(indent).Append("    => ").AppendLine(Name(body.Output, inner));
+    }
+
+    // A loop's pullback: its outputs (the adjoints of a fold's seed and of the invariants, summed over the iterations),
+    // then the body's backward stages, indented, and what one iteration contributes to each output.
+    private static void LoopAdjoint(StagedGraph graph, Node adjoint, StringBuilder text, string indent, string prefix)
+    {
+        var loop = adjoint.Args[0];
+        var body = loop.Loop!;
+        var pullback = body.BuiltPullback!; // a pullback is staged from it
+        var projections = Projections(adjoint);
+        text.Append(indent);
+        if (projections.Count > 0)
+            text.Append(string.Join(", ", projections.Select(p => Name(p, prefix)))).Append(" = ");
+        text.Append("pullback ").Append(Name(loop, prefix)).Append(" with ").Append(Name(adjoint.Args[1], prefix));
+        if (projections.Count > 0)
+            text.Append(" for ").Append(string.Join(", ", projections.Select(p => "d" + Name(loop.Args[p.Param], prefix))));
+        text.AppendLine(body.Kind == LoopKind.Fold ? ", backwards:" : body.Kind == LoopKind.Sum ? ":" : ", at the iteration picked:");
+        var inner = Inner(prefix);
+        text.Append(indent).Append("    ").Append(Name(pullback.Seed, inner)).AppendLine(body.Kind == LoopKind.Fold ? " = adjoint of the accumulator" : " = seed");
+        foreach (var n in body.Builder.Root.Nodes)
+            if (n.Id > pullback.Seed.Id)
+                StackGuard.Run(() => Stage(graph, n, text, indent + "    ", inner));
+        var results = projections.Select(p => p.Param == 2
+            ? (pullback.Accumulator is { } a ? Name(a, inner) : "0") + " (to the previous iteration)"
+            : pullback.Invariants[p.Param - LoopBody.FirstInvariant] is { } c ? Name(c, inner) : "0");
+        if (projections.Count > 0)
+            text.Append(indent).Append("    => ").AppendLine(string.Join(", ", results));
+    }
+
+    private static string BodyInput(Node n) => n.Param switch
+    {
+        -1 => "seed",
+        0 => "accumulator",
+        _ => $"invariant {n.Param - 1}",
+    };
+
+    private static string ArrayName(StagedGraph graph, Node read) =>
+        read.Live is { } live ? Display.DataText.Of(live) : graph.Parameters[read.Param].Name;
+
+    private static string IndexText(Node n, int first, Func<Node, string> name) =>
+        n.IndexText ?? string.Join(", ", n.Args.Skip(first).Select(name));
+
+    /// <summary>The projections of a loop's pullback, as the builder staged them right after it (a pruned one is missing).</summary>
+    private static List<Node> Projections(Node adjoint)
+    {
+        var owner = adjoint.Owner!.Nodes;
+        var result = new List<Node>();
+        for (var k = owner.IndexOf(adjoint) + 1; k < owner.Count && owner[k].Op == Op.Project && owner[k].Args[0] == adjoint; k++)
+            result.Add(owner[k]);
+        return result;
     }
 
     // Vector and matrix stages, with their transposes, bodies and dimensions spelled out; dimensions that must be equal
@@ -97,10 +211,10 @@ internal static class GraphPrinter
         _ => "scalar",
     };
 
-    private static void Branch(StagedGraph graph, Region region, StringBuilder text, string indent)
+    private static void Branch(StagedGraph graph, Region region, StringBuilder text, string indent, string prefix)
     {
         foreach (var n in region.Nodes)
-            StackGuard.Run(() => Stage(graph, n, text, indent + "    "));
-        text.Append(indent).Append("    => ").AppendLine(string.Join(", ", region.Results.Select(Name)));
+            StackGuard.Run(() => Stage(graph, n, text, indent + "    ", prefix));
+        text.Append(indent).Append("    => ").AppendLine(string.Join(", ", region.Results.Select(r => Name(r, prefix))));
     }
 }

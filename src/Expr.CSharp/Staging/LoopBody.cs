@@ -74,6 +74,15 @@ internal sealed class LoopBody
     /// </summary>
     public LoopPullback Pullback => _pullback ??= BuildPullback();
 
+    /// <summary>The pullback if it has been built, else null: display reads a graph without adding stages to it.</summary>
+    public LoopPullback? BuiltPullback => _pullback;
+
+    /// <summary>
+    /// The body's forward stages: those staged before the pullback's seed (all of them while there is no pullback).
+    /// The pullback is built after them into the same graph, so its stages are the rest.
+    /// </summary>
+    public bool IsForward(Node n) => _pullback is not { } p || n.Id < p.Seed.Id;
+
     private LoopPullback BuildPullback()
     {
         var seed = Builder.Input(-1, -1);

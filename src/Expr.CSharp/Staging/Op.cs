@@ -30,6 +30,10 @@ internal enum Op
     Divide,
     Negate,
 
+    // Integer arithmetic on loop variables and lengths (carried as doubles): C#'s int / and %.
+    IntegerDivide,
+    Remainder,
+
     // Math.*
     Exp,
     Log,

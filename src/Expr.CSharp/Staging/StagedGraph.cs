@@ -64,8 +64,11 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
             ? $"parameter '{Parameters[k].Name}' is an array whose length is read at the call, and only the last parameter can be: call the typed Evaluate(...), or make '{Parameters[k].Name}' the last parameter"
             : null;
 
-    /// <summary>True if the graph has a loop over data anywhere (such a graph is compiled as one method).</summary>
-    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
+    /// <summary>
+    /// True if the graph has a loop over data anywhere, or reads an array at an index or a length known only at the call: such a
+    /// graph is compiled as one method, and its straight-line stages are not re-rolled.
+    /// </summary>
+    public bool HasLoops => DeadStages.Regions(Root).Any(r => r.Nodes.Exists(n => n.Op is Op.Loop or Op.Read or Op.Length));
 
     /// <summary>The number of root stages that belong to the forward pass (the rest are backward).</summary>
     public int ForwardCount { get; set; }
@@ -81,6 +84,11 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
 
     /// <summary>The name of each flat slot, in order: <c>x</c> for a scalar parameter, <c>w[0]</c>, <c>w[1]</c>, ... for an array.</summary>
     public IEnumerable<string> SlotNames => Parameters.SelectMany(p => Enumerable.Range(0, p.Extent).Select(p.SlotName));
+
+    /// <summary>The names of the slots of a point of <paramref name="length"/> values: past the fixed slots, the last (dynamic) array's elements.</summary>
+    public IEnumerable<string> SlotNamesOf(int length) =>
+        EndsDynamic ? SlotNames.Concat(Enumerable.Range(Dimension, Math.Max(0, length - Dimension)).Select(k => Parameters[^1].SlotName(k - Parameters[^1].Offset)))
+        : SlotNames;
 
     /// <summary>The name of an <see cref="Op.Input"/> node as the user writes it: <c>x</c> or <c>w[2]</c>.</summary>
     public string InputName(Node input) => Parameters[input.Param].SlotName(Math.Max(input.Element, 0));
