@@ -34,37 +34,6 @@ public class LoopDepthNet
         w => 0.5 * Fn.Square(_y - Enumerable.Range(0, M - 1).Aggregate(_x, (o, k) => Fn.Sigmoid(o * w[k])) * w[M - 1]);
 
     /// <summary>
-    /// A diagnostic, not a baseline: <see cref="DepthNet.HandGrad"/> changed the way ExprGrad's fold differs from it.
-    /// The tape keeps the accumulator entering each layer, o[k], and the backward loop computes σ(o[k]·w[k]) again for
-    /// σ′, where the hand-written loop reads the layer's output o[k+1] from its cache: one more exponential a layer.
-    /// </summary>
-    public static double HandGradAsEmitted(double[] w, double x, double y, double[] o, Span<double> gradient)
-    {
-        var m = w.Length;
-        var acc = x;
-        for (var k = 0; k < m - 1; k++)
-        {
-            o[k] = acc;
-            acc = Fn.Sigmoid(acc * w[k]);
-        }
-        var r = y - acc * w[m - 1];
-        var loss = 0.5 * r * r;
-
-        var d = -r;
-        gradient[m - 1] = acc * d;
-        d *= w[m - 1];
-        for (var k = m - 2; k >= 0; k--)
-        {
-            var s = Fn.Sigmoid(o[k] * w[k]); // recomputed from the tape
-            d *= s * (1 - s);
-            gradient[k] = o[k] * d;
-            d *= w[k];
-        }
-
-        return loss;
-    }
-
-    /// <summary>
     /// Weights w[k] = −4 − 0.5 cos k. <see cref="DepthNet"/>'s weights (about 1) shrink the gradient by
     /// w·σ′ ≤ 0.4 a layer, which at m = 1,000 is far below the smallest double: every version would run on
     /// subnormals or zeros. Near −4 the layers settle where o ≈ 0.26 and |w σ′| ≈ 0.8, so dw[0] stays a normal number.
@@ -86,8 +55,6 @@ public class LoopDepthNet
         if (!(smallest >= 1e-290)) // the smallest normal double is 2.2e-308
             throw new InvalidOperationException($"a gradient entry is {smallest:R}: too close to the subnormal range");
         Check.VariableLengthGradient(_g, _w, value, expected);
-        var asEmitted = new double[M];
-        Check.Close("as emitted", [value, .. expected], [HandGradAsEmitted(_w, _x, _y, _o, asEmitted), .. asEmitted]);
         Console.WriteLine($"// LoopDepthNet m={M}: {_g.StageCount} stages, loss {value:R}, dw[0] {expected[0]:R}, smallest |dw| {smallest:R}");
     }
 
@@ -98,10 +65,6 @@ public class LoopDepthNet
     /// <summary>The forward loop caching every layer's output in reusable scratch, then the backward loop.</summary>
     [Benchmark(Baseline = true)]
     public double HandWritten() => DepthNet.HandGrad(_w, _x, _y, _o, _gradient);
-
-    /// <summary>The diagnostic <see cref="HandGradAsEmitted"/>.</summary>
-    [Benchmark]
-    public double HandWrittenAsEmitted() => HandGradAsEmitted(_w, _x, _y, _o, _gradient);
 
     /// <summary>ExprGrad's fold and its reverse fold over the tape, through the span API.</summary>
     [Benchmark]
