@@ -7,8 +7,15 @@ namespace ExprGrad.Benchmarks;
 //   dotnet run -c Release --project tests/ExprGrad.Benchmarks -- --filter '*'
 // or one class, e.g. the MLP of issue 4:
 //   dotnet run -c Release --project tests/ExprGrad.Benchmarks -- --filter '*Mlp*'
+// A console sanity run of some classes, without BenchmarkDotNet (Infrastructure/Smoke.cs):
+//   dotnet run -c Release --project tests/ExprGrad.Benchmarks -- --smoke Loop [--expression]
 public static class Program
 {
-    public static void Main(string[] args) =>
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--smoke")
+            Smoke.Run(args[1..]);
+        else
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
+    }
 }

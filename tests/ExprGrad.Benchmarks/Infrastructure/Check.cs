@@ -60,6 +60,23 @@ public static class Check
         Close("span gradient", gradient, flat);
     }
 
+    /// <summary>
+    /// One array parameter of any length (issue 14: a loop runs over it), checked through both APIs. Its
+    /// <see cref="Gradient.Dimension"/> is only the shortest point allowed, so the check is that the length is
+    /// variable and that the gradient comes back as long as the point.
+    /// </summary>
+    public static void VariableLengthGradient(Gradient<double[]> g, double[] point, double value, double[] gradient)
+    {
+        if (!g.HasVariableLength)
+            throw new InvalidOperationException("the array parameter should have a variable length");
+        var (v, d) = g.Evaluate(point);
+        Close("typed value", value, v);
+        Close("typed gradient", gradient, d);
+        var flat = new double[point.Length];
+        Close("span value", value, g.Evaluate(point, flat));
+        Close("span gradient", gradient, flat);
+    }
+
     public static void Equal(string what, int expected, int actual)
     {
         if (expected != actual)
