@@ -22,16 +22,11 @@ public class LoopDepthNet
     private Gradient<double[]> _g = null!;
 
     /// <summary>The depth of the net: the number of weights.</summary>
-    /// <remarks>
-    /// A constant, not a <c>[Params]</c> property, because the last weight is read at a constant index: the importer
-    /// refuses <c>w[w.Length - 1]</c> (an index that is neither a constant nor a loop variable), so the natural
-    /// <c>Range(0, w.Length - 1).Aggregate(...) * w[w.Length - 1]</c> cannot be written yet.
-    /// </remarks>
     public const int M = 1_000;
 
-    /// <summary>The net as a user writes it, with the fold over the first m − 1 weights and the last weight w[m − 1].</summary>
+    /// <summary>The net as a user writes it, with the fold over the first m − 1 weights and the last weight, at any m.</summary>
     public Expression<Func<double[], double>> Lambda() =>
-        w => 0.5 * Fn.Square(_y - Enumerable.Range(0, M - 1).Aggregate(_x, (o, k) => Fn.Sigmoid(o * w[k])) * w[M - 1]);
+        w => 0.5 * Fn.Square(_y - Enumerable.Range(0, w.Length - 1).Aggregate(_x, (o, k) => Fn.Sigmoid(o * w[k])) * w[w.Length - 1]);
 
     /// <summary>
     /// Weights w[k] = −4 − 0.5 cos k. <see cref="DepthNet"/>'s weights (about 1) shrink the gradient by

@@ -47,7 +47,7 @@ public static class LoopRosenbrockFunction
 /// into a preallocated span) and ExprGrad's span API on the <see cref="LoopRosenbrockFunction.Lambda"/> gradient.
 /// </summary>
 [NoisyBoxJob, MemoryDiagnoser]
-public class LoopRosenbrock
+public partial class LoopRosenbrock
 {
     private double[] _a = [];
     private double[] _gradient = [];
@@ -71,6 +71,8 @@ public class LoopRosenbrock
         Check.VariableLengthGradient(_g, _a, value, expected);
         var asEmitted = new double[N];
         Check.Close("as emitted", [value, .. expected], [LoopRosenbrockFunction.ValueAndGradientAsEmitted(_a, asEmitted), .. asEmitted]);
+        var generated = new double[N];
+        Check.Close("generated", [value, .. expected], [ForLoopWithGradient(_a, generated), .. generated]);
         Console.WriteLine($"// LoopRosenbrock n={N}: {_g.StageCount} stages");
     }
 
@@ -89,4 +91,17 @@ public class LoopRosenbrock
     /// <summary>ExprGrad's compiled loop through the span API: the point is the array itself.</summary>
     [Benchmark]
     public double ExprGradSpan() => _g.Evaluate(_a, _gradient);
+
+    /// <summary>The same function as a <c>[Differentiable]</c> method with a <c>for</c> loop: the generator's gradient, inlined.</summary>
+    [Benchmark]
+    public double ExprGradGenerated() => ForLoopWithGradient(_a, _gradient);
+
+    [Differentiable]
+    private static double ForLoop(double[] a)
+    {
+        var f = 0.0;
+        for (var i = 0; i < a.Length - 1; i++)
+            f += 100 * Fn.Square(a[i + 1] - a[i] * a[i]) + Fn.Square(1 - a[i]);
+        return f;
+    }
 }

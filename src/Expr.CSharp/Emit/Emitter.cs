@@ -573,10 +573,16 @@ internal sealed class Emitter
             for (var slot = 0; slot < e._graph.Adjoints.Length; slot++)
             {
                 var adjoint = e._graph.Adjoints[slot];
+                // (An array of any length is cleared as a whole: adding 0 to it is nothing.)
+                if ((adjoint is null || adjoint is { Op: Op.Constant, Value: 0 }) && IsDynamicSlot(slot))
+                    continue;
                 if (adjoint is null || adjoint.Op == Op.Constant)
                     yield return e._frame.Store(slot, Zero(slot, adjoint?.Value ?? 0.0));
             }
         }
+
+        private bool IsDynamicSlot(int slot) =>
+            Array.Find(e._graph.Parameters, p => slot >= p.Offset && slot < p.Offset + p.Extent) is { IsDynamic: true };
 
         // True once the clearing of the gradients of arrays of any length has run (a graph with loops clears them just
         // before its first write, after every check).

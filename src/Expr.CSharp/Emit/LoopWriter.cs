@@ -63,7 +63,7 @@ internal static class LoopWriter
                 var roots = new List<Node> { body.Output };
                 if (fused is not null)
                 {
-                    w.Seed = w.Local(typeof(double), "seed", scope.Read(fused.Args[1]));
+                    w.Seed = Seed(w, scope.Read(fused.Args[1]));
                     roots.AddRange(PullbackRoots(body));
                 }
                 var body1 = w.Body(roots);
@@ -133,6 +133,10 @@ internal static class LoopWriter
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
     }
+
+    // A sum's seed: a constant stays one (the JIT folds 100 · 1 into 100), anything else is read once into a local.
+    private static Expression Seed(Writer w, Expression seed) =>
+        seed is ConstantExpression ? seed : w.Local(typeof(double), "seed", seed);
 
     /// <summary>
     /// The gradient of the array of any length, cleared before the loop that writes it first. Where each iteration's
@@ -215,7 +219,7 @@ internal static class LoopWriter
         {
             case LoopKind.Sum:
             {
-                w.Seed = w.Local(typeof(double), "seed", scope.Read(adjoint.Args[1]));
+                w.Seed = Seed(w, scope.Read(adjoint.Args[1]));
                 ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
@@ -254,7 +258,7 @@ internal static class LoopWriter
             {
                 // Only the iteration that was picked has a gradient.
                 var best = scope.States[loop];
-                w.Seed = w.Local(typeof(double), "seed", scope.Read(adjoint.Args[1]));
+                w.Seed = Seed(w, scope.Read(adjoint.Args[1]));
                 var written = w.Body(roots);
                 var once = new List<Expression> { Expression.Assign(w.I, best) };
                 once.AddRange(written.Statements);
