@@ -190,6 +190,9 @@ internal static partial class StagedCode
             var adjoint = AdjointOf(loop);
             var fused = body.Kind == LoopKind.Sum && adjoint is not null && adjoint.Args[1].Op == Op.Constant && loop.Owner == graph.Root;
             var (start, count, end) = Range(loop);
+            // Before the sum's variable is set: a value live across the clearing calls would live on the stack in the loop.
+            if (_isMethod && fused)
+                FirstWrites(body, start, end);
             string? state = null;
             switch (body.Kind)
             {
@@ -266,6 +269,34 @@ internal static partial class StagedCode
                 AddToHomes(adjoint!, homes, add: true);
             _loopVariables.Remove(v);
             Close();
+        }
+
+        /// <summary>The arrays whose gradient the first loop that writes it clears itself (see <see cref="FirstWrites"/>).</summary>
+        public HashSet<int> ClearedByLoops { get; } = [];
+
+        private readonly HashSet<int> _written = [];
+        private readonly HashSet<Node> _stores = [];
+
+        /// <summary>
+        /// In a generated method, a fused sum that is the first to write an array's gradient stores the first write of each
+        /// element (its scatter at the largest offset, <c>da[i + 1] = ...</c>) and clears only the elements it never
+        /// writes, as the compiled loop does (<c>LoopWriter.FirstWrites</c>), instead of the method clearing the whole span.
+        /// </summary>
+        private void FirstWrites(LoopBody body, string start, string end)
+        {
+            foreach (var p in graph.Parameters.Select((p, k) => (p, k)).Where(x => x.p.IsDynamic).Select(x => x.k))
+            {
+                var scatters = DeadStages.Regions(body.Builder.Root).SelectMany(r => r.Nodes).Any(n => n.Op == Op.ScatterAdd && n.Param == p);
+                if (!scatters)
+                    continue;
+                if (!_written.Add(p) || Emit.LoopWriter.FirstStore(body, p) is not { } store)
+                    continue;
+                _stores.Add(store.Scatter);
+                ClearedByLoops.Add(p);
+                var name = graph.Parameters[p].Name;
+                Statement($"d{name}[..global::System.Math.Clamp({start} + {store.Offset}, 0, {name}.Length)].Clear();");
+                Statement($"d{name}[global::System.Math.Clamp({end} + {store.Offset}, 0, {name}.Length)..{name}.Length].Clear();");
+            }
         }
 
         /// <summary>The backward loop of <paramref name="adjoint"/>, which delivers its outputs to their homes.</summary>
@@ -489,8 +520,11 @@ internal static partial class StagedCode
             return name;
         }
 
-        private void Scatter(Node scatter) =>
-            Statement($"d{graph.Parameters[scatter.Param].Name}[{string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text))}] += {Render(scatter.Args[0])};");
+        private void Scatter(Node scatter)
+        {
+            _written.Add(scatter.Param);
+            Statement($"d{graph.Parameters[scatter.Param].Name}[{string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text))}] {(_stores.Contains(scatter) ? "=" : "+=")} {Render(scatter.Args[0])};");
+        }
 
         private static bool HasEffects(Node condition) => HasEffects(condition.Then!) || HasEffects(condition.Else!);
 

@@ -86,7 +86,7 @@ internal static partial class StagedCode
         var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).Where(l => l.Length > 0);
         // An array a loop runs over has its gradient added to, element by element: it starts at 0, once every index
         // the loops read is known to be in range.
-        var clears = graph.Parameters.Where(p => p.IsDynamic).Select(p => $"d{p.Name}.Slice(0, {p.Name}.Length).Clear();");
+        var clears = graph.Parameters.Where((p, k) => p.IsDynamic && !printer.ClearedByLoops.Contains(k)).Select(p => $"d{p.Name}.Slice(0, {p.Name}.Length).Clear();");
         foreach (var line in printer.CapturedLoads.Concat(printer.IndexChecks).Concat(clears).Concat(loads).Concat(lines).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");

@@ -148,16 +148,28 @@ internal static class LoopWriter
     private static IEnumerable<Expression> FirstWrites(ILoopScope scope, Writer w)
     {
         var param = scope.Graph.Parameters.Length - 1;
-        var scatters = DeadStages.Regions(w.Body0.Builder.Root).SelectMany(r => r.Nodes).Where(n => n.Op == Op.ScatterAdd && n.Param == param).ToList();
-        var offsets = scatters.ConvertAll(n => n.Owner == w.Body0.Builder.Root && n.Args.Length == 2 ? Offset(n.Args[1]) : null);
-        var nested = DeadStages.Regions(w.Body0.Builder.Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
-        if (scatters.Count == 0 || nested || offsets.Contains(null) || offsets.Count(o => o == offsets.Max()) > 1)
+        if (FirstStore(w.Body0, param) is not { } store)
             return scope.Frame.ClearDynamic;
-        var last = offsets.Max()!.Value;
-        w.Stores.Add(scatters[offsets.IndexOf(last)]);
-        var first = Expression.Add(w.Start, Expression.Constant(last));
+        w.Stores.Add(store.Scatter);
+        var first = Expression.Add(w.Start, Expression.Constant(store.Offset));
         return [scope.Frame.ClearRange(param, Expression.Constant(0), first)!,
-            scope.Frame.ClearRange(param, Expression.Add(w.End, Expression.Constant(last)), null)!];
+            scope.Frame.ClearRange(param, Expression.Add(w.End, Expression.Constant(store.Offset)), null)!];
+    }
+
+    /// <summary>
+    /// The scatter into array parameter <paramref name="param"/> that is the first write of its element in each
+    /// iteration of an upward loop, and its offset c (an index i + c): the one at the largest constant offset, where every
+    /// scatter into that array is at a constant offset, in no branch, and no loop is nested in the body. Null otherwise.
+    /// </summary>
+    public static (Node Scatter, int Offset)? FirstStore(LoopBody body, int param)
+    {
+        var scatters = DeadStages.Regions(body.Builder.Root).SelectMany(r => r.Nodes).Where(n => n.Op == Op.ScatterAdd && n.Param == param).ToList();
+        var offsets = scatters.ConvertAll(n => n.Owner == body.Builder.Root && n.Args.Length == 2 ? Offset(n.Args[1]) : null);
+        var nested = DeadStages.Regions(body.Builder.Root).Any(r => r.Nodes.Exists(n => n.Op == Op.Loop));
+        if (scatters.Count == 0 || nested || offsets.Contains(null) || offsets.Count(o => o == offsets.Max()) > 1)
+            return null;
+        var last = offsets.Max()!.Value;
+        return (scatters[offsets.IndexOf(last)], last);
 
         // c in an index i + c (or c + i, i − c, i).
         static int? Offset(Node index) => index.Op switch
