@@ -159,32 +159,24 @@ internal sealed class Emitter
     private static bool Contains(Node node, Func<Node, bool> test) =>
         test(node) || (node.Op == Op.Condition && DeadStages.Regions(node.Then!).Concat(DeadStages.Regions(node.Else!)).Any(r => r.Nodes.Any(test)));
 
-    // True if a value reads a loop, a conditional or any other stage with regions or effects, directly or not.
-    private static bool DependsOnStructure(Node value)
-    {
-        var seen = new HashSet<Node>();
-        var pending = new Stack<Node>([value]);
-        while (pending.TryPop(out var n))
-        {
-            if (n.Op is Op.Loop or Op.LoopAdjoint or Op.Condition or Op.Project or Op.Read or Op.ScatterAdd)
-                return true;
-            if (seen.Add(n))
-                foreach (var arg in n.Args)
-                    pending.Push(arg);
-        }
-        return false;
-    }
 
     // True if value reads target, directly or through other stages (which come after target in id order).
-    private static bool DependsOn(Node value, Node target)
+    private static bool DependsOn(Node value, Node target) => Reaches(value, n => n == target, target.Id);
+
+    // True if a value reads a loop, a conditional or any other stage with regions or effects, directly or not.
+    private static bool DependsOnStructure(Node value) =>
+        Reaches(value, n => n.Op is Op.Loop or Op.LoopAdjoint or Op.Condition or Op.Project or Op.Read or Op.ScatterAdd, 0);
+
+    // True if value, or a stage it reads (through arguments, branches and their hosts) with an id from floor on, passes the test.
+    private static bool Reaches(Node value, Func<Node, bool> test, int floor)
     {
         var seen = new HashSet<Node>();
         var pending = new Stack<Node>([value]);
         while (pending.TryPop(out var n))
         {
-            if (n == target)
+            if (test(n))
                 return true;
-            if (n.Id < target.Id || !seen.Add(n))
+            if (n.Id < floor || !seen.Add(n))
                 continue;
             foreach (var arg in n.Args)
                 pending.Push(arg);

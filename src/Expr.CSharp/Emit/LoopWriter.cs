@@ -692,7 +692,7 @@ internal static class LoopWriter
             value is ConstantExpression { Value: double d } ? Expression.Constant((int)d) : Expression.Convert(value, typeof(int));
 
         // Affine in the loop variable, with coefficients fixed for the loop: checked at the first and last iteration.
-        private bool IsAffine(Node n) => !DependsOnIndex(n) || n.Op switch
+        private static bool IsAffine(Node n) => !DependsOnIndex(n) || n.Op switch
         {
             Op.Index => true,
             Op.Add or Op.Subtract => IsAffine(n.Args[0]) && IsAffine(n.Args[1]),
@@ -709,19 +709,10 @@ internal static class LoopWriter
         {
             foreach (var region in DeadStages.Regions(body.Builder.Root))
                 foreach (var n in region.Nodes)
-                    if (n.Op == Op.Loop || (n.Op == Op.Read && (region != body.Builder.Root || !n.Args.All(a => IsAffineStatic(a)))))
+                    if (n.Op == Op.Loop || (n.Op == Op.Read && (region != body.Builder.Root || !n.Args.All(IsAffine))))
                         return false;
             return true;
         }
-
-        private static bool IsAffineStatic(Node n) => !DependsOnIndex(n) || n.Op switch
-        {
-            Op.Index => true,
-            Op.Add or Op.Subtract => IsAffineStatic(n.Args[0]) && IsAffineStatic(n.Args[1]),
-            Op.Negate => IsAffineStatic(n.Args[0]),
-            Op.Multiply => (!DependsOnIndex(n.Args[0]) && IsAffineStatic(n.Args[1])) || (!DependsOnIndex(n.Args[1]) && IsAffineStatic(n.Args[0])),
-            _ => false,
-        };
 
         // An element: its indices checked (before the loop if affine and always read, else here), then read.
         private Expression ReadElement(Node read, bool always)
