@@ -3,6 +3,7 @@ using ExprGrad.Emit;
 using ExprGrad.Import;
 using ExprGrad.Reverse;
 using ExprGrad.Staging;
+using MathNet.Numerics.LinearAlgebra;
 
 namespace ExprGrad;
 
@@ -146,6 +147,37 @@ public static class Grad
         return new Gradient<T1, T2, T3, T4, T5, T6, T7, T8>(graph, typed, compiled, kernel);
     }
 
+    /// <summary>
+    /// The Jacobian of a function of an array with several results written out: <c>a =&gt; new[] { a[0] * a[1], Math.Sin(a[0]) }</c>.
+    /// </summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The results are not written out, or use something outside the catalogue.</exception>
+    public static Jacobian Jacobian(Expression<Func<double[], double[]>> f) => Jacobian((LambdaExpression)f);
+
+    /// <summary>
+    /// The Jacobian of a function of an array whose result is a MathNet vector built from its components:
+    /// <c>a =&gt; Vector&lt;double&gt;.Build.Dense(new[] { a[0] * a[1], Math.Sin(a[0]) })</c>.
+    /// </summary>
+    /// <param name="f">The function, written as a C# lambda.</param>
+    /// <exception cref="ExprGradException">The results are not written out, or use something outside the catalogue.</exception>
+    public static Jacobian Jacobian(Expression<Func<double[], Vector<double>>> f) => Jacobian((LambdaExpression)f);
+
+    /// <summary>
+    /// The Jacobian of a function of <c>double</c> and <c>double[]</c> parameters whose results are written out as a
+    /// <c>double[]</c> (<c>new[] { ... }</c>), a tuple of doubles (<c>ValueTuple.Create</c> or <c>Tuple.Create</c>: C# allows no
+    /// tuple literal in an expression tree) or a vector built from one:
+    /// <c>Grad.Jacobian((double r, double t) =&gt; ValueTuple.Create(r * Math.Cos(t), r * Math.Sin(t)))</c>. The flat layout of a point
+    /// is that of <see cref="Gradient"/>: the parameters in order.
+    /// </summary>
+    /// <param name="f">The function.</param>
+    /// <exception cref="ExprGradException">The results are not written out, or use something outside the catalogue; or the
+    /// function loops over data or has vector or matrix parameters (not supported for Jacobians yet).</exception>
+    public static Jacobian Jacobian(LambdaExpression f)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        return new Jacobian(f);
+    }
+
     /// <summary>Stages and differentiates without compiling: what ToCode and the source generator print.</summary>
     internal static StagedGraph Differentiate(LambdaExpression f)
     {
@@ -158,7 +190,7 @@ public static class Grad
     // An F# lambda arrives full of FSharp.Core witness calls and let-blocks, which Import refuses; normalized, it is
     // the tree the C# lambda of the same function gives. Only a refused tree pays for the normalizing walk, so a C#
     // lambda is imported as it is, and a C# tree that is really unsupported gets Import's own error.
-    private static StagedGraph Import(LambdaExpression f)
+    internal static StagedGraph Import(LambdaExpression f)
     {
         try
         {

@@ -900,8 +900,9 @@ internal sealed class Emitter
         // The gradient of a slot the function does not depend on: zeros, shaped like a vector or matrix parameter.
         private Expression Zero(int slot, double value)
         {
-            var p = Array.Find(e._graph.Parameters, p => slot >= p.Offset && slot < p.Offset + p.Extent)!;
-            if (p.Kind == Kind.Scalar)
+            // (A slot past the parameters is an output of a derivative kernel: a number.)
+            var p = Array.Find(e._graph.Parameters, p => slot >= p.Offset && slot < p.Offset + p.Extent);
+            if (p is null || p.Kind == Kind.Scalar)
                 return Expression.Constant(value);
             var input = e._frame.Input(slot);
             return p.Kind == Kind.Matrix

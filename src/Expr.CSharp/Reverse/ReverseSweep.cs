@@ -71,8 +71,11 @@ internal static class ReverseSweep
             }
             if (y.Op == Op.Condition)
             {
-                if (outputAdjoints?.GetValueOrDefault(y) is { } yBars)
-                    PullbackCondition(b, y, yBars, adjoints, log);
+                // (Without adjoints of its results, a conditional is still swept if a stage inside it has one: in a
+                // second sweep, a gradient's backward branch hands adjoints to the forward branch it reads.)
+                var yBars = outputAdjoints?.GetValueOrDefault(y);
+                if (yBars is not null || EnclosesAdjoint(y, adjoints))
+                    PullbackCondition(b, y, yBars ?? new Node?[y.Then!.Results.Length], adjoints, log);
                 continue;
             }
             if (!adjoints.TryGetValue(y, out var yBar))
@@ -113,8 +116,8 @@ internal static class ReverseSweep
     /// </summary>
     private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
     {
-        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars);
-        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars);
+        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars, adjoints);
+        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars, adjoints);
 
         var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
         if (reached.Length == 0 && !HasEffects(thenRegion) && !HasEffects(elseRegion))
@@ -148,6 +151,9 @@ internal static class ReverseSweep
             Accumulate(b, adjoints, loop.Args[outputs[k]], projections[k], log, loop, bar);
     }
 
+    private static bool EnclosesAdjoint(Node condition, Dictionary<Node, Node> adjoints) =>
+        DeadStages.Regions(condition.Then!).Concat(DeadStages.Regions(condition.Else!)).Any(r => r.Nodes.Exists(adjoints.ContainsKey));
+
     // True if a region (or one nested in it) writes array gradients: its conditional must run though it exports nothing.
     private static bool HasEffects(Region region) =>
         DeadStages.Regions(region).Any(r => r.Nodes.Any(n => n.HasEffects));
@@ -155,10 +161,19 @@ internal static class ReverseSweep
     // The adjoint a branch delivers for a node it does not reach: 0, or a vector or matrix of zeros.
     private static Node Zero(GraphBuilder b, Node x) => x.Shape.IsTensor ? b.Fill(b.Constant(0), x.Shape) : b.Constant(0);
 
-    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars)
+    /// <summary>
+    /// Sweeps a forward branch into a backward one. Besides its results' adjoints, a stage inside the branch may already
+    /// have an adjoint from outside it (a gradient's backward branch reads the forward branch's stages, so a second
+    /// sweep reaches them from there): those are taken from <paramref name="outer"/> and swept with the rest.
+    /// </summary>
+    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars, Dictionary<Node, Node> outer)
     {
         b.BeginRegion();
         var adjoints = new Dictionary<Node, Node>();
+        foreach (var region in DeadStages.Regions(branch))
+            foreach (var node in region.Nodes)
+                if (outer.Remove(node, out var bar))
+                    adjoints[node] = bar;
         for (var k = 0; k < yBars.Length; k++)
             if (yBars[k] is { } yBar)
                 Accumulate(b, adjoints, branch.Results[k], yBar);

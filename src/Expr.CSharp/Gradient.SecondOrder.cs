@@ -1,0 +1,130 @@
+using System.Buffers;
+using ExprGrad.SecondOrder;
+
+namespace ExprGrad;
+
+public partial class Gradient
+{
+    private Lazy<OutputKernel>? _hessianVectorProduct;
+    private Lazy<SparseKernel?>? _hessian;
+
+    private OutputKernel HessianVectorProductKernel =>
+        (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(DerivativeGraphs.Import(_graph.Source, "the Hessian-vector product")))).Value;
+
+    private SparseKernel? HessianKernel =>
+        (_hessian ??= new(() => DerivativeGraphs.Hessian(DerivativeGraphs.Import(_graph.Source, "the Hessian")))).Value;
+
+    /// <summary>
+    /// The Hessian (the matrix of second derivatives) at <paramref name="point"/>, in the flat layout: entry [i, j] is
+    /// ∂²f/∂x_i∂x_j for slots i and j, <see cref="Dimension"/> × <see cref="Dimension"/>, symmetric bit for bit.
+    /// </summary>
+    /// <remarks>
+    /// The gradient's own staged stages are differentiated again (reverse over reverse), entry by entry, and compiled
+    /// once, on first use: entries that are zero by the function's structure (a tridiagonal Hessian's off-band) cost
+    /// nothing. Each entry of the upper triangle is computed once and mirrored. A very large function (dimension times
+    /// stages past 10⁷) is instead evaluated column by column through <see cref="HessianVectorProduct"/>. Conditionals
+    /// differentiate the branch taken, so an untaken branch's NaN does not reach the Hessian.
+    /// </remarks>
+    /// <param name="point">The point, <see cref="Dimension"/> values.</param>
+    /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
+    /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
+    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    public double[,] Hessian(params double[] point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        CheckSecondOrder(point, nameof(point));
+        var d = _dimension;
+        var hessian = new double[d, d];
+        if (d > 0)
+            Hessian(point, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref hessian[0, 0], d * d));
+        return hessian;
+    }
+
+    /// <summary>
+    /// Writes the Hessian at <paramref name="point"/> to <paramref name="hessian"/>, row-major
+    /// (<see cref="Dimension"/> × <see cref="Dimension"/>), allocating nothing once compiled.
+    /// </summary>
+    /// <param name="point">The point, <see cref="Dimension"/> values.</param>
+    /// <param name="hessian">Room for <see cref="Dimension"/>² values.</param>
+    /// <exception cref="ArgumentException">A span is too short.</exception>
+    /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
+    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    public void Hessian(ReadOnlySpan<double> point, Span<double> hessian)
+    {
+        CheckSecondOrder(point, "point");
+        var d = _dimension;
+        if (hessian.Length < d * d)
+            throw new ArgumentException($"the Hessian needs room for {d} × {d} = {d * d} values, the span has {hessian.Length}", nameof(hessian));
+        hessian = hessian[..(d * d)];
+        if (HessianKernel is { } kernel)
+        {
+            kernel.Evaluate(point[..d], hessian, d, mirror: true);
+            return;
+        }
+
+        // Column j is H e_j; the upper triangle is taken from the columns and mirrored, so H stays symmetric bit for bit.
+        var pool = ArrayPool<double>.Shared.Rent(2 * d);
+        try
+        {
+            var unit = pool.AsSpan(0, d);
+            var column = pool.AsSpan(d, d);
+            unit.Clear();
+            for (var j = 0; j < d; j++)
+            {
+                unit[j] = 1;
+                HessianVectorProduct(point, unit, column);
+                unit[j] = 0;
+                for (var i = 0; i <= j; i++)
+                    hessian[i * d + j] = hessian[j * d + i] = column[i];
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(pool);
+        }
+    }
+
+    /// <summary>
+    /// Writes the Hessian-vector product H·<paramref name="v"/> at <paramref name="point"/> to
+    /// <paramref name="result"/> without forming H: the gradient of ∇f·v, staged from the gradient's own stages and
+    /// compiled once, on first use. Costs a small constant times one gradient, and allocates nothing once compiled.
+    /// </summary>
+    /// <param name="point">The point, <see cref="Dimension"/> values.</param>
+    /// <param name="v">The direction, <see cref="Dimension"/> values.</param>
+    /// <param name="result">Room for <see cref="Dimension"/> values.</param>
+    /// <exception cref="ArgumentException">A span is too short.</exception>
+    /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
+    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    public void HessianVectorProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
+    {
+        CheckSecondOrder(point, "point");
+        var d = _dimension;
+        if (v.Length < d)
+            throw new ArgumentException($"the direction has {v.Length} values but the function has {d}", nameof(v));
+        if (result.Length < d)
+            throw new ArgumentException($"the result has room for {result.Length} values but the function has {d}", nameof(result));
+        var kernel = HessianVectorProductKernel;
+        var input = ArrayPool<double>.Shared.Rent(2 * d);
+        try
+        {
+            point[..d].CopyTo(input);
+            v[..d].CopyTo(input.AsSpan(d));
+            kernel.Run(input.AsSpan(0, 2 * d), result[..d]);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(input);
+        }
+    }
+
+    private void CheckSecondOrder(ReadOnlySpan<double> point, string name)
+    {
+        if (_noFlatLayout is not null)
+            ThrowNoFlatLayout();
+        if (_endsDynamic)
+            throw new ExprGradException("second derivatives are not computed through loops over data yet (a LINQ Sum, Select, Zip, Max, " +
+                "Min or Aggregate, or an array whose length is read at the call): write the function with constant indices, or take the gradient", _graph.Source);
+        if (point.Length < _dimension)
+            throw new ArgumentException($"the point has {point.Length} values but the function reads {_dimension}", name);
+    }
+}

@@ -1,0 +1,224 @@
+using System.Linq.Expressions;
+using ExprGrad.Emit;
+using ExprGrad.Reverse;
+using ExprGrad.Rules;
+using ExprGrad.Staging;
+
+namespace ExprGrad.SecondOrder;
+
+/// <summary>
+/// Derivatives past the gradient, built on the staged graph: the reverse sweep's output is again staged nodes, so
+/// sweeping it once more (reverse over reverse) gives Hessian rows, Hessian-vector products and, for a function with
+/// several outputs, Jacobian rows and columns. Each result is a list of output nodes compiled like a gradient, with
+/// the output nodes in place of the adjoints (<see cref="OutputKernel"/>).
+/// </summary>
+/// <remarks>
+/// Nodes are never removed between sweeps (each sweep only appends), so hash-consing shares what two rows have in
+/// common, and dead-stage elimination runs once, on the final list of outputs.
+/// </remarks>
+internal static class DerivativeGraphs
+{
+    /// <summary>
+    /// Above this many sweep steps (rows × stages) a dense Hessian or Jacobian is not staged entry by entry: the
+    /// build would take seconds. It is then evaluated column by column from the compiled product instead.
+    /// </summary>
+    internal const long MaxSymbolicWork = 20_000_000;
+
+    /// <summary>The Hessian-vector product Hv of the function's Hessian at x: inputs x then v (one slot each), outputs Hv.</summary>
+    public static OutputKernel HessianVectorProduct(StagedGraph graph)
+    {
+        var b = graph.Builder;
+        var d = graph.Dimension;
+        var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var gradient = Sweep(b, inputs, graph.Output);
+        EnsureDifferentiable(b);
+        var (v, parameters) = Extra(graph, graph.Parameters, "v", d);
+        var gv = Dot(b, gradient, v);
+        var hv = Sweep(b, inputs, gv);
+        return OutputKernel.Compile(graph.Source, b, parameters, gv, hv, forward);
+    }
+
+    /// <summary>
+    /// The dense Hessian's upper triangle (row ≤ column), entry by entry: the gradient's component i swept again gives
+    /// row i. Only entries that are not symbolically zero are outputs; the caller scatters them and mirrors each, so
+    /// the Hessian is symmetric bit for bit. Null if staging every row would take too long.
+    /// </summary>
+    public static SparseKernel? Hessian(StagedGraph graph)
+    {
+        var b = graph.Builder;
+        var d = graph.Dimension;
+        var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var gradient = Sweep(b, inputs, graph.Output);
+        EnsureDifferentiable(b);
+        if ((long)d * b.Root.Nodes.Count * 2 > MaxSymbolicWork)
+            return null;
+        var entries = new List<(int Row, int Column, Node Value)>();
+        for (var i = 0; i < d; i++)
+        {
+            if (gradient[i] is not { } gi)
+                continue;
+            var row = Sweep(b, inputs, gi);
+            for (var j = i; j < d; j++)
+                if (row[j] is { } h)
+                    entries.Add((i, j, h));
+        }
+        return SparseKernel.Compile(graph, graph.Parameters, entries, forward);
+    }
+
+    /// <summary>
+    /// The dense Jacobian of <paramref name="outputs"/> (m of them) with respect to the point, entry by entry. With m ≤ d,
+    /// row k is output k swept back (reverse mode). With more outputs than inputs, column j comes from the vector-Jacobian
+    /// product w = uᵀJ staged with symbolic weights u: w_j is linear in u, and swept back to u it gives column j
+    /// (forward mode, by transposing reverse mode); u then reads as zeros. Null if staging it would take too long.
+    /// </summary>
+    public static SparseKernel? Jacobian(StagedGraph graph, Node[] outputs)
+    {
+        var b = graph.Builder;
+        var (m, d) = (outputs.Length, graph.Dimension);
+        var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var entries = new List<(int Row, int Column, Node Value)>();
+        if (m <= d)
+        {
+            if ((long)m * forward * 2 > MaxSymbolicWork)
+                return null;
+            for (var k = 0; k < m; k++)
+            {
+                var row = Sweep(b, inputs, outputs[k]);
+                for (var j = 0; j < d; j++)
+                    if (row[j] is { } entry)
+                        entries.Add((k, j, entry));
+            }
+            EnsureDifferentiable(b);
+            return SparseKernel.Compile(graph, graph.Parameters, entries, forward);
+        }
+
+        if ((long)d * forward * 3 > MaxSymbolicWork)
+            return null;
+        var (u, parameters) = Extra(graph, graph.Parameters, "u", m);
+        var w = Sweep(b, inputs, Dot(b, outputs, u));
+        EnsureDifferentiable(b);
+        for (var j = 0; j < d; j++)
+        {
+            if (w[j] is not { } wj)
+                continue;
+            var column = Sweep(b, u, wj);
+            for (var k = 0; k < m; k++)
+                if (column[k] is { } entry)
+                    entries.Add((k, j, entry));
+        }
+        return SparseKernel.Compile(graph, parameters, entries, forward);
+    }
+
+    /// <summary>The values of <paramref name="outputs"/>, compiled as they are.</summary>
+    public static OutputKernel Values(StagedGraph graph, Node[] outputs) =>
+        OutputKernel.Compile(graph.Source, graph.Builder, graph.Parameters, graph.Output, outputs, graph.Builder.Root.Nodes.Count);
+
+    /// <summary>The vector-Jacobian product uᵀJ of <paramref name="outputs"/>: inputs x then u (m), outputs d.</summary>
+    public static OutputKernel VectorJacobianProduct(StagedGraph graph, Node[] outputs)
+    {
+        var b = graph.Builder;
+        var forward = b.Root.Nodes.Count;
+        var (u, parameters) = Extra(graph, graph.Parameters, "u", outputs.Length);
+        var s = Dot(b, outputs, u);
+        var w = Sweep(b, Inputs(graph), s);
+        EnsureDifferentiable(b);
+        return OutputKernel.Compile(graph.Source, b, parameters, s, w, forward);
+    }
+
+    /// <summary>
+    /// The Jacobian-vector product Jv of <paramref name="outputs"/>: inputs x, u (m, read as zeros: Jv does not depend
+    /// on them) then v (d), outputs m. It is the gradient with respect to u of (uᵀJ)·v, which is linear in u.
+    /// </summary>
+    public static OutputKernel JacobianVectorProduct(StagedGraph graph, Node[] outputs)
+    {
+        var b = graph.Builder;
+        var forward = b.Root.Nodes.Count;
+        var (u, withU) = Extra(graph, graph.Parameters, "u", outputs.Length);
+        var w = Sweep(b, Inputs(graph), Dot(b, outputs, u));
+        EnsureDifferentiable(b);
+        var (v, withV) = Extra(graph, withU, "v", graph.Dimension);
+        var wv = Dot(b, w, v);
+        return OutputKernel.Compile(graph.Source, b, withV, wv, Sweep(b, u, wv), forward);
+    }
+
+    /// <summary>
+    /// A new array parameter of <paramref name="extent"/> slots after <paramref name="parameters"/>, and its input nodes.
+    /// </summary>
+    private static (Node?[] Inputs, ParameterLayout[] Parameters) Extra(StagedGraph graph, ParameterLayout[] parameters, string name, int extent)
+    {
+        var offset = parameters.Length == 0 ? 0 : parameters[^1].Offset + parameters[^1].Extent;
+        var param = parameters.Length;
+        var nodes = new Node?[extent];
+        for (var k = 0; k < extent; k++)
+            nodes[k] = graph.Builder.Input(param, k);
+        return (nodes, [.. parameters, new ParameterLayout(name, IsArray: true, Offset: offset, Extent: extent)]);
+    }
+
+    /// <summary>
+    /// The adjoints of every input slot when <paramref name="output"/>'s adjoint is 1: null where it is a symbolic
+    /// zero. A node with no adjoint (a constant, or data) gives all nulls.
+    /// </summary>
+    public static Node?[] Sweep(GraphBuilder b, Node?[] inputs, Node output)
+    {
+        var adjoints = ReverseSweep.Pullback(b, output, b.Constant(1));
+        return Array.ConvertAll(inputs, x => x is null ? null : adjoints.GetValueOrDefault(x));
+    }
+
+    /// <summary>Σ a_k·b_k over the k where a_k is not a symbolic zero; the constant 0 if there is none.</summary>
+    public static Node Dot(GraphBuilder b, Node?[] a, Node?[] v)
+    {
+        Node? sum = null;
+        for (var k = 0; k < a.Length; k++)
+            if (a[k] is { } ak && v[k] is { } vk)
+            {
+                var term = b.Multiply(ak, vk);
+                sum = sum is null ? term : b.Add(sum, term);
+            }
+        return sum ?? b.Constant(0);
+    }
+
+    /// <summary>The input node of each flat slot (null: the function never reads it).</summary>
+    public static Node?[] Inputs(StagedGraph graph)
+    {
+        var inputs = new Node?[graph.Dimension];
+        foreach (var input in graph.Builder.Inputs)
+            if (input.Param < graph.Parameters.Length)
+                inputs[graph.Slot(input)] = input;
+        return inputs;
+    }
+
+    /// <summary>
+    /// Refuses what the second sweep cannot differentiate yet: a loop over data (its adjoint is a loop construct with no
+    /// rule of its own), an array of any length, vectors and matrices.
+    /// </summary>
+    public static void Refuse(StagedGraph graph, string what)
+    {
+        if (graph.HasTensorParameters || graph.Builder.HasTensors)
+            throw new ExprGradException($"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
+                "Matrix<double> (write it over double[] elements, or take the gradient)", graph.Source);
+        if (graph.HasLoops)
+            throw new ExprGradException($"{what} is not computed through loops over data yet (a LINQ Sum, Select, Zip, Max, Min or Aggregate, " +
+                "or an array read at an index known only at the call): write the function with constant indices, or take the gradient", graph.Source);
+    }
+
+    // Every stage the first sweep builds has a rule whose pullback builds staged nodes; a rule without one is boolean.
+    public static void EnsureDifferentiable(GraphBuilder b)
+    {
+        foreach (var region in DeadStages.Regions(b.Root))
+            foreach (var node in region.Nodes)
+                if (node.Op is not (Op.Input or Op.Constant or Op.Captured or Op.Condition or Op.Project) && !node.IsPassive
+                    && RuleTable.Get(node.Op).Pullback is null)
+                    throw new ExprGradException($"the second derivative needs a rule for '{RuleTable.Get(node.Op).Symbol}', which has none");
+    }
+
+    /// <summary>The staged graph of <paramref name="f"/> as imported, not yet swept, checked for second order.</summary>
+    public static StagedGraph Import(LambdaExpression f, string what)
+    {
+        var graph = Grad.Import(f);
+        Refuse(graph, what);
+        return graph;
+    }
+}

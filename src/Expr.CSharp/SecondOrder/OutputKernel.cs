@@ -1,0 +1,116 @@
+using System.Buffers;
+using System.Linq.Expressions;
+using System.Runtime.InteropServices;
+using ExprGrad.Emit;
+using ExprGrad.Staging;
+
+namespace ExprGrad.SecondOrder;
+
+/// <summary>
+/// A compiled list of output nodes: the emitter's flat kernel with the outputs written where a gradient's adjoints
+/// would be (output k to slot k), reading a point in the given parameter layout. Safe to call from many threads.
+/// </summary>
+internal sealed class OutputKernel
+{
+    private readonly Kernel _kernel;
+
+    private OutputKernel(Kernel kernel, int inputCount, int outputCount, int stageCount)
+    {
+        _kernel = kernel;
+        InputCount = inputCount;
+        OutputCount = outputCount;
+        StageCount = stageCount;
+    }
+
+    /// <summary>The length of the input point.</summary>
+    public int InputCount { get; }
+
+    /// <summary>The number of outputs written.</summary>
+    public int OutputCount { get; }
+
+    /// <summary>The number of stages compiled, after dead-stage elimination.</summary>
+    public int StageCount { get; }
+
+    /// <summary>The compiled lambda, for display and tests.</summary>
+    public LambdaExpression Expression => _kernel.Expression;
+
+    /// <summary>
+    /// Compiles <paramref name="outputs"/> (null: 0) of the nodes in <paramref name="b"/>, read from a point laid out as
+    /// <paramref name="parameters"/>; <paramref name="value"/> is what a call returns.
+    /// </summary>
+    public static OutputKernel Compile(LambdaExpression source, GraphBuilder b, ParameterLayout[] parameters, Node value, Node?[] outputs, int forwardCount)
+    {
+        var graph = new StagedGraph(source, b, value, parameters) { ForwardCount = forwardCount, Adjoints = outputs };
+        DeadStages.Prune(graph);
+        var stages = DeadStages.Regions(graph.Root).Sum(r => r.Nodes.Count(n => n.Op != Op.Constant));
+        var inputs = parameters.Length == 0 ? 0 : parameters[^1].Offset + parameters[^1].Extent;
+        return new OutputKernel(Emitter.Compile(graph), inputs, outputs.Length, stages);
+    }
+
+    /// <summary>
+    /// Runs on <paramref name="input"/> (<see cref="InputCount"/> long) and writes the outputs to
+    /// <paramref name="output"/> (<see cref="OutputCount"/> long); the spans must not overlap. Returns the value node's value.
+    /// </summary>
+    public double Run(ReadOnlySpan<double> input, Span<double> output)
+    {
+        ref var x = ref MemoryMarshal.GetReference(input);
+        ref var g = ref MemoryMarshal.GetReference(output);
+        if (_kernel.Direct is { } direct)
+            return direct(ref x, ref g, [], input.Length);
+        var tape = ArrayPool<double>.Shared.Rent(_kernel.TapeLength);
+        try
+        {
+            return _kernel.Run(ref x, ref g, tape, input.Length);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(tape);
+        }
+    }
+}
+
+/// <summary>
+/// Some entries of a dense matrix, compiled as an <see cref="OutputKernel"/>: the kernel computes entry k, which
+/// belongs at (<see cref="Rows"/>[k], <see cref="Columns"/>[k]); every other entry is 0.
+/// </summary>
+internal sealed class SparseKernel(OutputKernel kernel, int[] rows, int[] columns)
+{
+    public OutputKernel Kernel { get; } = kernel;
+
+    public int[] Rows { get; } = rows;
+
+    public int[] Columns { get; } = columns;
+
+    /// <summary>
+    /// Writes the matrix (row-major, <paramref name="columnCount"/> wide) to <paramref name="result"/>; with
+    /// <paramref name="mirror"/>, each entry also at its transposed place (a symmetric matrix given by its upper triangle).
+    /// Returns the kernel's value.
+    /// </summary>
+    public double Evaluate(ReadOnlySpan<double> input, Span<double> result, int columnCount, bool mirror)
+    {
+        var count = Kernel.OutputCount;
+        var rented = ArrayPool<double>.Shared.Rent(Math.Max(count, 1));
+        try
+        {
+            var values = rented.AsSpan(0, count);
+            var value = Kernel.Run(input, values);
+            result.Clear();
+            for (var k = 0; k < values.Length; k++)
+            {
+                result[Rows[k] * columnCount + Columns[k]] = values[k];
+                if (mirror)
+                    result[Columns[k] * columnCount + Rows[k]] = values[k];
+            }
+            return value;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Compiles <paramref name="entries"/> of the nodes of <paramref name="graph"/>'s builder, read in the layout <paramref name="parameters"/>.</summary>
+    public static SparseKernel Compile(StagedGraph graph, ParameterLayout[] parameters, List<(int Row, int Column, Node Value)> entries, int forwardCount) =>
+        new(OutputKernel.Compile(graph.Source, graph.Builder, parameters, graph.Output, entries.ConvertAll(e => (Node?)e.Value).ToArray(), forwardCount),
+            entries.ConvertAll(e => e.Row).ToArray(), entries.ConvertAll(e => e.Column).ToArray());
+}
