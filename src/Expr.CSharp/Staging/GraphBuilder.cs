@@ -7,7 +7,8 @@ namespace ExprGrad.Staging;
 /// <summary>
 /// Builds the staged graph. Every node goes through here, so every node is hash-consed (one node per distinct
 /// operation on distinct inputs in scope), constant-folded, and locally simplified by identities that hold for
-/// every double (x·1 = x, x + 0 = x, −(−x) = x; never x·0 = 0, which would hide a NaN).
+/// every double, signed zeros included (x·1 = x, x − 0 = x, −(−x) = x; never x·0 = 0, which would hide a NaN, nor
+/// x + 0 = x, which is +0 at x = −0).
 /// </summary>
 internal sealed class GraphBuilder
 {
@@ -315,12 +316,15 @@ internal sealed class GraphBuilder
     private Node? Simplify(Op op, Node[] a)
     {
         static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
+        // Signed zeros: x + (−0) = x and x − (+0) = x for every x, but x + (+0) is +0 at x = −0, and (+0) − x is +0, not
+        // −x, at x = +0 (atan2 and 1/x tell them apart).
+        static bool IsZero(Node n, bool negative) => Is(n, 0) && double.IsNegative(n.Value) == negative;
         return op switch
         {
-            Op.Add when Is(a[1], 0) => a[0],
-            Op.Add when Is(a[0], 0) => a[1],
-            Op.Subtract when Is(a[1], 0) => a[0],
-            Op.Subtract when Is(a[0], 0) => Negate(a[1]),
+            Op.Add when IsZero(a[1], negative: true) => a[0],
+            Op.Add when IsZero(a[0], negative: true) => a[1],
+            Op.Subtract when IsZero(a[1], negative: false) => a[0],
+            Op.Subtract when IsZero(a[0], negative: true) => Negate(a[1]),
             Op.Subtract when a[1].Op == Op.Negate => Add(a[0], a[1].Args[0]),
             Op.Add when a[1].Op == Op.Negate => Subtract(a[0], a[1].Args[0]),
             Op.Add when a[0].Op == Op.Negate => Subtract(a[1], a[0].Args[0]),

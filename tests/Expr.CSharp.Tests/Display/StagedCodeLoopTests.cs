@@ -130,14 +130,15 @@ public sealed class StagedCodeLoopTests
     // A random body as a loop's term: its first parameter p becomes p · a[i], summed over a (or folded, the accumulator
     // in p's place), and the listing must give the gradient bit for bit. A failure prints FsCheck's seed; [Property(Replay
     // = "seed,gamma")] reruns it.
+    // Only cases of 1 to 7 doubles and no captured values are drawn (a filter on the generator, not a discard: discarded
+    // cases count against FsCheck's budget, and about 1 run in 50 ran out of it); a case with no smooth point is discarded.
     [Property(MaxTest = 25, MaxRejected = 100, QuietOnSuccess = true)]
     public Property The_listing_of_random_loop_bodies_computes_the_same_gradient() =>
-        Prop.ForAll(ExpressionGenerator.Cases(), c =>
+        Prop.ForAll(Arb.From(ExpressionGenerator.CaseGen().Where(IsLoopBody), ExpressionGenerator.Shrink), c =>
         {
             var lambda = c.Lowered.Lambda;
             var point = PointScreen.FindPoint(c, 10, out _);
-            return Prop.When(point is not null && lambda.Parameters.Count is > 0 and < 8 && lambda.Parameters.All(p => p.Type == typeof(double))
-                && c.CapturedValues().Length == 0, () =>
+            return Prop.When(point is not null && IsLoopBody(c), () =>
             {
                 var a = Expression.Parameter(typeof(double[]), "a");
                 var i = Expression.Parameter(typeof(int), "i");
@@ -164,6 +165,9 @@ public sealed class StagedCodeLoopTests
                 return expected.Zip(actual).All(q => q.First.Equals(q.Second)).Label($"{f}\nlisting ({string.Join(", ", actual)}), gradient ({string.Join(", ", expected)})\n{g.ToCode()}");
             });
         });
+
+    private static bool IsLoopBody(GeneratedCase c) =>
+        c.Lowered.Lambda.Parameters.Count is > 0 and < 8 && c.Lowered.Lambda.Parameters.All(p => p.Type == typeof(double)) && c.CapturedValues().Length == 0;
 
     private sealed class Substitute(ParameterExpression from, Expression to) : ExpressionVisitor
     {

@@ -1,0 +1,108 @@
+using BenchmarkDotNet.Attributes;
+using ExprGrad.Benchmarks.Infrastructure;
+
+namespace ExprGrad.Benchmarks;
+
+/// <summary>
+/// The Hessian-vector product against one gradient of the same function (issue 15: ≤ 4 ×), on the depth-50 net and
+/// on Rosenbrock n = 1,000 (the factory-built trees of <see cref="DepthNet"/> and <see cref="RosenbrockFunction"/>),
+/// both through the span API into preallocated buffers.
+/// </summary>
+[NoisyBoxJob, MemoryDiagnoser]
+public class HessianVectorProduct
+{
+    private double[] _point = [];
+    private double[] _v = [];
+    private double[] _result = [];
+    private Gradient<double[]> _g = null!;
+
+    /// <summary>The function.</summary>
+    [Params("depth-50 net", "Rosenbrock n=1000")]
+    public string Function { get; set; } = "";
+
+    /// <summary>Builds both kernels and checks the product against differences of the gradient along v.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        if (Function.StartsWith("depth", StringComparison.Ordinal))
+        {
+            _g = Grad.Of(new DepthNet().Lambda(50));
+            _point = Enumerable.Range(0, 50).Select(k => 1.0 + 0.5 * Math.Cos(k)).ToArray();
+        }
+        else
+        {
+            _g = Grad.Of(RosenbrockFunction.Lambda(1000));
+            _point = RosenbrockFunction.Point(1000);
+        }
+        var n = _point.Length;
+        _v = Enumerable.Range(0, n).Select(k => Math.Sin(k + 0.5)).ToArray();
+        _result = new double[n];
+        _g.HessianVectorProduct(_point, _v, _result);
+
+        // (∇f(x + hv) − ∇f(x − hv)) / 2h, a loose check that the benchmark measures the right thing.
+        const double h = 1e-6;
+        var (plus, minus) = (new double[n], new double[n]);
+        _g.Evaluate(_point.Select((p, k) => p + h * _v[k]).ToArray(), plus);
+        _g.Evaluate(_point.Select((p, k) => p - h * _v[k]).ToArray(), minus);
+        var scale = _result.Max(Math.Abs);
+        for (var k = 0; k < n; k++)
+            if (Math.Abs((plus[k] - minus[k]) / (2 * h) - _result[k]) > 1e-5 * Math.Max(1, scale))
+                throw new InvalidOperationException($"HessianVectorProduct[{k}] = {_result[k]}, differences give {(plus[k] - minus[k]) / (2 * h)}");
+    }
+
+    /// <summary>One gradient: the unit the product is measured in.</summary>
+    [Benchmark(Baseline = true)]
+    public double Gradient() => _g.Evaluate(_point, _result);
+
+    /// <summary>H·v, staged from the gradient's own stages.</summary>
+    [Benchmark]
+    public void Product() => _g.HessianVectorProduct(_point, _v, _result);
+}
+
+/// <summary>
+/// The dense Hessian of Rosenbrock n = 100 (issue 15: ≤ 1.5 × a hand-written one), into a preallocated row-major span:
+/// the hand-written tridiagonal Hessian clears the matrix and writes its three bands.
+/// </summary>
+[NoisyBoxJob, MemoryDiagnoser]
+public class DenseHessian
+{
+    private const int N = 100;
+    private double[] _point = [];
+    private double[] _hessian = [];
+    private Gradient<double[]> _g = null!;
+
+    /// <summary>Builds the Hessian kernel and checks it against the hand-written one.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        _point = RosenbrockFunction.Point(N);
+        _hessian = new double[N * N];
+        _g = Grad.Of(RosenbrockFunction.Lambda(N));
+        var expected = new double[N * N];
+        HandWrittenHessian(_point, expected);
+        _g.Hessian(_point, _hessian);
+        Check.Close("Hessian", expected, _hessian);
+    }
+
+    /// <summary>The closed form: 1200 a_i² − 400 a_{i+1} + 2 (+ 200 from the previous term) on the diagonal, −400 a_i beside it.</summary>
+    public static void HandWrittenHessian(double[] a, Span<double> h)
+    {
+        var n = a.Length;
+        h[..(n * n)].Clear();
+        for (var i = 0; i < n - 1; i++)
+        {
+            h[i * n + i] += 1200 * a[i] * a[i] - 400 * a[i + 1] + 2;
+            h[i * n + i + 1] = -400 * a[i];
+            h[(i + 1) * n + i] = -400 * a[i];
+            h[(i + 1) * n + i + 1] = 200;
+        }
+    }
+
+    /// <summary>The hand-written dense Hessian.</summary>
+    [Benchmark(Baseline = true)]
+    public void HandWritten() => HandWrittenHessian(_point, _hessian);
+
+    /// <summary>ExprGrad's Hessian, entry by entry from the staged graph.</summary>
+    [Benchmark]
+    public void ExprGrad() => _g.Hessian(_point, _hessian);
+}
