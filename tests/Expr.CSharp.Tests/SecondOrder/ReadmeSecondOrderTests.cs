@@ -1,0 +1,27 @@
+using Xunit;
+
+namespace ExprGrad.Tests.SecondOrder;
+
+/// <summary>The README's "Second derivatives and Jacobians" example, as written there, with the numbers its comments give.</summary>
+public sealed class ReadmeSecondOrderTests
+{
+    [Fact]
+    public void The_readme_example_gives_its_numbers()
+    {
+        var g = Grad.Of((double x, double y) => x * x * y + Math.Sin(x) * y * y * y);
+        double[,] h = g.Hessian(1.0, 2.0);
+        Assert.Equal(4 - 8 * Math.Sin(1), h[0, 0], 1e-14);
+        Assert.Equal(2 + 12 * Math.Cos(1), h[0, 1], 1e-14);
+        Assert.Equal(12 * Math.Sin(1), h[1, 1], 1e-14);
+        var hv = new double[2];
+        g.HessianVectorProduct([1.0, 2.0], [1.0, 0.0], hv);
+        Assert.Equal(h[0, 0], hv[0], 1e-14);
+        Assert.Equal(h[1, 0], hv[1], 1e-14);
+
+        var polar = Grad.Jacobian((double r, double t) => ValueTuple.Create(r * Math.Cos(t), r * Math.Sin(t)));
+        double[,] j = polar.Evaluate(2.0, 0.3);
+        Assert.Equal(new[,] { { Math.Cos(0.3), -2 * Math.Sin(0.3) }, { Math.Sin(0.3), 2 * Math.Cos(0.3) } }, j);
+        var f = Grad.Jacobian(a => new[] { a[0] * a[1], Math.Sin(a[0]) });
+        Assert.Equal(new[,] { { 3.0, 2.0 }, { Math.Cos(2.0), 0 } }, f.Evaluate(2.0, 3.0));
+    }
+}
