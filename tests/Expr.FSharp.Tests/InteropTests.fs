@@ -316,3 +316,10 @@ let ``Array.map2 is a zip`` () =
     let value, gradient = evaluate <@ fun (a: float[]) -> Array.map2 (fun u v -> u * v) a [| 1.0; 2.0 |] |> Array.sum @> [| 3.0; 4.0 |]
     Assert.Equal(11.0, value)
     Assert.Equal<float[]>([| 1.0; 2.0 |], gradient)
+
+[<Fact>]
+let ``A quotation's Hessian is the same engine's second derivative`` () =
+    // f = x²y + y³: f_xx = 2y, f_xy = 2x, f_yy = 6y.
+    let g = Grad.Of <@ fun (x: float) (y: float) -> x * x * y + y * y * y @>
+    let h = g.Hessian(3.0, 2.0)
+    Assert.Equal<float[,]>(array2D [ [ 4.0; 6.0 ]; [ 6.0; 12.0 ] ], h)
