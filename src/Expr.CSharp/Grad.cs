@@ -178,6 +178,19 @@ public static class Grad
         return new Jacobian(f);
     }
 
+    /// <summary>
+    /// The Jacobian of an F# quotation of a function of <c>float</c> or <c>float[]</c> parameters whose results are an
+    /// array written out: <c>&lt;@ fun (a: float[]) -&gt; [| a.[0] * a.[1]; sin a.[0] |] @&gt;</c>.
+    /// </summary>
+    /// <param name="quotation">The function, quoted.</param>
+    /// <exception cref="Symbolic.UnsupportedQuotationException">The quotation uses a construct with no Linq counterpart.</exception>
+    /// <exception cref="ExprGradException">The results are not written out, or use something outside the catalogue.</exception>
+    public static Jacobian Jacobian(Microsoft.FSharp.Quotations.FSharpExpr quotation)
+    {
+        ArgumentNullException.ThrowIfNull(quotation);
+        return Jacobian(Symbolic.Quotation.ToLambda(quotation));
+    }
+
     /// <summary>Stages and differentiates without compiling: what ToCode and the source generator print.</summary>
     internal static StagedGraph Differentiate(LambdaExpression f)
     {

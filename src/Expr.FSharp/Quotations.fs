@@ -564,5 +564,6 @@ module Quotation =
                 env <- env.Add(v, TupleArgument ps)
             else unsupported $"the parameter '{v.Name}' of type {v.Type.Name} (parameters are float or float[])" quotation
         let result = convert env body
-        if result.Type <> typeof<double> then unsupported $"a function returning {result.Type.Name}" quotation
+        // A float[] written out is the results of a function with several (a Jacobian's); the rest return one float.
+        if result.Type <> typeof<double> && result.Type <> typeof<double[]> then unsupported $"a function returning {result.Type.Name}" quotation
         Expression.Lambda(result, parameters)

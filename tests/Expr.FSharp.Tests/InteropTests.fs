@@ -323,3 +323,8 @@ let ``A quotation's Hessian is the same engine's second derivative`` () =
     let g = Grad.Of <@ fun (x: float) (y: float) -> x * x * y + y * y * y @>
     let h = g.Hessian(3.0, 2.0)
     Assert.Equal<float[,]>(array2D [ [ 4.0; 6.0 ]; [ 6.0; 12.0 ] ], h)
+
+[<Fact>]
+let ``A quotation returning an array has a Jacobian`` () =
+    let j = Grad.Jacobian <@ fun (a: float[]) -> [| a.[0] * a.[1]; sin a.[0] |] @>
+    Assert.Equal<float[,]>(array2D [ [ 3.0; 2.0 ]; [ cos 2.0; 0.0 ] ], j.Evaluate(2.0, 3.0))
