@@ -470,7 +470,6 @@ internal static partial class StagedCode
             foreach (var n in nodes)
                 if ((_bodyNames.ContainsKey(n) || _aliased.Contains(n)) && !IsLoopOutput(n))
                     _names.Remove(n);
-            var seed = BodyInputOf(body, -1);
             var outputRead = nameOutput || needed.Any(n => n.Args.Contains(body.Output)
                 || (n.Op == Op.Condition && n.Then!.Results.Concat(n.Else!.Results).Contains(body.Output)));
             foreach (var n in nodes)
@@ -507,7 +506,7 @@ internal static partial class StagedCode
                     _aliased.Add(n);
                     continue;
                 }
-                var stage = BodyName(n, backward: seed is not null && n.Id > seed.Id);
+                var stage = BodyName(n, backward: !body.IsForward(n));
                 Statement($"double {stage} = {value};");
                 _names[n] = stage;
             }

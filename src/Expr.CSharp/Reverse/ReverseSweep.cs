@@ -136,7 +136,7 @@ internal static class ReverseSweep
     private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
     {
         var body = loop.Loop!;
-        var pullback = body.Pullback;
+        var pullback = body.PullbackFor(bar);
         var outputs = new List<int>();
         // A fold hands its adjoint back to the seed through every iteration (all of it, when there are none).
         if (body.Kind == LoopKind.Fold && !loop.Args[2].IsPassive)

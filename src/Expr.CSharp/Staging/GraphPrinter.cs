@@ -148,9 +148,10 @@ internal static class GraphPrinter
             text.Append(" for ").Append(string.Join(", ", projections.Select(p => "d" + Name(loop.Args[p.Param], prefix))));
         text.AppendLine(body.Kind == LoopKind.Fold ? ", backwards:" : body.Kind == LoopKind.Sum ? ":" : ", at the iteration picked:");
         var inner = Inner(prefix);
-        text.Append(indent).Append("    ").Append(Name(pullback.Seed, inner)).AppendLine(body.Kind == LoopKind.Fold ? " = adjoint of the accumulator" : " = seed");
+        if (pullback.Seed.Op != Op.Constant)
+            text.Append(indent).Append("    ").Append(Name(pullback.Seed, inner)).AppendLine(body.Kind == LoopKind.Fold ? " = adjoint of the accumulator" : " = seed");
         foreach (var n in body.Builder.Root.Nodes)
-            if (n.Id > pullback.Seed.Id)
+            if (n.Id > pullback.FirstBackwardId || (n.Id == pullback.FirstBackwardId && n != pullback.Seed))
                 StackGuard.Run(() => Stage(graph, n, text, indent + "    ", inner));
         var results = projections.Select(p => p.Param == 2
             ? (pullback.Accumulator is { } a ? Name(a, inner) : "0") + " (to the previous iteration)"

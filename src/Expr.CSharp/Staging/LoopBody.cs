@@ -72,7 +72,15 @@ internal sealed class LoopBody
     /// adjoint of the body's value), the adjoints of the accumulator and of each invariant, and the scatters of array
     /// elements. The engine builds a graph on one thread, so no lock is needed.
     /// </summary>
-    public LoopPullback Pullback => _pullback ??= BuildPullback();
+    public LoopPullback Pullback => _pullback ??= BuildPullback(null);
+
+    /// <summary>
+    /// The pullback for a loop whose adjoint is <paramref name="bar"/>: when that is a number and every iteration's seed
+    /// is that number (a sum, a max or a min, not a fold), the body's sweep is built from the number itself, so its
+    /// constant factors fold (100 · 2r is 200r, as a person writes it). The first call decides; the reverse sweep makes it.
+    /// </summary>
+    public LoopPullback PullbackFor(Node bar) =>
+        _pullback ??= BuildPullback(Kind != LoopKind.Fold && bar.Op == Op.Constant && !bar.IsBool ? Builder.Constant(bar.Value) : null);
 
     /// <summary>The pullback if it has been built, else null: display reads a graph without adding stages to it.</summary>
     public LoopPullback? BuiltPullback => _pullback;
@@ -81,24 +89,26 @@ internal sealed class LoopBody
     /// The body's forward stages: those staged before the pullback's seed (all of them while there is no pullback).
     /// The pullback is built after them into the same graph, so its stages are the rest.
     /// </summary>
-    public bool IsForward(Node n) => _pullback is not { } p || n.Id < p.Seed.Id;
+    public bool IsForward(Node n) => _pullback is not { } p || n.Id < p.FirstBackwardId;
 
-    private LoopPullback BuildPullback()
+    private LoopPullback BuildPullback(Node? constantSeed)
     {
-        var seed = Builder.Input(-1, -1);
+        var first = Builder.Count;
+        var seed = constantSeed ?? Builder.Input(-1, -1);
         var adjoints = ReverseSweep.Pullback(Builder, Output, seed);
         var invariants = new Node?[InvariantCount];
         for (var j = 0; j < invariants.Length; j++)
             invariants[j] = adjoints.GetValueOrDefault(Invariant(j));
         var accumulator = Kind == LoopKind.Fold ? adjoints.GetValueOrDefault(Accumulator) : null;
         var effects = DeadStages.Regions(Builder.Root).Any(r => r.Nodes.Any(n => n.HasEffects));
-        return new LoopPullback(seed, accumulator, invariants, effects);
+        return new LoopPullback(seed, first, accumulator, invariants, effects);
     }
 }
 
 /// <summary>The reverse sweep of a loop body (see <see cref="LoopBody.Pullback"/>).</summary>
-/// <param name="Seed">The body input standing for the adjoint of the body's value.</param>
+/// <param name="Seed">The body input standing for the adjoint of the body's value, or that adjoint itself when it is a number.</param>
+/// <param name="FirstBackwardId">The id of the sweep's first stage: the body's stages from it on are backward.</param>
 /// <param name="Accumulator">For a fold: the adjoint of the accumulator the iteration read; null if none.</param>
 /// <param name="Invariants">Per invariant, its adjoint from one iteration; null where there is none.</param>
 /// <param name="HasEffects">True if the sweep adds to array gradients (directly or in a nested loop).</param>
-internal sealed record LoopPullback(Node Seed, Node? Accumulator, Node?[] Invariants, bool HasEffects);
+internal sealed record LoopPullback(Node Seed, int FirstBackwardId, Node? Accumulator, Node?[] Invariants, bool HasEffects);
