@@ -341,8 +341,10 @@ public sealed partial class LoopTests
         Assert.DoesNotContain("da.Slice(0, a.Length).Clear();", source);
         Assert.Contains("da[..global::System.Math.Clamp(0 + 1, 0, a.Length)].Clear();", source);
         Assert.Contains("for (int i = 0; i < a.Length - 1; i++)", source);
-        Assert.Contains("da[i + 1] = ", source);
-        Assert.Contains("da[i] += ", source);
+        // Indices checked before the loop (and da's length at the top) are not checked again in every iteration.
+        Assert.Contains("Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(da), i + 1) = ", source);
+        Assert.Contains("Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(da), i) += ", source);
+        Assert.Contains("Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a), i + 1)", source);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(source, @"for \("));
         Driver.Load(output);
     }

@@ -522,8 +522,21 @@ internal static partial class StagedCode
         private void Scatter(Node scatter)
         {
             _written.Add(scatter.Param);
-            Statement($"d{graph.Parameters[scatter.Param].Name}[{string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text))}] {(_stores.Contains(scatter) ? "=" : "+=")} {Render(scatter.Args[0])};");
+            var gradient = $"d{graph.Parameters[scatter.Param].Name}";
+            var index = string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text));
+            var target = IsChecked(scatter.Param, scatter.Args.Skip(1)) ? Unchecked(gradient, index, span: true) : $"{gradient}[{index}]";
+            Statement($"{target} {(_stores.Contains(scatter) ? "=" : "+=")} {Render(scatter.Args[0])};");
         }
+
+        // A parameter's element at an index the method checked before its loop (with the gradient span's length, at its
+        // top): C#'s own bounds check is not repeated in every iteration.
+        private readonly HashSet<(int Param, Node Index)> _checkedIndices = [];
+
+        private bool IsChecked(int param, IEnumerable<Node> indices) =>
+            _isMethod && indices.ToList() is [var index] && _checkedIndices.Contains((param, index));
+
+        private static string Unchecked(string array, string index, bool span) =>
+            $"global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.{(span ? "GetReference" : "GetArrayDataReference")}({array}), {index})";
 
         private static bool HasEffects(Node condition) => HasEffects(condition.Then!) || HasEffects(condition.Else!);
 
@@ -594,6 +607,9 @@ internal static partial class StagedCode
                 var lengths = read.Args.Length == 1 ? [$"{array}.Length"] : new[] { $"{array}.GetLength(0)", $"{array}.GetLength(1)" };
                 if (read.Live is not null && read.Live.Type != typeof(double[]))
                     continue;
+                // A parameter's element checked here is read (and its gradient written) without C#'s own check in the loop.
+                if (read.Live is null && read.Args.Length == 1)
+                    _checkedIndices.Add((read.Param, read.Args[0]));
                 foreach (var at in new[] { $"({start})", $"({end} - 1)" })
                 {
                     _names[body.Index] = at;

@@ -443,6 +443,8 @@ internal static partial class StagedCode
                     // A captured value the method's reader holds as an element (read in a branch of a loop's body):
                     // its own C#, read where it is used, as the compiled loop reads it.
                     return ($"({captured(Expression.ArrayIndex(n.Live!, Expression.Constant((int)n.Args[0].Value))).Text})", Primary);
+                case Op.Read when n.Live is null && IsChecked(n.Param, n.Args):
+                    return (Unchecked(ArrayText(n), IntText(n.Args[0]).Text, span: false), Primary);
                 case Op.Read:
                     return ($"{ArrayText(n)}[{string.Join(", ", n.Args.Select(a => IntText(a).Text))}]", Primary);
                 case Op.Index or Op.Loop or Op.LoopAdjoint or Op.ScatterAdd:
