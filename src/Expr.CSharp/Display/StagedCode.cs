@@ -454,7 +454,7 @@ internal static partial class StagedCode
             // A fused loop's seed is the literal 1, and 1 * x is x, bit for bit.
             if (n.Op == Op.Multiply && (IsUnitSeed(n.Args[0]) || IsUnitSeed(n.Args[1])))
                 return Expr(IsUnitSeed(n.Args[0]) ? n.Args[1] : n.Args[0]);
-            var rule = RuleTable.Get(n.Op);
+            var rule = RuleTable.Of(n);
             if (n.Op is Op.Negate or Op.Not)
             {
                 var operand = Operand(n.Args[0], Unary);
