@@ -37,7 +37,9 @@ public static partial class GradCheck
         var graph = gradient.Graph;
         return report with
         {
-            Component = report.WorstIndex >= 0 && !graph.HasTensorParameters ? graph.SlotNames.ElementAt(report.WorstIndex) : null,
+            Component = report.WorstIndex < 0 || graph.HasTensorParameters ? null
+                : graph.SlotNames.ElementAtOrDefault(report.WorstIndex)
+                  ?? $"{graph.Parameters[^1].Name}[{report.WorstIndex - graph.Parameters[^1].Offset}]", // the tail of an array of any length
             UserRules = [.. UserRules(graph.Root).Distinct().Order(StringComparer.Ordinal)],
         };
     }
