@@ -28,6 +28,10 @@ public static class MyMath
     /// <summary>x·y + z, for registrations of the wrong shape (never registered).</summary>
     public static double Three(double x, double y, double z) => x * y + z;
 
+    /// <summary>A [Differentiable] method (this project runs no generator): Grad.Of cannot see its body.</summary>
+    [Differentiable]
+    public static double Generated(double x) => x * x;
+
     /// <summary>A product whose attribute names the wrong number of partials.</summary>
     [Derivative(nameof(SoftplusDerivative))]
     public static double BadAttribute(double x, double y) => x * y;
@@ -103,6 +107,40 @@ public sealed class DerivativeRulesTests
         Assert.Equal(point.Select(MyMath.SoftplusDerivative), gradient);
     }
 
+    // The gradient's graph swept a second time from ∂f/∂x: the Hessian's column for x, as the second-order work will build it.
+    private static double SecondDerivative(Expression<Func<double, double>> f, double x)
+    {
+        var graph = Grad.Differentiate(f);
+        var b = graph.Builder;
+        var second = ExprGrad.Reverse.ReverseSweep.Pullback(b, graph.Adjoints[0]!, b.Constant(1));
+        return new ExprGrad.Display.GraphEvaluator(_ => x).Value(second[b.Inputs.Single()]);
+    }
+
+    [Fact]
+    public void A_registered_partial_is_staged_nodes_that_a_second_sweep_differentiates()
+    {
+        // (log cosh)″ = 1 − tanh²: at 0.5, 1 − tanh(0.5)² = 0.7864477329659274.
+        Assert.Equal(1 - Math.Tanh(0.5) * Math.Tanh(0.5), SecondDerivative(x => MyMath.LogCosh(x), 0.5), 15);
+        // Γ″ = Γ(ψ² + ψ′): at 1, γ² + π²/6 = 1.9781119906525324.
+        Assert.Equal(0.57721566490153286 * 0.57721566490153286 + Math.PI * Math.PI / 6,
+            SecondDerivative(x => MathNet.Numerics.SpecialFunctions.Gamma(x), 1), 13);
+    }
+
+    [Fact]
+    public void An_attribute_partial_without_a_rule_refuses_a_second_derivative_naming_it()
+    {
+        var e = Assert.Throws<ExprGradException>(() => SecondDerivative(x => MyMath.Softplus(x), 0.5));
+        Assert.Contains("cannot differentiate MyMath.SoftplusDerivative", e.Message, StringComparison.Ordinal);
+        Assert.Contains("give SoftplusDerivative a rule too", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DiGamma_refuses_a_second_derivative_naming_trigamma()
+    {
+        var e = Assert.Throws<ExprGradException>(() => SecondDerivative(x => MathNet.Numerics.SpecialFunctions.DiGamma(x), 1.5));
+        Assert.Contains("no derivative rule for the trigamma function", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ToCode_and_trace_show_the_method_by_name()
     {
@@ -158,6 +196,14 @@ public sealed class DerivativeRulesTests
         Assert.Contains("'MyMath.NoRule'", e.Message, StringComparison.Ordinal);
         Assert.Contains("[Derivative(nameof(NoRuleDerivative))]", e.Message, StringComparison.Ordinal);
         Assert.Contains("DerivativeRules.Register((double x) => MyMath.NoRule(x), ...)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_differentiable_method_called_from_Grad_Of_is_refused_with_what_to_do()
+    {
+        var e = Assert.Throws<ExprGradException>(() => Grad.Of((double x) => MyMath.Generated(x) + x));
+        Assert.Contains("the [Differentiable] method 'MyMath.Generated'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("call GeneratedWithGradient yourself", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -223,5 +269,56 @@ public sealed class DerivativeRulesTests
         Assert.Contains("[Derivative] on MyMath.BadAttribute: the method takes 2 argument(s), so the attribute must name 2", e1.Message, StringComparison.Ordinal);
         var e2 = Assert.Throws<ExprGradException>(() => Grad.Of((double x) => MyMath.MissingPartial(x)));
         Assert.Contains("[Derivative] on MyMath.MissingPartial: 'Missing' must be a static method of MyMath", e2.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The README's "Custom derivatives" example, as written there.</summary>
+public static class Stats
+{
+    /// <summary>log(1 + eˣ), computed without overflow; its derivative is named once.</summary>
+    [Derivative(nameof(Logistic))]
+    public static double Softplus(double x) => x > 0 ? x + Math.Log(1 + Math.Exp(-x)) : Math.Log(1 + Math.Exp(x));
+
+    /// <summary>The derivative of <see cref="Softplus"/>.</summary>
+    public static double Logistic(double x) => 1 / (1 + Math.Exp(-x));
+
+    /// <summary>The Huber loss, given a rule with <see cref="DerivativeRules"/> in the README.</summary>
+    public static double Huber(double r) => Math.Abs(r) <= 1 ? 0.5 * r * r : Math.Abs(r) - 0.5;
+}
+
+/// <summary>The README's "Custom derivatives" example: its code and its numbers.</summary>
+public sealed class ReadmeCustomDerivativesTests
+{
+    private static readonly Lazy<bool> Registered = new(() =>
+    {
+        DerivativeRules.Register((double r) => Stats.Huber(r), r => Math.Abs(r) <= 1 ? r : Fn.Sign(r));
+        return true;
+    });
+
+    [Fact]
+    public void The_example_gives_the_numbers_the_README_prints()
+    {
+        _ = Registered.Value;
+        var g = Grad.Of((double a, double b) => Stats.Huber(a - 2 * b) + Stats.Softplus(a * b));
+        var (value, da, db) = g.Evaluate(3, 0.5);
+        Assert.Equal("3.2014132779827524 1.4087872380968218 0.45272342858093095",
+            string.Join(" ", new[] { value, da, db }.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.Equal(["∂f/∂a = (abs(a - 2*b) <= 1 ? a - 2*b : sign(a - 2*b)) + b*Logistic(a*b)",
+            "∂f/∂b = a*Logistic(a*b) - 2*(abs(a - 2*b) <= 1 ? a - 2*b : sign(a - 2*b))"], g.ToString().Split('\n'));
+        Assert.True(GradCheck.Check(g, [3, 0.5]).Passed);
+    }
+
+    [Fact]
+    public void The_special_function_example()
+    {
+        double[] x = [0.8, 1.9, 3.1];
+        var nll = Grad.Of((double k, double theta) =>
+            x.Sum(xi => MathNet.Numerics.SpecialFunctions.GammaLn(k) + k * Math.Log(theta) - (k - 1) * Math.Log(xi) + xi / theta));
+        var (_, dk, dtheta) = nll.Evaluate(2, 1);
+        // ∂/∂k = 3ψ(2) + 3 ln 1 − Σ ln xᵢ, ∂/∂θ = 3k/θ − Σ xᵢ/θ² = 6 − 5.8.
+        Assert.Equal(3 * (1 - 0.57721566490153286) - x.Sum(Math.Log), dk, 13);
+        Assert.Equal(0.2, dtheta, 13);
+        Assert.Contains("digamma(k)", nll.Formulas[0].Infix, StringComparison.Ordinal);
+        Assert.Contains(@"\psi\left(k\right)", nll.Formulas[0].ToLatex(), StringComparison.Ordinal);
     }
 }

@@ -21,7 +21,12 @@ internal static class Errors
     public static ExprGradException UnsupportedNode(Expression e) => Unsupported(e, $"'{e.NodeType}'");
 
     public static ExprGradException NoRule(MethodCallExpression call) =>
-        new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
+        call.Method.IsDefined(typeof(DifferentiableAttribute), false)
+        ? new($"cannot differentiate the [Differentiable] method '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: " +
+            "its body is read by the source generator, at compile time, but a compiled method's body is not visible at run time; call it from " +
+            $"another [Differentiable] method (read in place there), call {call.Method.Name}WithGradient yourself, or give it a rule " +
+            "([Derivative(nameof(...))], or DerivativeRules.Register) for Grad.Of", call)
+        : new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
             $"and it reads a parameter (a call on data alone, like Math.Clamp(k, 0, 1) with a captured k, is evaluated as data) " +
             $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function, or give the method its derivative: " +
             $"[Derivative(nameof({call.Method.Name}Derivative))] on {call.Method.Name} naming a static method that returns it, or " +
