@@ -493,6 +493,44 @@ internal sealed partial class LambdaReader
     private readonly Dictionary<IParameterSymbol, Expression> _arguments = new(SymbolEqualityComparer.Default);
 
     /// <summary>
+    /// A call of a method with a <c>[Derivative]</c> attribute: staged as a call of it whose pullback calls the partial
+    /// methods the attribute names (found in the method's type as the run-time rule finds them: static, returning double,
+    /// taking the arguments, or those and the value), all printed by their qualified names (see SourceCalls).
+    /// </summary>
+    private Expression RuleCall(IInvocationOperation invocation, IMethodSymbol target, AttributeData attribute)
+    {
+        var name = $"{target.ContainingType.Name}.{target.Name}";
+        var arity = target.Parameters.Length;
+        if (!target.IsStatic || target.IsGenericMethod || target.ReturnType.SpecialType != SpecialType.System_Double || arity == 0
+            || target.Parameters.Any(p => p.RefKind != RefKind.None || p.Type.SpecialType != SpecialType.System_Double))
+            throw Unsupported(invocation, $"{name} has [Derivative], but a rule is for a static method from doubles to a double");
+        if (arity > ExprGrad.Import.SourceCalls.MaxArguments)
+            throw Unsupported(invocation, $"{name} takes {arity} arguments: [Differentiable] methods call [Derivative] methods of at most {ExprGrad.Import.SourceCalls.MaxArguments} (Grad.Of takes any number)");
+        var names = attribute.ConstructorArguments.SelectMany(a => a.Kind == TypedConstantKind.Array ? a.Values : [a])
+            .Select(v => v.Value as string).ToList();
+        if (names.Count != arity || names.Any(n => n is null))
+            throw Unsupported(invocation, $"[Derivative] on {name} must name {arity} partial-derivative method(s), one per argument");
+        var partials = new List<string>();
+        foreach (var partialName in names)
+        {
+            var partial = target.ContainingType.GetMembers(partialName!).OfType<IMethodSymbol>()
+                .Where(m => m.IsStatic && m.ReturnType.SpecialType == SpecialType.System_Double
+                    && (m.Parameters.Length == arity || m.Parameters.Length == arity + 1)
+                    && m.Parameters.All(p => p.RefKind == RefKind.None && p.Type.SpecialType == SpecialType.System_Double))
+                .OrderBy(m => m.Parameters.Length)
+                .FirstOrDefault()
+                ?? throw Unsupported(invocation, $"[Derivative] on {name} names '{partialName}', which must be a static method of {target.ContainingType.Name} " +
+                    $"returning double and taking the method's {arity} double argument(s), or those and the method's value after them");
+            partials.Add($"{Qualified(partial)}/{partial.Parameters.Length}");
+        }
+        var marker = typeof(ExprGrad.Import.SourceCalls).GetMethods().Single(m => m.Name == "Call" && m.GetParameters().Length == arity + 2);
+        var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value));
+        return Expression.Call(marker, [Expression.Constant(Qualified(target)), Expression.Constant(string.Join(";", partials)), .. arguments]);
+
+        static string Qualified(IMethodSymbol m) => $"{m.ContainingType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}.{Verbatim(m.Name)}";
+    }
+
+    /// <summary>
     /// A call of another static <c>[Differentiable]</c> method of the compilation: its body is read here, its parameters
     /// bound to the arguments, so the gradient is staged through it as if it were written in place (what JAX's tracing
     /// does with a called function). Its own <c>WithGradient</c> is not called: inlined, nothing is computed twice and
@@ -502,12 +540,13 @@ internal sealed partial class LambdaReader
     {
         var target = invocation.TargetMethod.OriginalDefinition;
         var name = $"{target.ContainingType.Name}.{target.Name}";
+        if (target.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == "ExprGrad.DerivativeAttribute") is { } rule)
+            return RuleCall(invocation, target, rule);
         var differentiable = target.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "ExprGrad.DifferentiableAttribute");
         if (!differentiable)
-            throw Unsupported(invocation, target.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "ExprGrad.DerivativeAttribute")
-                ? $"{name} has a [Derivative] rule, which Grad.Of uses at run time but [Differentiable] methods do not yet; mark {target.Name} [Differentiable] instead " +
-                  "(its body is then differentiated in place), or differentiate this function with Grad.Of"
-                : $"{name} has no derivative rule (the catalogue is Math's functions, ExprGrad.Fn, MathNet's SpecialFunctions, and other [Differentiable] methods)");
+            throw Unsupported(invocation,
+                $"{name} has no derivative rule (the catalogue is Math's functions, ExprGrad.Fn, MathNet's SpecialFunctions, methods with a " +
+                "[Derivative] attribute, and other [Differentiable] methods; rules registered with DerivativeRules exist only at run time, for Grad.Of)");
         if (!target.IsStatic || target.IsGenericMethod
             || target.Parameters.Any(p => p.RefKind != RefKind.None || p.Type.SpecialType != SpecialType.System_Double))
             throw Unsupported(invocation, $"{name} is [Differentiable], but only static ones taking double parameters are read in place");

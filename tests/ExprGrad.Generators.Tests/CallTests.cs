@@ -95,15 +95,60 @@ public sealed partial class CallTests
     }
 
     [Fact]
-    public void A_derivative_attribute_callee_is_refused_with_what_to_do()
+    public void A_derivative_attribute_callee_is_called_with_its_partials()
     {
-        var (diagnostic, at) = Driver.Single(InClass("""
+        var (output, none) = Driver.Run(InClass("""
             [Derivative(nameof(Dg))] static double G(double x) => x * x;
             static double Dg(double x) => 2 * x;
             [Differentiable] static double F(double x) => G(x) + x;
             """));
+        Assert.Empty(none);
+        var generated = Assert.Single(Driver.Generated(output));
+        Assert.Contains("global::User.Model.G(x)", generated, StringComparison.Ordinal);
+        Assert.Contains("global::User.Model.Dg(x)", generated, StringComparison.Ordinal);
+        var f = Driver.Load(output).GetType("User.Model")!.GetMethod("FWithGradient", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+        object?[] args = [1.5, 0.0];
+        Assert.Equal(3.75, (double)f.Invoke(null, args)!);
+        Assert.Equal(4.0, (double)args[1]!); // 2·1.5 + 1
+    }
+
+    [Fact]
+    public void A_derivative_attribute_naming_a_missing_method_is_reported_at_the_call()
+    {
+        var (diagnostic, at) = Driver.Single(InClass("""
+            [Derivative("Missing")] static double G(double x) => x * x;
+            [Differentiable] static double F(double x) => G(x) + x;
+            """));
         Assert.Equal("EXG001", diagnostic.Id);
         Assert.Equal("G(x)", at);
-        Assert.Contains("Model.G has a [Derivative] rule, which Grad.Of uses at run time but [Differentiable] methods do not yet", diagnostic.GetMessage());
+        Assert.Contains("[Derivative] on Model.G names 'Missing', which must be a static method of Model", diagnostic.GetMessage());
+    }
+
+    [Derivative(nameof(SoftplusSlope))]
+    private static double SoftplusRule(double x) => Math.Log(1 + Math.Exp(x));
+
+    private static double SoftplusSlope(double x) => 1 / (1 + Math.Exp(-x));
+
+    [Derivative(nameof(HypotDx), nameof(HypotDy))]
+    private static double Hypot(double a, double b) => Math.Sqrt(a * a + b * b);
+
+    private static double HypotDx(double a, double b, double h) => a / h;
+
+    private static double HypotDy(double a, double b, double h) => b / h;
+
+    [Differentiable]
+    private static double UsesRules(double x, double y) => SoftplusRule(x * y) + Hypot(x, y);
+
+    [Fact]
+    public void Derivative_rules_in_a_differentiable_method_at_3_4_and_bit_identical_to_Grad_Of()
+    {
+        // softplus(12) + 5; ∂/∂x = 4σ(12) + 3/5, ∂/∂y = 3σ(12) + 4/5 (Hypot's partials from its value h = 5).
+        var f = UsesRulesWithGradient(3, 4, out var dx, out var dy);
+        var s = 1 / (1 + Math.Exp(-12));
+        Assert.Equal(Math.Log(1 + Math.Exp(12)) + 5, f, 14);
+        Assert.Equal(4 * s + 0.6, dx, 14);
+        Assert.Equal(3 * s + 0.8, dy, 14);
+        var (v, gx, gy) = Grad.Of((double x, double y) => SoftplusRule(x * y) + Hypot(x, y)).Evaluate(3, 4);
+        Assert.Equal([v, gx, gy], [f, dx, dy]);
     }
 }

@@ -460,6 +460,8 @@ internal static partial class StagedCode
                 var operand = Operand(n.Args[0], Unary);
                 return ((n.Op == Op.Negate ? "-" : "!") + (operand.StartsWith('-') ? $"({operand})" : operand), Unary);
             }
+            if (rule.CallText is { } callText)
+                return ($"{callText}({string.Join(", ", n.Args.Select(Argument))})", Primary);
             if (rule.Method is { } method)
                 return ($"{MethodName(method)}({string.Join(", ", n.Args.Select(Argument))})", Primary);
             var precedence = Binary(n.Op);

@@ -161,3 +161,52 @@ internal static class CustomRules
         return a => compiled.Value(a);
     }
 }
+
+/// <summary>
+/// How the source generator hands the engine a call of a <c>[Derivative]</c> method it knows only from source: a call
+/// of one of these markers, with the method's C# name and its partials' as constants. The importer stages it as an
+/// <see cref="Op.Call"/> whose rule prints those names (<see cref="Rule.CallText"/>); nothing evaluates it.
+/// </summary>
+internal static class SourceCalls
+{
+    /// <summary>The marker for a one-argument method. <paramref name="partials"/> is <c>name/arity;...</c>, one per argument.</summary>
+    public static double Call(string function, string partials, double a0) => throw Unreachable();
+
+    /// <summary>The marker for a two-argument method.</summary>
+    public static double Call(string function, string partials, double a0, double a1) => throw Unreachable();
+
+    /// <summary>The marker for a three-argument method.</summary>
+    public static double Call(string function, string partials, double a0, double a1, double a2) => throw Unreachable();
+
+    /// <summary>The marker for a four-argument method.</summary>
+    public static double Call(string function, string partials, double a0, double a1, double a2, double a3) => throw Unreachable();
+
+    /// <summary>The most arguments a marker takes.</summary>
+    public const int MaxArguments = 4;
+
+    private static InvalidOperationException Unreachable() => new("a source-call marker is staged, never run");
+
+    private static readonly ConcurrentDictionary<(string, string), Rule> Rules = new();
+
+    /// <summary>The rule of a marker call: the pullback calls each partial (with the value after the arguments if it takes it).</summary>
+    public static Rule RuleOf(string function, string partials, int arity) => Rules.GetOrAdd((function, partials), key =>
+    {
+        var specs = key.Item2.Split(';').Select(spec => spec.Split('/')).Select(p => (Text: p[0], Arity: int.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        var partialRules = specs.Select(p => Printed(p.Text, p.Arity, pullback: (_, y, _, _) => throw new ExprGradException(
+            $"cannot differentiate {p.Text} (at {y}): it is the partial derivative a [Derivative] attribute names, and the source generator " +
+            "differentiates through it once, not twice"))).ToArray();
+        return Printed(key.Item1, arity, (b, y, yBar, x) =>
+        {
+            for (var k = 0; k < arity; k++)
+                if (!y.Args[k].IsPassive)
+                    x[k] = b.Multiply(yBar, b.Call(partialRules[k], specs[k].Arity == arity ? y.Args : [.. y.Args, y]));
+        });
+    });
+
+    private static Rule Printed(string text, int arity, Pullback pullback) => new()
+    {
+        Op = Op.Call, Symbol = text[(text.LastIndexOf('.') + 1)..], Arity = arity, CallText = text, Pullback = pullback,
+        Evaluate = _ => throw Unreachable(),
+        Emit = _ => throw Unreachable(),
+    };
+}

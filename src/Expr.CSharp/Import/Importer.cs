@@ -282,6 +282,9 @@ internal sealed partial class Importer
         var m = call.Method;
         if (m.DeclaringType == typeof(Enumerable) && !ParameterFree.Check(call))
             return TryLoop(call) ?? throw Errors.NoRule(call);
+        if (m.DeclaringType == typeof(SourceCalls) && call.Arguments[0] is ConstantExpression { Value: string function }
+            && call.Arguments[1] is ConstantExpression { Value: string partials })
+            return _b.Call(SourceCalls.RuleOf(function, partials, call.Arguments.Count - 2), [.. call.Arguments.Skip(2).Select(Value)]);
         if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double)))
             return Data(call) ?? throw Errors.NoRule(call);
         if (Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
