@@ -22,6 +22,9 @@ public static class MyMath
     /// <summary>x², registered with a wrong rule (3x) on purpose, for GradCheck to catch.</summary>
     public static double Wrong(double x) => x * x;
 
+    /// <summary>x / y, registered with the two-argument overload.</summary>
+    public static double Ratio(double x, double y) => x / y;
+
     /// <summary>x³ − x, never given a rule.</summary>
     public static double NoRule(double x) => x * x * x - x;
 
@@ -47,6 +50,7 @@ public static class MyMath
             (Expression<Func<double, double, double, double>>)((x, y, h) => y / h));
         DerivativeRules.Register((double x) => LogCosh(x), x => Math.Tanh(x));
         DerivativeRules.Register((double x) => Wrong(x), x => 3 * x);
+        DerivativeRules.Register((double x, double y) => Ratio(x, y), (x, y) => 1 / y, (x, y) => -x / (y * y));
         return true;
     });
 
@@ -83,6 +87,21 @@ public sealed class DerivativeRulesTests
         Assert.Equal(0.6, dx, 15);
         Assert.Equal(0.8, dy, 15);
         Assert.Equal(["∂f/∂x = x/Hypot(x, y)", "∂f/∂y = y/Hypot(x, y)"], g.ToString().Split('\n'));
+    }
+
+    [Fact]
+    public void Two_argument_registration_ratio_at_3_2()
+    {
+        // 3/2 = 1.5; ∂/∂x = 1/2, ∂/∂y = −3/4.
+        var (value, dx, dy) = Grad.Of((double x, double y) => MyMath.Ratio(x, y)).Evaluate(3, 2);
+        Assert.Equal((1.5, 0.5, -0.75), (value, dx, dy));
+    }
+
+    [Fact]
+    public void The_attribute_keeps_the_partials_in_order()
+    {
+        var attribute = typeof(MyMath).GetMethod(nameof(MyMath.Softplus))!.GetCustomAttributes(typeof(DerivativeAttribute), false);
+        Assert.Equal([nameof(MyMath.SoftplusDerivative)], Assert.IsType<DerivativeAttribute>(Assert.Single(attribute)).Partials);
     }
 
     [Fact]
