@@ -13,7 +13,7 @@ public static class Fn
 {
     /// <summary>
     /// These functions by the names formulas use for them (<c>sigmoid</c>, <c>relu</c>, <c>softplus</c>,
-    /// <c>square</c>): pass it to the symbolic module's parser (<c>ExprGrad.Symbolic.Parse</c>) and the symbolic module's Linq conversions so that
+    /// <c>square</c>, <c>trigamma</c>): pass it to the symbolic module's parser (<c>ExprGrad.Symbolic.Parse</c>) and the symbolic module's Linq conversions so that
     /// text and formulas call these methods (and get their fused derivative rules).
     /// </summary>
     public static IReadOnlyDictionary<string, System.Reflection.MethodInfo> Library { get; } =
@@ -23,6 +23,7 @@ public static class Fn
             ["relu"] = typeof(Fn).GetMethod(nameof(Relu))!,
             ["softplus"] = typeof(Fn).GetMethod(nameof(Softplus))!,
             ["square"] = typeof(Fn).GetMethod(nameof(Square))!,
+            ["trigamma"] = typeof(Fn).GetMethod(nameof(TriGamma))!,
         }.ToFrozenDictionary();
 
     /// <summary>The logistic sigmoid σ(x) = 1 / (1 + e^(−x)); σ′ = σ(1 − σ). Stable for large |x|.</summary>
@@ -52,6 +53,16 @@ public static class Fn
             return u == 1.0 ? e : Math.Log(u) * e / (u - 1.0);
         }
     }
+
+    /// <summary>
+    /// The trigamma function ψ′(x) = d²/dx² ln Γ(x), the derivative of MathNet's <c>SpecialFunctions.DiGamma</c>
+    /// (which MathNet does not provide). Accurate to a few ulps for x &gt; 0: the recurrence ψ′(x) = ψ′(x + 1) + 1/x²
+    /// lifts x past 12, where the asymptotic series 1/x + 1/(2x²) + Σ B₂ₖ/x^(2k+1) converges fast; negative
+    /// non-integers use the reflection ψ′(1 − x) + ψ′(x) = π²/sin²(πx). Poles (0, −1, −2, ...) give +∞.
+    /// ExprGrad differentiates it once (as DiGamma's derivative) but has no rule for its own derivative.
+    /// </summary>
+    /// <example><c>Fn.TriGamma(1) == π²/6 ≈ 1.6449340668482264</c>.</example>
+    public static double TriGamma(double x) => ExprGrad.Symbolic.Polygamma.TriGamma(x);
 
     /// <summary>x², with derivative 2x.</summary>
     public static double Square(double x) => x * x;

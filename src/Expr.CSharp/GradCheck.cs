@@ -33,7 +33,30 @@ public static partial class GradCheck
         var analytic = new double[x.Length];
         gradient.Evaluate(x, analytic);
         var scratch = new double[x.Length];
-        return Check(p => gradient.Evaluate(p, scratch), x, analytic, relativeTolerance, absoluteTolerance);
+        var report = Check(p => gradient.Evaluate(p, scratch), x, analytic, relativeTolerance, absoluteTolerance);
+        var graph = gradient.Graph;
+        return report with
+        {
+            Component = report.WorstIndex < 0 || graph.HasTensorParameters ? null
+                : graph.SlotNames.ElementAtOrDefault(report.WorstIndex)
+                  ?? $"{graph.Parameters[^1].Name}[{report.WorstIndex - graph.Parameters[^1].Offset}]", // the tail of an array of any length
+            UserRules = [.. UserRules(graph.Root).Distinct().Order(StringComparer.Ordinal)],
+        };
+    }
+
+    // The users' methods whose rules the gradient ran, in every region and loop body: a failure may be theirs.
+    private static IEnumerable<string> UserRules(Staging.Region root)
+    {
+        var pending = new Stack<Staging.Region>([root]);
+        while (pending.TryPop(out var region))
+            foreach (var n in region.Nodes)
+            {
+                if (n.Function is { Method: { } method } && Import.CustomRules.Find(method) is not null)
+                    yield return Import.CustomRules.Name(method);
+                if (n.Then is { } then) pending.Push(then);
+                if (n.Else is { } @else) pending.Push(@else);
+                if (n.Loop is { } loop) pending.Push(loop.Builder.Root);
+            }
     }
 
     /// <summary>Checks any analytic gradient of <paramref name="f"/> at <paramref name="point"/>.</summary>
@@ -98,7 +121,22 @@ public static partial class GradCheck
 /// <param name="ErrorRatio">Its error divided by its allowed error: at most 1 passes.</param>
 public sealed record GradCheckReport(bool Passed, int WorstIndex, double Analytic, double Numeric, double ErrorRatio)
 {
-    /// <summary>One line naming the worst component and both values.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{(Passed ? "passed" : "FAILED")}: worst component [{WorstIndex}] analytic {Analytic:R} vs numeric {Numeric:R} (error {ErrorRatio:G3} × allowed)");
+    /// <summary>The worst component's name (<c>x</c>, <c>w[2]</c>) when the check knew the function's parameters; else null.</summary>
+    public string? Component { get; init; }
+
+    /// <summary>
+    /// The users' methods (<c>MyMath.Softplus</c>) whose derivative rules (<see cref="DerivativeRules"/>,
+    /// <see cref="DerivativeAttribute"/>) the checked gradient ran: when a check fails, they are the first suspects.
+    /// </summary>
+    public IReadOnlyList<string> UserRules { get; init; } = [];
+
+    /// <summary>One line naming the worst component and both values (and, on failure, the users' rules involved).</summary>
+    public override string ToString()
+    {
+        var name = Component is null ? "" : $" ({Component})";
+        var rules = Passed || UserRules.Count == 0 ? ""
+            : $"; the gradient uses your derivative rule{(UserRules.Count > 1 ? "s" : "")} for {string.Join(", ", UserRules)}: check {(UserRules.Count > 1 ? "them" : "it")} first";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{(Passed ? "passed" : "FAILED")}: worst component [{WorstIndex}]{name} analytic {Analytic:R} vs numeric {Numeric:R} (error {ErrorRatio:G3} × allowed){rules}");
+    }
 }

@@ -5,6 +5,62 @@ open System.Collections.Generic
 open System.Linq.Expressions
 open System.Reflection
 
+/// A user's static method from doubles to a double that has a derivative rule (ExprGrad's <c>DerivativeRules</c> or
+/// <c>[Derivative]</c>): formulas show it by its method's name and compute it by calling the method. Two are equal
+/// when they are the same method; they are ordered by name, then by where the method is declared.
+[<CustomEquality; CustomComparison>]
+type UserFunction =
+    { /// The name formulas print: the method's name as written (<c>MySoftplus</c>).
+      Name: string
+      /// The static method computing the function (all parameters and the result double).
+      Method: MethodInfo }
+
+    /// Same method.
+    override this.Equals(other) =
+        match other with
+        | :? UserFunction as u -> u.Method = this.Method
+        | _ -> false
+
+    /// The method's hash.
+    override this.GetHashCode() = this.Method.GetHashCode()
+
+    interface IComparable with
+        member this.CompareTo(other) =
+            match other with
+            | :? UserFunction as u ->
+                let c = String.CompareOrdinal(this.Name, u.Name)
+                if c <> 0 then c
+                else
+                    let c = String.CompareOrdinal(string this.Method.DeclaringType, string u.Method.DeclaringType)
+                    if c <> 0 then c else compare this.Method.MetadataToken u.Method.MetadataToken
+            | _ -> invalidArg (nameof other) "not a UserFunction"
+
+/// Polygamma functions MathNet.Numerics lacks (it has DiGamma, ψ, but not its derivatives).
+[<AbstractClass; Sealed>]
+type Polygamma =
+    /// The trigamma function ψ′(x) = d²/dx² ln Γ(x), the derivative of DiGamma: the recurrence
+    /// ψ′(x) = ψ′(x + 1) + 1/x² lifts x past 12, where the asymptotic series 1/x + 1/(2x²) + Σ B₂ₖ/x^(2k+1) converges
+    /// fast; negative non-integers use the reflection ψ′(1 − x) + ψ′(x) = π²/sin²(πx); poles (0, −1, ...) give +∞.
+    static member TriGamma(x: float) : float =
+        if Double.IsNaN x || x = Double.NegativeInfinity then nan
+        elif x <= 0.0 && x = Math.Floor x then infinity
+        elif x < 0.0 then
+            // sin(πx) from x's distance to the nearest integer, which keeps its precision.
+            let s = Math.Sin(Math.PI * (x - Math.Round x))
+            Math.PI * Math.PI / (s * s) - Polygamma.TriGamma(1.0 - x)
+        else
+            let mutable x = x
+            let mutable sum = 0.0
+            while x < 12.0 do
+                sum <- sum + 1.0 / (x * x)
+                x <- x + 1.0
+            // Bernoulli numbers B₂..B₁₄: 1/6, −1/30, 1/42, −1/30, 5/66, −691/2730, 7/6.
+            let r = 1.0 / x
+            let r2 = r * r
+            let tail =
+                r2 * (1.0 / 6.0 + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0 + r2 * (-691.0 / 2730.0 + r2 * (7.0 / 6.0)))))))
+            sum + r + r2 / 2.0 + r * tail
+
 /// The closed catalogue of functions that formulas, formula text and Linq trees share. Powers are not here:
 /// they are an operator (`^`, `Math.Pow`). Library functions (sigmoid, relu, softplus, square) are computed
 /// by methods the caller supplies (see <see cref="T:ExprGrad.Symbolic.Library"/>); everything else is System.Math.
@@ -16,6 +72,11 @@ type Function =
     | Abs | Sign | Floor | Ceiling | Round | Truncate
     | Sigmoid | Relu | Softplus | Square
     | Atan2 | Max | Min | LogBase
+    /// MathNet's SpecialFunctions (TriGamma, ψ′, is ExprGrad's Fn.TriGamma: the derivative of DiGamma).
+    | Erf | Erfc | Gamma | GammaLn | DiGamma | TriGamma | Logit
+    | Beta | BetaLn
+    /// A user's method with a derivative rule, shown by its name.
+    | User of UserFunction
 
 /// Methods that compute the library functions, by function name ("sigmoid", "relu", "softplus", "square"):
 /// each a static method from double to double. Conversions to Linq call these when present and otherwise
@@ -33,7 +94,9 @@ module Function =
           Function.Sinh; Function.Cosh; Function.Tanh; Function.Asinh; Function.Acosh; Function.Atanh
           Function.Abs; Function.Sign; Function.Floor; Function.Ceiling; Function.Round; Function.Truncate
           Function.Sigmoid; Function.Relu; Function.Softplus; Function.Square
-          Function.Atan2; Function.Max; Function.Min; Function.LogBase ]
+          Function.Atan2; Function.Max; Function.Min; Function.LogBase
+          Function.Erf; Function.Erfc; Function.Gamma; Function.GammaLn; Function.DiGamma; Function.TriGamma; Function.Logit
+          Function.Beta; Function.BetaLn ]
 
     /// The name in formula text and in infix output: lower case, as in most calculators (`log` is natural).
     /// `log(x, b)` (LogBase) is the logarithm of x to base b, as Math.Log(x, b).
@@ -50,28 +113,35 @@ module Function =
         | Function.Sigmoid -> "sigmoid" | Function.Relu -> "relu" | Function.Softplus -> "softplus"
         | Function.Square -> "square"
         | Function.Atan2 -> "atan2" | Function.Max -> "max" | Function.Min -> "min" | Function.LogBase -> "log"
+        | Function.Erf -> "erf" | Function.Erfc -> "erfc" | Function.Gamma -> "gamma" | Function.GammaLn -> "gammaln"
+        | Function.DiGamma -> "digamma" | Function.TriGamma -> "trigamma" | Function.Logit -> "logit"
+        | Function.Beta -> "beta" | Function.BetaLn -> "betaln"
+        | Function.User u -> u.Name
 
     /// Number of arguments.
     let arity f =
         match f with
-        | Function.Atan2 | Function.Max | Function.Min | Function.LogBase -> 2
+        | Function.Atan2 | Function.Max | Function.Min | Function.LogBase | Function.Beta | Function.BetaLn -> 2
+        | Function.User u -> u.Method.GetParameters().Length
         | _ -> 1
 
     /// True for the functions computed by a caller-supplied method rather than System.Math.
     let isLibrary f =
         match f with
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square -> true
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma -> true
         | _ -> false
 
     let private byName =
         let table = Dictionary<string * int, Function>()
         for f in all do
             table[(name f, arity f)] <- f
-        for alias, f in [ "ln", Function.Log; "ceil", Function.Ceiling; "trunc", Function.Truncate ] do
+        for alias, f in [ "ln", Function.Log; "ceil", Function.Ceiling; "trunc", Function.Truncate
+                          "logistic", Function.Sigmoid; "lgamma", Function.GammaLn; "psi", Function.DiGamma ] do
             table[(alias, arity f)] <- f
         table :> IReadOnlyDictionary<_, _>
 
-    /// The function a name of formula text denotes with this many arguments (aliases: ln, ceil, trunc).
+    /// The function a name of formula text denotes with this many arguments (aliases: ln, ceil, trunc, logistic,
+    /// lgamma, psi).
     let tryOfName (text: string) (argumentCount: int) : Function option =
         match byName.TryGetValue((text, argumentCount)) with
         | true, f -> Some f
@@ -87,7 +157,13 @@ module Function =
         | null -> invalidOp $"System.Math has no {methodName} of {arguments} double arguments"
         | m -> m
 
-    /// The System.Math method that computes f (Math.Sign returns int); None for library functions.
+    let private special (methodName: string) (arguments: int) : MethodInfo =
+        match typeof<MathNet.Numerics.SpecialFunctions>.GetMethod(methodName, Array.create arguments typeof<double>) with
+        | null -> invalidOp $"MathNet's SpecialFunctions has no {methodName} of {arguments} double arguments"
+        | m -> m
+
+    /// The System.Math (or MathNet SpecialFunctions, or user's) method that computes f (Math.Sign returns int);
+    /// None for library functions.
     let mathMethod f : MethodInfo option =
         match f with
         | Function.Exp -> Some(math "Exp" 1) | Function.Log -> Some(math "Log" 1)
@@ -103,7 +179,12 @@ module Function =
         | Function.Round -> Some(math "Round" 1) | Function.Truncate -> Some(math "Truncate" 1)
         | Function.Atan2 -> Some(math "Atan2" 2) | Function.Max -> Some(math "Max" 2) | Function.Min -> Some(math "Min" 2)
         | Function.LogBase -> Some(math "Log" 2)
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square -> None
+        | Function.Erf -> Some(special "Erf" 1) | Function.Erfc -> Some(special "Erfc" 1)
+        | Function.Gamma -> Some(special "Gamma" 1) | Function.GammaLn -> Some(special "GammaLn" 1)
+        | Function.DiGamma -> Some(special "DiGamma" 1) | Function.Logit -> Some(special "Logit" 1)
+        | Function.Beta -> Some(special "Beta" 2) | Function.BetaLn -> Some(special "BetaLn" 2)
+        | Function.User u -> Some u.Method
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma -> None
 
     let private byMethod =
         all |> List.choose (fun f -> mathMethod f |> Option.map (fun m -> m, f)) |> dict
@@ -136,16 +217,37 @@ module Function =
         | Function.Max -> Math.Max(x, args[1])
         | Function.Min -> Math.Min(x, args[1])
         | Function.LogBase -> Math.Log(x, args[1])
+        | Function.Erf -> MathNet.Numerics.SpecialFunctions.Erf x
+        | Function.Erfc -> MathNet.Numerics.SpecialFunctions.Erfc x
+        | Function.Gamma -> MathNet.Numerics.SpecialFunctions.Gamma x
+        | Function.GammaLn -> MathNet.Numerics.SpecialFunctions.GammaLn x
+        | Function.DiGamma -> MathNet.Numerics.SpecialFunctions.DiGamma x
+        | Function.TriGamma -> Polygamma.TriGamma x
+        | Function.Logit -> MathNet.Numerics.SpecialFunctions.Logit x
+        | Function.Beta -> MathNet.Numerics.SpecialFunctions.Beta(x, args[1])
+        | Function.BetaLn -> MathNet.Numerics.SpecialFunctions.BetaLn(x, args[1])
+        | Function.User u -> u.Method.Invoke(null, Array.map box args) :?> float
 
-    /// The function a method computes: a System.Math method of the catalogue, or one of the library's methods.
+    /// A static method of the user's from doubles to a double (not System.Math's, whose missing ones stay refused).
+    let private isUserMethod (m: MethodInfo) =
+        m.IsStatic && m.ReturnType = typeof<double> && m.DeclaringType <> typeof<Math>
+        && m.GetParameters().Length > 0 && m.GetParameters() |> Array.forall (fun p -> p.ParameterType = typeof<double>)
+
+    /// The function a method computes: a System.Math or MathNet SpecialFunctions method of the catalogue, one of the
+    /// library's methods, or else any other static method from doubles to a double, as a user's function.
     let tryOfMethod (library: Library) (m: MethodInfo) : Function option =
         match tryOfMathMethod m with
         | Some f -> Some f
         | None ->
-            library
-            |> Seq.tryFind (fun kv -> kv.Value = m)
-            |> Option.bind (fun kv -> tryOfName kv.Key 1)
-            |> Option.filter isLibrary
+            match
+                library
+                |> Seq.tryFind (fun kv -> kv.Value = m)
+                |> Option.bind (fun kv -> tryOfName kv.Key 1)
+                |> Option.filter isLibrary
+            with
+            | Some f -> Some f
+            | None when isUserMethod m -> Some(Function.User { Name = m.Name; Method = m })
+            | None -> None
 
     /// A Linq expression computing f of double-typed arguments: the System.Math call (Sign converted to double),
     /// the library's method, or, for a library function the library lacks, its definition in System.Math terms
@@ -167,5 +269,6 @@ module Function =
                 | Function.Relu -> mathCall Function.Max [ x; c 0.0 ]
                 | Function.Softplus -> mathCall Function.Log [ Expression.Add(c 1.0, mathCall Function.Exp [ x ]) ]
                 | Function.Square -> Expression.Multiply(x, x) :> Expression
+                | Function.TriGamma -> Expression.Call((match typeof<Polygamma>.GetMethod "TriGamma" with null -> invalidOp "no TriGamma" | m -> m), x) :> Expression
                 | _ -> invalidOp $"{name f} has a System.Math method"
         | None, _ -> invalidArg (nameof args) $"{name f} takes {arity f} argument(s), got {List.length args}"

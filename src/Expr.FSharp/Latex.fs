@@ -142,6 +142,9 @@ module Latex =
                         | Function.Atan -> @"\arctan" | Function.Sinh -> @"\sinh" | Function.Cosh -> @"\cosh"
                         | Function.Tanh -> @"\tanh" | Function.Sigmoid -> @"\sigma" | Function.Max -> @"\max"
                         | Function.Min -> @"\min" | Function.Relu -> @"\operatorname{ReLU}"
+                        | Function.Gamma -> @"\Gamma" | Function.GammaLn -> @"\ln\Gamma" | Function.DiGamma -> @"\psi"
+                        | Function.TriGamma -> @"\psi^{(1)}" | Function.Beta -> @"\mathrm{B}" | Function.BetaLn -> @"\ln\mathrm{B}"
+                        | Function.User u -> @"\operatorname{" + u.Name.Replace("_", @"\_") + "}"
                         | g -> @"\operatorname{" + Function.name g + "}"
                     call head args
             | Visual.Parenthesis x -> grouped x

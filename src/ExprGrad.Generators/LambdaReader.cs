@@ -152,6 +152,8 @@ internal sealed partial class LambdaReader
         {
             case IParameterReferenceOperation p when _parameters.TryGetValue(p.Parameter, out var parameter):
                 return parameter;
+            case IParameterReferenceOperation p when _arguments.TryGetValue(p.Parameter, out var bound):
+                return bound;
             case ILocalReferenceOperation l when _locals.TryGetValue(l.Local, out var local):
                 return local;
             case var live when IsCaptured(live) && !IsStaged(live):
@@ -475,17 +477,101 @@ internal sealed partial class LambdaReader
         };
     }
 
-    // Math.* and Fn.* by their runtime MethodInfo: the engine's rule table is keyed by those.
+    // Math.*, Fn.* and MathNet's SpecialFunctions by their runtime MethodInfo: the engine's rule table is keyed by
+    // those. Another [Differentiable] method is read in place (see Inline).
     private Expression Call(IInvocationOperation invocation)
     {
-        var method = Method(invocation);
+        if (TryMethod(invocation) is not { } method)
+            return Inline(invocation);
         var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value));
         return Expression.Call(method, arguments);
     }
 
-    private static MethodInfo Method(IInvocationOperation invocation) =>
-        TryMethod(invocation) ?? throw Unsupported(invocation,
-            $"{invocation.TargetMethod.ContainingType.Name}.{invocation.TargetMethod.Name} has no derivative rule (the catalogue is Math's functions and ExprGrad.Fn)");
+    // The [Differentiable] methods being read in place, innermost last: a method that reaches itself is refused.
+    private readonly List<IMethodSymbol> _inlining = [];
+    // A [Differentiable] callee's parameters, bound to the caller's argument expressions while its body is read.
+    private readonly Dictionary<IParameterSymbol, Expression> _arguments = new(SymbolEqualityComparer.Default);
+
+    /// <summary>
+    /// A call of a method with a <c>[Derivative]</c> attribute: staged as a call of it whose pullback calls the partial
+    /// methods the attribute names (found in the method's type as the run-time rule finds them: static, returning double,
+    /// taking the arguments, or those and the value), all printed by their qualified names (see SourceCalls).
+    /// </summary>
+    private Expression RuleCall(IInvocationOperation invocation, IMethodSymbol target, AttributeData attribute)
+    {
+        var name = $"{target.ContainingType.Name}.{target.Name}";
+        var arity = target.Parameters.Length;
+        if (!target.IsStatic || target.IsGenericMethod || target.ReturnType.SpecialType != SpecialType.System_Double || arity == 0
+            || target.Parameters.Any(p => p.RefKind != RefKind.None || p.Type.SpecialType != SpecialType.System_Double))
+            throw Unsupported(invocation, $"{name} has [Derivative], but a rule is for a static method from doubles to a double");
+        if (arity > ExprGrad.Import.SourceCalls.MaxArguments)
+            throw Unsupported(invocation, $"{name} takes {arity} arguments: [Differentiable] methods call [Derivative] methods of at most {ExprGrad.Import.SourceCalls.MaxArguments} (Grad.Of takes any number)");
+        var names = attribute.ConstructorArguments.SelectMany(a => a.Kind == TypedConstantKind.Array ? a.Values : [a])
+            .Select(v => v.Value as string).ToList();
+        if (names.Count != arity || names.Any(n => n is null))
+            throw Unsupported(invocation, $"[Derivative] on {name} must name {arity} partial-derivative method(s), one per argument");
+        var partials = new List<string>();
+        foreach (var partialName in names)
+        {
+            var partial = target.ContainingType.GetMembers(partialName!).OfType<IMethodSymbol>()
+                .Where(m => m.IsStatic && m.ReturnType.SpecialType == SpecialType.System_Double
+                    && (m.Parameters.Length == arity || m.Parameters.Length == arity + 1)
+                    && m.Parameters.All(p => p.RefKind == RefKind.None && p.Type.SpecialType == SpecialType.System_Double))
+                .OrderBy(m => m.Parameters.Length)
+                .FirstOrDefault()
+                ?? throw Unsupported(invocation, $"[Derivative] on {name} names '{partialName}', which must be a static method of {target.ContainingType.Name} " +
+                    $"returning double and taking the method's {arity} double argument(s), or those and the method's value after them");
+            partials.Add($"{Qualified(partial)}/{partial.Parameters.Length}");
+        }
+        var marker = typeof(ExprGrad.Import.SourceCalls).GetMethods().Single(m => m.Name == "Call" && m.GetParameters().Length == arity + 2);
+        var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value));
+        return Expression.Call(marker, [Expression.Constant(Qualified(target)), Expression.Constant(string.Join(";", partials)), .. arguments]);
+
+        static string Qualified(IMethodSymbol m) => $"{m.ContainingType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}.{Verbatim(m.Name)}";
+    }
+
+    /// <summary>
+    /// A call of another static <c>[Differentiable]</c> method of the compilation: its body is read here, its parameters
+    /// bound to the arguments, so the gradient is staged through it as if it were written in place (what JAX's tracing
+    /// does with a called function). Its own <c>WithGradient</c> is not called: inlined, nothing is computed twice and
+    /// the JIT sees one method.
+    /// </summary>
+    private Expression Inline(IInvocationOperation invocation)
+    {
+        var target = invocation.TargetMethod.OriginalDefinition;
+        var name = $"{target.ContainingType.Name}.{target.Name}";
+        if (target.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == "ExprGrad.DerivativeAttribute") is { } rule)
+            return RuleCall(invocation, target, rule);
+        var differentiable = target.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "ExprGrad.DifferentiableAttribute");
+        if (!differentiable)
+            throw Unsupported(invocation,
+                $"{name} has no derivative rule (the catalogue is Math's functions, ExprGrad.Fn, MathNet's SpecialFunctions, methods with a " +
+                "[Derivative] attribute, and other [Differentiable] methods; rules registered with DerivativeRules exist only at run time, for Grad.Of)");
+        if (!target.IsStatic || target.IsGenericMethod
+            || target.Parameters.Any(p => p.RefKind != RefKind.None || p.Type.SpecialType != SpecialType.System_Double))
+            throw Unsupported(invocation, $"{name} is [Differentiable], but only static ones taking double parameters are read in place");
+        if (_inlining.Contains(target, SymbolEqualityComparer.Default))
+            throw Unsupported(invocation, $"{name} calls itself (through {string.Join(" → ", _inlining.Select(m => m.Name))}): a recursive method has no staged gradient");
+        if (target.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_cancel)).OfType<MethodDeclarationSyntax>().FirstOrDefault() is not { } syntax
+            || invocation.SemanticModel is not { } callerModel)
+            throw Unsupported(invocation, $"{name} is [Differentiable] but its source is not in this compilation, so it cannot be read in place");
+
+        // Arguments are read in the caller's scope, before the callee's parameters shadow anything.
+        var arguments = invocation.Arguments.OrderBy(a => a.Parameter!.Ordinal).Select(a => Read(a.Value)).ToList();
+        for (var i = 0; i < target.Parameters.Length; i++)
+            _arguments[target.Parameters[i]] = arguments[i];
+        _inlining.Add(target);
+        try
+        {
+            return Body(syntax, callerModel.Compilation.GetSemanticModel(syntax.SyntaxTree));
+        }
+        finally
+        {
+            _inlining.RemoveAt(_inlining.Count - 1);
+            foreach (var p in target.Parameters)
+                _arguments.Remove(p);
+        }
+    }
 
     private static MethodInfo? TryMethod(IInvocationOperation invocation)
     {
@@ -494,6 +580,7 @@ internal sealed partial class LambdaReader
         {
             "System.Math" => typeof(Math),
             "ExprGrad.Fn" => typeof(Fn),
+            "MathNet.Numerics.SpecialFunctions" => typeof(MathNet.Numerics.SpecialFunctions),
             _ => null,
         };
         var parameterTypes = target.Parameters.Select(p => Clr(p.Type)).ToArray();

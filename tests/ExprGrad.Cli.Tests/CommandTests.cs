@@ -103,6 +103,19 @@ public sealed partial class CommandTests
     }
 
     [Fact]
+    public void Special_functions_by_name_in_formula_text()
+    {
+        // ∂/∂k gammaln(k) + erf(x k) = ψ(k) + 2/√π·x·e^(−k²x²); at k = 1, x = 0: ψ(1) = −γ.
+        var (code, output, error) = Run(null, "gammaln(k) + erf(x*k)", "--at", "k=1,x=0");
+        Assert.True(code == 0, error);
+        Assert.Contains("∂f/∂k = digamma(k) + 1.1283791670955126*x*exp(-k^2*x^2)", output);
+        Assert.Contains("-0.5772156649015", output);
+        (code, output, _) = Run(null, "gamma(k)", "--latex");
+        Assert.Equal(0, code);
+        Assert.Contains(@"\Gamma\left(k\right) \psi\left(k\right)", output);
+    }
+
+    [Fact]
     public void Code_prints_only_the_staged_passes()
     {
         var (code, output, _) = Run(null, "x*y", "--code");

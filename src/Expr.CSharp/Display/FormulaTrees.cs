@@ -310,7 +310,7 @@ internal sealed class FormulaTrees
             return Expression.Condition(_trees[condition.Args[0]], _trees[condition.Then!.Results[n.Param]], _trees[condition.Else!.Results[n.Param]]);
         }
         var args = Array.ConvertAll(n.Args, a => _trees[a]);
-        var rule = RuleTable.Get(n.Op);
+        var rule = RuleTable.Of(n);
         // C#'s int / and % of indices, in the functions formulas know: truncate(u / v) and u − v·truncate(u / v).
         if (n.Op is Op.IntegerDivide or Op.Remainder)
         {

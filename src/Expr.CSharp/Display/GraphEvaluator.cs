@@ -143,12 +143,12 @@ internal sealed class GraphEvaluator(Func<Node, double> leaf, LoopData? loops = 
                 _outputs[n] = StackGuard.Run(() => Pullback(n, Read(n.Args[1]), scatter: true));
                 return 0;
         }
-        if (!RuleTable.Operations.Contains(n.Op))
+        if (n.Function is null && !RuleTable.Operations.Contains(n.Op))
             throw Untraceable(n);
         var args = new double[n.Args.Length];
         for (var i = 0; i < args.Length; i++)
             args[i] = Read(n.Args[i]);
-        return RuleTable.Get(n.Op).Evaluate(args);
+        return RuleTable.Of(n).Evaluate(args);
     }
 
     // One iteration's evaluator: the body's variable, accumulator, invariants and seed are its leaves.

@@ -456,12 +456,14 @@ internal static partial class StagedCode
             // A fused loop's seed is the literal 1, and 1 * x is x, bit for bit.
             if (n.Op == Op.Multiply && (IsUnitSeed(n.Args[0]) || IsUnitSeed(n.Args[1])))
                 return Expr(IsUnitSeed(n.Args[0]) ? n.Args[1] : n.Args[0]);
-            var rule = RuleTable.Get(n.Op);
+            var rule = RuleTable.Of(n);
             if (n.Op is Op.Negate or Op.Not)
             {
                 var operand = Operand(n.Args[0], Unary);
                 return ((n.Op == Op.Negate ? "-" : "!") + (operand.StartsWith('-') ? $"({operand})" : operand), Unary);
             }
+            if (rule.CallText is { } callText)
+                return ($"{callText}({string.Join(", ", n.Args.Select(Argument))})", Primary);
             if (rule.Method is { } method)
                 return ($"{MethodName(method)}({string.Join(", ", n.Args.Select(Argument))})", Primary);
             var precedence = Binary(n.Op);

@@ -51,7 +51,7 @@ internal sealed class Tracer
     {
         var tape = Executed();
         foreach (var n in tape)
-            if (n.Op is not (Op.Input or Op.Captured or Op.Project or Op.Loop or Op.Length or Op.Read) && !RuleTable.Operations.Contains(n.Op))
+            if (n.Op is not (Op.Input or Op.Captured or Op.Project or Op.Loop or Op.Length or Op.Read) && n.Function is null && !RuleTable.Operations.Contains(n.Op))
                 throw GraphEvaluator.Untraceable(n);
         foreach (var n in tape)
             _eval.Value(n);
@@ -224,9 +224,9 @@ internal sealed class Tracer
         values[^1] = yBar;
         var bar = b.Input(args.Length, -1);
         // Built directly, not through the builder, so that no identity rewrites it (x·c with a captured c of 1, say).
-        var local = new Node(-1, y.Op, args, b.Root);
+        var local = new Node(-1, y.Op, args, b.Root) { Function = y.Function };
         var xBars = new Node?[args.Length];
-        RuleTable.Get(y.Op).Pullback!(b, local, bar, xBars);
+        RuleTable.Of(y).Pullback!(b, local, bar, xBars);
 
         var scratch = new GraphEvaluator(n => values[n.Param]);
         scratch.Set(local, _eval.Value(y));
@@ -285,7 +285,7 @@ internal sealed class Tracer
             var element = p.SlotName(index);
             return new(n.Id, TraceNodeKind.Input, element, "input", element, [], value, _gradient[p.Offset + index]);
         }
-        var rule = RuleTable.Get(n.Op);
+        var rule = RuleTable.Of(n);
         var inputs = Array.ConvertAll(n.Args, Input);
         var kind = rule.IsBool ? TraceNodeKind.Test : TraceNodeKind.Gate;
         return new(n.Id, kind, $"v{n.Id}", rule.Symbol, GateLabel.Of(n.Op, rule, n.Args), inputs, value, Adjoint(n));

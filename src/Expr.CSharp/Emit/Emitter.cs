@@ -624,7 +624,7 @@ internal sealed class Emitter
                     ReleaseDead(node.Args, e._position[node.Id]);
                     continue;
                 }
-                var rule = node.Op is Op.Input or Op.Captured or Op.Length or Op.Read ? null : RuleTable.Get(node.Op);
+                var rule = node.Op is Op.Input or Op.Captured or Op.Length or Op.Read ? null : RuleTable.Of(node);
                 var value = node.Op switch
                 {
                     Op.Input => e._frame.Input(e._graph.Slot(node)),
@@ -779,7 +779,7 @@ internal sealed class Emitter
                 });
                 var value = node.Op == Op.Input
                     ? e._frame.Input(e._graph.Slot(node), loop.InputStride[j], k)
-                    : RuleTable.Get(node.Op).Emit(args);
+                    : RuleTable.Of(node).Emit(args);
                 body.Add(Expression.Assign(values[j], value));
                 if (e._stores.TryGetValue(node, out var slots))
                     for (var s = 0; s < slots.Count; s++)

@@ -612,7 +612,7 @@ internal static class LoopWriter
                 {
                     Op.Captured => n.Live!,
                     Op.Read => ReadElement(n, region == _body.Builder.Root),
-                    _ => RuleTable.Get(n.Op).Emit(Array.ConvertAll(n.Args, Read)),
+                    _ => RuleTable.Of(n).Emit(Array.ConvertAll(n.Args, Read)),
                 };
                 statements.Add(Expression.Assign(Define(n), expression));
             }

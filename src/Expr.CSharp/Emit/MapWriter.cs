@@ -143,7 +143,7 @@ internal static class MapWriter
                         ReleaseDead(n, k);
                     continue;
                 }
-                var value = n.Op == Op.Captured ? n.Live! : RuleTable.Get(n.Op).Emit(Array.ConvertAll(n.Args, Read));
+                var value = n.Op == Op.Captured ? n.Live! : RuleTable.Of(n).Emit(Array.ConvertAll(n.Args, Read));
                 if (top)
                     ReleaseDead(n, k);
                 statements.Add(Expression.Assign(Define(n), value));

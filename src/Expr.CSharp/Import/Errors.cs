@@ -8,7 +8,8 @@ internal static class Errors
     public const string Catalogue =
         "+, -, *, /, unary -, Math.Exp, Log (1 and 2 arguments), Log10, Log2, Sqrt, Cbrt, Pow, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, " +
         "Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Max, Min, Sign, Floor, Ceiling, Round, Truncate, Fn.Sigmoid, Fn.Relu, Fn.Softplus, " +
-        "Fn.Square, c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants or loop variables, their Length, " +
+        "Fn.Square, MathNet's SpecialFunctions.Erf, Erfc, Gamma, GammaLn, DiGamma, Beta, BetaLn, Logistic, Logit, " +
+        "static methods given a derivative rule (DerivativeRules.Register, [Derivative]), c ? a : b over comparisons with && || !, conversions from integer types, double[] parameters indexed by constants or loop variables, their Length, " +
         "loops (Enumerable.Range(start, count).Sum(i => ...), a.Sum(v => ...), Select, Zip, Max, Min, Aggregate), " +
         "captured variables and any sub-expression that reads no parameter (data, evaluated as written at every call), and on MathNet Vector<double>/Matrix<double>: + - * /, Transpose, TransposeAndMultiply, " +
         "TransposeThisAndMultiply, OuterProduct, Pointwise* functions, Map, Map2, Sum, DotProduct, L2Norm (vectors), FrobeniusNorm, " +
@@ -20,9 +21,18 @@ internal static class Errors
     public static ExprGradException UnsupportedNode(Expression e) => Unsupported(e, $"'{e.NodeType}'");
 
     public static ExprGradException NoRule(MethodCallExpression call) =>
-        new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
+        call.Method.IsDefined(typeof(DifferentiableAttribute), false)
+        ? new($"cannot differentiate the [Differentiable] method '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: " +
+            "its body is read by the source generator, at compile time, but a compiled method's body is not visible at run time; call it from " +
+            $"another [Differentiable] method (read in place there), call {call.Method.Name}WithGradient yourself, or give it a rule " +
+            "([Derivative(nameof(...))], or DerivativeRules.Register) for Grad.Of", call)
+        : new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
             $"and it reads a parameter (a call on data alone, like Math.Clamp(k, 0, 1) with a captured k, is evaluated as data) " +
-            $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function", call);
+            $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function, or give the method its derivative: " +
+            $"[Derivative(nameof({call.Method.Name}Derivative))] on {call.Method.Name} naming a static method that returns it, or " +
+            $"DerivativeRules.Register(({string.Join(", ", call.Method.GetParameters().Select(p => $"double {p.Name}"))}) => " +
+            $"{call.Method.DeclaringType?.Name}.{call.Method.Name}({string.Join(", ", call.Method.GetParameters().Select(p => p.Name))}), ...) " +
+            "with one partial derivative per argument as a lambda", call);
 
     public static ExprGradException Invocation(InvocationExpression e) =>
         new($"cannot differentiate the delegate call {Show(e)}: ExprGrad sees only the lambda's own expression tree, not a delegate's " +

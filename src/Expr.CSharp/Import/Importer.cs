@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
 using ExprGrad.Staging;
+using MathNet.Numerics;
 
 namespace ExprGrad.Import;
 
@@ -33,6 +34,39 @@ internal sealed partial class Importer
             _parameters[p] = (i, p.Type == typeof(double[]));
         }
     }
+
+    // The importer of a partial derivative given for a user's method, staging into the graph being differentiated.
+    private Importer(GraphBuilder b, LambdaExpression partial, Node[] args)
+    {
+        _root = this;
+        _b = b;
+        _opaque = true;
+        for (var i = 0; i < partial.Parameters.Count; i++)
+            _bindings[partial.Parameters[i]] = args[i];
+    }
+
+    // In a partial derivative: a method without a rule is called as it is (see CustomRules.Opaque).
+    private readonly bool _opaque;
+
+    /// <summary>
+    /// Stages the body of <paramref name="partial"/> (a user's partial derivative) into <paramref name="b"/>'s current
+    /// region, its parameters bound to <paramref name="args"/> in order; returns its value.
+    /// </summary>
+    public static Node Inline(GraphBuilder b, LambdaExpression partial, Node[] args)
+    {
+        var site = b.Site;
+        var importer = new Importer(b, partial, args);
+        var value = importer.Value(partial.Body);
+        if (importer._tooDeep is { } error)
+            throw error;
+        b.Site = site;
+        return value;
+    }
+
+    /// <summary>True if calls of <paramref name="m"/> are an operation of the catalogue (Math.Exp, Fn.Sigmoid, SpecialFunctions.Erf, ...).</summary>
+    public static bool IsBuiltIn(MethodInfo m) =>
+        m.DeclaringType is { } type && Methods.ContainsKey((type, m.Name, m.GetParameters().Length))
+        && CustomRules.IsNumeric(m);
 
     public static StagedGraph Import(LambdaExpression f)
     {
@@ -248,12 +282,30 @@ internal sealed partial class Importer
         var m = call.Method;
         if (m.DeclaringType == typeof(Enumerable) && !ParameterFree.Check(call))
             return TryLoop(call) ?? throw Errors.NoRule(call);
-        if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double))
-            || !Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
+        if (m.DeclaringType == typeof(SourceCalls) && call.Arguments[0] is ConstantExpression { Value: string function }
+            && call.Arguments[1] is ConstantExpression { Value: string partials })
+            return _b.Call(SourceCalls.RuleOf(function, partials, call.Arguments.Count - 2), [.. call.Arguments.Skip(2).Select(Value)]);
+        if (!m.IsStatic || m.ReturnType != typeof(double) || !Array.TrueForAll(m.GetParameters(), p => p.ParameterType == typeof(double)))
             return Data(call) ?? throw Errors.NoRule(call);
-        return call.Arguments.Count == 1
-            ? _b.Apply(op, Value(call.Arguments[0]))
-            : _b.Apply(op, Value(call.Arguments[0]), Value(call.Arguments[1]));
+        if (Methods.TryGetValue((m.DeclaringType!, m.Name, call.Arguments.Count), out var op))
+            return call.Arguments.Count == 1
+                ? _b.Apply(op, Value(call.Arguments[0]))
+                : _b.Apply(op, Value(call.Arguments[0]), Value(call.Arguments[1]));
+        if (!CustomRules.IsNumeric(m))
+            return Data(call) ?? throw Errors.NoRule(call);
+        Rules.Rule? rule;
+        try
+        {
+            rule = CustomRules.Find(m);
+        }
+        catch (ExprGradException e)
+        {
+            throw new ExprGradException($"{e.Message} (in {Errors.Show(call)})", call);
+        }
+        if (rule is null && Data(call) is { } data)
+            return data;
+        rule ??= _opaque ? CustomRules.Opaque(m) : throw Errors.NoRule(call);
+        return _b.Call(rule, [.. call.Arguments.Select(Value)]);
     }
 
     private Node Live(Expression e) =>
@@ -464,6 +516,15 @@ internal sealed partial class Importer
         methods[(typeof(Fn), nameof(Fn.Softplus), 1)] = Op.Softplus;
         methods[(typeof(Fn), nameof(Fn.Square), 1)] = Op.Square;
         methods[(typeof(Fn), nameof(Fn.Sign), 1)] = Op.Sign;
+        foreach (var (name, op) in new[]
+        {
+            (nameof(SpecialFunctions.Erf), Op.Erf), (nameof(SpecialFunctions.Erfc), Op.Erfc), (nameof(SpecialFunctions.Gamma), Op.Gamma),
+            (nameof(SpecialFunctions.GammaLn), Op.GammaLn), (nameof(SpecialFunctions.DiGamma), Op.DiGamma),
+            (nameof(SpecialFunctions.Logistic), Op.Sigmoid), (nameof(SpecialFunctions.Logit), Op.Logit),
+        })
+            methods[(typeof(SpecialFunctions), name, 1)] = op;
+        methods[(typeof(SpecialFunctions), nameof(SpecialFunctions.Beta), 2)] = Op.Beta;
+        methods[(typeof(SpecialFunctions), nameof(SpecialFunctions.BetaLn), 2)] = Op.BetaLn;
         return methods;
     }
 }

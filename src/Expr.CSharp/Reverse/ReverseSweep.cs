@@ -91,7 +91,7 @@ internal static class ReverseSweep
                 continue;
             }
 
-            var rule = RuleTable.Get(y.Op);
+            var rule = RuleTable.Of(y);
             var xBars = new Node?[y.Args.Length];
             rule.Pullback!(b, y, yBar, xBars);
             for (var k = 0; k < xBars.Length; k++)

@@ -52,6 +52,13 @@ internal sealed class Rule
 
     /// <summary>The .NET method this operation is when the emitted code calls one (Math.Exp, Fn.Sigmoid, ...).</summary>
     public MethodInfo? Method { get; init; }
+
+    /// <summary>
+    /// For a user's method known only by its C# (the source generator's view of a <c>[Derivative]</c> method, which has
+    /// no run-time <see cref="MethodInfo"/>): the qualified name printed calls use. Such a rule is printed, never
+    /// evaluated or emitted.
+    /// </summary>
+    public string? CallText { get; init; }
 }
 
 /// <summary>What a vector or matrix operation's emission may ask of the method being written.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Linq.Expressions;
 using ExprGrad.Staging;
+using MathNet.Numerics;
 using static ExprGrad.Staging.Op;
 
 namespace ExprGrad.Rules;
@@ -22,13 +23,16 @@ internal static partial class RuleTable
     public static IEnumerable<Op> Operations => Table.Keys;
 
     /// <summary>The operations on numbers: those the scalar random tests generate.</summary>
-    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op)).Select(r => r.Op);
+    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op) && r.Op != TriGamma).Select(r => r.Op);
 
     /// <summary>Integer operations that only loop indices and counts use (a value cannot reach them): / and % of C# ints.</summary>
     public static bool IsIndexOperation(Op op) => op is Op.IntegerDivide or Op.Remainder;
 
     /// <summary>The operations on vectors and matrices (and the numbers they reduce to).</summary>
     public static IEnumerable<Op> TensorOperations => Table.Values.Where(r => r.Infer is not null).Select(r => r.Op);
+
+    /// <summary>The rule of a node: its own for a user's method (<see cref="Op.Call"/>), else its operation's.</summary>
+    public static Rule Of(Node node) => node.Function ?? Get(node.Op);
 
     public static Rule Get(Op op) =>
         Table.TryGetValue(op, out var rule) ? rule : throw new InvalidOperationException($"no rule for structural operation {op}");
@@ -128,6 +132,35 @@ internal static partial class RuleTable
         yield return Kernel1(Softplus, "softplus", Fn.Softplus, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sigmoid, y.Args[0])));
         yield return Kernel1(Square, "²", Fn.Square, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(b.Constant(2), y.Args[0])));
 
+        // Special functions of MathNet for log-likelihoods; ψ is DiGamma, ψ′ TriGamma.
+        yield return Math1(Erf, "erf", SpecialFunctions.Erf, (b, y, yBar, x) => x[0] = b.Multiply(yBar, Gaussian(b, y.Args[0])));
+        yield return Math1(Erfc, "erfc", SpecialFunctions.Erfc, (b, y, yBar, x) => x[0] = b.Negate(b.Multiply(yBar, Gaussian(b, y.Args[0]))));
+        yield return Math1(Gamma, "Γ", SpecialFunctions.Gamma, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(y, b.Apply(DiGamma, y.Args[0]))));
+        yield return Math1(GammaLn, "lnΓ", SpecialFunctions.GammaLn, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(DiGamma, y.Args[0])));
+        yield return Math1(DiGamma, "ψ", SpecialFunctions.DiGamma, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(TriGamma, y.Args[0])));
+        yield return Kernel1(TriGamma, "ψ′", Fn.TriGamma, (_, y, _, _) => throw new ExprGradException(
+            $"no derivative rule for the trigamma function ψ′ (reached as the derivative of SpecialFunctions.DiGamma, at {y}): " +
+            "ExprGrad differentiates DiGamma once (and GammaLn twice) but not further; register a rule for your own tetragamma " +
+            "method with DerivativeRules.Register and call it through a function of your own if you need more"));
+        yield return Math2(Beta, "B", SpecialFunctions.Beta, (b, y, yBar, x) =>
+        {
+            // B(u, v) = Γ(u)Γ(v)/Γ(u + v): ∂/∂u = B·(ψ(u) − ψ(u + v)), and symmetrically.
+            var (u, v) = (y.Args[0], y.Args[1]);
+            var psiSum = b.Apply(DiGamma, b.Add(u, v));
+            var s = b.Multiply(yBar, y);
+            if (Needs(y, 0)) x[0] = b.Multiply(s, b.Subtract(b.Apply(DiGamma, u), psiSum));
+            if (Needs(y, 1)) x[1] = b.Multiply(s, b.Subtract(b.Apply(DiGamma, v), psiSum));
+        });
+        yield return Math2(BetaLn, "lnB", SpecialFunctions.BetaLn, (b, y, yBar, x) =>
+        {
+            var (u, v) = (y.Args[0], y.Args[1]);
+            var psiSum = b.Apply(DiGamma, b.Add(u, v));
+            if (Needs(y, 0)) x[0] = b.Multiply(yBar, b.Subtract(b.Apply(DiGamma, u), psiSum));
+            if (Needs(y, 1)) x[1] = b.Multiply(yBar, b.Subtract(b.Apply(DiGamma, v), psiSum));
+        });
+        yield return Math1(Logit, "logit", SpecialFunctions.Logit, (b, y, yBar, x) =>
+            x[0] = b.Divide(yBar, b.Multiply(y.Args[0], b.Subtract(b.Constant(1), y.Args[0]))));
+
         // Booleans: tests of conditionals. No adjoint flows through them.
         yield return Test(LessThan, "<", (a, c) => a < c, Expression.LessThan);
         yield return Test(LessThanOrEqual, "<=", (a, c) => a <= c, Expression.LessThanOrEqual);
@@ -155,6 +188,10 @@ internal static partial class RuleTable
 
     // Whether argument k can receive an adjoint: a rule builds no contribution for a constant or captured value.
     private static bool Needs(Node y, int k) => !y.Args[k].IsPassive;
+
+    // erf′(u) = 2/√π·e^(−u²), shared by erf and erfc.
+    private static Node Gaussian(GraphBuilder b, Node u) =>
+        b.Multiply(b.Constant(2 / Math.Sqrt(Math.PI)), b.Apply(Exp, b.Negate(b.Apply(Square, u))));
 
     // √(1 − u²), shared by asin and acos.
     private static Node OneMinusSquareRoot(GraphBuilder b, Node u) => b.Apply(Sqrt, b.Subtract(b.Constant(1), b.Apply(Square, u)));

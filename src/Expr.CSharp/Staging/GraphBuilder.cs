@@ -138,6 +138,15 @@ internal sealed class GraphBuilder
         return Intern(key, () => new Node(_nextId++, op, args, _current) { IsBool = rule.IsBool });
     }
 
+    /// <summary>A call of a user's method with a rule (<see cref="Op.Call"/>): folded on constants, hash-consed like any stage.</summary>
+    public Node Call(Rule rule, Node[] args)
+    {
+        if (rule.CallText is null && Array.TrueForAll(args, a => a.Op == Op.Constant))
+            return Constant(rule.Evaluate(Array.ConvertAll(args, a => a.Value)));
+        var key = new Key(Op.Call, -1, -1, 0, rule, string.Join(",", args.Select(a => a.Id)));
+        return Intern(key, () => new Node(_nextId++, Op.Call, args, _current) { Function = rule });
+    }
+
     // A vector or matrix operation: its rule infers the shape (and relates the dimensions it needs equal).
     private Node Tensor(Op op, Node[] args, int param, Func<GraphBuilder, Node[], int, Shape> infer)
     {

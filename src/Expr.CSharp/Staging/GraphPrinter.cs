@@ -97,7 +97,7 @@ internal static class GraphPrinter
                 LoopAdjoint(graph, n, text, indent, prefix);
                 return;
         }
-        var rule = RuleTable.Get(n.Op);
+        var rule = RuleTable.Of(n);
         text.Append(indent).Append(N(n)).Append(" = ");
         if (Tensor(n, graph.Builder.Dims) is { } tensor)
             text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
@@ -196,8 +196,8 @@ internal static class GraphPrinter
             Op.Element => $"{args}[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]",
             Op.Scatter => $"onehot[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]({args})",
             Op.Size => $"size n{dims.Find(n.Param)}",
-            Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Get(n.Op).Symbol} n{dims.Find(n.Param)} of {args}",
-            _ when n.Shape.IsTensor || Array.Exists(n.Args, a => a.Shape.IsTensor) => $"{RuleTable.Get(n.Op).Symbol}({args})",
+            Op.RepeatRow or Op.RepeatColumn => $"{RuleTable.Of(n).Symbol} n{dims.Find(n.Param)} of {args}",
+            _ when n.Shape.IsTensor || Array.Exists(n.Args, a => a.Shape.IsTensor) => $"{RuleTable.Of(n).Symbol}({args})",
             _ => null,
         };
     }

@@ -52,6 +52,9 @@ internal sealed class Node
     /// <summary>A number, or a vector or matrix with its dimensions. Set once, when the node is built.</summary>
     public Shape Shape { get; set; } = Shape.Scalar;
 
+    /// <summary>For <see cref="Op.Call"/>: the rule of the user's method (its evaluation, emission and pullback).</summary>
+    public Rules.Rule? Function { get; init; }
+
     /// <summary>For <see cref="Op.Map"/>: the scalar function applied element by element.</summary>
     public MapBody? Body { get; init; }
 

@@ -2,7 +2,8 @@ namespace ExprGrad.Staging;
 
 /// <summary>
 /// The closed catalogue of staged operations. Names follow <see cref="System.Linq.Expressions.ExpressionType"/>
-/// and <see cref="Math"/>; every value but the structural ones has exactly one entry in <see cref="Rules.RuleTable"/>.
+/// and <see cref="Math"/>; every value but the structural ones and <see cref="Call"/> (whose rule is the node's own,
+/// <see cref="Node.Function"/>) has exactly one entry in <see cref="Rules.RuleTable"/>.
 /// </summary>
 internal enum Op
 {
@@ -70,6 +71,21 @@ internal enum Op
     Relu,
     Softplus,
     Square,
+
+    // Special functions (MathNet.Numerics.SpecialFunctions) that log-likelihoods need; Logistic is Sigmoid.
+    // TriGamma is reached only as DiGamma's derivative, and has no derivative of its own.
+    Erf,
+    Erfc,
+    Gamma,
+    GammaLn,
+    DiGamma,
+    TriGamma,
+    Beta,
+    BetaLn,
+    Logit,
+
+    // A user's static method with a derivative rule (DerivativeRules, [Derivative]): Node.Function is its rule.
+    Call,
 
     // Vectors and matrices (MathNet). Element-wise operations are all Map, whose scalar body the engine differentiates.
     Map,

@@ -224,7 +224,8 @@ public sealed class StagedCodeLoopTests
             script.AppendLine($"double {string.Join(", ", locals)};");
         script.AppendLine(code);
         script.AppendLine($"return new double[] {{ f, {string.Join(", ", results)} }};");
-        var options = ScriptOptions.Default.AddReferences(typeof(Fn).Assembly).AddImports("System", "System.Linq", "ExprGrad");
+        var options = ScriptOptions.Default.AddReferences(typeof(Fn).Assembly, typeof(MathNet.Numerics.SpecialFunctions).Assembly)
+            .AddImports("System", "System.Linq", "ExprGrad", "MathNet.Numerics");
         try
         {
             return CSharpScript.EvaluateAsync<double[]>(script.ToString(), options).GetAwaiter().GetResult();

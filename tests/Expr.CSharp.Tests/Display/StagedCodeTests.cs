@@ -163,7 +163,8 @@ public sealed class StagedCodeTests
             script.AppendLine("}))(),");
         }
         script.AppendLine("};\nreturn results;");
-        var options = ScriptOptions.Default.AddReferences(typeof(Fn).Assembly).AddImports("System", "ExprGrad");
+        var options = ScriptOptions.Default.AddReferences(typeof(Fn).Assembly, typeof(MathNet.Numerics.SpecialFunctions).Assembly)
+            .AddImports("System", "ExprGrad", "MathNet.Numerics");
         return CSharpScript.EvaluateAsync<double[][]>(script.ToString(), options).GetAwaiter().GetResult();
     }
 

@@ -1,3 +1,4 @@
+using MathNet.Numerics;
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
@@ -384,6 +385,20 @@ internal static class OperationCatalogue
         yield return new(Op.Softplus, N, Sort.Number, "any", (a, _) => FnCall(nameof(Fn.Softplus), a[0]));
         yield return new(Op.Square, N, Sort.Number, "any", (a, _) => FnCall(nameof(Fn.Square), a[0]));
 
+        // MathNet's special functions, their arguments kept where Γ and ψ are smooth and moderate (no poles at 0, −1, ...).
+        yield return new(Op.Erf, N, Sort.Number, "any", (a, _) => Special(nameof(SpecialFunctions.Erf), a[0]));
+        yield return new(Op.Erfc, N, Sort.Number, "any", (a, _) => Special(nameof(SpecialFunctions.Erfc), a[0]));
+        yield return new(Op.Gamma, N, Sort.Number, "gamma(1.5 + tanh u): argument in (0.5, 2.5)",
+            (a, _) => Special(nameof(SpecialFunctions.Gamma), Squash(a[0], 1.5, 1)));
+        yield return new(Op.GammaLn, N, Sort.Number, "gammaln(1.5 + tanh u)", (a, _) => Special(nameof(SpecialFunctions.GammaLn), Squash(a[0], 1.5, 1)));
+        yield return new(Op.DiGamma, N, Sort.Number, "digamma(1.5 + tanh u)", (a, _) => Special(nameof(SpecialFunctions.DiGamma), Squash(a[0], 1.5, 1)));
+        yield return new(Op.Beta, NN, Sort.Number, "beta(1.5 + tanh u, 1.5 + tanh v): arguments in (0.5, 2.5)",
+            (a, _) => Special(nameof(SpecialFunctions.Beta), Squash(a[0], 1.5, 1), Squash(a[1], 1.5, 1)));
+        yield return new(Op.BetaLn, NN, Sort.Number, "betaln(1.5 + tanh u, 1.5 + tanh v)",
+            (a, _) => Special(nameof(SpecialFunctions.BetaLn), Squash(a[0], 1.5, 1), Squash(a[1], 1.5, 1)));
+        yield return new(Op.Logit, N, Sort.Number, "logit(0.5 + 0.4·tanh u): argument in (0.1, 0.9)",
+            (a, _) => Special(nameof(SpecialFunctions.Logit), Squash(a[0], 0.5, 0.4)));
+
         // Booleans: each comparison is a jump of the conditional it controls, so its operands must not tie.
         yield return Comparison(Op.LessThan, Expression.LessThan);
         yield return Comparison(Op.LessThanOrEqual, Expression.LessThanOrEqual);
@@ -426,6 +441,10 @@ internal static class OperationCatalogue
 
     public static Expression Math2(string name, Expression u, Expression v) =>
         Expression.Call(MathMethod(name, typeof(double), typeof(double)), u, v);
+
+    public static Expression Special(string name, params Expression[] args) =>
+        Expression.Call(typeof(SpecialFunctions).GetMethod(name, [.. args.Select(_ => typeof(double))])
+            ?? throw new InvalidOperationException($"SpecialFunctions.{name} not found"), args);
 
     public static Expression FnCall(string name, Expression u) =>
         Expression.Call(typeof(Fn).GetMethod(name, [typeof(double)]) ?? throw new InvalidOperationException($"Fn.{name} not found"), u);
