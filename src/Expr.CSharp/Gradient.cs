@@ -18,7 +18,7 @@ namespace ExprGrad;
 /// <c>double[]</c> parameter takes as many slots as its highest index read plus one.
 /// </remarks>
 [TypeFormatterSource(typeof(GradientFormatterSource), PreferredMimeTypes = ["text/markdown", "text/plain"])]
-public class Gradient
+public partial class Gradient
 {
     private readonly StagedGraph _graph;
     // The graph's dimension and tensor flag, copied here: the span Evaluate reads them on every call.
