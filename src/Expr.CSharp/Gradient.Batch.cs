@@ -6,6 +6,9 @@ namespace ExprGrad;
 // point's result is bit for bit what a single call gives, on whatever thread and in whatever chunk it ran.
 public partial class Gradient
 {
+    /// <summary>True if a point has a flat layout, so that the span API (and what is built on it) applies.</summary>
+    internal bool HasFlatLayout => _noFlatLayout is null;
+
     // A chunk smaller than this is not worth a thread: below it the whole batch runs on the caller's thread.
     private const int MinPointsPerChunk = 256;
 
