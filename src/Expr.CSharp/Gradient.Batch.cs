@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ExprGrad;
@@ -47,6 +48,9 @@ public partial class Gradient
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or less than -1.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (see
     /// <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/>).</exception>
+    /// <exception cref="Exception">Whatever the function throws at a point (from the captured data it reads) reaches
+    /// the caller as a single call throws it; if several threads throw, the first one caught. The outputs are then
+    /// partly written.</exception>
     public void EvaluateBatch(ReadOnlySpan<double> points, Span<double> values, Span<double> gradients, int maxDegreeOfParallelism = -1)
     {
         if (maxDegreeOfParallelism is 0 or < -1)
@@ -72,7 +76,15 @@ public partial class Gradient
             fixed (double* p = points, v = values, g = gradients)
             {
                 var job = new BatchJob(this, (nint)p, (nint)v, (nint)g, d, n, chunks);
-                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers }, job.Run);
+                try
+                {
+                    Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers }, job.Run);
+                }
+                catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                {
+                    // What a single call would throw, not Parallel.For's wrapper.
+                    ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+                }
             }
         }
     }

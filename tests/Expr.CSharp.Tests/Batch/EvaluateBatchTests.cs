@@ -171,6 +171,21 @@ public class EvaluateBatchTests(ITestOutputHelper output)
         Assert.Equal("values", e.ParamName);
     }
 
+    private sealed class Broken
+    {
+        public double Value => throw new InvalidOperationException("broken data");
+    }
+
+    [Fact]
+    public void What_the_function_throws_reaches_the_caller_unwrapped()
+    {
+        // Captured data is read at every call; here it throws, on every thread, as it would in a single call.
+        var broken = new Broken();
+        var g = Grad.Of((double x) => x * broken.Value);
+        var e = Assert.Throws<InvalidOperationException>(() => g.EvaluateBatch(new double[4_000], new double[4_000], new double[4_000], 2));
+        Assert.Equal("broken data", e.Message);
+    }
+
     [Fact]
     public void A_function_with_no_flat_layout_is_refused()
     {
