@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace ExprGrad;
@@ -64,6 +66,10 @@ public partial class Gradient
             throw new ArgumentException("gradients overlaps the points: a gradient written by one thread would overwrite a point another thread has not read yet", nameof(gradients));
 
         var n = values.Length;
+        if (n == 0)
+            return;
+        // The flat kernel, compiled now if the typed one came first, so that every chunk takes the direct call.
+        _direct ??= Kernel.Direct;
         var workers = maxDegreeOfParallelism == -1 ? Environment.ProcessorCount : maxDegreeOfParallelism;
         var chunks = (int)Math.Min((long)workers * ChunksPerWorker, n / MinPointsPerChunk);
         if (workers == 1 || chunks < 2)
@@ -140,8 +146,19 @@ public partial class Gradient
         return d;
     }
 
+    // Once the batch's lengths and overlaps are checked, every row passes the span Evaluate's checks (long enough, and
+    // its gradient apart from its point), so a graph compiled as one method is called directly, as Evaluate calls it:
+    // the same compiled code on the same row, so the same bits. A split graph runs through Evaluate's workspace.
     private void EvaluateRange(ReadOnlySpan<double> points, Span<double> values, Span<double> gradients, int d, int start, int end)
     {
+        if (_direct is { } direct)
+        {
+            ref var x = ref MemoryMarshal.GetReference(points);
+            ref var g = ref MemoryMarshal.GetReference(gradients);
+            for (var i = start; i < end; i++)
+                values[i] = direct(ref Unsafe.Add(ref x, i * d), ref Unsafe.Add(ref g, i * d), [], d);
+            return;
+        }
         for (var i = start; i < end; i++)
             values[i] = Evaluate(points.Slice(i * d, d), gradients.Slice(i * d, d));
     }

@@ -93,6 +93,44 @@ public class EvaluateBatchTests(ITestOutputHelper output)
         Assert.Equal([0.0, 0.0], two);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(8)]
+    public void A_graph_split_into_several_methods_runs_on_each_threads_workspace_bit_for_bit(int threads)
+    {
+        // The depth-1,000 net is compiled as several methods passing values through a tape: no direct call.
+        var g = Grad.Of(Emit.ScaleTests.DepthNet(1000));
+        const int n = 1_200, d = 1000;
+        var points = RandomPoints(n, d);
+        var (expectedValues, expectedGradients) = OneByOne(g, points, n, d);
+
+        var values = new double[n];
+        var gradients = new double[n * d];
+        g.EvaluateBatch(points, values, gradients, threads);
+
+        AssertBitIdentical(expectedValues, values, "values");
+        AssertBitIdentical(expectedGradients, gradients, "gradients");
+    }
+
+    [Fact]
+    public void A_typed_gradient_batches_through_its_flat_layout()
+    {
+        // The typed kernel comes first; the batch compiles the flat one. Flat layout: w[0], w[1], then x.
+        var g = Grad.Of((double[] w, double x) => w[0] * Math.Exp(-w[1] * x));
+        const int n = 2_000, d = 3;
+        var points = RandomPoints(n, d);
+        var values = new double[n];
+        var gradients = new double[n * d];
+        g.EvaluateBatch(points, values, gradients, 2);
+
+        var (expectedValues, expectedGradients) = OneByOne(g, points, n, d);
+        AssertBitIdentical(expectedValues, values, "values");
+        AssertBitIdentical(expectedGradients, gradients, "gradients");
+        var (v, dw, dx) = g.Evaluate([points[3], points[4]], points[5]);
+        Assert.Equal([v, dw[0], dw[1], dx], [values[1], .. gradients.AsSpan(3, 3)]);
+    }
+
     [Fact]
     public void A_small_batch_gives_the_worked_example()
     {
