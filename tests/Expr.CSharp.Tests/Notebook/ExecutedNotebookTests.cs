@@ -71,7 +71,7 @@ public sealed class ExecutedNotebookTests
     private static Cell Containing(string notebook, string text) =>
         Find(notebook, s => s.Contains(text, StringComparison.Ordinal), $"containing '{text}'");
 
-    public static TheoryData<string> Notebooks => ["01-circuits.ipynb", "02-backprop-by-hand.ipynb", "03-mlp.ipynb", "04-fsharp.ipynb"];
+    public static TheoryData<string> Notebooks => ["01-circuits.ipynb", "02-backprop-by-hand.ipynb", "03-mlp.ipynb", "04-fsharp.ipynb", "05-optimizers.ipynb"];
 
     [Theory]
     [MemberData(nameof(Notebooks))]
@@ -191,5 +191,31 @@ public sealed class ExecutedNotebookTests
         var value = Ending("04-fsharp.ipynb", "g.Evaluate(1.0, 2.0)");
         Assert.Equal("f = 2.8414709848078967, ∂f/∂x = 2.5403023058681398, ∂f/∂y = 1", Assert.Single(value.As("text/plain")));
         Assert.Contains("<th>∂f/∂y</th>", Assert.Single(value.As("text/html")), StringComparison.Ordinal);
+    }
+
+    // What a cell printed to the console (stream outputs), joined.
+    private static string Printed(Cell cell) => string.Concat(cell.Outputs
+        .Where(o => o.GetProperty("output_type").GetString() == "stream")
+        .Select(o => Text(o.GetProperty("text"))));
+
+    [Fact]
+    public void Optimizers_fit_the_logistic_regression_and_plot_its_loss_per_iteration()
+    {
+        var fit = Printed(Containing("05-optimizers.ipynb", "new LimitedMemoryBfgsMinimizer(1e-8, 1e-12, 1e-12, memory: 5).FindMinimum(objective, start)"));
+        Assert.Contains("loss 0.271748, ", fit, StringComparison.Ordinal);
+        Assert.Contains("training accuracy 88.5 %", fit, StringComparison.Ordinal);
+
+        // The loss per iteration falls from log 2 at w = 0 to the full run's minimum.
+        var curve = Printed(Containing("05-optimizers.ipynb", "losses.Add("));
+        Assert.StartsWith("0.69315, ", curve, StringComparison.Ordinal);
+        Assert.Contains("after 15 iterations: 0.271748 (the full run: 0.271748)", curve, StringComparison.Ordinal);
+        var svg = Assert.Single(Ending("05-optimizers.ipynb", "Curve(losses, \"loss\").DisplayAs(\"image/svg+xml\");").As("image/svg+xml"));
+        Assert.StartsWith("<svg ", svg, StringComparison.Ordinal);
+        Assert.Contains("<polyline points=\"", svg, StringComparison.Ordinal);
+        Assert.Contains("loss (from 0.6931 down to 0.2717)", svg, StringComparison.Ordinal);
+
+        var batch = Printed(Containing("05-optimizers.ipynb", "loss.EvaluateBatch(points, values, gradients);"));
+        Assert.Contains("the lowest loss is at point 0 (the optimum)", batch, StringComparison.Ordinal);
+        Assert.Contains("every value and gradient equal to a single call's: True", batch, StringComparison.Ordinal);
     }
 }
