@@ -8,6 +8,9 @@ public partial class Gradient
     private Lazy<OutputKernel>? _hessianVectorProduct;
     private Lazy<SparseKernel?>? _hessian;
 
+    /// <summary>True if the function's second derivatives are computed: a flat layout of fixed length, no loops over data, no vectors or matrices.</summary>
+    internal bool HasSecondOrder => _noFlatLayout is null && !_endsDynamic && !_graph.HasLoops && !_graph.Builder.HasTensors;
+
     private OutputKernel HessianVectorProductKernel =>
         (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(DerivativeGraphs.Import(_graph.Source, "the Hessian-vector product")))).Value;
 

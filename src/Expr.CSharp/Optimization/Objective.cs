@@ -7,7 +7,7 @@ namespace ExprGrad.Optimization;
 /// <summary>
 /// ExprGrad gradients handed to MathNet.Numerics.Optimization: <see cref="ToObjectiveFunction(Gradient)"/> for
 /// <see cref="LimitedMemoryBfgsMinimizer"/>, <see cref="BfgsMinimizer"/>, <see cref="ConjugateGradientMinimizer"/>
-/// and (with a Hessian) <see cref="NewtonMinimizer"/>; <see cref="NonlinearModel"/> for
+/// and <see cref="NewtonMinimizer"/> (with ExprGrad's exact Hessian, or one of the caller's); <see cref="NonlinearModel"/> for
 /// <see cref="LevenbergMarquardtMinimizer"/>.
 /// </summary>
 /// <example>
@@ -30,10 +30,27 @@ public static class Objective
     /// <returns>An objective function that evaluates value and gradient in one call of
     /// <see cref="Gradient.Evaluate(ReadOnlySpan{double}, Span{double})"/>, reading a dense point in place. Its
     /// <c>Gradient</c> vector is its own, overwritten by its next <c>EvaluateAt</c>: <c>Fork()</c> it (as MathNet's
-    /// minimizers do) to keep an evaluation.</returns>
+    /// minimizers do) to keep an evaluation. Where ExprGrad computes the function's second derivatives (doubles and
+    /// fixed <c>double[]</c> elements, no loops over data), it has the exact Hessian too
+    /// (<see cref="Gradient.Hessian(double[])"/>, compiled when first read, then once per point a minimizer reads it), so
+    /// <see cref="NewtonMinimizer"/> runs on it; otherwise <c>IsHessianSupported</c> is false.</returns>
     /// <exception cref="NotSupportedException">The function has no flat layout (a vector or matrix parameter, or an
     /// array of any length that is not the last parameter).</exception>
-    public static IObjectiveFunction ToObjectiveFunction(this Gradient gradient) => Create(gradient, null);
+    public static IObjectiveFunction ToObjectiveFunction(this Gradient gradient)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        return Create(gradient, gradient.HasSecondOrder ? point => ExactHessian(gradient, point) : null);
+    }
+
+    // ExprGrad's own Hessian, written straight into the matrix's storage: it is symmetric, so its row-major layout is
+    // MathNet's column-major one.
+    private static Matrix<double> ExactHessian(Gradient gradient, Vector<double> point)
+    {
+        var d = gradient.Dimension;
+        var hessian = Matrix<double>.Build.Dense(d, d);
+        gradient.Hessian(point.AsArray() ?? point.ToArray(), hessian.AsColumnMajorArray());
+        return hessian;
+    }
 
     /// <summary>
     /// The function, its gradient and its Hessian as MathNet's <see cref="IObjectiveFunction"/>, for

@@ -16,12 +16,15 @@ public class MinimizerTests(ITestOutputHelper output)
     private static readonly Gradient Rosenbrock = Grad.Of((double[] x) =>
         Enumerable.Range(0, x.Length - 1).Sum(i => 100 * Fn.Square(x[i + 1] - x[i] * x[i]) + Fn.Square(1 - x[i])));
 
+    // The same function written out for n elements (no loop), whose second derivatives ExprGrad computes.
+    private static Gradient WrittenOut(int n) => Grad.Of(SecondOrder.Rosenbrock.Tree(n));
+
     // The classic start, (-1.2, 1, -1.2, 1, ...).
     private static Vector<double> Start(int n) => Vector<double>.Build.Dense(n, i => i % 2 == 0 ? -1.2 : 1.0);
 
     private static double DistanceToOnes(Vector<double> x) => (x - 1.0).InfinityNorm();
 
-    // The Rosenbrock Hessian in closed form (tridiagonal), until Gradient.Hessian is merged.
+    // The Rosenbrock Hessian in closed form (tridiagonal): an oracle for Gradient.Hessian, and a Hessian of the caller's own.
     internal static double[,] RosenbrockHessian(double[] x)
     {
         var n = x.Length;
@@ -57,7 +60,7 @@ public class MinimizerTests(ITestOutputHelper output)
         // The textbook case, (-1.2, 1): Newton's full steps (no line search) take 7 iterations, BFGS 38.
         var start = Start(2);
         var newton = new NewtonMinimizer(1e-10, 1_000, useLineSearch: false)
-            .FindMinimum(Rosenbrock.ToObjectiveFunction(RosenbrockHessian), start);
+            .FindMinimum(WrittenOut(2).ToObjectiveFunction(), start); // ExprGrad's exact Hessian
         var bfgs = new BfgsMinimizer(1e-10, 1e-15, 1e-15, 1_000)
             .FindMinimum(Rosenbrock.ToObjectiveFunction(), start);
         Show("Newton", newton);
@@ -79,6 +82,22 @@ public class MinimizerTests(ITestOutputHelper output)
 
         Assert.Equal(asArray.Iterations, asMatrix.Iterations);
         Assert.Equal(asArray.MinimizingPoint.ToArray(), asMatrix.MinimizingPoint.ToArray());
+    }
+
+    [Fact]
+    public void ExprGrads_Hessian_takes_Newton_where_the_closed_form_does()
+    {
+        var start = Start(10);
+        var tree = WrittenOut(10);
+        var exact = new NewtonMinimizer(1e-10, 1_000, useLineSearch: true).FindMinimum(tree.ToObjectiveFunction(), start);
+        var closed = new NewtonMinimizer(1e-10, 1_000, useLineSearch: true).FindMinimum(tree.ToObjectiveFunction(RosenbrockHessian), start);
+        Assert.Equal(closed.Iterations, exact.Iterations);
+        Assert.True(DistanceToOnes(exact.MinimizingPoint) < 1e-8, $"|x - 1|∞ = {DistanceToOnes(exact.MinimizingPoint):R}");
+        var h = tree.Hessian(start.ToArray());
+        var expected = RosenbrockHessian(start.ToArray());
+        for (var i = 0; i < 10; i++)
+            for (var j = 0; j < 10; j++)
+                Assert.Equal(expected[i, j], h[i, j], 1e-12);
     }
 
     [Fact]

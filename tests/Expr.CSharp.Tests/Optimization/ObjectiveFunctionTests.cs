@@ -20,8 +20,20 @@ public class ObjectiveFunctionTests
         Assert.Equal(-12, f.Value);
         Assert.Equal([-4.0, -4, 3], f.Gradient.ToArray());
         Assert.True(f.IsGradientSupported);
+        // ExprGrad's own Hessian: ∂²/∂x∂z = ∂²/∂y∂z = 1.
+        Assert.True(f.IsHessianSupported);
+        Assert.Equal(new double[,] { { 0, 0, 1 }, { 0, 0, 1 }, { 1, 1, 0 } }, f.Hessian.ToArray());
+    }
+
+    [Fact]
+    public void A_loop_over_data_has_no_Hessian_and_Newton_says_so()
+    {
+        var f = Grad.Of((double[] a) => a.Sum(v => v * v)).ToObjectiveFunction();
         Assert.False(f.IsHessianSupported);
+        f.EvaluateAt(Vector<double>.Build.Dense([1.0, 2.0]));
         Assert.Throws<NotSupportedException>(() => f.Hessian);
+        Assert.Throws<IncompatibleObjectiveException>(() =>
+            new NewtonMinimizer(1e-8, 10).FindMinimum(f, Vector<double>.Build.Dense([1.0, 2.0])));
     }
 
     [Fact]
@@ -103,8 +115,5 @@ public class ObjectiveFunctionTests
         var g = Grad.Of((double[] a, double[] b) => a.Sum() * b.Sum());
         Assert.Throws<NotSupportedException>(() => g.ToObjectiveFunction());
 
-        // Newton refuses an objective without a Hessian, as MathNet says.
-        Assert.Throws<IncompatibleObjectiveException>(() =>
-            new NewtonMinimizer(1e-8, 10).FindMinimum(AddMul.ToObjectiveFunction(), Vector<double>.Build.Dense(3)));
     }
 }
