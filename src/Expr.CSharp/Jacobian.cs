@@ -25,7 +25,7 @@ public sealed class Jacobian
     private readonly Lazy<OutputKernel> _values;
     private readonly Lazy<SparseKernel?> _dense;
     private readonly Lazy<OutputKernel> _vectorJacobian;
-    private readonly Lazy<OutputKernel> _jacobianVector;
+    private readonly Lazy<OutputKernel?> _jacobianVector;
 
     internal Jacobian(LambdaExpression function)
     {
@@ -34,9 +34,29 @@ public sealed class Jacobian
         OutputCount = outputs.Length;
         Dimension = graph.Dimension;
         _values = new(() => DerivativeGraphs.Values(graph, outputs));
-        _dense = new(() => Build(DerivativeGraphs.Jacobian));
+        _dense = new(DenseKernel);
         _vectorJacobian = new(() => Build(DerivativeGraphs.VectorJacobianProduct));
-        _jacobianVector = new(() => Build(DerivativeGraphs.JacobianVectorProduct));
+        _jacobianVector = new(() => SecondSweep(DerivativeGraphs.JacobianVectorProduct));
+    }
+
+    // With more results than inputs, by columns (forward mode); by rows, which needs first derivatives only, where a
+    // rule's derivative has no derivative of its own (DiGamma's trigamma, a [Derivative] method's partial).
+    private SparseKernel? DenseKernel() =>
+        OutputCount > Dimension && SecondSweep((graph, outputs) => DerivativeGraphs.Jacobian(graph, outputs, byColumns: true)) is { } columns
+            ? columns
+            : Build((graph, outputs) => DerivativeGraphs.Jacobian(graph, outputs, byColumns: false));
+
+    // A kernel that sweeps the first sweep's stages again, or null where a rule there has no derivative.
+    private T? SecondSweep<T>(Func<StagedGraph, Node[], T?> build) where T : class
+    {
+        try
+        {
+            return Build(build);
+        }
+        catch (ExprGradException)
+        {
+            return null;
+        }
     }
 
     // Every kernel is built on a graph of its own: building one prunes what it does not need.
@@ -177,11 +197,38 @@ public sealed class Jacobian
         Check(v.Length, Dimension, "the direction v", nameof(v));
         Check(result.Length, OutputCount, "the result", nameof(result));
         // The input is x, then u (zeros: Jv does not depend on it), then v.
-        var kernel = _jacobianVector.Value;
+        if (_jacobianVector.Value is not { } kernel)
+        {
+            FromDense(point, v[..Dimension], result[..OutputCount]);
+            return;
+        }
         var input = Padded(kernel, point, [], v[..Dimension], out var rented);
         try
         {
             kernel.Run(input, result[..OutputCount]);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    // J·v from the dense Jacobian, where the product cannot be staged.
+    private void FromDense(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
+    {
+        var (m, d) = (OutputCount, Dimension);
+        var rented = ArrayPool<double>.Shared.Rent(Math.Max(m * d, 1));
+        try
+        {
+            var jacobian = rented.AsSpan(0, m * d);
+            Evaluate(point, jacobian);
+            for (var k = 0; k < m; k++)
+            {
+                var sum = 0.0;
+                for (var j = 0; j < d; j++)
+                    sum += jacobian[k * d + j] * v[j];
+                result[k] = sum;
+            }
         }
         finally
         {

@@ -68,19 +68,20 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// The dense Jacobian of <paramref name="outputs"/> (m of them) with respect to the point, entry by entry. With m ≤ d,
-    /// row k is output k swept back (reverse mode). With more outputs than inputs, column j comes from the vector-Jacobian
-    /// product w = uᵀJ staged with symbolic weights u: w_j is linear in u, and swept back to u it gives column j
-    /// (forward mode, by transposing reverse mode); u then reads as zeros. Null if staging it would take too long.
+    /// The dense Jacobian of <paramref name="outputs"/> (m of them) with respect to the point, entry by entry. By rows,
+    /// row k is output k swept back (reverse mode). By columns, column j comes from the vector-Jacobian product w = uᵀJ
+    /// staged with symbolic weights u: w_j is linear in u, and swept back to u it gives column j (forward mode, by
+    /// transposing reverse mode; it sweeps the first sweep's stages again, so it needs their rules' derivatives too); u
+    /// then reads as zeros. Null if staging it would take too long.
     /// </summary>
-    public static SparseKernel? Jacobian(StagedGraph graph, Node[] outputs)
+    public static SparseKernel? Jacobian(StagedGraph graph, Node[] outputs, bool byColumns)
     {
         var b = graph.Builder;
         var (m, d) = (outputs.Length, graph.Dimension);
         var forward = b.Root.Nodes.Count;
         var inputs = Inputs(graph);
         var entries = new List<(int Row, int Column, Node Value)>();
-        if (m <= d)
+        if (!byColumns)
         {
             if ((long)m * forward * 2 > MaxSymbolicWork)
                 return null;

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using MathNet.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 using Xunit;
 
@@ -54,6 +55,22 @@ public sealed class JacobianTests
         Assert.Equal(2 * x, m[1, 0]);
         Assert.Equal(3 * x * x, m[2, 0], 1e-15);
         Assert.Equal((Math.Cos(x) + Math.Sin(x)) * Math.Exp(x), m[3, 0], 1e-15);
+    }
+
+    [Fact]
+    public void A_rule_differentiated_once_falls_back_from_columns_to_rows()
+    {
+        // Three results of one input would go column by column, which differentiates DiGamma's derivative (trigamma)
+        // again; it has no rule, so the Jacobian is staged by rows, which need first derivatives only. J·v follows.
+        var j = Grad.Jacobian((double x) => new[] { SpecialFunctions.DiGamma(x), x * x, Math.Exp(x) });
+        var x = 1.5;
+        var m = j.Evaluate(x);
+        Assert.Equal(Fn.TriGamma(x), m[0, 0], 1e-15);
+        Assert.Equal(2 * x, m[1, 0]);
+        Assert.Equal(Math.Exp(x), m[2, 0]);
+        var jv = new double[3];
+        j.JacobianVectorProduct([x], [2.0], jv);
+        Assert.Equal([2 * m[0, 0], 2 * m[1, 0], 2 * m[2, 0]], jv);
     }
 
     [Fact]
