@@ -61,7 +61,22 @@ public partial class Gradient
         hessian = hessian[..(d * d)];
         if (HessianKernel is { } kernel)
         {
-            kernel.Evaluate(point[..d], hessian, d, mirror: true);
+            if (!point.Overlaps(hessian))
+            {
+                kernel.Evaluate(point[..d], hessian);
+                return;
+            }
+            // The kernel clears the Hessian before it reads the point: an overlapping point is read from a copy.
+            var copy = ArrayPool<double>.Shared.Rent(d);
+            try
+            {
+                point[..d].CopyTo(copy);
+                kernel.Evaluate(copy.AsSpan(0, d), hessian);
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(copy);
+            }
             return;
         }
 

@@ -146,7 +146,7 @@ public sealed class Jacobian
             var input = Padded(dense.Kernel, point, [], [], out var rented);
             try
             {
-                dense.Evaluate(input, jacobian, d, mirror: false);
+                dense.Evaluate(input, jacobian);
             }
             finally
             {

@@ -566,7 +566,7 @@ internal sealed class Emitter
             {
                 var adjoint = e._graph.Adjoints[slot];
                 // (An array of any length is cleared as a whole: adding 0 to it is nothing.)
-                if ((adjoint is null || adjoint is { Op: Op.Constant, Value: 0 }) && IsDynamicSlot(slot))
+                if ((adjoint is null || adjoint is { Op: Op.Constant, Value: 0 }) && (IsDynamicSlot(slot) || e._graph.OutputsCleared))
                     continue;
                 if (adjoint is null || adjoint.Op == Op.Constant)
                     yield return e._frame.Store(slot, Zero(slot, adjoint?.Value ?? 0.0));

@@ -64,7 +64,7 @@ internal static class DerivativeGraphs
                 if (row[j] is { } h)
                     entries.Add((i, j, h));
         }
-        return SparseKernel.Compile(graph, graph.Parameters, entries, forward);
+        return SparseKernel.Compile(graph, graph.Parameters, entries, forward, d, d, mirror: true);
     }
 
     /// <summary>
@@ -93,7 +93,7 @@ internal static class DerivativeGraphs
                         entries.Add((k, j, entry));
             }
             EnsureDifferentiable(b);
-            return SparseKernel.Compile(graph, graph.Parameters, entries, forward);
+            return SparseKernel.Compile(graph, graph.Parameters, entries, forward, m, d, mirror: false);
         }
 
         if ((long)d * forward * 3 > MaxSymbolicWork)
@@ -110,7 +110,7 @@ internal static class DerivativeGraphs
                 if (column[k] is { } entry)
                     entries.Add((k, j, entry));
         }
-        return SparseKernel.Compile(graph, parameters, entries, forward);
+        return SparseKernel.Compile(graph, parameters, entries, forward, m, d, mirror: false);
     }
 
     /// <summary>The values of <paramref name="outputs"/>, compiled as they are.</summary>

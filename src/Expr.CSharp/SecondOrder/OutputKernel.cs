@@ -36,11 +36,13 @@ internal sealed class OutputKernel
 
     /// <summary>
     /// Compiles <paramref name="outputs"/> (null: 0) of the nodes in <paramref name="b"/>, read from a point laid out as
-    /// <paramref name="parameters"/>; <paramref name="value"/> is what a call returns.
+    /// <paramref name="parameters"/>; <paramref name="value"/> is what a call returns. With <paramref name="cleared"/>, the
+    /// caller clears the output before each call, and slots with no output are not written.
     /// </summary>
-    public static OutputKernel Compile(LambdaExpression source, GraphBuilder b, ParameterLayout[] parameters, Node value, Node?[] outputs, int forwardCount)
+    public static OutputKernel Compile(LambdaExpression source, GraphBuilder b, ParameterLayout[] parameters, Node value, Node?[] outputs, int forwardCount,
+        bool cleared = false)
     {
-        var graph = new StagedGraph(source, b, value, parameters) { ForwardCount = forwardCount, Adjoints = outputs };
+        var graph = new StagedGraph(source, b, value, parameters) { ForwardCount = forwardCount, Adjoints = outputs, OutputsCleared = cleared };
         DeadStages.Prune(graph);
         var stages = DeadStages.Regions(graph.Root).Sum(r => r.Nodes.Count(n => n.Op != Op.Constant));
         var inputs = parameters.Length == 0 ? 0 : parameters[^1].Offset + parameters[^1].Extent;
@@ -70,47 +72,37 @@ internal sealed class OutputKernel
 }
 
 /// <summary>
-/// Some entries of a dense matrix, compiled as an <see cref="OutputKernel"/>: the kernel computes entry k, which
-/// belongs at (<see cref="Rows"/>[k], <see cref="Columns"/>[k]); every other entry is 0.
+/// Some entries of a dense matrix, compiled as an <see cref="OutputKernel"/> that writes each at its place in the
+/// row-major matrix (and, for a symmetric one given by its upper triangle, at its mirror too): the caller clears the
+/// matrix, and the kernel writes only the entries that are not zero by the function's structure.
 /// </summary>
-internal sealed class SparseKernel(OutputKernel kernel, int[] rows, int[] columns)
+internal sealed class SparseKernel(OutputKernel kernel)
 {
     public OutputKernel Kernel { get; } = kernel;
 
-    public int[] Rows { get; } = rows;
-
-    public int[] Columns { get; } = columns;
-
-    /// <summary>
-    /// Writes the matrix (row-major, <paramref name="columnCount"/> wide) to <paramref name="result"/>; with
-    /// <paramref name="mirror"/>, each entry also at its transposed place (a symmetric matrix given by its upper triangle).
-    /// Returns the kernel's value.
-    /// </summary>
-    public double Evaluate(ReadOnlySpan<double> input, Span<double> result, int columnCount, bool mirror)
+    /// <summary>Clears <paramref name="result"/> (the whole matrix, row-major) and writes the entries. Returns the kernel's value.</summary>
+    public double Evaluate(ReadOnlySpan<double> input, Span<double> result)
     {
-        var count = Kernel.OutputCount;
-        var rented = ArrayPool<double>.Shared.Rent(Math.Max(count, 1));
-        try
-        {
-            var values = rented.AsSpan(0, count);
-            var value = Kernel.Run(input, values);
-            result.Clear();
-            for (var k = 0; k < values.Length; k++)
-            {
-                result[Rows[k] * columnCount + Columns[k]] = values[k];
-                if (mirror)
-                    result[Columns[k] * columnCount + Rows[k]] = values[k];
-            }
-            return value;
-        }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(rented);
-        }
+        result.Clear();
+        return Kernel.Run(input, result);
     }
 
-    /// <summary>Compiles <paramref name="entries"/> of the nodes of <paramref name="graph"/>'s builder, read in the layout <paramref name="parameters"/>.</summary>
-    public static SparseKernel Compile(StagedGraph graph, ParameterLayout[] parameters, List<(int Row, int Column, Node Value)> entries, int forwardCount) =>
-        new(OutputKernel.Compile(graph.Source, graph.Builder, parameters, graph.Output, entries.ConvertAll(e => (Node?)e.Value).ToArray(), forwardCount),
-            entries.ConvertAll(e => e.Row).ToArray(), entries.ConvertAll(e => e.Column).ToArray());
+    /// <summary>
+    /// Compiles <paramref name="entries"/> of the nodes of <paramref name="graph"/>'s builder, read in the layout
+    /// <paramref name="parameters"/>, as a <paramref name="rows"/> × <paramref name="columns"/> matrix; with
+    /// <paramref name="mirror"/>, each entry also at its transposed place.
+    /// </summary>
+    public static SparseKernel Compile(StagedGraph graph, ParameterLayout[] parameters, List<(int Row, int Column, Node Value)> entries,
+        int forwardCount, int rows, int columns, bool mirror)
+    {
+        var outputs = new Node?[rows * columns];
+        foreach (var (row, column, value) in entries)
+        {
+            outputs[row * columns + column] = value;
+            if (mirror)
+                outputs[column * columns + row] = value;
+        }
+        // The value is not needed: a constant keeps the function's own forward stages out of the kernel unless an entry reads them.
+        return new(OutputKernel.Compile(graph.Source, graph.Builder, parameters, graph.Builder.Constant(0), outputs, forwardCount, cleared: true));
+    }
 }

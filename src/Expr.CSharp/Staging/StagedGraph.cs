@@ -82,6 +82,12 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     /// <summary>The number of stages (constants excluded).</summary>
     public int StageCount { get; set; }
 
+    /// <summary>
+    /// True if the caller clears the output span before each call, so a slot with no adjoint (or the constant 0) is not
+    /// written: a derivative kernel writing a few entries of a large dense matrix.
+    /// </summary>
+    public bool OutputsCleared { get; init; }
+
     /// <summary>The name of each flat slot, in order: <c>x</c> for a scalar parameter, <c>w[0]</c>, <c>w[1]</c>, ... for an array.</summary>
     public IEnumerable<string> SlotNames => Parameters.SelectMany(p => Enumerable.Range(0, p.Extent).Select(p.SlotName));
 
