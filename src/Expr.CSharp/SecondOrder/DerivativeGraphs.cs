@@ -27,31 +27,22 @@ internal static class DerivativeGraphs
     /// <summary>The Hessian-vector product Hv of the function's Hessian at x: inputs x then v (one slot each), outputs Hv.</summary>
     public static OutputKernel HessianVectorProduct(StagedGraph graph)
     {
-        var b = graph.Builder;
-        var d = graph.Dimension;
-        var forward = b.Root.Nodes.Count;
-        var inputs = Inputs(graph);
-        var gradient = Sweep(b, inputs, graph.Output);
-        EnsureDifferentiable(b);
-        var (v, parameters) = Extra(graph, graph.Parameters, "v", d);
+        var (b, forward, inputs, gradient) = FirstSweep(graph);
+        var (v, parameters) = Extra(graph, graph.Parameters, "v", graph.Dimension);
         var gv = Dot(b, gradient, v);
         var hv = Sweep(b, inputs, gv);
         return OutputKernel.Compile(graph.Source, b, parameters, gv, hv, forward);
     }
 
     /// <summary>
-    /// The dense Hessian's upper triangle (row ≤ column), entry by entry: the gradient's component i swept again gives
-    /// row i. Only entries that are not symbolically zero are outputs; the caller scatters them and mirrors each, so
-    /// the Hessian is symmetric bit for bit. Null if staging every row would take too long.
+    /// The dense Hessian from its upper triangle (row ≤ column), entry by entry: the gradient's component i swept again
+    /// gives row i. Only entries that are not symbolically zero are computed, each written at its place and its mirror,
+    /// so the Hessian is symmetric bit for bit. Null if staging every row would take too long.
     /// </summary>
     public static SparseKernel? Hessian(StagedGraph graph)
     {
-        var b = graph.Builder;
+        var (b, forward, inputs, gradient) = FirstSweep(graph);
         var d = graph.Dimension;
-        var forward = b.Root.Nodes.Count;
-        var inputs = Inputs(graph);
-        var gradient = Sweep(b, inputs, graph.Output);
-        EnsureDifferentiable(b);
         if ((long)d * b.Root.Nodes.Count * 2 > MaxSymbolicWork)
             return null;
         var entries = new List<(int Row, int Column, Node Value)>();
@@ -156,6 +147,20 @@ internal static class DerivativeGraphs
         for (var k = 0; k < extent; k++)
             nodes[k] = graph.Builder.Input(param, k);
         return (nodes, [.. parameters, new ParameterLayout(name, IsArray: true, Offset: offset, Extent: extent)]);
+    }
+
+    /// <summary>
+    /// The first sweep, kept as staged nodes: the builder, the number of forward stages, each slot's input node and
+    /// each slot's gradient node (null: a symbolic zero), checked to be differentiable again.
+    /// </summary>
+    private static (GraphBuilder Builder, int Forward, Node?[] Inputs, Node?[] Gradient) FirstSweep(StagedGraph graph)
+    {
+        var b = graph.Builder;
+        var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var gradient = Sweep(b, inputs, graph.Output);
+        EnsureDifferentiable(b);
+        return (b, forward, inputs, gradient);
     }
 
     /// <summary>
