@@ -20,7 +20,7 @@ internal static class ReverseSweep
             adjoints[graph.Output] = b.Constant(1);
             graph.Backprop.Add(new(graph.Output, adjoints[graph.Output], null, null, First: true));
         }
-        Sweep(b, graph.Root, adjoints, graph.ForwardCount, graph.Backprop);
+        Sweep(b, graph.Root, adjoints, graph.ForwardCount, graph.Backprop, again: false);
 
         graph.Adjoints = new Node?[graph.Dimension];
         foreach (var input in b.Inputs)
@@ -32,14 +32,16 @@ internal static class ReverseSweep
     /// <summary>
     /// The adjoints of every stage of <paramref name="b"/>'s root that <paramref name="output"/> depends on, given
     /// <paramref name="seed"/> as the output's adjoint: the sweep run on a <see cref="MapBody"/>'s own small graph.
+    /// With <c>again</c> the stages include an earlier sweep's (a second derivative): a backward branch then reads its
+    /// forward branch's stages, whose adjoints that branch's own sweep must take up.
     /// </summary>
-    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed)
+    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed, bool again = false)
     {
         var adjoints = new Dictionary<Node, Node>();
         if (output.IsPassive || output.Op == Op.Constant)
             return adjoints;
         adjoints[output] = seed;
-        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null);
+        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null, again);
         return adjoints;
     }
 
@@ -48,7 +50,7 @@ internal static class ReverseSweep
     /// outside the region accumulate in <paramref name="adjoints"/> too: for a branch, they are what it exports.
     /// The root's sweep writes each contribution to <paramref name="log"/>, for display.
     /// </summary>
-    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log)
+    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log, bool again)
     {
         Dictionary<Node, Node?[]>? outputAdjoints = null;
         for (var i = count - 1; i >= 0; i--)
@@ -74,8 +76,8 @@ internal static class ReverseSweep
                 // (Without adjoints of its results, a conditional is still swept if a stage inside it has one: in a
                 // second sweep, a gradient's backward branch hands adjoints to the forward branch it reads.)
                 var yBars = outputAdjoints?.GetValueOrDefault(y);
-                if (yBars is not null || EnclosesAdjoint(y, adjoints))
-                    PullbackCondition(b, y, yBars ?? new Node?[y.Then!.Results.Length], adjoints, log);
+                if (yBars is not null || (again && EnclosesAdjoint(y, adjoints)))
+                    PullbackCondition(b, y, yBars ?? new Node?[y.Then!.Results.Length], adjoints, log, again);
                 continue;
             }
             if (!adjoints.TryGetValue(y, out var yBar))
@@ -114,10 +116,10 @@ internal static class ReverseSweep
     /// A conditional pulls back through the branch that was taken: its backward stage is again a conditional on the
     /// same test, whose branches sweep the forward branches and deliver one adjoint per outer node they reach.
     /// </summary>
-    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
+    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log, bool again)
     {
-        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars, adjoints);
-        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars, adjoints);
+        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars, adjoints, again);
+        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars, adjoints, again);
 
         var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
         if (reached.Length == 0 && !HasEffects(thenRegion) && !HasEffects(elseRegion))
@@ -164,20 +166,22 @@ internal static class ReverseSweep
     /// <summary>
     /// Sweeps a forward branch into a backward one. Besides its results' adjoints, a stage inside the branch may already
     /// have an adjoint from outside it (a gradient's backward branch reads the forward branch's stages, so a second
-    /// sweep reaches them from there): those are taken from <paramref name="outer"/> and swept with the rest.
+    /// sweep reaches them from there): with <paramref name="again"/>, those are taken from <paramref name="outer"/> and swept
+    /// with the rest. (A first sweep has none, and skips the walk.)
     /// </summary>
-    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars, Dictionary<Node, Node> outer)
+    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars, Dictionary<Node, Node> outer, bool again)
     {
         b.BeginRegion();
         var adjoints = new Dictionary<Node, Node>();
-        foreach (var region in DeadStages.Regions(branch))
-            foreach (var node in region.Nodes)
-                if (outer.Remove(node, out var bar))
-                    adjoints[node] = bar;
+        if (again)
+            foreach (var region in DeadStages.Regions(branch))
+                foreach (var node in region.Nodes)
+                    if (outer.Remove(node, out var bar))
+                        adjoints[node] = bar;
         for (var k = 0; k < yBars.Length; k++)
             if (yBars[k] is { } yBar)
                 Accumulate(b, adjoints, branch.Results[k], yBar);
-        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count, log: null));
+        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count, log: null, again));
         var backward = b.EndRegion([]);
 
         var exports = new Dictionary<Node, Node>();

@@ -30,7 +30,7 @@ internal static class DerivativeGraphs
         var (b, forward, inputs, gradient) = FirstSweep(graph);
         var (v, parameters) = Extra(graph, graph.Parameters, "v", graph.Dimension);
         var gv = Dot(b, gradient, v);
-        var hv = Sweep(b, inputs, gv);
+        var hv = Sweep(b, inputs, gv, again: true);
         return OutputKernel.Compile(graph.Source, b, parameters, gv, hv, forward);
     }
 
@@ -50,7 +50,7 @@ internal static class DerivativeGraphs
         {
             if (gradient[i] is not { } gi)
                 continue;
-            var row = Sweep(b, inputs, gi);
+            var row = Sweep(b, inputs, gi, again: true);
             for (var j = i; j < d; j++)
                 if (row[j] is { } h)
                     entries.Add((i, j, h));
@@ -96,7 +96,7 @@ internal static class DerivativeGraphs
         {
             if (w[j] is not { } wj)
                 continue;
-            var column = Sweep(b, u, wj);
+            var column = Sweep(b, u, wj, again: true);
             for (var k = 0; k < m; k++)
                 if (column[k] is { } entry)
                     entries.Add((k, j, entry));
@@ -133,7 +133,7 @@ internal static class DerivativeGraphs
         EnsureDifferentiable(b);
         var (v, withV) = Extra(graph, withU, "v", graph.Dimension);
         var wv = Dot(b, w, v);
-        return OutputKernel.Compile(graph.Source, b, withV, wv, Sweep(b, u, wv), forward);
+        return OutputKernel.Compile(graph.Source, b, withV, wv, Sweep(b, u, wv, again: true), forward);
     }
 
     /// <summary>
@@ -165,11 +165,12 @@ internal static class DerivativeGraphs
 
     /// <summary>
     /// The adjoints of every input slot when <paramref name="output"/>'s adjoint is 1: null where it is a symbolic
-    /// zero. A node with no adjoint (a constant, or data) gives all nulls.
+    /// zero. A node with no adjoint (a constant, or data) gives all nulls. <paramref name="again"/>: the sweep crosses an
+    /// earlier sweep's stages (see <see cref="ReverseSweep.Pullback"/>).
     /// </summary>
-    public static Node?[] Sweep(GraphBuilder b, Node?[] inputs, Node output)
+    public static Node?[] Sweep(GraphBuilder b, Node?[] inputs, Node output, bool again = false)
     {
-        var adjoints = ReverseSweep.Pullback(b, output, b.Constant(1));
+        var adjoints = ReverseSweep.Pullback(b, output, b.Constant(1), again);
         return Array.ConvertAll(inputs, x => x is null ? null : adjoints.GetValueOrDefault(x));
     }
 
@@ -197,9 +198,12 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// Refuses what the second sweep cannot differentiate yet: a loop over data (its adjoint is a loop construct with no
-    /// rule of its own), an array of any length, vectors and matrices.
+    /// True if the second sweep can differentiate the graph: no loop over data (its adjoint is a loop construct with no
+    /// rule of its own, and an array of any length is read only by one), no vectors or matrices.
     /// </summary>
+    public static bool Supports(StagedGraph graph) => !graph.HasTensorParameters && !graph.Builder.HasTensors && !graph.HasLoops;
+
+    /// <summary>Refuses, naming <paramref name="what"/>, a graph the second sweep cannot differentiate yet (<see cref="Supports"/>).</summary>
     public static void Refuse(StagedGraph graph, string what)
     {
         if (graph.HasTensorParameters || graph.Builder.HasTensors)
