@@ -203,18 +203,21 @@ public static class Grad
     // An F# lambda arrives full of FSharp.Core witness calls and let-blocks, which Import refuses; normalized, it is
     // the tree the C# lambda of the same function gives. Only a refused tree pays for the normalizing walk, so a C#
     // lambda is imported as it is, and a C# tree that is really unsupported gets Import's own error.
-    internal static StagedGraph Import(LambdaExpression f)
+    internal static StagedGraph Import(LambdaExpression f) => Import(f, Importer.Import);
+
+    /// <summary><paramref name="import"/> of <paramref name="f"/>, or of its normalized form if it is an F# lambda that needs one.</summary>
+    internal static T Import<T>(LambdaExpression f, Func<LambdaExpression, T> import)
     {
         try
         {
-            return Importer.Import(f);
+            return import(f);
         }
         catch (ExprGradException)
         {
             var normalized = Symbolic.FSharpLinq.Normalize(f);
             if (ReferenceEquals(normalized, f))
                 throw;
-            return Importer.Import(normalized);
+            return import(normalized);
         }
     }
 }

@@ -9,7 +9,7 @@ public partial class Gradient
     private Lazy<SparseKernel?>? _hessian;
 
     /// <summary>True if the function's second derivatives are computed: a flat layout of fixed length, no loops over data, no vectors or matrices.</summary>
-    internal bool HasSecondOrder => _noFlatLayout is null && !_endsDynamic && !_graph.HasLoops && !_graph.Builder.HasTensors;
+    internal bool HasSecondOrder => DerivativeGraphs.Supports(_graph);
 
     private OutputKernel HessianVectorProductKernel =>
         (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(DerivativeGraphs.Import(_graph.Source, "the Hessian-vector product")))).Value;
@@ -139,9 +139,8 @@ public partial class Gradient
     {
         if (_noFlatLayout is not null)
             ThrowNoFlatLayout();
-        if (_endsDynamic)
-            throw new ExprGradException("second derivatives are not computed through loops over data yet (a LINQ Sum, Select, Zip, Max, " +
-                "Min or Aggregate, or an array whose length is read at the call): write the function with constant indices, or take the gradient", _graph.Source);
+        // (Checked before the point's length: an array of any length makes Dimension only the shortest a point may be.)
+        DerivativeGraphs.Refuse(_graph, "the Hessian");
         if (point.Length < _dimension)
             throw new ArgumentException($"the point has {point.Length} values but the function reads {_dimension}", name);
     }

@@ -68,22 +68,8 @@ public sealed class Jacobian
 
     private static (StagedGraph Graph, Node[] Outputs) Import(LambdaExpression function)
     {
-        (StagedGraph, Node[]) imported;
-        try
-        {
-            imported = Importer.ImportComponents(function);
-        }
-        catch (ExprGradException)
-        {
-            var normalized = Symbolic.FSharpLinq.Normalize(function);
-            if (ReferenceEquals(normalized, function))
-                throw;
-            imported = Importer.ImportComponents(normalized);
-        }
-        if (imported.Item1.HasTensorParameters)
-            throw new ExprGradException("a Jacobian is computed for functions of double and double[] parameters only; this one has a " +
-                "Vector<double> or Matrix<double> parameter", function);
-        DerivativeGraphs.Refuse(imported.Item1, "a Jacobian");
+        var imported = Grad.Import(function, Importer.ImportComponents);
+        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian");
         return imported;
     }
 
