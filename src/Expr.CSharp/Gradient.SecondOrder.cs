@@ -8,8 +8,13 @@ public partial class Gradient
     private Lazy<OutputKernel>? _hessianVectorProduct;
     private Lazy<SparseKernel?>? _hessian;
 
-    /// <summary>True if the function's second derivatives are computed: a flat layout of fixed length, no loops over data, no vectors or matrices.</summary>
-    internal bool HasSecondOrder => DerivativeGraphs.Supports(_graph);
+    private bool? _hasSecondOrder;
+
+    /// <summary>
+    /// True if the function's second derivatives are computed: a flat layout of fixed length, no loops over data, no
+    /// vectors or matrices. Found once (it walks the whole graph), not on every call.
+    /// </summary>
+    internal bool HasSecondOrder => _hasSecondOrder ??= DerivativeGraphs.Supports(_graph);
 
     private OutputKernel HessianVectorProductKernel =>
         (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(DerivativeGraphs.Import(_graph.Source, "the Hessian-vector product")))).Value;
@@ -140,7 +145,8 @@ public partial class Gradient
         if (_noFlatLayout is not null)
             ThrowNoFlatLayout();
         // (Checked before the point's length: an array of any length makes Dimension only the shortest a point may be.)
-        DerivativeGraphs.Refuse(_graph, "the Hessian");
+        if (!HasSecondOrder)
+            DerivativeGraphs.Refuse(_graph, "the Hessian");
         if (point.Length < _dimension)
             throw new ArgumentException($"the point has {point.Length} values but the function reads {_dimension}", name);
     }

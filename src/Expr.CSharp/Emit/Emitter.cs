@@ -255,38 +255,67 @@ internal sealed class Emitter
     /// The order of the top-level stages: a topological order that always continues with a stage just made ready
     /// (Kahn's algorithm with a stack). A stage's backward partner then follows it closely, as in a loss that is a
     /// sum of terms, where each term's adjoint needs only that term: values die young, few cross into another method.
+    /// Of the stages ready, one that reads only lower array elements goes first, so that a sum's terms run in the
+    /// order of their elements whichever sweep built them (a Hessian-vector product's second sweep builds them last
+    /// to first). Inputs are always ready, so they wait for nothing and hold nothing back: each is read just before its
+    /// first reader.
     /// </summary>
     private List<Node> Schedule()
     {
-        var root = _graph.Root.Nodes.Where(IsLive).ToList();
+        var root = _graph.Root.Nodes.Where(n => IsLive(n) && n.Op != Op.Input).ToList();
         var waiting = new int[_byId.Length];
+        // The highest array element a stage reads, directly or not.
+        var element = new int[_byId.Length];
         var users = new List<Node>?[_byId.Length];
-        var ready = new Stack<Node>();
+        var ready = new PriorityQueue<Node, (int Element, int Latest)>();
+        var pushes = 0;
+        void Ready(Node node) => ready.Enqueue(node, (element[node.Id], -pushes++));
         var deps = new List<Node>();
         for (var i = root.Count - 1; i >= 0; i--)
         {
             // A stage that reads one value twice waits for it twice and is released twice: the counts stay consistent.
             Dependencies(root[i], deps);
+            foreach (var input in deps)
+                if (input.Op == Op.Input)
+                    element[root[i].Id] = Math.Max(element[root[i].Id], input.Element);
+            deps.RemoveAll(d => d.Op == Op.Input);
             foreach (var dep in deps)
                 (users[dep.Id] ??= []).Add(root[i]);
             waiting[root[i].Id] = deps.Count;
             if (deps.Count == 0)
-                ready.Push(root[i]);
+                Ready(root[i]);
         }
 
         var order = new List<Node>(root.Count);
-        while (ready.TryPop(out var node))
+        while (ready.TryDequeue(out var node, out _))
         {
             order.Add(node);
             if (users[node.Id] is not { } list)
                 continue;
             for (var i = list.Count - 1; i >= 0; i--)
-                if (--waiting[list[i].Id] == 0)
-                    ready.Push(list[i]);
+            {
+                var user = list[i];
+                element[user.Id] = Math.Max(element[user.Id], element[node.Id]);
+                if (--waiting[user.Id] == 0)
+                    Ready(user);
+            }
         }
         if (order.Count != root.Count)
             throw new InvalidOperationException("internal error: the staged graph has a cycle");
-        return order;
+
+        // Inputs first read where they are first needed; an input nobody reads (a slot that is an input, stored as it is) first of all.
+        var placed = new HashSet<Node>();
+        var inputs = _graph.Root.Nodes.Where(n => n.Op == Op.Input).ToList();
+        var withInputs = new List<Node>(order.Count + inputs.Count);
+        foreach (var node in order)
+        {
+            Dependencies(node, deps);
+            foreach (var dep in deps)
+                if (dep.Op == Op.Input && placed.Add(dep))
+                    withInputs.Add(dep);
+            withInputs.Add(node);
+        }
+        return [.. inputs.Where(n => !placed.Contains(n)), .. withInputs];
     }
 
     /// <summary>

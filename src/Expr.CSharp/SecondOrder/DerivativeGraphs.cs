@@ -31,7 +31,8 @@ internal static class DerivativeGraphs
         var (v, parameters) = Extra(graph, graph.Parameters, "v", graph.Dimension);
         var gv = Dot(b, gradient, v);
         var hv = Sweep(b, inputs, gv, again: true);
-        return OutputKernel.Compile(graph.Source, b, parameters, gv, hv, forward);
+        // What a call returns is not read: returning ∇f·v would keep the whole gradient, which H·v does not need.
+        return OutputKernel.Compile(graph.Source, b, parameters, b.Constant(0), hv, forward);
     }
 
     /// <summary>

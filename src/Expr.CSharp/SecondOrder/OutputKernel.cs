@@ -31,6 +31,12 @@ internal sealed class OutputKernel
     /// <summary>The number of stages compiled, after dead-stage elimination.</summary>
     public int StageCount { get; }
 
+    /// <summary>The methods the kernel is compiled into (see <see cref="Kernel.MethodCount"/>), for tests.</summary>
+    public int MethodCount => _kernel.MethodCount;
+
+    /// <summary>The loops its straight-line stages were re-rolled into (see <see cref="Kernel.LoopCount"/>), for tests.</summary>
+    public int LoopCount => _kernel.LoopCount;
+
     /// <summary>The compiled lambda, for display and tests.</summary>
     public LambdaExpression Expression => _kernel.Expression;
 

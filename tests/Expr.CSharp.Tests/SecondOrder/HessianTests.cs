@@ -44,6 +44,29 @@ public sealed class HessianTests
     }
 
     [Fact]
+    public void Hessian_vector_product_of_Rosenbrock_in_1000_dimensions_is_one_method_with_a_loop()
+    {
+        // Its second sweep builds the terms last to first; scheduled in element order they repeat, and re-roll into one
+        // loop like the gradient's, instead of 16 methods of straight-line code (4.8 × one gradient, against 1.6 ×).
+        const int n = 1000;
+        var kernel = ExprGrad.SecondOrder.DerivativeGraphs.HessianVectorProduct(
+            ExprGrad.SecondOrder.DerivativeGraphs.Import(Rosenbrock.Tree(n), "the Hessian-vector product"));
+        Assert.Equal(1, kernel.MethodCount);
+        Assert.InRange(kernel.LoopCount, 1, 3);
+
+        var a = Rosenbrock.Point(n);
+        var v = Enumerable.Range(0, n).Select(k => Math.Cos(k + 0.5)).ToArray();
+        var hv = new double[n];
+        kernel.Run([.. a, .. v], hv);
+        var h = Rosenbrock.Hessian(a);
+        for (var i = 0; i < n; i++)
+        {
+            var expected = Enumerable.Range(Math.Max(0, i - 1), Math.Min(n, i + 2) - Math.Max(0, i - 1)).Sum(j => h[i, j] * v[j]);
+            Assert.True(Math.Abs(hv[i] - expected) <= 1e-11 * Math.Max(1, Math.Abs(expected)), $"(Hv)[{i}] = {hv[i]:R}, expected {expected:R}");
+        }
+    }
+
+    [Fact]
     public void Hessian_vector_product_is_the_Hessian_times_the_vector()
     {
         const int n = 30;
