@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Import;
@@ -58,6 +59,23 @@ public static class DerivativeRules
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(partials);
         CustomRules.Register(method, partials);
+    }
+
+    /// <summary>
+    /// Called by code the ExprGrad source generator writes, once, when the assembly loads: gives a
+    /// <see cref="DifferentiableAttribute"/> method the rule its generated gradient implies, so that <see cref="Grad"/>
+    /// lambdas can call it. A rule you register or give by a <see cref="DerivativeAttribute"/> takes precedence, and
+    /// registering this one again does nothing.
+    /// </summary>
+    /// <param name="method">The <c>[Differentiable]</c> method (static, all parameters double, returning double).</param>
+    /// <param name="partials">∂f/∂xᵢ for each argument i: each a call of a generated method that returns one component of the generated gradient.</param>
+    /// <exception cref="ArgumentException">The method is not a static <c>[Differentiable]</c> method of doubles, or the partials do not match it.</exception>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static void RegisterGenerated(MethodInfo method, params LambdaExpression[] partials)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(partials);
+        CustomRules.RegisterGenerated(method, partials);
     }
 
     /// <summary>True if calls of <paramref name="method"/> can be differentiated: a built-in operation, a registered

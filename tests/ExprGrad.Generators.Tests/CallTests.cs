@@ -73,6 +73,78 @@ public sealed partial class CallTests
         Assert.Equal([v, ga, gb], [SpecialsWithGradient(1.3, 0.8, out var da, out var db), da, db]);
     }
 
+    [Fact]
+    public void Grad_Of_calls_a_differentiable_method_through_its_generated_gradient_bit_for_bit()
+    {
+        // The rule's partials are the generated gradient's components: the same numbers as LossWithGradient.
+        var g = Grad.Of((double w, double b) => Loss(w, b));
+        foreach (var (w, b) in new[] { (1.0, -0.5), (0.3, 2.2), (-1.7, 0.4) })
+        {
+            var (v, gw, gb) = g.Evaluate(w, b);
+            Assert.Equal([LossWithGradient(w, b, out var dw, out var db), dw, db], [v, gw, gb]);
+        }
+    }
+
+    [Fact]
+    public void A_differentiable_call_inside_a_lambda_follows_the_chain_rule()
+    {
+        // f(x) = sin(Loss(x, x²)) + Outer(x, 0.5): f′ = cos(L)·(∂L/∂w + 2x·∂L/∂b) + ∂Outer/∂x, from the generated gradients.
+        var g = Grad.Of((double x) => Math.Sin(Loss(x, x * x)) + Outer(x, 0.5));
+        const double x = 0.7;
+        var loss = LossWithGradient(x, x * x, out var dw, out var db);
+        var outer = OuterWithGradient(x, 0.5, out var ox, out _);
+        var (value, dx) = g.Evaluate(x);
+        Assert.Equal(Math.Sin(loss) + outer, value, 14);
+        Assert.Equal(Math.Cos(loss) * (dw + 2 * x * db) + ox, dx, 13);
+        Assert.Contains("CallTests.LossPartial0(", g.ToCode(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_second_derivative_through_a_differentiable_call_is_refused_by_name()
+    {
+        var g = Grad.Of((double w, double b) => Loss(w, b));
+        var e = Assert.Throws<ExprGradException>(() => g.Hessian(1, 2));
+        Assert.Contains("cannot differentiate CallTests.Loss twice", e.Message, StringComparison.Ordinal);
+        Assert.Contains("LossWithGradient", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_generated_rule_registered_again_is_ignored()
+    {
+        var square = typeof(CallTests).GetMethod(nameof(Square), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+        Assert.True(DerivativeRules.HasRule(square));
+        Assert.Equal(new ValueAndGradient<double>(9, 6), Grad.Of((double x) => Square(x)).Evaluate(3));
+        DerivativeRules.RegisterGenerated(square, (System.Linq.Expressions.Expression<Func<double, double>>)(x => 0 * x));
+        Assert.Equal(new ValueAndGradient<double>(9, 6), Grad.Of((double x) => Square(x)).Evaluate(3));
+    }
+
+    [Fact]
+    public void The_generated_rule_is_written_only_where_the_module_can_reach_it()
+    {
+        var (output, none) = Driver.Run(InClass("""
+            [Differentiable] public static double F(double x, double y) => x * y;
+            [Differentiable] public static double G(double[] a) => a[0] * a[1];
+            """) + """
+
+            partial class Holder
+            {
+                private partial class Hidden
+                {
+                    [Differentiable] public static double H(double x) => x * x;
+                }
+            }
+            """);
+        Assert.Empty(none);
+        var generated = Driver.Generated(output);
+        var f = Assert.Single(generated, text => text.Contains("FWithGradient(", StringComparison.Ordinal));
+        Assert.Contains("[global::System.Runtime.CompilerServices.ModuleInitializer]", f, StringComparison.Ordinal);
+        Assert.Contains("static double FPartial1(double x0, double x1)", f, StringComparison.Ordinal);
+        Assert.Equal(3, generated.Length);
+        Assert.All(generated.Where(text => text != f), text => Assert.DoesNotContain("ModuleInitializer", text, StringComparison.Ordinal));
+        var fPartial1 = Driver.Load(output).GetType("User.Model")!.GetMethod("FPartial1")!;
+        Assert.Equal(2.0, (double)fPartial1.Invoke(null, [2.0, 5.0])!); // ∂(xy)/∂y = x
+    }
+
     private static string InClass(string members) => $$"""
         using System;
         using ExprGrad;

@@ -23,6 +23,10 @@ internal static class CustomRules
     private static readonly ConcurrentDictionary<MethodInfo, Rule> Registered = new();
     private static readonly ConcurrentDictionary<MethodInfo, Lazy<Rule?>> FromAttributes = new();
     private static readonly ConcurrentDictionary<MethodInfo, Rule> Opaques = new();
+    // Rules the source generator registers for [Differentiable] methods, from their generated gradients: used only
+    // where the user gave the method no rule of their own. The value is the method each partial calls.
+    private static readonly ConcurrentDictionary<MethodInfo, Rule> Generated = new();
+    private static readonly ConcurrentDictionary<MethodInfo, MethodInfo> GeneratedPartials = new();
 
     public static void Register(MethodInfo method, LambdaExpression[] partials)
     {
@@ -56,15 +60,40 @@ internal static class CustomRules
         }
     }
 
+    /// <summary>
+    /// The source generator's rule for a <c>[Differentiable]</c> method: each partial calls a generated method that
+    /// runs the generated gradient and returns one component. It never replaces, and is replaced by, a rule the user
+    /// gives; registering it twice keeps the first.
+    /// </summary>
+    public static void RegisterGenerated(MethodInfo method, LambdaExpression[] partials)
+    {
+        const string Api = "DerivativeRules.RegisterGenerated";
+        if (!IsNumeric(method) || !method.IsDefined(typeof(DifferentiableAttribute), false))
+            throw new ArgumentException($"{Api}: {Name(method)} must be a static [Differentiable] method whose parameters (at least one) and result are double", nameof(method));
+        var arity = method.GetParameters().Length;
+        if (partials.Length != arity)
+            throw new ArgumentException($"{Api}: {Name(method)} takes {arity} argument(s); {partials.Length} partial derivative(s) were given", nameof(partials));
+        for (var k = 0; k < arity; k++)
+        {
+            CheckPartial(method, partials[k], k, Api);
+            if (partials[k].Body is MethodCallExpression { Method: var partial } && IsNumeric(partial))
+                GeneratedPartials.TryAdd(partial, method);
+        }
+        Generated.TryAdd(method, Build(method, partials));
+    }
+
     public static bool HasRule(MethodInfo method) => Importer.IsBuiltIn(method) || Find(method) is not null;
 
-    /// <summary>The rule of a user's method, registered or given by its attribute; null if it has none.</summary>
+    /// <summary>
+    /// The rule of a user's method: registered, given by its attribute, or (for a <c>[Differentiable]</c> method with
+    /// neither) generated from its generated gradient; null if it has none.
+    /// </summary>
     public static Rule? Find(MethodInfo method)
     {
         if (Registered.TryGetValue(method, out var rule))
             return rule;
         if (method.GetCustomAttribute<DerivativeAttribute>() is null)
-            return null;
+            return Generated.GetValueOrDefault(method);
         return FromAttributes.GetOrAdd(method, m => new Lazy<Rule?>(() => FromAttribute(m))).Value;
     }
 
@@ -74,10 +103,15 @@ internal static class CustomRules
         Op = Op.Call, Symbol = m.Name, Arity = m.GetParameters().Length, Method = m,
         Evaluate = Evaluator(m),
         Emit = a => Expression.Call(m, a),
-        Pullback = (_, y, _, _) => throw new ExprGradException(
+        Pullback = (_, y, _, _) => throw (GeneratedPartials.TryGetValue(m, out var differentiable)
+            ? new ExprGradException(
+                $"cannot differentiate {Name(differentiable)} twice (at {y}): Grad.Of takes its derivative from the gradient the source " +
+                $"generator wrote for it ({differentiable.Name}WithGradient), which has no derivative of its own; for second derivatives, " +
+                $"write {differentiable.Name}'s body into the lambda, or give {differentiable.Name} a rule ([Derivative(nameof(...))] or DerivativeRules.Register)")
+            : new ExprGradException(
             $"cannot differentiate {Name(m)} (at {y}): it is called by a partial derivative given for another method, and has no " +
             $"rule of its own, so that derivative can be taken once but not twice; give {m.Name} a rule too " +
-            $"([Derivative(nameof(...))] on it, or DerivativeRules.Register), or register the other method's partials as lambdas"),
+            $"([Derivative(nameof(...))] on it, or DerivativeRules.Register), or register the other method's partials as lambdas")),
     });
 
     /// <summary>True for a static method from at least one double to a double: the methods a rule can be given.</summary>

@@ -23,9 +23,10 @@ internal static class Errors
     public static ExprGradException NoRule(MethodCallExpression call) =>
         call.Method.IsDefined(typeof(DifferentiableAttribute), false)
         ? new($"cannot differentiate the [Differentiable] method '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: " +
-            "its body is read by the source generator, at compile time, but a compiled method's body is not visible at run time; call it from " +
-            $"another [Differentiable] method (read in place there), call {call.Method.Name}WithGradient yourself, or give it a rule " +
-            "([Derivative(nameof(...))], or DerivativeRules.Register) for Grad.Of", call)
+            "Grad.Of calls a [Differentiable] method through the rule the source generator registers for it, and it registers one only for a " +
+            "static method of doubles in non-generic types the whole assembly can reach (not private or protected), whose gradient it " +
+            $"generated without error; call it from another [Differentiable] method (read in place there), call {call.Method.Name}WithGradient " +
+            "yourself, or give it a rule ([Derivative(nameof(...))], or DerivativeRules.Register)", call)
         : new($"cannot differentiate '{call.Method.DeclaringType?.Name}.{call.Method.Name}' in {Show(call)}: no rule for this method, " +
             $"and it reads a parameter (a call on data alone, like Math.Clamp(k, 0, 1) with a captured k, is evaluated as data) " +
             $"(supported: {Catalogue}); write the function inline in the lambda, or use an Fn function, or give the method its derivative: " +

@@ -221,8 +221,8 @@ internal static class DerivativeGraphs
         foreach (var region in DeadStages.Regions(b.Root))
             foreach (var node in region.Nodes)
                 if (node.Op is not (Op.Input or Op.Constant or Op.Captured or Op.Condition or Op.Project) && !node.IsPassive
-                    && RuleTable.Get(node.Op).Pullback is null)
-                    throw new ExprGradException($"the second derivative needs a rule for '{RuleTable.Get(node.Op).Symbol}', which has none");
+                    && RuleTable.Of(node).Pullback is null)
+                    throw new ExprGradException($"the second derivative needs a rule for '{RuleTable.Of(node).Symbol}', which has none");
     }
 
     /// <summary>The staged graph of <paramref name="f"/> as imported, not yet swept, checked for second order.</summary>
