@@ -289,6 +289,11 @@ module Quotation =
 
     let private isParameterType (t: Type) = t = typeof<double> || t = typeof<double[]>
 
+    // A tuple of 2 to 7 floats (one System.Tuple, no nested Rest).
+    let private isFloatTuple (t: Type) =
+        Reflection.FSharpType.IsTuple t
+        && Reflection.FSharpType.GetTupleElements t |> fun ts -> ts.Length <= 7 && ts |> Array.forall (fun e -> e = typeof<double>)
+
     let private isNumeric (t: Type) = t.IsPrimitive && t <> typeof<bool> && t <> typeof<char>
 
     let rec private applications (e: Expr) (arguments: Expr list) =
@@ -495,6 +500,11 @@ module Quotation =
         | Call(None, m, _) when FSharpCore.owns m && isSequenceCall m -> sequence env e
         | PropertyGet(Some a, p, []) when p.Name = "Length" && a.Type.IsArray -> Expression.ArrayLength(go a)
         | NewArray(t, items) when t = typeof<double> -> Expression.NewArrayInit(t, items |> List.map go)
+        | NewTuple items when isFloatTuple e.Type ->
+            // A tuple of floats is the results of a function with several (a Jacobian's), as a C# Tuple.Create.
+            match e.Type.GetConstructor(Reflection.FSharpType.GetTupleElements e.Type) with
+            | null -> unsupported "a tuple without a constructor of its elements" e
+            | constructor -> Expression.New(constructor, items |> List.map go)
         | Call(None, m, args) when m.ReturnType = typeof<double>
                                    && m.GetParameters() |> Array.forall (fun p -> p.ParameterType = typeof<double>) ->
             // Math.Sin(x), ExprGrad.Fn.Sigmoid(x), a user's method: the engine decides whether it has a rule.
@@ -564,6 +574,7 @@ module Quotation =
                 env <- env.Add(v, TupleArgument ps)
             else unsupported $"the parameter '{v.Name}' of type {v.Type.Name} (parameters are float or float[])" quotation
         let result = convert env body
-        // A float[] written out is the results of a function with several (a Jacobian's); the rest return one float.
-        if result.Type <> typeof<double> && result.Type <> typeof<double[]> then unsupported $"a function returning {result.Type.Name}" quotation
+        // A float[] or a tuple of floats written out is the results of a function with several (a Jacobian's); the rest return one float.
+        if result.Type <> typeof<double> && result.Type <> typeof<double[]> && not (isFloatTuple result.Type) then
+            unsupported $"a function returning {result.Type.Name}" quotation
         Expression.Lambda(result, parameters)

@@ -328,3 +328,14 @@ let ``A quotation's Hessian is the same engine's second derivative`` () =
 let ``A quotation returning an array has a Jacobian`` () =
     let j = Grad.Jacobian <@ fun (a: float[]) -> [| a.[0] * a.[1]; sin a.[0] |] @>
     Assert.Equal<float[,]>(array2D [ [ 3.0; 2.0 ]; [ cos 2.0; 0.0 ] ], j.Evaluate(2.0, 3.0))
+
+[<Fact>]
+let ``A quotation returning a tuple of floats has a Jacobian`` () =
+    // (xy, x + sin y) at (2, 3): rows (y, x) and (1, cos y).
+    let j = Grad.Jacobian <@ fun (x: float) (y: float) -> (x * y, x + sin y) @>
+    Assert.Equal<float[,]>(array2D [ [ 3.0; 2.0 ]; [ 1.0; cos 3.0 ] ], j.Evaluate(2.0, 3.0))
+
+[<Fact>]
+let ``A quotation returning a tuple is refused by Grad.Of, which needs one float`` () =
+    let e = Assert.Throws<ExprGradException>(fun () -> Grad.Of <@ fun (x: float) -> (x, x) @> |> ignore)
+    Assert.Contains("Tuple", e.Message)
