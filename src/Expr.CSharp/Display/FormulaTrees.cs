@@ -279,6 +279,35 @@ internal sealed class FormulaTrees
         return _trees[root];
     }
 
+    private static Expression Sign(Expression u) => Expression.Convert(Expression.Call(MathSign, u), typeof(double));
+
+    /// <summary>
+    /// A routing gate's select written as the step it is, as a formula reads (and as sympy prints it): abs's
+    /// u &gt; 0 ? a : u &lt; 0 ? −a : 0 is a·sign(u), max's u &gt; v ? a : u &lt; v ? 0 : a/2 is a·(1 + sign(u − v))/2, and
+    /// relu's y &gt; 0 ? a : 0 is a·sign(y). The formula is the derivative wherever it is defined; the staged code
+    /// selects, so an infinite or NaN adjoint is not multiplied by 0 there. Null for any other select.
+    /// </summary>
+    private Expression? Step(Node select)
+    {
+        static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
+        var (test, a, otherwise) = (select.Args[0], select.Args[1], select.Args[2]);
+        if (test.Op != Op.GreaterThan)
+            return null;
+        var (u, v) = (test.Args[0], test.Args[1]);
+        if (Is(otherwise, 0) && Is(v, 0))
+            return Expression.Multiply(_trees[a], Sign(_trees[u]));
+        if (otherwise is not { Op: Op.Select } inner || inner.Args[0] is not { Op: Op.LessThan } less || less.Args[0] != u || less.Args[1] != v)
+            return null;
+        var (below, tie) = (inner.Args[1], inner.Args[2]);
+        if (Is(v, 0) && Is(tie, 0) && below.Op == Op.Negate && below.Args[0] == a)
+            return Expression.Multiply(_trees[a], Sign(_trees[u]));
+        var half = (tie.Op == Op.Multiply && Is(tie.Args[0], 0.5) && tie.Args[1] == a) || (a.Op == Op.Constant && !a.IsBool && Is(tie, a.Value / 2));
+        if (Is(below, 0) && half)
+            return Expression.Multiply(_trees[a], Expression.Multiply(Expression.Constant(0.5),
+                Expression.Add(Expression.Constant(1.0), Sign(Expression.Subtract(_trees[u], _trees[v])))));
+        return null;
+    }
+
     private Expression Build(Node n)
     {
         if (n.Op == Op.Constant)
@@ -318,7 +347,9 @@ internal sealed class FormulaTrees
             return n.Op == Op.IntegerDivide ? quotient : Expression.Subtract(args[0], Expression.Multiply(args[1], quotient));
         }
         if (n.Op == Op.Sign)
-            return Expression.Convert(Expression.Call(MathSign, args[0]), typeof(double));
+            return Sign(args[0]);
+        if (n.Op == Op.Select && Step(n) is { } step)
+            return step;
         return rule.Method is { } method
             ? Expression.Call(method, args)
             : rule.Emit(args);

@@ -418,6 +418,13 @@ internal static partial class StagedCode
                     if (IsWhole(then) && IsWhole(otherwise))
                         then += ".0";
                     return ($"{test} ? {then} : {otherwise}", Conditional);
+                case Op.Select:
+                {
+                    var (whenTrue, whenFalse) = (Operand(n.Args[1], Conditional), Operand(n.Args[2], Conditional));
+                    if (IsWhole(whenTrue) && IsWhole(whenFalse))
+                        whenTrue += ".0";
+                    return ($"{Operand(n.Args[0], Conditional + 1)} ? {whenTrue} : {whenFalse}", Conditional);
+                }
                 case Op.Input:
                     return (_slotValues[Slot(n)], Primary);
                 case Op.Captured when captured is not null:

@@ -22,8 +22,12 @@ internal static partial class RuleTable
     /// <summary>All operations that have a rule (every <see cref="Op"/> but the structural ones).</summary>
     public static IEnumerable<Op> Operations => Table.Keys;
 
-    /// <summary>The operations on numbers: those the scalar random tests generate.</summary>
-    public static IEnumerable<Op> ScalarOperations => Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op) && r.Op != TriGamma).Select(r => r.Op);
+    /// <summary>
+    /// The operations on numbers: those the scalar random tests generate. Not the ones only derivatives stage
+    /// (trigamma, and the select of a routing gate): the tests reach them by differentiating digamma and the gates.
+    /// </summary>
+    public static IEnumerable<Op> ScalarOperations =>
+        Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op) && r.Op is not (TriGamma or Select)).Select(r => r.Op);
 
     /// <summary>Integer operations that only loop indices and counts use (a value cannot reach them): / and % of C# ints.</summary>
     public static bool IsIndexOperation(Op op) => op is Op.IntegerDivide or Op.Remainder;
@@ -77,8 +81,12 @@ internal static partial class RuleTable
         yield return Math2(Pow, "pow", Math.Pow, (b, y, yBar, x) =>
         {
             var (u, p) = (y.Args[0], y.Args[1]);
+            // ∂/∂u = p·u^(p−1); at p = 0, u ↦ u⁰ = 1 is constant, so 0, where the formula gives 0·0^(−1) = 0·∞ at u = 0.
             if (Needs(y, 0))
-                x[0] = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
+            {
+                var du = b.Multiply(yBar, b.Multiply(p, b.Apply(Pow, u, b.Subtract(p, b.Constant(1)))));
+                x[0] = p.Op == Op.Constant ? du : b.Select(b.Apply(Equal, p, b.Constant(0)), b.Constant(0), du);
+            }
             // ∂/∂p = y·ln u; at u = 0 that is 0·(−∞), whose limit (for p > 0, where y is defined) is 0, as in JAX.
             if (Needs(y, 1))
                 x[1] = b.If(b.Apply(Equal, u, b.Constant(0)), () => b.Constant(0), () => b.Multiply(b.Multiply(yBar, y), b.Apply(Log, u)));
@@ -103,17 +111,35 @@ internal static partial class RuleTable
         yield return Math1(Asinh, "asinh", Math.Asinh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Apply(Sqrt, b.Add(b.Apply(Square, y.Args[0]), b.Constant(1)))));
         yield return Math1(Acosh, "acosh", Math.Acosh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Apply(Sqrt, b.Subtract(b.Apply(Square, y.Args[0]), b.Constant(1)))));
         yield return Math1(Atanh, "atanh", Math.Atanh, (b, y, yBar, x) => x[0] = b.Divide(yBar, b.Subtract(b.Constant(1), b.Apply(Square, y.Args[0]))));
-        yield return Math1(Abs, "abs", Math.Abs, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sign, y.Args[0])));
+        // The routing gates select: the adjoint goes to the input picked, nothing to the other, and a tie splits it evenly.
+        yield return Math1(Abs, "abs", Math.Abs, (b, y, yBar, x) =>
+        {
+            var u = y.Args[0];
+            var zero = b.Constant(0);
+            x[0] = b.Select(b.Apply(GreaterThan, u, zero), yBar, b.Select(b.Apply(LessThan, u, zero), b.Negate(yBar), zero));
+        });
         yield return Math2(Max, "max", Math.Max, commutative: true, pullback: (b, y, yBar, x) =>
         {
-            if (Needs(y, 0)) x[0] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
-            if (Needs(y, 1)) x[1] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
+            if (Needs(y, 0)) x[0] = Route(b, yBar, y.Args[0], y.Args[1]);
+            if (Needs(y, 1)) x[1] = Route(b, yBar, y.Args[1], y.Args[0]);
         });
         yield return Math2(Min, "min", Math.Min, commutative: true, pullback: (b, y, yBar, x) =>
         {
-            if (Needs(y, 0)) x[0] = b.Multiply(yBar, Step(b, y.Args[1], y.Args[0]));
-            if (Needs(y, 1)) x[1] = b.Multiply(yBar, Step(b, y.Args[0], y.Args[1]));
+            if (Needs(y, 0)) x[0] = Route(b, yBar, y.Args[1], y.Args[0]);
+            if (Needs(y, 1)) x[1] = Route(b, yBar, y.Args[0], y.Args[1]);
         });
+        yield return new Rule
+        {
+            Op = Select, Symbol = "?:", Arity = 3,
+            Evaluate = a => a[0] != 0 ? a[1] : a[2],
+            Emit = a => Expression.Condition(a[0], a[1], a[2]),
+            Pullback = (b, y, yBar, x) =>
+            {
+                var zero = b.Constant(0);
+                if (Needs(y, 1)) x[1] = b.Select(y.Args[0], yBar, zero);
+                if (Needs(y, 2)) x[2] = b.Select(y.Args[0], zero, yBar);
+            },
+        };
         // Fn.Sign, not Math.Sign: a double that keeps NaN, where Math.Sign is an int that throws on NaN.
         yield return Kernel1(Sign, "sign", Fn.Sign, ZeroDerivative);
         yield return Math1(Floor, "floor", Math.Floor, ZeroDerivative);
@@ -128,7 +154,7 @@ internal static partial class RuleTable
 
         // Fused gates: one stage forward, one short rule backward from the cached value.
         yield return Kernel1(Sigmoid, "σ", Fn.Sigmoid, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(y, b.Subtract(b.Constant(1), y))));
-        yield return Kernel1(Relu, "relu", Fn.Relu, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sign, y)));
+        yield return Kernel1(Relu, "relu", Fn.Relu, (b, y, yBar, x) => x[0] = b.Select(b.Apply(GreaterThan, y, b.Constant(0)), yBar, b.Constant(0)));
         yield return Kernel1(Softplus, "softplus", Fn.Softplus, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sigmoid, y.Args[0])));
         yield return Kernel1(Square, "²", Fn.Square, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(b.Constant(2), y.Args[0])));
 
@@ -196,9 +222,10 @@ internal static partial class RuleTable
     // √(1 − u²), shared by asin and acos.
     private static Node OneMinusSquareRoot(GraphBuilder b, Node u) => b.Apply(Sqrt, b.Subtract(b.Constant(1), b.Apply(Square, u)));
 
-    // H(u − v) with H(0) = ½: the share of a max's adjoint that goes to u when compared with v.
-    private static Node Step(GraphBuilder b, Node u, Node v) =>
-        b.Multiply(b.Constant(0.5), b.Add(b.Constant(1), b.Apply(Sign, b.Subtract(u, v))));
+    // The share of a max's adjoint that goes to u when compared with v: all of it above, none below, half at a tie
+    // (and half where either is NaN, as the step H(u − v) with H(0) = ½ gave before).
+    private static Node Route(GraphBuilder b, Node yBar, Node u, Node v) =>
+        b.Select(b.Apply(GreaterThan, u, v), yBar, b.Select(b.Apply(LessThan, u, v), b.Constant(0), b.Multiply(b.Constant(0.5), yBar)));
 
     private static Rule Unary(Op op, string symbol, Func<double, double> f, Func<Expression, Expression> emit, Pullback pullback) => new()
     {

@@ -104,6 +104,9 @@ internal sealed class GraphBuilder
 
     public Node Negate(Node a) => Apply(Op.Negate, a);
 
+    /// <summary><paramref name="test"/> ? <paramref name="a"/> : <paramref name="b"/>, both already computed (see <see cref="Op.Select"/>).</summary>
+    public Node Select(Node test, Node a, Node b) => Apply(Op.Select, [test, a, b]);
+
     public Node Apply(Op op, Node a) => Apply(op, [a]);
 
     public Node Apply(Op op, Node a, Node b) => Apply(op, [a, b]);
@@ -134,7 +137,7 @@ internal sealed class GraphBuilder
         if (rule.Commutative && Order(op, args[1]) < Order(op, args[0]))
             (args[0], args[1]) = (args[1], args[0]);
 
-        var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, 0, null, null);
+        var key = new Key(op, args[0].Id, args.Length > 1 ? args[1].Id : -1, args.Length > 2 ? args[2].Id : 0, null, null);
         return Intern(key, () => new Node(_nextId++, op, args, _current) { IsBool = rule.IsBool });
     }
 
@@ -330,6 +333,8 @@ internal sealed class GraphBuilder
         static bool IsZero(Node n, bool negative) => Is(n, 0) && double.IsNegative(n.Value) == negative;
         return op switch
         {
+            Op.Select when a[0].Op == Op.Constant => a[0].Value != 0 ? a[1] : a[2],
+            Op.Select when a[1] == a[2] => a[1],
             Op.Add when IsZero(a[1], negative: true) => a[0],
             Op.Add when IsZero(a[0], negative: true) => a[1],
             Op.Subtract when IsZero(a[1], negative: false) => a[0],

@@ -101,6 +101,8 @@ internal static class GraphPrinter
         text.Append(indent).Append(N(n)).Append(" = ");
         if (Tensor(n, graph.Builder.Dims) is { } tensor)
             text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
+        else if (n.Op == Op.Select)
+            text.Append(N(n.Args[0])).Append(" ? ").Append(N(n.Args[1])).Append(" : ").AppendLine(N(n.Args[2]));
         else if (rule.Arity == 2 && rule.Method is null)
             text.Append(N(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(N(n.Args[1]));
         else

@@ -108,6 +108,10 @@ internal enum Op
     CrossEntropy,
     SquaredError,
 
+    // test ? a : b on values already computed (both operands are): how a routing gate (max, min, abs, relu) passes its
+    // adjoint to the operand it picked and nothing to the other, never multiplying by a 0/1 step (0·NaN is NaN).
+    Select,
+
     // Boolean: conditions of conditionals. They carry no adjoint.
     LessThan,
     LessThanOrEqual,
