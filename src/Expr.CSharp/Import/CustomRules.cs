@@ -24,8 +24,10 @@ internal static class CustomRules
     private static readonly ConcurrentDictionary<MethodInfo, Lazy<Rule?>> FromAttributes = new();
     private static readonly ConcurrentDictionary<MethodInfo, Rule> Opaques = new();
     // Rules the source generator registers for [Differentiable] methods, from their generated gradients: used only
-    // where the user gave the method no rule of their own. The value is the method each partial calls.
+    // where the user gave the method no rule of their own.
     private static readonly ConcurrentDictionary<MethodInfo, Rule> Generated = new();
+    // Each generated partial method, to the [Differentiable] method whose gradient it reads (named when a second
+    // derivative reaches it).
     private static readonly ConcurrentDictionary<MethodInfo, MethodInfo> GeneratedPartials = new();
 
     public static void Register(MethodInfo method, LambdaExpression[] partials)
