@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Emit;
+using ExprGrad.Kernels;
 using ExprGrad.Staging;
 using MathNet.Numerics.LinearAlgebra;
 using static ExprGrad.Staging.Op;
@@ -10,7 +11,7 @@ namespace ExprGrad.Rules;
 /// <summary>
 /// The vector and matrix operations. Each pullback is found by dimension analysis (for D = W·X: W̄ = D̄·Xᵀ, X̄ = Wᵀ·D̄,
 /// the only products of the right shapes) and is built from the same operations, so transposes stay flags of a
-/// product and run as MathNet's <c>TransposeAndMultiply</c> and <c>TransposeThisAndMultiply</c>.
+/// product and run as flags of <see cref="Gemm"/>'s kernel, never as transposed copies.
 /// Element-wise operations are all <see cref="Map"/>: its body is a scalar graph, differentiated by the scalar rules.
 /// </summary>
 internal static partial class RuleTable
@@ -265,19 +266,17 @@ internal static partial class RuleTable
         return Shape.Matrix(rows, columns);
     }
 
+    // Every product runs on ExprGrad's own kernel, the transposes as flags (Aᵀ·Bᵀ too), never as copies.
     private static Expression EmitProduct(EmitContext _, Node n, Expression[] x)
     {
-        var other = n.Args[1].Shape.Type;
-        return n.Param switch
-        {
-            0 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.Multiply), other), x[1]),
-            1 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.TransposeThisAndMultiply), other), x[1]),
-            2 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.TransposeAndMultiply), other), x[1]),
-            // Aᵀ·Bᵀ = (B·A)ᵀ.
-            _ => Expression.Call(Expression.Call(x[1], Method<Matrix<double>>(nameof(Matrix<double>.Multiply), other), x[0]),
-                Method<Matrix<double>>(nameof(Matrix<double>.Transpose))),
-        };
+        var (ta, tb) = ((n.Param & 1) != 0, (n.Param & 2) != 0);
+        return n.Args[1].Shape.Kind == Kind.Vector
+            ? Expression.Call(ProductMethod(typeof(Vector<double>), typeof(bool)), x[0], x[1], Expression.Constant(ta))
+            : Expression.Call(ProductMethod(typeof(Matrix<double>), typeof(bool), typeof(bool)), x[0], x[1], Expression.Constant(ta), Expression.Constant(tb));
     }
+
+    private static MethodInfo ProductMethod(params Type[] rest) =>
+        typeof(Gemm).GetMethod(nameof(Gemm.Multiply), [typeof(Matrix<double>), .. rest]) ?? throw new MissingMethodException(nameof(Gemm), nameof(Gemm.Multiply));
 
     private static MethodInfo Method<T>(string name, params Type[] parameters) =>
         typeof(T).GetMethod(name, parameters) ?? throw new MissingMethodException(typeof(T).Name, name);
