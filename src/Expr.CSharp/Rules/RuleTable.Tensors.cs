@@ -88,7 +88,7 @@ internal static partial class RuleTable
             Op = Norm, Symbol = "‖‖", Arity = 1, Infer = (_, _, _) => Shape.Scalar,
             EmitTensor = (_, n, x) => n.Args[0].Shape.Kind == Kind.Vector
                 ? Expression.Call(x[0], Method<Vector<double>>(nameof(Vector<double>.L2Norm)))
-                : Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.FrobeniusNorm))),
+                : Expression.Call(Kernel(nameof(Tensors.FrobeniusNorm)), x[0]),
             // ∂‖A‖/∂A = A/‖A‖; at A = 0, where that is 0/0, the subgradient 0 (as for abs at 0).
             Pullback = (b, y, yBar, x) =>
                 x[0] = b.Multiply(b.If(b.Apply(Equal, y, b.Constant(0)), () => b.Constant(0), () => b.Divide(yBar, y)), y.Args[0]),
