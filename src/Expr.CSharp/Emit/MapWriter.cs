@@ -9,7 +9,7 @@ namespace ExprGrad.Emit;
 /// Emits a <see cref="Op.Map"/> as one loop over the column-major storage of its arguments, with the scalar body
 /// inlined: no delegate call per element, and a backward Map reads the cached forward values it needs.
 /// </summary>
-internal static class MapWriter
+internal static partial class MapWriter
 {
     public static Expression Emit(EmitContext context, Node map, Expression[] args)
     {
@@ -31,10 +31,11 @@ internal static class MapWriter
 
         // Each argument is read once: a vector or matrix as its storage array, a scalar as its value.
         var elements = new Expression[args.Length];
+        var arguments = new ParameterExpression[args.Length];
         for (var k = 0; k < args.Length; k++)
         {
             var isTensor = map.Args[k].Shape.IsTensor;
-            var local = Expression.Variable(isTensor ? typeof(double[]) : typeof(double), $"a{k}");
+            var local = arguments[k] = Expression.Variable(isTensor ? typeof(double[]) : typeof(double), $"a{k}");
             locals.Add(local);
             statements.Add(Expression.Assign(local, isTensor ? Values(args[k]) : args[k]));
             elements[k] = isTensor ? Expression.ArrayIndex(local, i) : local;
@@ -42,6 +43,8 @@ internal static class MapWriter
 
         var end = Expression.Label("end");
         statements.Add(Expression.Assign(i, Expression.Constant(0)));
+        if (SimdLoop(body, map, target, i, arguments, locals) is { } simd)
+            statements.Add(simd);
         statements.Add(Expression.Loop(
             Expression.IfThenElse(
                 Expression.LessThan(i, Expression.ArrayLength(target)),
@@ -80,7 +83,7 @@ internal static class MapWriter
         }
 
         // What the output reads, transitively; a stage inside a branch brings its conditional.
-        private static HashSet<Node> Needed(MapBody body)
+        internal static HashSet<Node> Needed(MapBody body)
         {
             var needed = new HashSet<Node>();
             var pending = new Stack<Node>([body.Output]);
