@@ -38,9 +38,10 @@ public static partial class Gemm
         var (k2, n) = transposeB ? (b.ColumnCount, b.RowCount) : (b.RowCount, b.ColumnCount);
         if (k != k2)
             throw new ArgumentException($"a matrix product needs op(A)'s {k} columns to match op(B)'s {k2} rows");
-        var c = new DenseMatrix(m, n);
-        Product(Storage(a), a.RowCount, transposeA, Storage(b), b.RowCount, transposeB, c.Values, m, n, k, Environment.ProcessorCount);
-        return c;
+        // Every element is written (zeros when k = 0), so the storage need not be cleared first.
+        var c = GC.AllocateUninitializedArray<double>(m * n);
+        Product(Storage(a), a.RowCount, transposeA, Storage(b), b.RowCount, transposeB, c, m, n, k, Environment.ProcessorCount);
+        return new DenseMatrix(m, n, c);
     }
 
     /// <summary>op(A)·x as a new dense vector.</summary>
