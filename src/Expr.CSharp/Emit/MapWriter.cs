@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using ExprGrad.Kernels;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
 using MathNet.Numerics.LinearAlgebra;
@@ -20,11 +21,13 @@ internal static partial class MapWriter
         var locals = new List<ParameterExpression> { result, target, i };
         // The result overwrites an argument read for the last time (each element is read before it is written), else is new.
         var reuse = Array.FindIndex(map.Args, a => a.Shape.Kind == shape.Kind && context.IsLastRead(a, map));
+        if (reuse >= 0 && shape.Kind == Kind.Matrix)
+            Scratch.Alias(map, map.Args[reuse]);
         var statements = new List<Expression>
         {
             Expression.Assign(result, reuse >= 0 ? Expression.Call(typeof(Tensors), nameof(Tensors.Reusable), null, args[reuse])
                 : shape.Kind == Kind.Matrix
-                ? Expression.Call(typeof(Tensors), nameof(Tensors.Matrix), null, context.Dim(shape.Rows), context.Dim(shape.Columns))
+                ? Scratch.TakeFor(map, context.Dim(shape.Rows), context.Dim(shape.Columns))
                 : Expression.Call(typeof(Tensors), nameof(Tensors.Vector), null, context.Dim(shape.Rows))),
             Expression.Assign(target, Values(result)),
         };
@@ -53,6 +56,8 @@ internal static partial class MapWriter
                     Expression.PreIncrementAssign(i)),
                 Expression.Break(end)),
             end));
+        // Matrices read here for the last time (but the one the result took over) go back to their stages' scratch.
+        statements.AddRange(Scratch.GiveBack(context, map, args, reuse));
         statements.Add(result);
         return Expression.Block(shape.Type, locals, statements);
     }

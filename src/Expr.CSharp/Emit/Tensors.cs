@@ -79,6 +79,24 @@ internal static class Tensors
         return m;
     }
 
+    /// <summary>Writes the matrix whose every row is <paramref name="row"/> into <paramref name="target"/> (dense, of that shape); returns it.</summary>
+    public static Matrix<double> RepeatRowInto(Vector<double> row, Matrix<double> target)
+    {
+        var (source, values, rows) = (Values(row), Values(target), target.RowCount);
+        for (var j = 0; j < source.Length; j++)
+            Array.Fill(values, source[j], j * rows, rows);
+        return target;
+    }
+
+    /// <summary>Writes the softmax of each column of <paramref name="logits"/> into <paramref name="target"/> (dense, of its shape); returns it.</summary>
+    public static Matrix<double> SoftmaxInto(Matrix<double> logits, Matrix<double> target)
+    {
+        var (x, y, rows) = (Values(logits), Values(target), logits.RowCount);
+        for (var j = 0; j < logits.ColumnCount; j++)
+            SoftmaxColumn(x, j * rows, rows, y);
+        return target;
+    }
+
     /// <summary>The rows × columns matrix whose every row is <paramref name="row"/>: the adjoint of <c>ColumnSums</c>.</summary>
     public static Matrix<double> RepeatRow(Vector<double> row, int rows)
     {

@@ -44,6 +44,15 @@ public static partial class Gemm
         return new DenseMatrix(m, n, c);
     }
 
+    /// <summary>op(A)·op(B) written into <paramref name="c"/> (dense, of the product's shape, its elements overwritten); returns it.</summary>
+    internal static Matrix<double> MultiplyInto(Matrix<double> a, Matrix<double> b, bool transposeA, bool transposeB, Matrix<double> c)
+    {
+        var (m, k) = transposeA ? (a.ColumnCount, a.RowCount) : (a.RowCount, a.ColumnCount);
+        var n = transposeB ? b.RowCount : b.ColumnCount;
+        Product(Storage(a), a.RowCount, transposeA, Storage(b), b.RowCount, transposeB, ((DenseMatrix)c).Values, m, n, k, Environment.ProcessorCount);
+        return c;
+    }
+
     /// <summary>op(A)·x as a new dense vector.</summary>
     /// <param name="a">The matrix.</param>
     /// <param name="x">The vector.</param>

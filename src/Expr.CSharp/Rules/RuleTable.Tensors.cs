@@ -111,7 +111,7 @@ internal static partial class RuleTable
         {
             Op = RepeatRow, Symbol = "rows", Arity = 1,
             Infer = (_, x, rows) => Shape.Matrix(rows, x[0].Shape.Rows),
-            EmitTensor = (c, n, x) => Expression.Call(Kernel(nameof(Tensors.RepeatRow)), x[0], c.Dim(n.Param)),
+            EmitTensor = (c, n, x) => Scratched(c, n, x, target => Expression.Call(Kernel(nameof(Tensors.RepeatRowInto)), x[0], target)),
             Pullback = (b, _, yBar, x) => x[0] = b.Apply(ColumnSums, [yBar]),
         };
         yield return new Rule
@@ -158,7 +158,9 @@ internal static partial class RuleTable
         yield return new Rule
         {
             Op = Softmax, Symbol = "softmax", Arity = 1, Infer = (_, x, _) => x[0].Shape,
-            EmitTensor = (_, n, x) => Expression.Call(Library(nameof(Fn.Softmax), n.Args[0].Shape), x[0]),
+            EmitTensor = (c, n, x) => n.Shape.Kind == Kind.Matrix
+                ? Scratched(c, n, x, target => Expression.Call(Kernel(nameof(Tensors.SoftmaxInto)), x[0], target))
+                : Expression.Call(Library(nameof(Fn.Softmax), n.Args[0].Shape), x[0]),
             // x̄ = y ⊙ (ȳ − ⟨ȳ, y⟩), the inner product taken per column of a matrix.
             Pullback = (b, y, yBar, x) =>
             {
@@ -267,12 +269,26 @@ internal static partial class RuleTable
     }
 
     // Every product runs on ExprGrad's own kernel, the transposes as flags (Aᵀ·Bᵀ too), never as copies.
-    private static Expression EmitProduct(EmitContext _, Node n, Expression[] x)
+    private static Expression EmitProduct(EmitContext context, Node n, Expression[] x)
     {
         var (ta, tb) = ((n.Param & 1) != 0, (n.Param & 2) != 0);
-        return n.Args[1].Shape.Kind == Kind.Vector
-            ? Expression.Call(ProductMethod(typeof(Vector<double>), typeof(bool)), x[0], x[1], Expression.Constant(ta))
-            : Expression.Call(ProductMethod(typeof(Matrix<double>), typeof(bool), typeof(bool)), x[0], x[1], Expression.Constant(ta), Expression.Constant(tb));
+        if (n.Args[1].Shape.Kind == Kind.Vector)
+            return Expression.Call(ProductMethod(typeof(Vector<double>), typeof(bool)), x[0], x[1], Expression.Constant(ta));
+        var into = typeof(Gemm).GetMethod(nameof(Gemm.MultiplyInto), BindingFlags.NonPublic | BindingFlags.Static)!;
+        return Scratched(context, n, x, target => Expression.Call(into, x[0], x[1], Expression.Constant(ta), Expression.Constant(tb), target));
+    }
+
+    // A matrix stage written into its per-thread scratch (Scratch): write(target) fills it; arguments read here for the
+    // last time go back to theirs.
+    private static Expression Scratched(EmitContext context, Node n, Expression[] x, Func<Expression, Expression> write)
+    {
+        var result = Expression.Variable(typeof(Matrix<double>), "scratch");
+        return Expression.Block(typeof(Matrix<double>), [result],
+        [
+            Expression.Assign(result, write(Scratch.TakeFor(n, context.Dim(n.Shape.Rows), context.Dim(n.Shape.Columns)))),
+            .. Scratch.GiveBack(context, n, x),
+            result,
+        ]);
     }
 
     private static MethodInfo ProductMethod(params Type[] rest) =>
