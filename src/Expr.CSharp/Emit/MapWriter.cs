@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using ExprGrad.Kernels;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
 using MathNet.Numerics.LinearAlgebra;
@@ -9,7 +10,7 @@ namespace ExprGrad.Emit;
 /// Emits a <see cref="Op.Map"/> as one loop over the column-major storage of its arguments, with the scalar body
 /// inlined: no delegate call per element, and a backward Map reads the cached forward values it needs.
 /// </summary>
-internal static class MapWriter
+internal static partial class MapWriter
 {
     public static Expression Emit(EmitContext context, Node map, Expression[] args)
     {
@@ -20,21 +21,24 @@ internal static class MapWriter
         var locals = new List<ParameterExpression> { result, target, i };
         // The result overwrites an argument read for the last time (each element is read before it is written), else is new.
         var reuse = Array.FindIndex(map.Args, a => a.Shape.Kind == shape.Kind && context.IsLastRead(a, map));
+        if (reuse >= 0 && shape.Kind == Kind.Matrix)
+            Scratch.Alias(map, map.Args[reuse]);
         var statements = new List<Expression>
         {
             Expression.Assign(result, reuse >= 0 ? Expression.Call(typeof(Tensors), nameof(Tensors.Reusable), null, args[reuse])
                 : shape.Kind == Kind.Matrix
-                ? Expression.Call(typeof(Tensors), nameof(Tensors.Matrix), null, context.Dim(shape.Rows), context.Dim(shape.Columns))
+                ? Scratch.TakeFor(map, context.Dim(shape.Rows), context.Dim(shape.Columns))
                 : Expression.Call(typeof(Tensors), nameof(Tensors.Vector), null, context.Dim(shape.Rows))),
             Expression.Assign(target, Values(result)),
         };
 
         // Each argument is read once: a vector or matrix as its storage array, a scalar as its value.
         var elements = new Expression[args.Length];
+        var arguments = new ParameterExpression[args.Length];
         for (var k = 0; k < args.Length; k++)
         {
             var isTensor = map.Args[k].Shape.IsTensor;
-            var local = Expression.Variable(isTensor ? typeof(double[]) : typeof(double), $"a{k}");
+            var local = arguments[k] = Expression.Variable(isTensor ? typeof(double[]) : typeof(double), $"a{k}");
             locals.Add(local);
             statements.Add(Expression.Assign(local, isTensor ? Values(args[k]) : args[k]));
             elements[k] = isTensor ? Expression.ArrayIndex(local, i) : local;
@@ -42,6 +46,8 @@ internal static class MapWriter
 
         var end = Expression.Label("end");
         statements.Add(Expression.Assign(i, Expression.Constant(0)));
+        if (SimdLoop(body, map, target, i, arguments, locals) is { } simd)
+            statements.Add(simd);
         statements.Add(Expression.Loop(
             Expression.IfThenElse(
                 Expression.LessThan(i, Expression.ArrayLength(target)),
@@ -50,6 +56,8 @@ internal static class MapWriter
                     Expression.PreIncrementAssign(i)),
                 Expression.Break(end)),
             end));
+        // Matrices read here for the last time (but the one the result took over) go back to their stages' scratch.
+        statements.AddRange(Scratch.GiveBack(context, map, args, reuse));
         statements.Add(result);
         return Expression.Block(shape.Type, locals, statements);
     }
@@ -80,7 +88,7 @@ internal static class MapWriter
         }
 
         // What the output reads, transitively; a stage inside a branch brings its conditional.
-        private static HashSet<Node> Needed(MapBody body)
+        internal static HashSet<Node> Needed(MapBody body)
         {
             var needed = new HashSet<Node>();
             var pending = new Stack<Node>([body.Output]);

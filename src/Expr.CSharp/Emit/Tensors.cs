@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Double;
 
@@ -78,6 +79,24 @@ internal static class Tensors
         return m;
     }
 
+    /// <summary>Writes the matrix whose every row is <paramref name="row"/> into <paramref name="target"/> (dense, of that shape); returns it.</summary>
+    public static Matrix<double> RepeatRowInto(Vector<double> row, Matrix<double> target)
+    {
+        var (source, values, rows) = (Values(row), Values(target), target.RowCount);
+        for (var j = 0; j < source.Length; j++)
+            Array.Fill(values, source[j], j * rows, rows);
+        return target;
+    }
+
+    /// <summary>Writes the softmax of each column of <paramref name="logits"/> into <paramref name="target"/> (dense, of its shape); returns it.</summary>
+    public static Matrix<double> SoftmaxInto(Matrix<double> logits, Matrix<double> target)
+    {
+        var (x, y, rows) = (Values(logits), Values(target), logits.RowCount);
+        for (var j = 0; j < logits.ColumnCount; j++)
+            SoftmaxColumn(x, j * rows, rows, y);
+        return target;
+    }
+
     /// <summary>The rows × columns matrix whose every row is <paramref name="row"/>: the adjoint of <c>ColumnSums</c>.</summary>
     public static Matrix<double> RepeatRow(Vector<double> row, int rows)
     {
@@ -89,23 +108,16 @@ internal static class Tensors
     }
 
     /// <summary>Σ a_ij b_ij, the Frobenius inner product (MathNet offers it for vectors only).</summary>
-    public static double Dot(Matrix<double> a, Matrix<double> b)
-    {
-        var (x, y) = (Values(a), Values(b));
-        var sum = 0.0;
-        for (var i = 0; i < x.Length; i++)
-            sum += x[i] * y[i];
-        return sum;
-    }
+    public static double Dot(Matrix<double> a, Matrix<double> b) => TensorPrimitives.Dot<double>(Values(a), Values(b));
 
     /// <summary>Σ a_ij.</summary>
-    public static double Sum(Matrix<double> a)
-    {
-        var sum = 0.0;
-        foreach (var x in Values(a))
-            sum += x;
-        return sum;
-    }
+    public static double Sum(Matrix<double> a) => TensorPrimitives.Sum<double>(Values(a));
+
+    /// <summary>
+    /// √(Σ a_ij²) in one SIMD pass. MathNet's <c>FrobeniusNorm</c> takes the trace of A·Aᵀ: for a 256 × 784 weight
+    /// matrix that is a 51-million-multiply-add product, more than the rest of an MLP gradient.
+    /// </summary>
+    public static double FrobeniusNorm(Matrix<double> a) => TensorPrimitives.Norm<double>(Values(a));
 
     /// <summary>Σ (a_i − b_i)².</summary>
     public static double SquaredDistance(double[] a, double[] b)
@@ -122,28 +134,31 @@ internal static class Tensors
     /// <summary>log Σ e^(x_i) over <paramref name="count"/> elements from <paramref name="start"/>, shifted by their maximum.</summary>
     public static double LogSumExpColumn(double[] x, int start, int count)
     {
-        var max = double.NegativeInfinity;
-        for (var i = start; i < start + count; i++)
-            max = Math.Max(max, x[i]);
+        if (count == 0)
+            return double.NegativeInfinity;
+        var column = x.AsSpan(start, count);
+        var max = TensorPrimitives.Max<double>(column);
         if (double.IsInfinity(max))
-            return max; // all −∞ (or empty): −∞; any +∞: +∞
-        var sum = 0.0;
-        for (var i = start; i < start + count; i++)
-            sum += Math.Exp(x[i] - max);
-        return max + Math.Log(sum);
+            return max; // all −∞: −∞; any +∞: +∞
+        if (double.IsNaN(max))
+            return max;
+        Span<double> shifted = count <= 256 ? stackalloc double[count] : new double[count];
+        TensorPrimitives.Subtract(column, max, shifted);
+        TensorPrimitives.Exp<double>(shifted, shifted);
+        return max + Math.Log(TensorPrimitives.Sum<double>(shifted));
     }
 
     /// <summary>Writes softmax of <paramref name="count"/> elements of <paramref name="x"/> from <paramref name="start"/> into the same places of <paramref name="y"/>.</summary>
     public static void SoftmaxColumn(double[] x, int start, int count, double[] y)
     {
-        var max = double.NegativeInfinity;
-        for (var i = start; i < start + count; i++)
-            max = Math.Max(max, x[i]);
-        var sum = 0.0;
-        for (var i = start; i < start + count; i++)
-            sum += y[i] = Math.Exp(x[i] - max);
-        for (var i = start; i < start + count; i++)
-            y[i] /= sum;
+        if (count == 0)
+            return;
+        var column = x.AsSpan(start, count);
+        var target = y.AsSpan(start, count);
+        var max = TensorPrimitives.Max<double>(column);
+        TensorPrimitives.Subtract(column, max, target);
+        TensorPrimitives.Exp<double>(target, target);
+        TensorPrimitives.Divide(target, TensorPrimitives.Sum<double>(target), target);
     }
 
     /// <summary>Σ t_i (logsumexp(o) − o_i) over one column: the cross-entropy of softmax(o) against t.</summary>

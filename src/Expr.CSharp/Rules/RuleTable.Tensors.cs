@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Reflection;
 using ExprGrad.Emit;
+using ExprGrad.Kernels;
 using ExprGrad.Staging;
 using MathNet.Numerics.LinearAlgebra;
 using static ExprGrad.Staging.Op;
@@ -10,7 +11,7 @@ namespace ExprGrad.Rules;
 /// <summary>
 /// The vector and matrix operations. Each pullback is found by dimension analysis (for D = W·X: W̄ = D̄·Xᵀ, X̄ = Wᵀ·D̄,
 /// the only products of the right shapes) and is built from the same operations, so transposes stay flags of a
-/// product and run as MathNet's <c>TransposeAndMultiply</c> and <c>TransposeThisAndMultiply</c>.
+/// product and run as flags of <see cref="Gemm"/>'s kernel, never as transposed copies.
 /// Element-wise operations are all <see cref="Map"/>: its body is a scalar graph, differentiated by the scalar rules.
 /// </summary>
 internal static partial class RuleTable
@@ -87,7 +88,7 @@ internal static partial class RuleTable
             Op = Norm, Symbol = "‖‖", Arity = 1, Infer = (_, _, _) => Shape.Scalar,
             EmitTensor = (_, n, x) => n.Args[0].Shape.Kind == Kind.Vector
                 ? Expression.Call(x[0], Method<Vector<double>>(nameof(Vector<double>.L2Norm)))
-                : Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.FrobeniusNorm))),
+                : Expression.Call(Kernel(nameof(Tensors.FrobeniusNorm)), x[0]),
             // ∂‖A‖/∂A = A/‖A‖; at A = 0, where that is 0/0, the subgradient 0 (as for abs at 0).
             Pullback = (b, y, yBar, x) =>
                 x[0] = b.Multiply(b.If(b.Apply(Equal, y, b.Constant(0)), () => b.Constant(0), () => b.Divide(yBar, y)), y.Args[0]),
@@ -110,7 +111,7 @@ internal static partial class RuleTable
         {
             Op = RepeatRow, Symbol = "rows", Arity = 1,
             Infer = (_, x, rows) => Shape.Matrix(rows, x[0].Shape.Rows),
-            EmitTensor = (c, n, x) => Expression.Call(Kernel(nameof(Tensors.RepeatRow)), x[0], c.Dim(n.Param)),
+            EmitTensor = (c, n, x) => Scratched(c, n, x, target => Expression.Call(Kernel(nameof(Tensors.RepeatRowInto)), x[0], target)),
             Pullback = (b, _, yBar, x) => x[0] = b.Apply(ColumnSums, [yBar]),
         };
         yield return new Rule
@@ -157,7 +158,9 @@ internal static partial class RuleTable
         yield return new Rule
         {
             Op = Softmax, Symbol = "softmax", Arity = 1, Infer = (_, x, _) => x[0].Shape,
-            EmitTensor = (_, n, x) => Expression.Call(Library(nameof(Fn.Softmax), n.Args[0].Shape), x[0]),
+            EmitTensor = (c, n, x) => n.Shape.Kind == Kind.Matrix
+                ? Scratched(c, n, x, target => Expression.Call(Kernel(nameof(Tensors.SoftmaxInto)), x[0], target))
+                : Expression.Call(Library(nameof(Fn.Softmax), n.Args[0].Shape), x[0]),
             // x̄ = y ⊙ (ȳ − ⟨ȳ, y⟩), the inner product taken per column of a matrix.
             Pullback = (b, y, yBar, x) =>
             {
@@ -265,19 +268,31 @@ internal static partial class RuleTable
         return Shape.Matrix(rows, columns);
     }
 
-    private static Expression EmitProduct(EmitContext _, Node n, Expression[] x)
+    // Every product runs on ExprGrad's own kernel, the transposes as flags (Aᵀ·Bᵀ too), never as copies.
+    private static Expression EmitProduct(EmitContext context, Node n, Expression[] x)
     {
-        var other = n.Args[1].Shape.Type;
-        return n.Param switch
-        {
-            0 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.Multiply), other), x[1]),
-            1 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.TransposeThisAndMultiply), other), x[1]),
-            2 => Expression.Call(x[0], Method<Matrix<double>>(nameof(Matrix<double>.TransposeAndMultiply), other), x[1]),
-            // Aᵀ·Bᵀ = (B·A)ᵀ.
-            _ => Expression.Call(Expression.Call(x[1], Method<Matrix<double>>(nameof(Matrix<double>.Multiply), other), x[0]),
-                Method<Matrix<double>>(nameof(Matrix<double>.Transpose))),
-        };
+        var (ta, tb) = ((n.Param & 1) != 0, (n.Param & 2) != 0);
+        if (n.Args[1].Shape.Kind == Kind.Vector)
+            return Expression.Call(ProductMethod(typeof(Vector<double>), typeof(bool)), x[0], x[1], Expression.Constant(ta));
+        var into = typeof(Gemm).GetMethod(nameof(Gemm.MultiplyInto), BindingFlags.NonPublic | BindingFlags.Static)!;
+        return Scratched(context, n, x, target => Expression.Call(into, x[0], x[1], Expression.Constant(ta), Expression.Constant(tb), target));
     }
+
+    // A matrix stage written into its per-thread scratch (Scratch): write(target) fills it; arguments read here for the
+    // last time go back to theirs.
+    private static Expression Scratched(EmitContext context, Node n, Expression[] x, Func<Expression, Expression> write)
+    {
+        var result = Expression.Variable(typeof(Matrix<double>), "scratch");
+        return Expression.Block(typeof(Matrix<double>), [result],
+        [
+            Expression.Assign(result, write(Scratch.TakeFor(n, context.Dim(n.Shape.Rows), context.Dim(n.Shape.Columns)))),
+            .. Scratch.GiveBack(context, n, x),
+            result,
+        ]);
+    }
+
+    private static MethodInfo ProductMethod(params Type[] rest) =>
+        typeof(Gemm).GetMethod(nameof(Gemm.Multiply), [typeof(Matrix<double>), .. rest]) ?? throw new MissingMethodException(nameof(Gemm), nameof(Gemm.Multiply));
 
     private static MethodInfo Method<T>(string name, params Type[] parameters) =>
         typeof(T).GetMethod(name, parameters) ?? throw new MissingMethodException(typeof(T).Name, name);

@@ -52,6 +52,23 @@ public sealed class NoisyBoxJobAttribute : JobConfigBaseAttribute
     }
 }
 
+// The same job on one core (DOTNET_PROCESSOR_COUNT=1: ExprGrad's matrix products then run on one thread), for the
+// figures of issue 17 stated per core and against TorchSharp's 1-thread time; beside NoisyBoxJob it adds a row per method.
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class NoisyBoxOneCoreJobAttribute : JobConfigBaseAttribute
+{
+    public NoisyBoxOneCoreJobAttribute()
+        : base(Job.Default
+            .WithId("NoisyBox1Core")
+            .WithEnvironmentVariable("DOTNET_PROCESSOR_COUNT", "1")
+            .WithLaunchCount(1)
+            .WithWarmupCount(5)
+            .WithIterationCount(20)
+            .WithIterationTime(TimeInterval.FromMilliseconds(250)))
+    {
+    }
+}
+
 // The set-up benchmarks' job: Grad.Of is a one-off, millisecond-scale operation, so each iteration is a
 // single cold call on a freshly built tree (Monitoring strategy: no pilot stage, no overhead subtraction).
 [AttributeUsage(AttributeTargets.Class)]
