@@ -37,7 +37,7 @@ internal static partial class MapWriter
             {
                 if (!needed.Contains(n) || n == body.Cached || n.Op is Op.Input or Op.Constant)
                     continue;
-                if (n.IsBool || n.Op is Op.Condition or Op.Project or Op.Captured)
+                if (n.Op is Op.Condition or Op.Project or Op.Captured)
                     return null;
                 if (Operation(n) is not { } value)
                     return null;
@@ -52,11 +52,18 @@ internal static partial class MapWriter
 
         private Expression? Operation(Node n)
         {
-            if (n.Args.Any(a => a.IsBool))
+            // Truth values are lane masks: a comparison's, read only by a select (a routing gate's adjoint).
+            if (n.Op == Op.Select ? n.Args[0].Op == Op.Constant || n.Args.Skip(1).Any(a => a.IsBool) : n.Args.Any(a => a.IsBool))
                 return null;
             var x = Array.ConvertAll(n.Args, Read);
             return n.Op switch
             {
+                Op.GreaterThan => Call(nameof(Vector256.GreaterThan), x[0], x[1]),
+                Op.LessThan => Call(nameof(Vector256.LessThan), x[0], x[1]),
+                Op.GreaterThanOrEqual => Call(nameof(Vector256.GreaterThanOrEqual), x[0], x[1]),
+                Op.LessThanOrEqual => Call(nameof(Vector256.LessThanOrEqual), x[0], x[1]),
+                Op.Equal => Call(nameof(Vector256.Equals), x[0], x[1]),
+                Op.Select => Call(nameof(Vector256.ConditionalSelect), x[0], x[1], x[2]),
                 Op.Add => Expression.Add(x[0], x[1]),
                 Op.Subtract => Expression.Subtract(x[0], x[1]),
                 Op.Multiply => Expression.Multiply(x[0], x[1]),

@@ -36,6 +36,23 @@ public sealed class SimdMapTests
         }
     }
 
+    [Fact]
+    public void Routing_selects_run_four_at_a_time_and_pass_nothing_to_what_they_do_not_pick()
+    {
+        // relu′ is y > 0 ? ȳ : 0: a lane mask and a select, so the backward Map of relu (and of max) stays SIMD.
+        foreach (var op in new[] { ExprGrad.Staging.Op.Relu, ExprGrad.Staging.Op.Abs })
+        {
+            var derivative = ExprGrad.Staging.MapBody.Of(op.ToString(), new ExprGrad.Staging.Node?[1], (b, x) => b.Apply(op, x[0]), op).Derivative(0)!;
+            var elements = Enumerable.Range(0, 3).Select(k => (System.Linq.Expressions.Expression)System.Linq.Expressions.Expression.Parameter(typeof(Vector256<double>), $"e{k}")).ToArray();
+            Assert.NotNull(new MapWriter.SimdBodyWriter(derivative, elements, [], []).Write());
+        }
+
+        // √relu(v): elements relu sends to 0 get 0, not 0·∞, in the SIMD lanes and in the scalar tail alike.
+        double[] x = [-1, 4, 0, -0.0, 9, -2, 0.25, 0, -5];
+        var (_, gradient) = Grad.Of((Vector<double> v) => v.Map(Fn.Relu).PointwiseSqrt().Sum()).Evaluate(Vector<double>.Build.DenseOfArray(x));
+        Assert.Equal(x.Select(e => e > 0 ? 0.5 / Math.Sqrt(e) : 0).ToArray(), gradient.ToArray());
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
