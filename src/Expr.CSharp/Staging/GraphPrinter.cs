@@ -146,7 +146,9 @@ internal sealed class GraphPrinter
         }
         var rule = RuleTable.Of(n);
         text.Append(indent).Append(N(n)).Append(" = ");
-        if (Tensor(n, graph.Builder.Dims) is { } tensor)
+        if (AsFormula(n, N) is { } formula)
+            text.Append(formula).AppendLine(n.Args[0].Shape.IsTensor ? "  # " + Describe(n.Shape, graph.Builder.Dims) : "");
+        else if (Tensor(n, graph.Builder.Dims) is { } tensor)
             text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
         else if (rule.Arity == 2 && rule.Method is null)
             text.Append(N(n.Args[0])).Append(' ').Append(rule.Symbol).Append(' ').AppendLine(N(n.Args[1]));
@@ -239,7 +241,7 @@ internal sealed class GraphPrinter
         return n.Op switch
         {
             Op.MatMul => $"{T(0)} · {T(1)}",
-            Op.Map => $"map {MapName(n.Body!)}({args})",
+            Op.Map => $"map {MapName(n)}({args})",
             Op.Element => $"{args}[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]",
             Op.Scatter => $"onehot[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]({args})",
             Op.Size => $"size n{dims.Find(n.Param)}",
@@ -249,8 +251,36 @@ internal sealed class GraphPrinter
         };
     }
 
-    // An element-wise operation by its symbol (+, exp), a user's lambda as λ and a backward body as λ'.
-    private static string MapName(MapBody body) => body.Name ?? (body.Cached is null ? "λ" : "λ'");
+    // The operations the formulas write around their operand, written the same way: x², ‖W‖_F (a matrix's Frobenius
+    // norm), ‖v‖ (a vector's), Wᵀ.
+    private static string? AsFormula(Node n, Func<Node, string> name) => n.Op switch
+    {
+        Op.Square => name(n.Args[0]) + "²",
+        Op.Norm => $"‖{name(n.Args[0])}‖{(n.Args[0].Shape.Kind == Kind.Matrix ? "_F" : "")}",
+        Op.Transpose => name(n.Args[0]) + "ᵀ",
+        _ => null,
+    };
+
+    // An element-wise operation by its symbol (+, exp); a user's lambda that applies one operation to its arguments
+    // in order (Map(Fn.Relu), Map(t => Math.Tanh(t))) by that operation's name, and its backward body by the name
+    // primed (relu'); any other lambda as λ, and its backward body as λ'.
+    private static string MapName(Node map)
+    {
+        var body = map.Body!;
+        if (body.Name is { } name)
+            return name;
+        if (body.Cached is null)
+            return OperationOf(body) ?? "λ";
+        var forward = map.Args[body.CachedArg];
+        return forward is { Op: Op.Map, Body: { Name: null, Cached: null } f } && OperationOf(f) is { } op ? op + "'" : "λ'";
+    }
+
+    private static string? OperationOf(MapBody body) =>
+        body.Output is { Op: not (Op.Input or Op.Constant or Op.Captured) } output
+        && output.Args.Length == body.Arity && output.Args.Select((a, k) => a.Op == Op.Input && a.Param == k).All(x => x)
+        && !output.IsBool && RuleTable.Of(output).Symbol is { Length: > 0 } symbol && char.IsLetter(symbol[0])
+            ? symbol
+            : null;
 
     private static string Describe(Shape shape, Dimensions dims) => shape.Kind switch
     {
