@@ -311,7 +311,9 @@ internal static partial class StagedCode
             if (!_names.ContainsKey(graph.Output) || graph.Output.Op is Op.Input or Op.Captured)
                 Line(OutputName = Reserve("f"), " = ", Render(graph.Output));
 
+            var backward = _text.Length;
             _text.AppendLine("// backward");
+            var header = _text.Length;
             var steps = Needed();
             foreach (var step in steps)
             {
@@ -339,6 +341,8 @@ internal static partial class StagedCode
                         if (graph.Adjoints.Length > 0 && graph.Adjoints[p.Offset + k] is not null)
                             Statement($"{_gradients[i]}[{k}] += {_slotAdjoints[p.Offset + k]};");
                 }
+            if (_text.Length == header)
+                _text.Length = backward; // a function of no variables has no backward pass: no empty heading
             return _text.ToString();
         }
 
@@ -389,7 +393,10 @@ internal static partial class StagedCode
         private string NextForwardName() =>
             Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
 
-        /// <summary>The backward steps worth a line: those whose target is an input or is itself pulled back later.</summary>
+        /// <summary>
+        /// The backward steps worth a line: those whose target is an input or is itself pulled back later by a line
+        /// that reads its adjoint's name (a constant adjoint is read as the constant).
+        /// </summary>
         private List<BackpropStep> Needed()
         {
             // A loop is pulled back by its adjoint, which the backward pass prints whether or not it exports values.
@@ -403,7 +410,8 @@ internal static partial class StagedCode
                 if (step.Target.Op != Op.Input && !pulled.Contains(step.Target))
                     continue;
                 needed.Add(step);
-                if (step.From is not null)
+                // A constant adjoint (dq = 1) is written where it is read: the line naming it would be dead.
+                if (step.From is not null && step.FromBar is not { Op: Op.Constant })
                     pulled.Add(step.From);
             }
             needed.Reverse();
