@@ -190,6 +190,41 @@ public sealed class StagedCodeTests
         Assert.Equal(expected, RunListings([(f, g, point)])[0]);
     }
 
+    [Fact]
+    public async Task A_captured_variable_named_like_a_gradient_keeps_its_name()
+    {
+        // The listing shows the captured dx as the user wrote it; x's gradient and the stages take other names.
+        var dx = 0.25;
+        var dq = 2.0;
+        var f = (Expression<Func<double, double>>)(x => Math.Exp(x * dx) * dq);
+        var g = Grad.Of(f);
+        var code = g.ToCode();
+        Assert.Equal(["dx_"], StagedCode.GradientNames(g.Graph));
+        Assert.Contains("x * dx", code, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?m)^(dx|dq|q) \+?= ", code);
+        double[] expected = new double[1];
+        g.Evaluate([0.6], expected);
+        var script = "double dx = 0.25, dq = 2.0, x = 0.6;\n" + string.Join("\n", code.Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^(\w+) = ") is { Success: true } m ? "double " + l : l)) + "\nreturn dx_;";
+        var options = ScriptOptions.Default.AddReferences(typeof(Fn).Assembly).AddImports("System", "ExprGrad");
+        Assert.Equal(expected[0], await CSharpScript.EvaluateAsync<double>(script, options));
+    }
+
+    [Fact]
+    public void The_listing_names_no_stage_like_a_parameter()
+    {
+        // A parameter v1 would read as stage v1: every stage takes a separator instead (v_3); dv1's gradient is dv1_.
+        var g = Grad.Of((double v1, double v) => v1 * Math.Sin(v) + v);
+        var listing = g.ToListing();
+        Assert.Contains("v_0 = v1\n", listing.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?m)^v\d+ = ", listing);
+        Assert.Contains("\ndv1 = v_", listing.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        var plain = Grad.Of((double x, double dx) => x * dx).ToListing().ReplaceLineEndings("\n");
+        Assert.Contains("\ndx_ = ", plain, StringComparison.Ordinal);
+        Assert.Contains("\nddx = ", plain, StringComparison.Ordinal);
+        Assert.Contains("v0 = x\n", plain, StringComparison.Ordinal);
+    }
+
     /// <summary>Compiles every listing once, in one script, each in its own block declaring what it assigns.</summary>
     private static double[][] RunListings(IReadOnlyList<(LambdaExpression F, Gradient G, double[] Point)> listings)
     {
