@@ -74,21 +74,10 @@ public sealed partial class CommandTests
         // The sympy oracle's relu(dq^4 / (2 * q)) printed dq = 2 * dr; and then read dq as the user's variable.
         var (code, output, error) = Run(null, "relu(dq^4/(2*q))", "--code");
         Assert.True(code == 0, error);
-        Assert.Equal(
-            """
-            // forward
-            q1 = Math.Pow(dq, 4.0);
-            r = 2 * q;
-            s = q1 / r;
-            f = Fn.Relu(s);
-            // backward
-            ds = Fn.Sign(f);
-            dq1 = ds / r;
-            dr = -(s * dq1);
-            dq_ = 2 * dr;
-            ddq = dq1 * (4 * Math.Pow(dq, 3.0));
-
-            """, output);
+        // The listing itself is StagedCodeTests' golden: the command prints the library's.
+        Assert.Equal(Grad.Of((double dq, double q) => Fn.Relu(Math.Pow(dq, 4) / (2 * q))).ToCode().ReplaceLineEndings("\n"), output);
+        Assert.Contains("\ndq_ = 2 * dr;\n", output, StringComparison.Ordinal);
+        Assert.Contains("\nddq = ", output, StringComparison.Ordinal);
         (code, output, error) = Run(null, "dx*x*exp(x)", "--code");
         Assert.True(code == 0, error);
         Assert.DoesNotContain("\ndx +=", output, StringComparison.Ordinal);
