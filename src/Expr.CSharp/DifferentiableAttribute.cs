@@ -12,7 +12,9 @@ namespace ExprGrad;
 /// The method returns <c>double</c>, takes <c>double</c> and <c>double[]</c> parameters, and its body is one
 /// expression (<c>=&gt; ...</c>, or <c>{ var q = ...; return ...; }</c> with local variables) written in the operation
 /// catalogue of <see cref="Grad"/>. An array parameter <c>a</c> gets a <c>Span&lt;double&gt; da</c> with room for
-/// <c>a.Length</c> values.
+/// <c>a.Length</c> values. A gradient's name is <c>d</c> and the parameter's unless another parameter is called that;
+/// then <c>_</c> is appended until the name is free: <c>F(double x, double dx)</c> gets
+/// <c>FWithGradient(double x, double dx, out double dx_, out double ddx)</c>.
 /// </para>
 /// <para>
 /// Arrays may have any length, and the body may loop over them with <c>for</c> loops that carry one local:

@@ -161,7 +161,11 @@ public partial class Gradient
     /// dx = dq;
     /// dy = dq;
     /// </code>
-    /// Each line is valid C# once its variables are declared as doubles (arrays for array gradients).
+    /// Each line is valid C# once its variables are declared as doubles (arrays for array gradients). No generated name
+    /// spells a name the user wrote: a parameter's gradient is <c>d</c> and its name (<c>dx</c>) unless the function
+    /// already reads something called that, then <c>_</c> is appended until it is free (for <c>(dx, x) =&gt; dx * x</c>
+    /// the gradients are <c>ddx</c> and <c>dx_</c>); a stage is <c>q</c>, <c>r</c>, ... only where neither it nor its
+    /// adjoint's name (<c>dq</c>) is the user's, else <c>q1</c>, ....
     /// </summary>
     /// <exception cref="NotSupportedException">The function reads vectors or matrices: see <see cref="ToListing"/>.</exception>
     public string ToCode() => StagedCode.Print(ScalarGraph(nameof(ToCode)));

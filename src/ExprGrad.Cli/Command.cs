@@ -237,10 +237,14 @@ internal static class Command
             for (var i = 0; i < names.Length; i++)
                 o.WriteLine($"  {labels[i + 1].PadRight(width)} = {Number(gradient[i])}");
         }
-        o.WriteLine();
-        o.WriteLine("derivatives");
-        foreach (var d in g.Formulas)
-            o.WriteLine("  " + (request.Latex ? d.ToLatex() : d.ToString()));
+        if (g.Formulas.Count > 0)
+        {
+            // A formula of no variables has no derivatives: no empty heading.
+            o.WriteLine();
+            o.WriteLine("derivatives");
+            foreach (var d in g.Formulas)
+                o.WriteLine("  " + (request.Latex ? d.ToLatex() : d.ToString()));
+        }
         o.WriteLine();
         o.WriteLine("staged code");
         foreach (var line in g.ToCode().Split('\n', StringSplitOptions.RemoveEmptyEntries))

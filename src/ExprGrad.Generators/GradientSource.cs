@@ -128,9 +128,6 @@ internal static class GradientSource
             if (p.RefKind != RefKind.None || !(p.Type.SpecialType == SpecialType.System_Double || IsDoubleArray(p.Type)) || p.IsParams)
                 problems.Add(Problem.At(Diagnostics.Signature, p.Locations.FirstOrDefault() ?? syntax.Identifier.GetLocation(),
                     $"parameter '{p.Name}' of '{method.Name}' is {Describe(p)}: a differentiable method takes double and double[] parameters"));
-        if (method.Parameters.Length > 0 && method.Parameters.Any(p => method.Parameters.Any(q => q.Name == "d" + p.Name)))
-            problems.Add(Problem.At(Diagnostics.Signature, syntax.ParameterList.GetLocation(),
-                $"'{method.Name}' has parameters named x and dx: the gradient of x is generated as dx, rename one"));
         return problems.ToImmutable();
     }
 

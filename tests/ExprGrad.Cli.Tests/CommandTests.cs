@@ -52,6 +52,40 @@ public sealed partial class CommandTests
     }
 
     [Fact]
+    public void A_formula_of_no_variables_prints_no_empty_sections()
+    {
+        var (code, output, error) = Run(null, "2*3");
+        Assert.True(code == 0, error);
+        Assert.Equal("f() = 2*3\n\nstaged code\n  // forward\n  f = 6;\n", output);
+    }
+
+    [Fact]
+    public void No_dead_stage_is_printed()
+    {
+        // The adjoint of x^2 is the constant 1, written where it is read: a line dq = 1; would be read by nobody.
+        var (code, output, error) = Run(null, "x^2 + y", "--code");
+        Assert.True(code == 0, error);
+        Assert.Equal("// forward\nq = Fn.Square(x);\nf = q + y;\n// backward\ndy = 1;\ndx = 2 * x;\n", output);
+    }
+
+    [Fact]
+    public void Names_that_spell_adjoints_print_code_that_reads_the_users_variables()
+    {
+        // The sympy oracle's relu(dq^4 / (2 * q)) printed dq = 2 * dr; and then read dq as the user's variable.
+        var (code, output, error) = Run(null, "relu(dq^4/(2*q))", "--code");
+        Assert.True(code == 0, error);
+        // The listing itself is StagedCodeTests' golden: the command prints the library's.
+        Assert.Equal(Grad.Of((double dq, double q) => Fn.Relu(Math.Pow(dq, 4) / (2 * q))).ToCode().ReplaceLineEndings("\n"), output);
+        Assert.Contains("\ndq_ = 2 * dr;\n", output, StringComparison.Ordinal);
+        Assert.Contains("\nddq = ", output, StringComparison.Ordinal);
+        (code, output, error) = Run(null, "dx*x*exp(x)", "--code");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("\ndx +=", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\ndx =", output, StringComparison.Ordinal);
+        Assert.Contains("\ndx_ += dx * dq;", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_issue_example_runs_at_its_point()
     {
         var (code, output, error) = Run(null, "(x + sigmoid(y)) / (sigmoid(x) + (x + y)^2)", "--at", "x=3,y=-4");

@@ -82,7 +82,6 @@ public sealed class DiagnosticTests
     [InlineData("[Differentiable] static float F(double x) => (float)x;", "float")]
     [InlineData("[Differentiable] static double F(int n) => n;", "parameter 'n' of 'F' is int")]
     [InlineData("[Differentiable] static double F(ref double x) => x;", "parameter 'x' of 'F' is ref double")]
-    [InlineData("[Differentiable] static double F(double x, double dx) => x * dx;", "rename one")]
     public void A_signature_outside_double_and_double_arrays_is_reported(string method, string message)
     {
         var (diagnostic, _) = Driver.Single(InClass(method));

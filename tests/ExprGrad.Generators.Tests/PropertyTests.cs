@@ -39,7 +39,10 @@ public sealed class PropertyTests
     // default), each function's point from its own point seed (ExpressionGenerator.Point).
     private static void Check(ulong seed, int count)
     {
-        var cases = FsCheck.Fluent.Gen.Sample(ExpressionGenerator.CaseGen(), count, new FsCheck.Rnd(seed), 50).ToList();
+        // Half the functions name their parameters like what the generator writes (dx, dq, q1, a_0, ...): a gradient or
+        // local that spelled one would not compile, or would read the wrong variable.
+        var cases = FsCheck.Fluent.Gen.Sample(FsCheck.Fluent.Gen.OneOf(ExpressionGenerator.CaseGen(), ExpressionGenerator.NamedCaseGen()),
+            count, new FsCheck.Rnd(seed), 50).ToList();
         Assert.True(cases.Count(c => c.CapturedValues().Length > 0) >= count * 2 / 15, "too few random functions read captured values");
 
         var printer = new CSharpSource();
@@ -90,13 +93,13 @@ public sealed class PropertyTests
     }
 
     // A Span<double> cannot be passed by reflection: each case is called through a shim that takes its gradients as
-    // out doubles and double[] arrays, the same method otherwise.
+    // out doubles and double[] arrays, the same method otherwise. Its gradients are named g0, g1, ... (no pool name).
     private static string Shim(int i, LambdaExpression f)
     {
         var parameters = f.Parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name)
-            .Concat(f.Parameters.Select(p => (p.Type == typeof(double) ? "out double d" : "double[] d") + p.Name));
+            .Concat(f.Parameters.Select((p, k) => (p.Type == typeof(double) ? "out double g" : "double[] g") + k));
         var arguments = f.Parameters.Select(p => p.Name!)
-            .Concat(f.Parameters.Select(p => (p.Type == typeof(double) ? "out d" : "d") + p.Name));
+            .Concat(f.Parameters.Select((p, k) => (p.Type == typeof(double) ? "out g" : "g") + k));
         return $"public static double C{i}({string.Join(", ", parameters)}) => F{i}WithGradient({string.Join(", ", arguments)});";
     }
 

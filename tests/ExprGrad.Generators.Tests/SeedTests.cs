@@ -26,6 +26,27 @@ public sealed partial class SeedTests
     [Differentiable]
     private static double Circuit(double x, double y, double z, double w) => 2 * (x * y + Math.Max(z, w));
 
+    // The sympy oracle's dx*x*exp(x): x's gradient cannot be dx, which is the user's; it is dx_, and dx's is ddx.
+    [Differentiable]
+    private static double Collide(double dx, double x) => dx * x * Math.Exp(x);
+
+    [Differentiable]
+    private static double CollideArrays(double[] a, double[] da) => a[0] * da[0] * da[1];
+
+    [Fact]
+    public void A_parameter_named_like_another_ones_gradient_keeps_its_name_and_the_gradient_takes_a_fresh_one()
+    {
+        var f = CollideWithGradient(dx: -0.8, x: 1.3, ddx: out var ddx, dx_: out var dx_);
+        var g = Grad.Of((double dx, double x) => dx * x * Math.Exp(x)).Evaluate(-0.8, 1.3);
+        Assert.Equal((g.Value, g.D1, g.D2), (f, ddx, dx_));
+        var dda = new double[2];
+        var da_ = new double[1];
+        Assert.Equal(6.0, CollideArrays(a: [2], da: [3, 1]));
+        Assert.Equal(6.0, CollideArraysWithGradient([2], [3, 1], da_: da_, dda: dda));
+        Assert.Equal([3.0], da_);
+        Assert.Equal([2.0, 6.0], dda);
+    }
+
     [Fact]
     public void Products_and_sums_give_the_seed_numbers()
     {

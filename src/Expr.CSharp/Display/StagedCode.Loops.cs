@@ -153,11 +153,11 @@ internal static partial class StagedCode
         private static Node? BodyInputOf(LoopBody body, int param) =>
             body.Builder.Root.Nodes.Find(n => n.Op == Op.Input && n.Param == param);
 
-        // The loop variable as the user named it, unless that name is taken here.
+        // The loop variable as the user named it, unless another name spells it or an enclosing loop's variable is so named.
         private string LoopVariable(LoopBody body)
         {
             var name = body.Variable;
-            if (_taken.Contains(name) || _loopVariables.Contains(name))
+            if (!_userLoopVariables.Contains(name) || _loopVariables.Contains(name))
                 name = Reserve(name);
             _names[body.Index] = name;
             return name;
@@ -293,9 +293,9 @@ internal static partial class StagedCode
                     continue;
                 _stores.Add(store.Scatter);
                 ClearedByLoops.Add(p);
-                var name = graph.Parameters[p].Name;
-                Statement($"d{name}[..global::System.Math.Clamp({start} + {store.Offset}, 0, {name}.Length)].Clear();");
-                Statement($"d{name}[global::System.Math.Clamp({end} + {store.Offset}, 0, {name}.Length)..{name}.Length].Clear();");
+                var (name, gradient) = (graph.Parameters[p].Name, _gradients[p]);
+                Statement($"{gradient}[..global::System.Math.Clamp({start} + {store.Offset}, 0, {name}.Length)].Clear();");
+                Statement($"{gradient}[global::System.Math.Clamp({end} + {store.Offset}, 0, {name}.Length)..{name}.Length].Clear();");
             }
         }
 
@@ -522,7 +522,7 @@ internal static partial class StagedCode
         private void Scatter(Node scatter)
         {
             _written.Add(scatter.Param);
-            var gradient = $"d{graph.Parameters[scatter.Param].Name}";
+            var gradient = _gradients[scatter.Param];
             var index = string.Join(", ", scatter.Args.Skip(1).Select(a => IntText(a).Text));
             var target = IsChecked(scatter.Param, scatter.Args.Skip(1)) ? Unchecked(gradient, index, span: true) : $"{gradient}[{index}]";
             Statement($"{target} {(_stores.Contains(scatter) ? "=" : "+=")} {Render(scatter.Args[0])};");

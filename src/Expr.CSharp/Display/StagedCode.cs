@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
+using System.Text.RegularExpressions;
 using ExprGrad.Rules;
 using ExprGrad.Staging;
 
@@ -23,6 +24,73 @@ internal static partial class StagedCode
     private static readonly string[] ForwardNames = ["q", "r", "s", "t", "u", "v"];
 
     public static string Print(StagedGraph graph) => new Printer(graph, captured: null).Print();
+
+    /// <summary>
+    /// The name of each parameter's gradient, in <see cref="Gradient.ToCode"/> and in a generated method's signature:
+    /// <c>d</c> and the parameter's name (<c>dx</c>, <c>da</c>), unless a name the user wrote already spells it (a
+    /// parameter <c>dx</c>; in the listing also a captured variable) or an earlier parameter's gradient took it; then
+    /// <c>_</c> is appended until it is free (<c>x</c> and <c>dx</c> have gradients <c>dx_</c> and <c>ddx</c>).
+    /// </summary>
+    /// <param name="graph">The staged function.</param>
+    /// <param name="forMethod">
+    /// True for a generated method, whose captured values are read through <c>this.</c> or <c>global::</c>, so only
+    /// parameter names count: the method's signature depends on nothing else.
+    /// </param>
+    public static string[] GradientNames(StagedGraph graph, bool forMethod = false)
+    {
+        var taken = forMethod ? graph.Parameters.Select(p => p.Name).ToHashSet() : UserNames(graph);
+        var names = new string[graph.Parameters.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            var name = "d" + graph.Parameters[i].Name;
+            while (taken.Contains(name))
+                name += "_";
+            taken.Add(name);
+            names[i] = name;
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// Every identifier the user wrote that the listing shows: the parameters, each identifier of a captured value's
+    /// text (<c>data</c> and <c>y</c> of <c>data.y</c>) and the loops' variables, in every branch and loop body.
+    /// </summary>
+    public static HashSet<string> UserNames(StagedGraph graph)
+    {
+        var names = WrittenNames(graph, out var loopVariables);
+        names.UnionWith(loopVariables);
+        return names;
+    }
+
+    // The parameters and captured values' identifiers; and apart, the loops' variables.
+    private static HashSet<string> WrittenNames(StagedGraph graph, out HashSet<string> loopVariables)
+    {
+        var names = graph.Parameters.Select(p => p.Name).ToHashSet();
+        loopVariables = [];
+        var pending = new Stack<Region>();
+        pending.Push(graph.Root);
+        while (pending.TryPop(out var region))
+            foreach (var n in region.Nodes)
+            {
+                if (n.Live is { } live && n.Op is Op.Captured or Op.Read)
+                    foreach (Match m in Identifier().Matches(CapturedName(live)))
+                        names.Add(m.Value);
+                if (n.Op == Op.Condition)
+                {
+                    pending.Push(n.Then!);
+                    pending.Push(n.Else!);
+                }
+                if (n.Op == Op.Loop)
+                {
+                    loopVariables.Add(n.Loop!.Variable);
+                    pending.Push(n.Loop.Builder.Root);
+                }
+            }
+        return names;
+    }
+
+    [GeneratedRegex(@"[\p{L}_][\p{L}\p{Nd}_]*")]
+    private static partial Regex Identifier();
 
     /// <summary>
     /// The listing as a C# method, what the source generator writes for a <see cref="DifferentiableAttribute"/>
@@ -51,10 +119,12 @@ internal static partial class StagedCode
         var printer = new Printer(graph, captured);
         var body = printer.Print();
         var parameters = graph.Source.Parameters;
+        var gradients = GradientNames(graph, forMethod: true);
+        string D(ParameterLayout p) => gradients[Array.IndexOf(graph.Parameters, p)];
         var text = new StringBuilder();
         text.Append(indent).Append(modifiers).Append(" double ").Append(name).Append('(')
             .AppendJoin(", ", parameters.Select(p => (p.Type == typeof(double) ? "double " : "double[] ") + p.Name)
-                .Concat(parameters.Select(p => p.Type == typeof(double) ? $"out double d{p.Name}" : $"global::System.Span<double> d{p.Name}")))
+                .Concat(parameters.Select((p, i) => p.Type == typeof(double) ? $"out double {gradients[i]}" : $"global::System.Span<double> {gradients[i]}")))
             .AppendLine(")");
         text.Append(indent).AppendLine("{");
         var inner = indent + "    ";
@@ -64,8 +134,8 @@ internal static partial class StagedCode
             if (array.Extent > 0)
                 text.Append(inner).Append($"if ({array.Name}.Length < {array.Extent}) ")
                     .AppendLine($"throw new global::System.ArgumentException(\"the function reads {array.Name}[{array.Extent - 1}]\", nameof({array.Name}));");
-            text.Append(inner).Append($"if (d{array.Name}.Length < {array.Name}.Length) ")
-                .AppendLine($"throw new global::System.ArgumentException(\"d{array.Name} needs room for {array.Name}.Length values\", nameof(d{array.Name}));");
+            text.Append(inner).Append($"if ({D(array)}.Length < {array.Name}.Length) ")
+                .AppendLine($"throw new global::System.ArgumentException(\"{D(array)} needs room for {array.Name}.Length values\", nameof({D(array)}));");
         }
         var reads = graph.Parameters.Where(p => p.IsArray)
             .SelectMany(p => Enumerable.Range(0, p.Extent).Reverse().Where(k => printer.Reads(p.Offset + k))
@@ -77,16 +147,16 @@ internal static partial class StagedCode
             text.Append(inner).Append("double ").AppendJoin(", ", locals).AppendLine(";");
         var stores = graph.Parameters.SelectMany(p => p.IsDynamic
             ? Enumerable.Range(0, p.Extent).Reverse().Where(k => graph.Adjoints[p.Offset + k] is not null)
-                .Select(k => $"d{p.Name}[{k}] += {printer.SlotAdjoint(p.Offset + k)};")
+                .Select(k => $"{D(p)}[{k}] += {printer.SlotAdjoint(p.Offset + k)};")
             : p.IsArray
-            ? Enumerable.Range(0, p.Extent).Reverse().Select(k => $"d{p.Name}[{k}] = {printer.SlotAdjoint(p.Offset + k)};")
-                .Append($"if ({p.Name}.Length > {p.Extent}) d{p.Name}[{p.Extent}..{p.Name}.Length].Clear();")
-            : [$"d{p.Name} = {printer.SlotAdjoint(p.Offset)};"]);
+            ? Enumerable.Range(0, p.Extent).Reverse().Select(k => $"{D(p)}[{k}] = {printer.SlotAdjoint(p.Offset + k)};")
+                .Append($"if ({p.Name}.Length > {p.Extent}) {D(p)}[{p.Extent}..{p.Name}.Length].Clear();")
+            : [$"{D(p)} = {printer.SlotAdjoint(p.Offset)};"]);
         // Lines keep their indentation: a loop's body is indented inside it.
         var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).Where(l => l.Length > 0);
         // An array a loop runs over has its gradient added to, element by element: it starts at 0, once every index
         // the loops read is known to be in range.
-        var clears = graph.Parameters.Where((p, k) => p.IsDynamic && !printer.ClearedByLoops.Contains(k)).Select(p => $"d{p.Name}.Slice(0, {p.Name}.Length).Clear();");
+        var clears = graph.Parameters.Where((p, k) => p.IsDynamic && !printer.ClearedByLoops.Contains(k)).Select(p => $"{D(p)}.Slice(0, {p.Name}.Length).Clear();");
         foreach (var line in printer.CapturedLoads.Concat(printer.IndexChecks).Concat(clears).Concat(loads).Concat(lines).Concat(stores))
             text.Append(inner).AppendLine(line);
         text.Append(inner).Append("return ").Append(printer.OutputName).AppendLine(";");
@@ -174,6 +244,15 @@ internal static partial class StagedCode
         private readonly HashSet<int> _inputsRead = [];
         private readonly HashSet<string> _assigned = [];
 
+        // Each parameter's gradient: dx, or dx_ where the user named something dx (GradientNames).
+        private readonly string[] _gradients = GradientNames(graph, forMethod: captured is not null);
+
+        // The adjoints of stages that print inline (no name of their own), named once when first needed.
+        private readonly Dictionary<Node, string> _adjointNames = [];
+
+        // The loops' variables as the user named them, which no generated name takes.
+        private readonly HashSet<string> _userLoopVariables = [];
+
         /// <summary>The variable holding the function's value, once <see cref="Print"/> has run.</summary>
         public string OutputName { get; private set; } = "f";
 
@@ -193,19 +272,26 @@ internal static partial class StagedCode
         public string Print()
         {
             ClassifyIntegers();
-            foreach (var p in graph.Parameters)
+            // Every name the user wrote and every gradient's name is taken before any generated name is chosen, so
+            // no generated name (q, dq, t1, a_0) spells a user's, whatever the user's names are.
+            var written = WrittenNames(graph, out var loopVariables);
+            _taken.UnionWith(_isMethod ? graph.Parameters.Select(p => p.Name) : written);
+            _taken.UnionWith(_gradients);
+            // A loop keeps its variable's name where nothing else spells it (LoopVariable).
+            _userLoopVariables.UnionWith(loopVariables.Except(_taken));
+            _taken.UnionWith(_userLoopVariables);
+            for (var i = 0; i < graph.Parameters.Length; i++)
             {
-                _taken.Add(p.Name);
-                _taken.Add("d" + p.Name);
-            }
-            foreach (var p in graph.Parameters)
+                var p = graph.Parameters[i];
                 for (var k = 0; k < p.Extent; k++)
                 {
                     _slotValues[p.Offset + k] = _isMethod && p.IsArray ? Claim($"{p.Name}_{k}") : p.SlotName(k);
                     // An array whose length is read at the call is added to by its loops: its other elements' adjoints
                     // are locals, added to it at the end.
-                    _slotAdjoints[p.Offset + k] = _isMethod || p.IsDynamic ? Claim(p.IsArray ? $"d{p.Name}_{k}" : $"d{p.Name}_") : "d" + p.SlotName(k);
+                    _slotAdjoints[p.Offset + k] = _isMethod || p.IsDynamic ? Claim(p.IsArray ? $"{_gradients[i]}_{k}" : $"{_gradients[i]}_")
+                        : p.IsArray ? $"{_gradients[i]}[{k}]" : _gradients[i];
                 }
+            }
             foreach (var n in graph.Root.Nodes)
                 if (n.Op == Op.Input)
                     _names[n] = _slotValues[Slot(n)];
@@ -216,7 +302,7 @@ internal static partial class StagedCode
                     CapturedLoads.Add($"{(n.IsBool ? "bool" : "double")} {_names[n]} = {text};");
                 }
                 else if (n.Op == Op.Captured)
-                    _names[n] = Reserve(CapturedName(n.Live!));
+                    _names[n] = CapturedName(n.Live!); // as the user wrote it: its identifiers are taken
 
             _text.AppendLine("// forward");
             var root = graph.Root.Nodes;
@@ -225,7 +311,9 @@ internal static partial class StagedCode
             if (!_names.ContainsKey(graph.Output) || graph.Output.Op is Op.Input or Op.Captured)
                 Line(OutputName = Reserve("f"), " = ", Render(graph.Output));
 
+            var backward = _text.Length;
             _text.AppendLine("// backward");
+            var header = _text.Length;
             var steps = Needed();
             foreach (var step in steps)
             {
@@ -246,10 +334,15 @@ internal static partial class StagedCode
                     if ((graph.Adjoints.Length == 0 || graph.Adjoints[p.Offset + k] is null) && !p.IsDynamic)
                         Line(_slotAdjoints[p.Offset + k], " = ", "0");
             if (!_isMethod)
-                foreach (var p in graph.Parameters.Where(p => p.IsDynamic))
-                    for (var k = 0; k < p.Extent; k++)
+                for (var i = 0; i < graph.Parameters.Length; i++)
+                {
+                    var p = graph.Parameters[i];
+                    for (var k = 0; k < p.Extent && p.IsDynamic; k++)
                         if (graph.Adjoints.Length > 0 && graph.Adjoints[p.Offset + k] is not null)
-                            Statement($"d{p.Name}[{k}] += {_slotAdjoints[p.Offset + k]};");
+                            Statement($"{_gradients[i]}[{k}] += {_slotAdjoints[p.Offset + k]};");
+                }
+            if (_text.Length == header)
+                _text.Length = backward; // a function of no variables has no backward pass: no empty heading
             return _text.ToString();
         }
 
@@ -300,7 +393,10 @@ internal static partial class StagedCode
         private string NextForwardName() =>
             Reserve(_nextForward < ForwardNames.Length ? ForwardNames[_nextForward++] : $"q{++_nextForward - ForwardNames.Length}");
 
-        /// <summary>The backward steps worth a line: those whose target is an input or is itself pulled back later.</summary>
+        /// <summary>
+        /// The backward steps worth a line: those whose target is an input or is itself pulled back later by a line
+        /// that reads its adjoint's name (a constant adjoint is read as the constant).
+        /// </summary>
         private List<BackpropStep> Needed()
         {
             // A loop is pulled back by its adjoint, which the backward pass prints whether or not it exports values.
@@ -314,15 +410,24 @@ internal static partial class StagedCode
                 if (step.Target.Op != Op.Input && !pulled.Contains(step.Target))
                     continue;
                 needed.Add(step);
-                if (step.From is not null)
+                // A constant adjoint (dq = 1) is written where it is read: the line naming it would be dead.
+                if (step.From is not null && step.FromBar is not { Op: Op.Constant })
                     pulled.Add(step.From);
             }
             needed.Reverse();
             return needed;
         }
 
-        private string AdjointName(Node n) =>
-            n.Op == Op.Input ? _slotAdjoints[Slot(n)] : "d" + (_names.TryGetValue(n, out var name) ? name : GraphPrinter.Name(n));
+        private string AdjointName(Node n)
+        {
+            if (n.Op == Op.Input)
+                return _slotAdjoints[Slot(n)];
+            if (_names.TryGetValue(n, out var name))
+                return "d" + name; // reserved with the name
+            if (!_adjointNames.TryGetValue(n, out name))
+                _adjointNames[n] = name = "d" + Reserve(GraphPrinter.Name(n));
+            return name;
+        }
 
         private void Backward(BackpropStep step)
         {

@@ -138,7 +138,7 @@ internal static class CustomRules
     }
 
     private static string Describe(LambdaExpression? partial) =>
-        partial is null ? "null" : $"({string.Join(", ", partial.Parameters.Select(p => $"{p.Type.Name} {p.Name}"))}) => {partial.ReturnType.Name}";
+        partial is null ? "null" : $"({string.Join(", ", partial.Parameters.Select(p => $"{Errors.TypeName(p.Type)} {p.Name}"))}) => {Errors.TypeName(partial.ReturnType)}";
 
     // [Derivative(nameof(dfdx), ...)]: each name a static method of the same type, taking the arguments (and
     // optionally the value) and returning double, called as it is (an opaque call unless it has a rule too).

@@ -41,10 +41,33 @@ internal static class Errors
             "inline in the lambda, or use an Fn function", e);
 
     public static ExprGradException ParameterType(ParameterExpression p) =>
-        new($"parameter '{p.Name}' has type {p.Type.Name}; parameters must be double, double[], Vector<double> or Matrix<double>", p);
+        new(p.IsByRef
+            ? $"parameter '{p.Name}' is a ref or out {TypeName(p.Type)}; parameters are passed by value and must be double, double[], Vector<double> or Matrix<double>"
+            : $"parameter '{p.Name}' has type {TypeName(p.Type)}; parameters must be double, double[], Vector<double> or Matrix<double>", p);
 
     public static ExprGradException ResultType(LambdaExpression f) =>
-        new($"the function returns {f.ReturnType.Name}; it must return double (sum or reduce a vector or matrix to one number)", f);
+        new($"the function returns {TypeName(f.ReturnType)}; it must return double (sum or reduce a vector or matrix to one number)", f);
+
+    /// <summary>A type as C# writes it: <c>double</c>, <c>int[]</c>, <c>Vector&lt;double&gt;</c>, <c>Func&lt;double, double&gt;</c>.</summary>
+    public static string TypeName(Type t) =>
+        t.IsByRef ? TypeName(t.GetElementType()!)
+        : t.IsArray ? TypeName(t.GetElementType()!) + "[" + new string(',', t.GetArrayRank() - 1) + "]"
+        : Nullable.GetUnderlyingType(t) is { } u ? TypeName(u) + "?"
+        : t.IsGenericType ? $"{t.Name[..t.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", t.GetGenericArguments().Select(TypeName))}>"
+        : Type.GetTypeCode(t) switch
+        {
+            TypeCode.Double => "double",
+            TypeCode.Single => "float",
+            TypeCode.Int32 => "int",
+            TypeCode.Int64 => "long",
+            TypeCode.Boolean => "bool",
+            TypeCode.String => "string",
+            TypeCode.Decimal => "decimal",
+            TypeCode.Int16 => "short",
+            TypeCode.Byte => "byte",
+            TypeCode.Char => "char",
+            _ => t == typeof(object) ? "object" : t == typeof(void) ? "void" : t.Name,
+        };
 
     /// <summary>The loop forms, shown wherever loop-shaped code is refused.</summary>
     public const string LoopForms =
@@ -83,45 +106,61 @@ internal static class Errors
         new($"'{p.Name}' is not a parameter of the lambda being differentiated (a nested lambda or a variable of a block?)", p);
 
     /// <summary>
-    /// The sub-expression as C#-like text, shortened for deep or large trees: Expression.ToString recurses without
-    /// a guard, so it only sees trees known to be small.
+    /// The sub-expression as the C# a person would write (<c>(W1 * X).Map(Fn.Relu)</c>, never Linq's own
+    /// <c>ToString()</c>), shortened with an ellipsis past 300 characters or 40 levels, so a tree of any depth prints.
     /// </summary>
-    public static string Show(Expression e)
+    public static string Show(Expression e) => Display.DataText.Of(e, 40, 300);
+
+    /// <summary>
+    /// An operation where shapes meet, its compound operands named and spelled after it: <c>(W2 * h) where h = (W1 *
+    /// X).Map(Fn.Relu)</c>. The message is about the operation and what it was given, so the operation reads first.
+    /// </summary>
+    public static string ShowSite(Expression e)
     {
-        const int MaxDepth = 40, MaxNodes = 200, MaxLength = 300;
-        if (!SizeProbe.IsSmall(e, MaxDepth, MaxNodes))
-            return $"a {e.NodeType} expression of type {e.Type.Name} (too large to print)";
-        // A captured variable prints as value(Program+<>c__DisplayClass0_0).X: the user wrote X.
-        var text = System.Text.RegularExpressions.Regex.Replace(e.ToString(), @"value\([^()]*\)\.", "");
-        return text.Length <= MaxLength ? text : text[..MaxLength] + "…";
+        var operands = e switch
+        {
+            BinaryExpression b => [b.Left, b.Right],
+            MethodCallExpression c => (c.Object is { } o ? [o] : Array.Empty<Expression>()).Concat(c.Arguments).ToList(),
+            _ => [],
+        };
+        var full = Show(e);
+        var named = new List<(ParameterExpression Name, Expression Value)>();
+        var replaced = operands.Select(operand =>
+        {
+            if (!IsCompound(operand))
+                return operand;
+            var name = "h";
+            for (var k = 2; System.Text.RegularExpressions.Regex.IsMatch(full, $@"(?<![\w.]){name}(?!\w)") || named.Any(n => n.Name.Name == name); k++)
+                name = "h" + k;
+            var p = Expression.Parameter(operand.Type, name);
+            named.Add((p, operand));
+            return p;
+        }).ToList();
+        if (named.Count == 0)
+            return e is BinaryExpression ? $"({full})" : full;
+        string shown;
+        try
+        {
+            shown = e switch
+            {
+                BinaryExpression b => $"({Show(Expression.MakeBinary(b.NodeType, replaced[0], replaced[1], b.IsLiftedToNull, b.Method))})",
+                MethodCallExpression c => Show(c.Object is null ? Expression.Call(c.Method, replaced) : Expression.Call(replaced[0], c.Method, replaced.Skip(1))),
+                _ => full,
+            };
+        }
+        catch (ArgumentException)
+        {
+            return full; // an operand Linq will not take as a variable (by reference): the expression as it is
+        }
+        return $"{shown} where {string.Join(", ", named.Select(n => $"{n.Name.Name} = {Show(n.Value)}"))}";
     }
 
-    // Visits at most MaxDepth levels and MaxNodes nodes, then stops: its recursion is bounded.
-    private sealed class SizeProbe(int maxDepth, int maxNodes) : ExpressionVisitor
+    // An operand worth naming: one with an operation of its own, not a variable, a constant or a method group.
+    private static bool IsCompound(Expression e)
     {
-        private int _depth, _nodes;
-        private bool _large;
-
-        public static bool IsSmall(Expression e, int maxDepth, int maxNodes)
-        {
-            var probe = new SizeProbe(maxDepth, maxNodes);
-            probe.Visit(e);
-            return !probe._large;
-        }
-
-        public override Expression? Visit(Expression? node)
-        {
-            if (node is null || _large)
-                return node;
-            if (++_nodes > maxNodes || _depth >= maxDepth)
-            {
-                _large = true;
-                return node;
-            }
-            _depth++;
-            base.Visit(node);
-            _depth--;
-            return node;
-        }
+        while (e is UnaryExpression { NodeType: ExpressionType.Convert or ExpressionType.ConvertChecked or ExpressionType.Quote } u)
+            e = u.Operand;
+        return e is not (ParameterExpression or ConstantExpression or MemberExpression or LambdaExpression)
+            && e is not MethodCallExpression { Method.Name: nameof(System.Reflection.MethodInfo.CreateDelegate) };
     }
 }

@@ -19,7 +19,7 @@ internal sealed partial class Importer
     public static (StagedGraph Graph, Node[] Outputs) ImportComponents(LambdaExpression f)
     {
         var components = Components(f.Body) ?? throw new ExprGradException(
-            $"the function returns {f.ReturnType.Name} as {Errors.Show(f.Body)}; a Jacobian needs its results written out: {VectorResults}", f.Body);
+            $"the function returns {Errors.TypeName(f.ReturnType)} as {Errors.Show(f.Body)}; a Jacobian needs its results written out: {VectorResults}", f.Body);
         var importer = new Importer(f);
         var outputs = components.ConvertAll(importer.Value).ToArray();
         if (importer._tooDeep is { } error)

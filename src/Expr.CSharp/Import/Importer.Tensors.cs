@@ -201,7 +201,7 @@ internal sealed partial class Importer
         if (call.Method.Name == "Map2")
             tensors.Add(Value(call.Arguments[1]));
         if (call.Type != call.Object!.Type)
-            throw Errors.Unsupported(call, $"a Map to {call.Type.Name}: the function must map double to double");
+            throw Errors.Unsupported(call, $"a Map to {Errors.TypeName(call.Type)}: the function must map double to double");
         var lambda = MapFunction(call.Arguments[0], tensors.Count, call);
 
         var inner = new Importer(this, lambda);

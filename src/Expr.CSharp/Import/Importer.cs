@@ -110,7 +110,7 @@ internal sealed partial class Importer
         if (!StackGuard.HasRoom)
             return StackGuard.Run(() => Value(e));
         if (Shape.KindOf(e.Type) is null)
-            throw Errors.Unsupported(e, $"a value of type {e.Type.Name} where a double, Vector<double> or Matrix<double> is needed");
+            throw Errors.Unsupported(e, $"a value of type {Errors.TypeName(e.Type)} where a double, Vector<double> or Matrix<double> is needed");
         if (e is ConstantExpression or ParameterExpression)
             return ValueOf(e);
         // In a loop body, what reads none of the loop's variables is computed once, before the loop (not inside a
@@ -171,7 +171,7 @@ internal sealed partial class Importer
         if (!StackGuard.HasRoom)
             return StackGuard.Run(() => Test(e));
         if (e.Type != typeof(bool))
-            throw Errors.Unsupported(e, $"a test of type {e.Type.Name}");
+            throw Errors.Unsupported(e, $"a test of type {Errors.TypeName(e.Type)}");
 
         switch (e)
         {
@@ -194,7 +194,7 @@ internal sealed partial class Importer
     private Node Number(Expression e) =>
         e.Type == typeof(double) ? Value(e)
         : IsNumeric(e.Type) ? Value(Expression.Convert(e, typeof(double)))
-        : throw Errors.Unsupported(e, $"a comparison of {e.Type.Name} values");
+        : throw Errors.Unsupported(e, $"a comparison of {Errors.TypeName(e.Type)} values");
 
     private Node Parameter(ParameterExpression p)
     {
@@ -245,7 +245,7 @@ internal sealed partial class Importer
             return Integer(operand);
         if (IsNumeric(operand.Type) && TryLive(operand, out var root, out var path))
             return _b.Captured(u, root, path);
-        return Data(u) ?? throw Errors.Unsupported(u, $"the conversion from {operand.Type.Name}");
+        return Data(u) ?? throw Errors.Unsupported(u, $"the conversion from {Errors.TypeName(operand.Type)}");
     }
 
     private Node Conditional(ConditionalExpression c)

@@ -238,7 +238,7 @@ internal sealed class GraphBuilder
     }
 
     private void Bounds(int dimension, int index) =>
-        Dims.Bound(dimension, index, () => Site is { } e ? Import.Errors.Show(e) : "an element");
+        Dims.Bound(dimension, index, () => Site is { } e ? Import.Errors.ShowSite(e) : "an element");
 
     /// <summary>The vector or matrix of <paramref name="shape"/> that is <paramref name="value"/> at one element and 0 elsewhere: the adjoint of <see cref="Element"/>.</summary>
     public Node Scatter(Node value, int row, int column, Shape shape) =>
@@ -258,7 +258,7 @@ internal sealed class GraphBuilder
 
     /// <summary>Relates two dimensions that an operation needs equal; a mismatch is reported at the call, naming both shapes.</summary>
     public void Unify(int a, int b, Shape left, Shape right, string requirement) =>
-        Dims.Unify(a, b, () => new ShapeCheck(a, b, Site is { } site ? Import.Errors.Show(site) : "a derivative", requirement, left, right));
+        Dims.Unify(a, b, () => new ShapeCheck(a, b, Site is { } site ? Import.Errors.ShowSite(site) : "a derivative", requirement, left, right));
 
     /// <summary>Relates the dimensions of two operands of an element-wise operation.</summary>
     public void Elementwise(Shape left, Shape right, string operation)

@@ -14,22 +14,68 @@ namespace ExprGrad.Staging;
 /// in it), as the body is a graph of its own. The loop's pullback lists the body's backward stages the same way, with
 /// its scatters into array gradients (<c>da[i + 1] += b17</c>).
 /// </remarks>
-internal static class GraphPrinter
+internal sealed class GraphPrinter
 {
-    public static string Name(Node n) => Name(n, "v");
+    /// <summary>The stage's name in a listing whose user names spell no stage's (<c>v7</c>), or its constant.</summary>
+    public static string Name(Node n) => Name(n, "v", "");
 
-    // A stage of a loop body is named with its body's prefix: its ids are its own graph's.
-    private static string Name(Node n, string prefix) => n.Op switch
+    // A stage of a loop body is named with its body's prefix: its ids are its own graph's. The separator is empty
+    // unless the user named something like a stage (a parameter v1), then as many _ as keep every stage's name free.
+    private static string Name(Node n, string prefix, string separator) => n.Op switch
     {
         Op.Constant when n.IsBool => n.Value != 0 ? "true" : "false",
         Op.Constant => n.Value.ToString("R", CultureInfo.InvariantCulture),
-        _ => $"{prefix}{n.Id}",
+        _ => $"{prefix}{separator}{n.Id}",
     };
+
+    private readonly string _separator;
+    private readonly string[] _gradients;
+
+    private GraphPrinter(StagedGraph graph)
+    {
+        var names = Display.StagedCode.UserNames(graph);
+        var prefixes = Prefixes(graph);
+        _separator = "";
+        while (names.Any(name => prefixes.Any(p => name.Length > p.Length + _separator.Length
+            && name.StartsWith(p + _separator, StringComparison.Ordinal)
+            && name.AsSpan(p.Length + _separator.Length).IndexOfAnyExceptInRange('0', '9') < 0)))
+            _separator += "_";
+        _gradients = Display.StagedCode.GradientNames(graph);
+    }
+
+    // The prefixes the listing's stages are named with: v, and one more for each depth of nested loops.
+    private static HashSet<string> Prefixes(StagedGraph graph)
+    {
+        var prefixes = new HashSet<string>();
+        var pending = new Stack<(Region Region, string Prefix)>();
+        pending.Push((graph.Root, "v"));
+        while (pending.TryPop(out var at))
+        {
+            prefixes.Add(at.Prefix);
+            foreach (var n in at.Region.Nodes)
+            {
+                if (n.Op == Op.Condition)
+                {
+                    pending.Push((n.Then!, at.Prefix));
+                    pending.Push((n.Else!, at.Prefix));
+                }
+                if (n.Op == Op.Loop)
+                    pending.Push((n.Loop!.Builder.Root, Inner(at.Prefix)));
+            }
+        }
+        return prefixes;
+    }
+
+    private string StageName(Node n, string prefix) => Name(n, prefix, _separator);
+
+    private string StageName(Node n) => Name(n, "v", _separator);
 
     // The prefix of the stages of a body nested one level deeper than those named with prefix.
     private static string Inner(string prefix) => prefix.Length == 1 && prefix[0] < 'z' ? ((char)(prefix[0] == 'v' ? 'b' : prefix[0] + 1)).ToString() : prefix + "_";
 
-    public static string Print(StagedGraph graph)
+    public static string Print(StagedGraph graph) => new GraphPrinter(graph).List(graph);
+
+    private string List(StagedGraph graph)
     {
         var text = new StringBuilder();
         var root = graph.Root.Nodes;
@@ -39,24 +85,25 @@ internal static class GraphPrinter
                 text.AppendLine("# backward");
             StackGuard.Run(() => Stage(graph, root[i], text, "", "v"));
         }
-        text.Append("value = ").AppendLine(Name(graph.Output));
-        foreach (var p in graph.Parameters)
+        text.Append("value = ").AppendLine(StageName(graph.Output));
+        for (var i = 0; i < graph.Parameters.Length; i++)
         {
+            var p = graph.Parameters[i];
             for (var k = 0; k < p.Extent; k++)
             {
                 var adjoint = graph.Adjoints.Length > 0 ? graph.Adjoints[p.Offset + k] : null;
-                text.Append('d').Append(p.SlotName(k)).Append(p.IsDynamic ? " += " : " = ")
-                    .AppendLine(adjoint is null ? "0" : Name(adjoint));
+                text.Append(_gradients[i]).Append(p.IsArray ? $"[{k}]" : "").Append(p.IsDynamic ? " += " : " = ")
+                    .AppendLine(adjoint is null ? "0" : StageName(adjoint));
             }
             if (p.IsDynamic)
-                text.Append('d').Append(p.Name).AppendLine(": any length, cleared, then added to by the loops' scatters");
+                text.Append(_gradients[i]).AppendLine(": any length, cleared, then added to by the loops' scatters");
         }
         return text.ToString();
     }
 
-    private static void Stage(StagedGraph graph, Node n, StringBuilder text, string indent, string prefix)
+    private void Stage(StagedGraph graph, Node n, StringBuilder text, string indent, string prefix)
     {
-        string N(Node a) => Name(a, prefix);
+        string N(Node a) => StageName(a, prefix);
         switch (n.Op)
         {
             case Op.Project:
@@ -71,7 +118,7 @@ internal static class GraphPrinter
                 text.Append(indent).Append(N(n)).Append(" = captured ").AppendLine(Display.StagedCode.CapturedName(n.Live!));
                 return;
             case Op.Condition:
-                var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"{prefix}{n.Id + 1 + k}"));
+                var outputs = string.Join(", ", Enumerable.Range(0, n.Then!.Results.Length).Select(k => $"{prefix}{_separator}{n.Id + 1 + k}"));
                 text.Append(indent).Append(outputs).Append(" = if ").AppendLine(N(n.Args[0]));
                 Branch(graph, n.Then, text, indent, prefix);
                 text.Append(indent).AppendLine("else");
@@ -87,7 +134,7 @@ internal static class GraphPrinter
                 text.Append(indent).Append(N(n)).Append(" = ").Append(ArrayName(graph, n)).Append('[').Append(IndexText(n, 0, N)).AppendLine("]");
                 return;
             case Op.ScatterAdd:
-                text.Append(indent).Append('d').Append(graph.Parameters[n.Param].Name).Append('[').Append(IndexText(n, 1, N))
+                text.Append(indent).Append(_gradients[n.Param]).Append('[').Append(IndexText(n, 1, N))
                     .Append("] += ").AppendLine(N(n.Args[0]));
                 return;
             case Op.Loop:
@@ -99,7 +146,9 @@ internal static class GraphPrinter
         }
         var rule = RuleTable.Of(n);
         text.Append(indent).Append(N(n)).Append(" = ");
-        if (Tensor(n, graph.Builder.Dims) is { } tensor)
+        if (AsFormula(n, N) is { } formula)
+            text.Append(formula).AppendLine(n.Args[0].Shape.IsTensor ? "  # " + Describe(n.Shape, graph.Builder.Dims) : "");
+        else if (Tensor(n, graph.Builder.Dims) is { } tensor)
             text.Append(tensor).Append("  # ").AppendLine(Describe(n.Shape, graph.Builder.Dims));
         else if (n.Op == Op.Select)
             text.Append(N(n.Args[0])).Append(" ? ").Append(N(n.Args[1])).Append(" : ").AppendLine(N(n.Args[2]));
@@ -110,14 +159,14 @@ internal static class GraphPrinter
     }
 
     // A loop: its range (and a fold's seed), then its body's forward stages, indented, and the value of one iteration.
-    private static void Loop(StagedGraph graph, Node loop, StringBuilder text, string indent, string prefix)
+    private void Loop(StagedGraph graph, Node loop, StringBuilder text, string indent, string prefix)
     {
         var body = loop.Loop!;
         var kind = body.Kind.ToString().ToLowerInvariant();
-        text.Append(indent).Append(Name(loop, prefix)).Append(" = ").Append(kind).Append(' ').Append(body.Variable)
-            .Append(" in range(").Append(Name(loop.Args[0], prefix)).Append(", ").Append(Name(loop.Args[1], prefix)).Append(')');
+        text.Append(indent).Append(StageName(loop, prefix)).Append(" = ").Append(kind).Append(' ').Append(body.Variable)
+            .Append(" in range(").Append(StageName(loop.Args[0], prefix)).Append(", ").Append(StageName(loop.Args[1], prefix)).Append(')');
         if (body.Kind == LoopKind.Fold)
-            text.Append(" from ").Append(Name(loop.Args[2], prefix));
+            text.Append(" from ").Append(StageName(loop.Args[2], prefix));
         text.Append(":  # ").AppendLine(body.Text);
         var inner = Inner(prefix);
         foreach (var n in body.Builder.Root.Nodes)
@@ -125,18 +174,18 @@ internal static class GraphPrinter
             if (!body.IsForward(n))
                 continue;
             if (n.Op == Op.Index)
-                text.Append(indent).Append("    ").Append(Name(n, inner)).Append(" = ").AppendLine(body.Variable);
+                text.Append(indent).Append("    ").Append(StageName(n, inner)).Append(" = ").AppendLine(body.Variable);
             else if (n.Op == Op.Input)
-                text.Append(indent).Append("    ").Append(Name(n, inner)).Append(" = ").AppendLine(n.Param == 0 ? "accumulator" : Name(loop.Args[LoopBody.FirstInvariant + n.Param - 1], prefix));
+                text.Append(indent).Append("    ").Append(StageName(n, inner)).Append(" = ").AppendLine(n.Param == 0 ? "accumulator" : StageName(loop.Args[LoopBody.FirstInvariant + n.Param - 1], prefix));
             else
                 StackGuard.Run(() => Stage(graph, n, text, indent + "    ", inner));
         }
-        text.Append(indent).Append("    => ").AppendLine(Name(body.Output, inner));
+        text.Append(indent).Append("    => ").AppendLine(StageName(body.Output, inner));
     }
 
     // A loop's pullback: its outputs (the adjoints of a fold's seed and of the invariants, summed over the iterations),
     // then the body's backward stages, indented, and what one iteration contributes to each output.
-    private static void LoopAdjoint(StagedGraph graph, Node adjoint, StringBuilder text, string indent, string prefix)
+    private void LoopAdjoint(StagedGraph graph, Node adjoint, StringBuilder text, string indent, string prefix)
     {
         var loop = adjoint.Args[0];
         var body = loop.Loop!;
@@ -144,20 +193,20 @@ internal static class GraphPrinter
         var projections = Projections(adjoint);
         text.Append(indent);
         if (projections.Count > 0)
-            text.Append(string.Join(", ", projections.Select(p => Name(p, prefix)))).Append(" = ");
-        text.Append("pullback ").Append(Name(loop, prefix)).Append(" with ").Append(Name(adjoint.Args[1], prefix));
+            text.Append(string.Join(", ", projections.Select(p => StageName(p, prefix)))).Append(" = ");
+        text.Append("pullback ").Append(StageName(loop, prefix)).Append(" with ").Append(StageName(adjoint.Args[1], prefix));
         if (projections.Count > 0)
-            text.Append(" for ").Append(string.Join(", ", projections.Select(p => "d" + Name(loop.Args[p.Param], prefix))));
+            text.Append(" for ").Append(string.Join(", ", projections.Select(p => "d" + StageName(loop.Args[p.Param], prefix))));
         text.AppendLine(body.Kind == LoopKind.Fold ? ", backwards:" : body.Kind == LoopKind.Sum ? ":" : ", at the iteration picked:");
         var inner = Inner(prefix);
         if (pullback.Seed.Op != Op.Constant)
-            text.Append(indent).Append("    ").Append(Name(pullback.Seed, inner)).AppendLine(body.Kind == LoopKind.Fold ? " = adjoint of the accumulator" : " = seed");
+            text.Append(indent).Append("    ").Append(StageName(pullback.Seed, inner)).AppendLine(body.Kind == LoopKind.Fold ? " = adjoint of the accumulator" : " = seed");
         foreach (var n in body.Builder.Root.Nodes)
             if (n.Id > pullback.FirstBackwardId || (n.Id == pullback.FirstBackwardId && n != pullback.Seed))
                 StackGuard.Run(() => Stage(graph, n, text, indent + "    ", inner));
         var results = projections.Select(p => p.Param == 2
-            ? (pullback.Accumulator is { } a ? Name(a, inner) : "0") + " (to the previous iteration)"
-            : pullback.Invariants[p.Param - LoopBody.FirstInvariant] is { } c ? Name(c, inner) : "0");
+            ? (pullback.Accumulator is { } a ? StageName(a, inner) : "0") + " (to the previous iteration)"
+            : pullback.Invariants[p.Param - LoopBody.FirstInvariant] is { } c ? StageName(c, inner) : "0");
         if (projections.Count > 0)
             text.Append(indent).Append("    => ").AppendLine(string.Join(", ", results));
     }
@@ -187,14 +236,14 @@ internal static class GraphPrinter
 
     // Vector and matrix stages, with their transposes, bodies and dimensions spelled out; dimensions that must be equal
     // print as one name.
-    private static string? Tensor(Node n, Dimensions dims)
+    private string? Tensor(Node n, Dimensions dims)
     {
-        string T(int k) => Name(n.Args[k]) + ((n.Param >> k & 1) != 0 ? "ᵀ" : "");
-        var args = string.Join(", ", n.Args.Select(Name));
+        string T(int k) => StageName(n.Args[k]) + ((n.Param >> k & 1) != 0 ? "ᵀ" : "");
+        var args = string.Join(", ", n.Args.Select(StageName));
         return n.Op switch
         {
             Op.MatMul => $"{T(0)} · {T(1)}",
-            Op.Map => $"map {MapName(n.Body!)}({args})",
+            Op.Map => $"map {MapName(n)}({args})",
             Op.Element => $"{args}[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]",
             Op.Scatter => $"onehot[{(n.Element < 0 ? $"{n.Param}" : $"{n.Param}, {n.Element}")}]({args})",
             Op.Size => $"size n{dims.Find(n.Param)}",
@@ -204,8 +253,36 @@ internal static class GraphPrinter
         };
     }
 
-    // An element-wise operation by its symbol (+, exp), a user's lambda as λ and a backward body as λ'.
-    private static string MapName(MapBody body) => body.Name ?? (body.Cached is null ? "λ" : "λ'");
+    // The operations the formulas write around their operand, written the same way: x², ‖W‖_F (a matrix's Frobenius
+    // norm), ‖v‖ (a vector's), Wᵀ.
+    private static string? AsFormula(Node n, Func<Node, string> name) => n.Op switch
+    {
+        Op.Square => name(n.Args[0]) + "²",
+        Op.Norm => $"‖{name(n.Args[0])}‖{(n.Args[0].Shape.Kind == Kind.Matrix ? "_F" : "")}",
+        Op.Transpose => name(n.Args[0]) + "ᵀ",
+        _ => null,
+    };
+
+    // An element-wise operation by its symbol (+, exp); a user's lambda that applies one operation to its arguments
+    // in order (Map(Fn.Relu), Map(t => Math.Tanh(t))) by that operation's name, and its backward body by the name
+    // primed (relu'); any other lambda as λ, and its backward body as λ'.
+    private static string MapName(Node map)
+    {
+        var body = map.Body!;
+        if (body.Name is { } name)
+            return name;
+        if (body.Cached is null)
+            return OperationOf(body) ?? "λ";
+        var forward = map.Args[body.CachedArg];
+        return forward is { Op: Op.Map, Body: { Name: null, Cached: null } f } && OperationOf(f) is { } op ? op + "'" : "λ'";
+    }
+
+    private static string? OperationOf(MapBody body) =>
+        body.Output is { Op: not (Op.Input or Op.Constant or Op.Captured) } output
+        && output.Args.Length == body.Arity && output.Args.Select((a, k) => a.Op == Op.Input && a.Param == k).All(x => x)
+        && !output.IsBool && RuleTable.Of(output).Symbol is { Length: > 0 } symbol && char.IsLetter(symbol[0])
+            ? symbol
+            : null;
 
     private static string Describe(Shape shape, Dimensions dims) => shape.Kind switch
     {
@@ -214,10 +291,10 @@ internal static class GraphPrinter
         _ => "scalar",
     };
 
-    private static void Branch(StagedGraph graph, Region region, StringBuilder text, string indent, string prefix)
+    private void Branch(StagedGraph graph, Region region, StringBuilder text, string indent, string prefix)
     {
         foreach (var n in region.Nodes)
             StackGuard.Run(() => Stage(graph, n, text, indent + "    ", prefix));
-        text.Append(indent).Append("    => ").AppendLine(string.Join(", ", region.Results.Select(r => Name(r, prefix))));
+        text.Append(indent).Append("    => ").AppendLine(string.Join(", ", region.Results.Select(r => StageName(r, prefix))));
     }
 }

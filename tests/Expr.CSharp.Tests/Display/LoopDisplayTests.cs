@@ -75,12 +75,12 @@ public sealed class LoopDisplayTests(ITestOutputHelper output)
                 b4 = b0 + 1
                 b5 = a[i + 1]
                 b6 = a[i]
-                b7 = ² b6
+                b7 = b6²
                 b8 = b5 - b7
-                b10 = ² b8
+                b10 = b8²
                 b11 = 100 * b10
                 b12 = 1 - b6
-                b13 = ² b12
+                b13 = b12²
                 b14 = b11 + b13
                 => b14
             # backward

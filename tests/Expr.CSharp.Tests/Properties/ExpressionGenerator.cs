@@ -161,8 +161,11 @@ internal sealed class PartialTerm(Op op, bool negatedTest, Term argument, Term f
     public override Term With(IReadOnlyList<Term> children) => new PartialTerm(Op, NegatedTest, children[0], children[1]);
 }
 
-/// <summary>The parameter list of a generated lambda: <c>null</c> for a scalar, else the length of an array parameter.</summary>
-internal sealed record Signature(int?[] Parameters)
+/// <summary>
+/// The parameter list of a generated lambda: <c>null</c> for a scalar, else the length of an array parameter; and,
+/// if drawn (<see cref="ExpressionGenerator.NamedCaseGen"/>), the parameters' names.
+/// </summary>
+internal sealed record Signature(int?[] Parameters, string[]? Names = null)
 {
     public int Count => Parameters.Length;
 
@@ -173,6 +176,8 @@ internal sealed record Signature(int?[] Parameters)
 
     public string Name(int param)
     {
+        if (Names is not null)
+            return Names[param];
         // Scalars are x0, x1, ...; the array is a (at most one array parameter is generated).
         if (IsArray(param))
             return "a";
@@ -815,6 +820,20 @@ internal static class ExpressionGenerator
         from body in NumberGen(signature, depth)
         from seed in Gen.Choose(0, int.MaxValue - 1)
         select new GeneratedCase(signature, EnsureArrayRead(signature, body), seed);
+
+    /// <summary>
+    /// Names that spell what listings generate: gradients (<c>dx</c>, <c>da</c>), stages and their adjoints (<c>q</c>,
+    /// <c>dq</c>, <c>q1</c>, <c>dq1</c>, <c>r</c>, <c>f</c>, <c>t1</c>), a method's locals (<c>a_0</c>, <c>dx_</c>) and
+    /// the listing's stages (<c>v1</c>).
+    /// </summary>
+    public static readonly string[] NamePool =
+        ["dq", "dx", "q1", "dq1", "a_0", "q", "x", "dx_", "ddx", "r", "dr", "f", "df", "t1", "dt1", "a", "da", "v1", "x0", "dx0"];
+
+    /// <summary>Cases of <see cref="CaseGen"/> whose parameters are named from <see cref="NamePool"/>, all different.</summary>
+    public static Gen<GeneratedCase> NamedCaseGen() =>
+        from c in CaseGen()
+        from names in Gen.Shuffle(NamePool)
+        select new GeneratedCase(c.Signature with { Names = names[..c.Signature.Count] }, c.Body, c.PointSeed);
 
     /// <summary>1 to 4 scalar parameters and, one time in three, a double[] of length 1 to 3 at a random position.</summary>
     public static Gen<Signature> SignatureGen() =>

@@ -42,6 +42,19 @@ public sealed class ShapeErrorTests
     }
 
     [Fact]
+    public void The_READMEs_perceptron_names_the_product_and_spells_its_operand_as_CSharp()
+    {
+        // The README's promise: (W2 * h), with h written as the user wrote it, never Linq's CreateDelegate and Convert.
+        var (X, Y) = (M(250, 64), Data.OneHot(_rng, 10, 64));
+        var lambda = 0.1;
+        var loss = Grad.Of((Matrix<double> W1, Matrix<double> W2) =>
+            Fn.CrossEntropy(W2 * (W1 * X).Map(Fn.Relu), Y) + lambda / 2 * (W1.FrobeniusNorm() * W1.FrobeniusNorm() + W2.FrobeniusNorm() * W2.FrobeniusNorm()));
+        var e = Throws(() => loss.Evaluate(M(256, 250), M(10, 250)));
+        Assert.StartsWith("(W2 * h) where h = (W1 * X).Map(Fn.Relu): a 10×250 matrix and a 256×64 matrix do not fit: "
+            + "a matrix product needs the first's columns to match the second's rows", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Pointwise_multiply_of_different_shapes()
     {
         var e = Throws(() => Grad.Of((Matrix<double> A, Matrix<double> B) => A.PointwiseMultiply(B).FrobeniusNorm()).Evaluate(M(2, 3), M(3, 2)));

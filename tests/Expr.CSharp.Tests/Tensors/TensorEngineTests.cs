@@ -46,7 +46,7 @@ public class TensorEngineTests
         var x = Random(4, 3, 1);
         var g = Grad.Of((Matrix<double> w1, Matrix<double> w2) => (w2 * (w1 * x).Map(Fn.Relu)).ColumnSums().Sum());
         var listing = g.ToListing();
-        Assert.DoesNotContain("ᵀ(", listing);     // no Transpose stage: W̄ = D̄·Xᵀ is TransposeAndMultiply
+        Assert.DoesNotMatch(@"= \w+ᵀ  #", listing); // no Transpose stage: W̄ = D̄·Xᵀ is TransposeAndMultiply
         Assert.Contains("ᵀ ·", listing);          // W2ᵀ·D̄ as a product flag
         Assert.Contains("· v", listing);
 
@@ -54,6 +54,26 @@ public class TensorEngineTests
         var (_, d1, d2) = g.Evaluate(w1, w2);
         Close(Numeric(m => (w2 * (m * x).Map(Fn.Relu)).ColumnSums().Sum(), w1), d1);
         Close(Numeric(m => (m * (w1 * x).Map(Fn.Relu)).ColumnSums().Sum(), w2), d2);
+    }
+
+    [Fact]
+    public void The_listing_names_operations_as_the_formulas_do()
+    {
+        // Not ‖‖(v1), ² v11 and map λ(v3): the norm, the square and the method group by their formulas' names.
+        var (x, y) = (Random(4, 3, 1), Random(2, 3, 2));
+        var g = Grad.Of((Matrix<double> W1, Matrix<double> W2) =>
+            Fn.CrossEntropy(W2 * (W1 * x).Map(Fn.Relu), y) + 0.05 * (W1.FrobeniusNorm() * W1.FrobeniusNorm() + W2.FrobeniusNorm() * W2.FrobeniusNorm()));
+        var listing = g.ToListing();
+        Assert.Matches(@"(?m)^v\d+ = map relu\(v\d+\)  # ", listing);
+        Assert.Matches(@"(?m)^v\d+ = map relu'\(", listing);
+        Assert.Matches(@"(?m)^v\d+ = ‖v1‖_F  # scalar$", listing);
+        Assert.Matches(@"(?m)^v\d+ = v\d+²$", listing);
+        Assert.DoesNotContain("‖‖", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("λ", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("² ", listing, StringComparison.Ordinal);
+        // A lambda that is more than one operation is still a λ.
+        Assert.Contains("map λ(", Grad.Of((Matrix<double> W) => W.Map(t => Math.Tanh(2 * t)).ColumnSums().Sum()).ToListing(), StringComparison.Ordinal);
+        Assert.Contains("map tanh(", Grad.Of((Matrix<double> W) => W.Map(t => Math.Tanh(t)).ColumnSums().Sum()).ToListing(), StringComparison.Ordinal);
     }
 
     [Fact]
