@@ -267,6 +267,8 @@ internal sealed class Emitter
         // The highest array element a stage reads, directly or not.
         var element = new int[_byId.Length];
         var users = new List<Node>?[_byId.Length];
+        // The inputs each stage reads, found by the same walk, to place them before their first reader.
+        var inputsRead = new List<Node>?[_byId.Length];
         var ready = new PriorityQueue<Node, (int Element, int Latest)>();
         var pushes = 0;
         void Ready(Node node) => ready.Enqueue(node, (element[node.Id], -pushes++));
@@ -277,7 +279,10 @@ internal sealed class Emitter
             Dependencies(root[i], deps);
             foreach (var input in deps)
                 if (input.Op == Op.Input)
+                {
                     element[root[i].Id] = Math.Max(element[root[i].Id], input.Element);
+                    (inputsRead[root[i].Id] ??= []).Add(input);
+                }
             deps.RemoveAll(d => d.Op == Op.Input);
             foreach (var dep in deps)
                 (users[dep.Id] ??= []).Add(root[i]);
@@ -309,10 +314,9 @@ internal sealed class Emitter
         var withInputs = new List<Node>(order.Count + inputs.Count);
         foreach (var node in order)
         {
-            Dependencies(node, deps);
-            foreach (var dep in deps)
-                if (dep.Op == Op.Input && placed.Add(dep))
-                    withInputs.Add(dep);
+            foreach (var input in inputsRead[node.Id] ?? [])
+                if (placed.Add(input))
+                    withInputs.Add(input);
             withInputs.Add(node);
         }
         return [.. inputs.Where(n => !placed.Contains(n)), .. withInputs];
