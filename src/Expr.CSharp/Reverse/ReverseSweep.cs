@@ -53,6 +53,7 @@ internal static class ReverseSweep
     private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log, bool again)
     {
         Dictionary<Node, Node?[]>? outputAdjoints = null;
+        Dictionary<Node, List<(int Param, Node Bar)>>? loopBars = null;
         for (var i = count - 1; i >= 0; i--)
         {
             var y = region.Nodes[i];
@@ -67,8 +68,19 @@ internal static class ReverseSweep
             }
             if (y.Op == Op.Loop)
             {
+                // A body swept from a constant adjoint is swept again, for another adjoint, through a copy (LoopSecondOrder).
                 if (adjoints.TryGetValue(y, out var loopBar))
-                    PullbackLoop(b, y, loopBar, adjoints, log);
+                    PullbackLoop(b, again && y.Loop!.BuiltPullback is { Seed.Op: Op.Constant } ? LoopSecondOrder.Fresh(b, y) : y, loopBar, adjoints, log);
+                continue;
+            }
+            if (y.Op == Op.LoopAdjoint)
+            {
+                // Reached only by a sweep across an earlier sweep's stages: the pullback of a sum's pullback is a sum.
+                if (loopBars?.GetValueOrDefault(y) is { } bars)
+                {
+                    var (weighted, differentiable) = LoopSecondOrder.Sum(b, y, bars);
+                    PullbackLoop(b, weighted, b.Constant(1), adjoints, log, differentiable);
+                }
                 continue;
             }
             if (y.Op == Op.Condition)
@@ -82,6 +94,15 @@ internal static class ReverseSweep
             }
             if (!adjoints.TryGetValue(y, out var yBar))
                 continue;
+            if (y.Op == Op.Project && y.Args[0].Op == Op.LoopAdjoint)
+            {
+                // Gathered per loop adjoint, which pulls them back (LoopSecondOrder.Sum).
+                loopBars ??= [];
+                if (!loopBars.TryGetValue(y.Args[0], out var list))
+                    loopBars[y.Args[0]] = list = [];
+                list.Add((y.Param, yBar));
+                continue;
+            }
             if (y.Op == Op.Project)
             {
                 // Gathered per conditional; the conditional's own stage (just before its projections) pulls them back.
@@ -135,7 +156,9 @@ internal static class ReverseSweep
     /// A loop pulls back through a loop: its body's pullback, run per iteration (backwards for a fold), adds each
     /// iteration's contributions to the invariants' adjoints and scatters into array gradients.
     /// </summary>
-    private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log)
+    /// <remarks>Only the loop's arguments before <paramref name="differentiable"/> get adjoints.</remarks>
+    private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log,
+        int differentiable = int.MaxValue)
     {
         var body = loop.Loop!;
         var pullback = body.PullbackFor(bar);
@@ -144,7 +167,7 @@ internal static class ReverseSweep
         if (body.Kind == LoopKind.Fold && !loop.Args[2].IsPassive)
             outputs.Add(2);
         for (var j = 0; j < body.InvariantCount; j++)
-            if (pullback.Invariants[j] is not null && !loop.Args[LoopBody.FirstInvariant + j].IsPassive)
+            if (pullback.Invariants[j] is not null && !loop.Args[LoopBody.FirstInvariant + j].IsPassive && LoopBody.FirstInvariant + j < differentiable)
                 outputs.Add(LoopBody.FirstInvariant + j);
         if (outputs.Count == 0 && !pullback.HasEffects)
             return;

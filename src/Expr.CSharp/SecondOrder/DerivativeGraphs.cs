@@ -199,30 +199,69 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// True if the second sweep can differentiate the graph: no loop over data (its adjoint is a loop construct with no
-    /// rule of its own, and an array of any length is read only by one), no vectors or matrices.
+    /// True if the second sweep can differentiate the graph: doubles and double[] elements, through sums over data
+    /// (<see cref="Unsupported"/>).
     /// </summary>
-    public static bool Supports(StagedGraph graph) => !graph.HasTensorParameters && !graph.Builder.HasTensors && !graph.HasLoops;
+    public static bool Supports(StagedGraph graph) => Unsupported(graph, "") is null;
 
     /// <summary>Refuses, naming <paramref name="what"/>, a graph the second sweep cannot differentiate yet (<see cref="Supports"/>).</summary>
     public static void Refuse(StagedGraph graph, string what)
     {
+        if (Unsupported(graph, what) is { } reason)
+            throw new ExprGradException(reason, graph.Source);
+    }
+
+    /// <summary>
+    /// Why the second sweep cannot differentiate the graph yet, or null. It differentiates sums over data (a sum's
+    /// pullback is again a sum, <see cref="LoopSecondOrder"/>), but not yet vectors and matrices, folds, Max and Min,
+    /// a loop inside a loop, or an array parameter read at an index known only at the call (whose gradient is scattered).
+    /// </summary>
+    private static string? Unsupported(StagedGraph graph, string what)
+    {
         if (graph.HasTensorParameters || graph.Builder.HasTensors)
-            throw new ExprGradException($"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
-                "Matrix<double> (write it over double[] elements, or take the gradient)", graph.Source);
-        if (graph.HasLoops)
-            throw new ExprGradException($"{what} is not computed through loops over data yet (a LINQ Sum, Select, Zip, Max, Min or Aggregate, " +
-                "or an array read at an index known only at the call): write the function with constant indices, or take the gradient", graph.Source);
+            return $"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
+                "Matrix<double> (write it over double[] elements, or take the gradient)";
+        foreach (var region in DeadStages.Regions(graph.Root))
+            foreach (var node in region.Nodes)
+            {
+                if (node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
+                    return ParameterArray(what, node);
+                if (node.Op != Op.Loop)
+                    continue;
+                var body = node.Loop!;
+                if (body.Kind != LoopKind.Sum)
+                    return $"{what} is computed through sums over data, not yet through {(body.Kind == LoopKind.Fold ? "Aggregate" : body.Kind.ToString())} " +
+                        $"({body.Text}): write it as a sum, or take the gradient";
+                foreach (var inner in DeadStages.Regions(body.Builder.Root).SelectMany(r => r.Nodes))
+                {
+                    if (inner.Op == Op.Loop)
+                        return $"{what} is not computed through a loop inside a loop yet ({body.Text}): take the gradient";
+                    if (inner.Op == Op.Read && !inner.IsPassive)
+                        return ParameterArray(what, inner);
+                }
+            }
+        return null;
+
+        static string ParameterArray(string what, Node node) =>
+            $"{what} is computed through loops over data (captured arrays), not yet where an array parameter's length or an element at " +
+            $"an index known only at the call is read ({(node.Op == Op.Length ? "its Length" : $"[{node.IndexText}]")}): read the parameter's " +
+            "elements at constant indices, or take the gradient";
     }
 
     // Every stage the first sweep builds has a rule whose pullback builds staged nodes; a rule without one is boolean.
+    // A loop's body is checked too: the second sweep crosses its pullback.
     public static void EnsureDifferentiable(GraphBuilder b)
     {
         foreach (var region in DeadStages.Regions(b.Root))
             foreach (var node in region.Nodes)
-                if (node.Op is not (Op.Input or Op.Constant or Op.Captured or Op.Condition or Op.Project) && !node.IsPassive
-                    && RuleTable.Of(node).Pullback is null)
+            {
+                if (node.Op == Op.Loop)
+                    EnsureDifferentiable(node.Loop!.Builder);
+                else if (node.Op is not (Op.Input or Op.Constant or Op.Captured or Op.Condition or Op.Project or Op.LoopAdjoint or Op.Index
+                             or Op.Read or Op.ScatterAdd or Op.Length) && !node.IsPassive
+                         && RuleTable.Of(node).Pullback is null)
                     throw new ExprGradException($"the second derivative needs a rule for '{RuleTable.Of(node).Symbol}', which has none");
+            }
     }
 
     /// <summary>The staged graph of <paramref name="f"/> as imported, not yet swept, checked for second order.</summary>

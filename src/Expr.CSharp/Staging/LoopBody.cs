@@ -61,6 +61,12 @@ internal sealed class LoopBody
     /// <summary>The loop as the user wrote it, shortened (<c>a.Zip(b, ...).Sum()</c>), for messages and display.</summary>
     public string Text { get; init; } = "the loop";
 
+    /// <summary>
+    /// True for a body that holds an earlier sweep's stages (a copy of a body with its pullback, see
+    /// <see cref="LoopSecondOrder"/>): its own pullback sweeps them again (<see cref="ReverseSweep.Pullback"/>).
+    /// </summary>
+    public bool Again { get; init; }
+
     /// <summary>The accumulator of a fold: the body's input 0.</summary>
     public Node Accumulator => Builder.Input(0, -1);
 
@@ -95,7 +101,7 @@ internal sealed class LoopBody
     {
         var first = Builder.Count;
         var seed = constantSeed ?? Builder.Input(-1, -1);
-        var adjoints = ReverseSweep.Pullback(Builder, Output, seed);
+        var adjoints = ReverseSweep.Pullback(Builder, Output, seed, Again);
         var invariants = new Node?[InvariantCount];
         for (var j = 0; j < invariants.Length; j++)
             invariants[j] = adjoints.GetValueOrDefault(Invariant(j));
