@@ -41,7 +41,7 @@ public partial class Gradient
     {
         ArgumentNullException.ThrowIfNull(point);
         CheckSecondOrder(point, nameof(point));
-        var d = _dimension;
+        var d = PointLength(point);
         var hessian = new double[d, d];
         if (d > 0)
             Hessian(point, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref hessian[0, 0], d * d));
@@ -60,7 +60,7 @@ public partial class Gradient
     public void Hessian(ReadOnlySpan<double> point, Span<double> hessian)
     {
         CheckSecondOrder(point, "point");
-        var d = _dimension;
+        var d = PointLength(point);
         if (hessian.Length < d * d)
             throw new ArgumentException($"the Hessian needs room for {d} × {d} = {d * d} values, the span has {hessian.Length}", nameof(hessian));
         hessian = hessian[..(d * d)];
@@ -121,7 +121,7 @@ public partial class Gradient
     public void HessianVectorProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
     {
         CheckSecondOrder(point, "point");
-        var d = _dimension;
+        var d = PointLength(point);
         if (v.Length < d)
             throw new ArgumentException($"the direction has {v.Length} values but the function has {d}", nameof(v));
         if (result.Length < d)
@@ -132,13 +132,16 @@ public partial class Gradient
         {
             point[..d].CopyTo(input);
             v[..d].CopyTo(input.AsSpan(d));
-            kernel.Run(input.AsSpan(0, 2 * d), result[..d]);
+            kernel.Run(input.AsSpan(0, 2 * d), result[..d], pointLength: d);
         }
         finally
         {
             ArrayPool<double>.Shared.Return(input);
         }
     }
+
+    // The values a point has: Dimension, or all of it when it ends with an array of any length.
+    private int PointLength(ReadOnlySpan<double> point) => _endsDynamic ? point.Length : _dimension;
 
     private void CheckSecondOrder(ReadOnlySpan<double> point, string name)
     {

@@ -69,7 +69,7 @@ public sealed class Jacobian
     private static (StagedGraph Graph, Node[] Outputs) Import(LambdaExpression function)
     {
         var imported = Grad.Import(function, Importer.ImportComponents);
-        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian");
+        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian", arrays: false);
         return imported;
     }
 

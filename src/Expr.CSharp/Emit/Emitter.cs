@@ -565,8 +565,10 @@ internal sealed class Emitter
                 }
                 // Slots whose adjoint is a number (0 where the function does not depend on them) are written first
                 // (in a graph with loops, last).
+                // (An array of any length that no loop writes, as in a Hessian-vector product of a function linear in it, is
+                // cleared first: nothing else writes it.)
                 if (!e.DefersStores)
-                    statements.AddRange(ConstantStores());
+                    statements.AddRange([.. e._frame.ClearDynamic, .. ConstantStores()]);
                 else
                     _variables.Add(_cleared);
                 if (e._graph.Output.Op == Op.Constant && !Single)

@@ -89,24 +89,38 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
 
     public override Type ReturnType => typeof(double);
 
-    public override Expression Input(int slot) => Expression.Call(ReadMethod, X, Expression.Constant(slot));
+    public override Expression Input(int slot) => Expression.Call(ReadMethod, X, Position(slot));
 
     public override Expression Store(int slot, Expression value) =>
         Expression.Call(IsDynamic(slot) ? AddMethod : WriteMethod, G, Expression.Constant(slot), value);
 
-    public override Expression Input(int slot, int stride, Expression k) => Expression.Call(ReadMethod, X, Index(slot, stride, k));
+    public override Expression Input(int slot, int stride, Expression k) =>
+        Expression.Call(ReadMethod, X, slot >= DirectionFrom && graph.EndsDynamic ? Expression.Add(Length, Index(slot - DirectionFrom, stride, k)) : Index(slot, stride, k));
+
+    // A direction's slots (ParameterLayout.IsDirection) follow the point: at the point's length past the slot they copy,
+    // which is a constant unless the point ends with an array of any length.
+    private int DirectionFrom => Array.Find(graph.Parameters, p => p.IsDirection)?.Offset ?? int.MaxValue;
+
+    private Expression Position(int slot) =>
+        slot >= DirectionFrom && graph.EndsDynamic ? Expression.Add(Length, Expression.Constant(slot - DirectionFrom)) : Expression.Constant(slot);
 
     public override Expression Store(int slot, int stride, Expression k, Expression value) =>
         Expression.Call(IsDynamic(slot) ? AddMethod : WriteMethod, G, Index(slot, stride, k), value);
 
-    // Only the last parameter can be dynamic in the flat layout (StagedGraph.NoFlatLayout).
-    private bool IsDynamic(int slot) => graph.EndsDynamic && slot >= graph.Parameters[^1].Offset;
+    // Only the point's last parameter can be dynamic in the flat layout (StagedGraph.NoFlatLayout); directions are not stored.
+    private bool IsDynamic(int slot) => graph.EndsDynamic && slot >= graph.Parameters[graph.DynamicParameter].Offset && slot < DirectionFrom;
 
-    private Expression Offset(int param, Expression index) =>
-        graph.Parameters[param].Offset == 0 ? index : Expression.Add(Expression.Constant(graph.Parameters[param].Offset), index);
+    private Expression Offset(int param, Expression index)
+    {
+        var p = graph.Parameters[param];
+        if (p.IsDirection)
+            return Expression.Add(graph.EndsDynamic ? Expression.Add(Length, Expression.Constant(p.Offset - DirectionFrom)) : Expression.Constant(p.Offset), index);
+        return p.Offset == 0 ? index : Expression.Add(Expression.Constant(p.Offset), index);
+    }
 
+    // A direction copies the point's parameter: its length is that parameter's.
     public override Expression ArrayLength(int param) =>
-        Expression.Subtract(Length, Expression.Constant(graph.Parameters[param].Offset));
+        Expression.Subtract(Length, Expression.Constant(graph.Parameters[param].Offset - (graph.Parameters[param].IsDirection ? DirectionFrom : 0)));
 
     public override Expression ArrayRead(int param, Expression index) => Expression.Call(ReadMethod, X, Offset(param, index));
 
@@ -117,7 +131,7 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
         Expression.Call(WriteMethod, G, Offset(param, index), value);
 
     public override Expression? ClearRange(int param, Expression from, Expression? to) =>
-        graph.EndsDynamic && param == graph.Parameters.Length - 1
+        graph.EndsDynamic && param == graph.DynamicParameter
             ? Expression.Call(ClearRangeMethod, G, Expression.Constant(graph.Parameters[param].Offset), from, to ?? Expression.Constant(int.MaxValue), ArrayLength(param))
             : null;
 
@@ -132,7 +146,7 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
     // The last parameter's gradient, when its length is read at the call, is cleared and then added to: cleared only
     // once every index has been checked (Emitter), so that an index out of range leaves the caller's gradient as it was.
     public override IEnumerable<Expression> ClearDynamic => graph.EndsDynamic
-        ? [Expression.Call(ClearMethod, G, Expression.Constant(graph.Parameters[^1].Offset), Length)]
+        ? [Expression.Call(ClearMethod, G, Expression.Constant(graph.Parameters[graph.DynamicParameter].Offset), Length)]
         : [];
 
     public override Expression Result(Expression value) => value;

@@ -147,7 +147,7 @@ internal static class LoopWriter
     /// </summary>
     private static IEnumerable<Expression> FirstWrites(ILoopScope scope, Writer w)
     {
-        var param = scope.Graph.Parameters.Length - 1;
+        var param = scope.Graph.DynamicParameter;
         if (FirstStore(w.Body0, param) is not { } store)
             return scope.Frame.ClearDynamic;
         w.Stores.Add(store.Scatter);
@@ -306,6 +306,8 @@ internal static class LoopWriter
         if (p.Accumulator is { } a)
             roots.Add(a);
         roots.AddRange(p.Invariants.OfType<Node>());
+        if (p.Directions is { } directions)
+            roots.Add(directions);
         foreach (var region in DeadStages.Regions(body.Builder.Root))
             roots.AddRange(region.Nodes.Where(n => n.HasEffects));
         return roots;
@@ -332,7 +334,7 @@ internal static class LoopWriter
         {
             if (projections[k] is not { } projection || homes[k] is not { } home || projection.Param == 2)
                 continue;
-            var contribution = pullback.Invariants[projection.Param - LoopBody.FirstInvariant]!;
+            var contribution = projection.Param == LoopBody.DirectionsOutput ? pullback.Directions! : pullback.Invariants[projection.Param - LoopBody.FirstInvariant]!;
             if (add)
             {
                 before.Add(Expression.Assign(home, Expression.Constant(0.0)));

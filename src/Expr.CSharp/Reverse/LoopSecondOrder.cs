@@ -18,7 +18,7 @@ internal static class LoopSecondOrder
     /// <summary>
     /// The sum loop whose pullback is <paramref name="adjoint"/>'s (a sum's <see cref="Op.LoopAdjoint"/>), given the
     /// adjoints of its projections (<paramref name="bars"/>, by the loop argument each one projects: 3 + j for invariant
-    /// j). Its invariants are the loop's, then the first sweep's adjoint of the loop, then the weights; the caller pulls
+    /// j, <see cref="LoopBody.DirectionsOutput"/> for the dot products with a direction). Its invariants are the loop's, then the first sweep's adjoint of the loop, then the weights; the caller pulls
     /// it back with adjoint 1 into the arguments before <c>Differentiable</c> (the weights are adjoints of this sweep, not
     /// values it differentiates).
     /// </summary>
@@ -34,7 +34,8 @@ internal static class LoopSecondOrder
         Node? value = null;
         for (var m = 0; m < bars.Count; m++)
         {
-            var term = to.Multiply(to.Input(2 + invariants + m, -1), copy[pullback.Invariants[bars[m].Param - LoopBody.FirstInvariant]!]);
+            var output = bars[m].Param == LoopBody.DirectionsOutput ? pullback.Directions! : pullback.Invariants[bars[m].Param - LoopBody.FirstInvariant]!;
+            var term = to.Multiply(to.Input(2 + invariants + m, -1), copy[output]);
             value = value is null ? term : to.Add(value, term);
         }
         var sum = new LoopBody(LoopKind.Sum, to, to.LoopIndex(), value!, invariants + 1 + bars.Count, body.Variable) { Text = body.Text, Again = true };
@@ -116,7 +117,7 @@ internal static class LoopSecondOrder
                 Op.Index => _to.LoopIndex(),
                 Op.Captured => _to.Captured(n.Live!, n, "copy"),
                 Op.Length => _to.Length(n.Param),
-                Op.Read => _to.Read(n.Param, n.Live, Args(n), n.IndexText!),
+                Op.Read => _to.Read(n.Param, n.Live, Args(n), n.IndexText!, n.IsDirection),
                 Op.Call => _to.Call(n.Function!, Args(n)),
                 _ => _to.Apply(n.Op, Args(n), n.Param),
             };

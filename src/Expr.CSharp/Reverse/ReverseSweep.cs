@@ -20,7 +20,7 @@ internal static class ReverseSweep
             adjoints[graph.Output] = b.Constant(1);
             graph.Backprop.Add(new(graph.Output, adjoints[graph.Output], null, null, First: true));
         }
-        Sweep(b, graph.Root, adjoints, graph.ForwardCount, graph.Backprop, again: false);
+        Sweep(b, graph.Root, adjoints, graph.ForwardCount, graph.Backprop, again: false, directions: null);
 
         graph.Adjoints = new Node?[graph.Dimension];
         foreach (var input in b.Inputs)
@@ -35,13 +35,17 @@ internal static class ReverseSweep
     /// With <c>again</c> the stages include an earlier sweep's (a second derivative): a backward branch then reads its
     /// forward branch's stages, whose adjoints that branch's own sweep must take up.
     /// </summary>
-    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed, bool again = false)
+    /// <remarks>
+    /// With <paramref name="directions"/>, array parameters' elements read at indices known only at the call are not
+    /// scattered: their adjoints dotted with the direction are the adjoint of <see cref="Directions.Sink"/>.
+    /// </remarks>
+    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed, bool again = false, Directions? directions = null)
     {
         var adjoints = new Dictionary<Node, Node>();
         if (output.IsPassive || output.Op == Op.Constant)
             return adjoints;
         adjoints[output] = seed;
-        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null, again);
+        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null, again, directions);
         return adjoints;
     }
 
@@ -50,7 +54,8 @@ internal static class ReverseSweep
     /// outside the region accumulate in <paramref name="adjoints"/> too: for a branch, they are what it exports.
     /// The root's sweep writes each contribution to <paramref name="log"/>, for display.
     /// </summary>
-    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log, bool again)
+    private static void Sweep(GraphBuilder b, Region region, Dictionary<Node, Node> adjoints, int count, List<BackpropStep>? log, bool again,
+        Directions? directions)
     {
         Dictionary<Node, Node?[]>? outputAdjoints = null;
         Dictionary<Node, List<(int Param, Node Bar)>>? loopBars = null;
@@ -62,15 +67,21 @@ internal static class ReverseSweep
             if (y.Op == Op.Read)
             {
                 // An array parameter's element: its adjoint is added to the array's gradient where it is known.
-                if (adjoints.TryGetValue(y, out var readBar))
+                if (!adjoints.TryGetValue(y, out var readBar))
+                    continue;
+                if (directions is null)
                     b.ScatterAdd(y, readBar);
+                else
+                    Accumulate(b, adjoints, directions.Sink, b.Multiply(readBar, directions.Element(b, y)));
                 continue;
             }
             if (y.Op == Op.Loop)
             {
-                // A body swept from a constant adjoint is swept again, for another adjoint, through a copy (LoopSecondOrder).
+                // A body swept from a constant adjoint, or dotting with a direction, is swept again, for another adjoint and
+                // scattering, through a copy (LoopSecondOrder.Fresh).
                 if (adjoints.TryGetValue(y, out var loopBar))
-                    PullbackLoop(b, again && y.Loop!.BuiltPullback is { Seed.Op: Op.Constant } ? LoopSecondOrder.Fresh(b, y) : y, loopBar, adjoints, log);
+                    PullbackLoop(b, again && y.Loop!.BuiltPullback is { } built && (built.Seed.Op == Op.Constant || built.Directions is not null)
+                        ? LoopSecondOrder.Fresh(b, y) : y, loopBar, adjoints, log, directions);
                 continue;
             }
             if (y.Op == Op.LoopAdjoint)
@@ -79,7 +90,7 @@ internal static class ReverseSweep
                 if (loopBars?.GetValueOrDefault(y) is { } bars)
                 {
                     var (weighted, differentiable) = LoopSecondOrder.Sum(b, y, bars);
-                    PullbackLoop(b, weighted, b.Constant(1), adjoints, log, differentiable);
+                    PullbackLoop(b, weighted, b.Constant(1), adjoints, log, directions, differentiable);
                 }
                 continue;
             }
@@ -89,7 +100,7 @@ internal static class ReverseSweep
                 // second sweep, a gradient's backward branch hands adjoints to the forward branch it reads.)
                 var yBars = outputAdjoints?.GetValueOrDefault(y);
                 if (yBars is not null || (again && EnclosesAdjoint(y, adjoints)))
-                    PullbackCondition(b, y, yBars ?? new Node?[y.Then!.Results.Length], adjoints, log, again);
+                    PullbackCondition(b, y, yBars ?? new Node?[y.Then!.Results.Length], adjoints, log, again, directions);
                 continue;
             }
             if (!adjoints.TryGetValue(y, out var yBar))
@@ -137,10 +148,11 @@ internal static class ReverseSweep
     /// A conditional pulls back through the branch that was taken: its backward stage is again a conditional on the
     /// same test, whose branches sweep the forward branches and deliver one adjoint per outer node they reach.
     /// </summary>
-    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log, bool again)
+    private static void PullbackCondition(GraphBuilder b, Node condition, Node?[] yBars, Dictionary<Node, Node> adjoints, List<BackpropStep>? log, bool again,
+        Directions? directions)
     {
-        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars, adjoints, again);
-        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars, adjoints, again);
+        var (thenRegion, thenExports) = SweepBranch(b, condition.Then!, yBars, adjoints, again, directions);
+        var (elseRegion, elseExports) = SweepBranch(b, condition.Else!, yBars, adjoints, again, directions);
 
         var reached = thenExports.Keys.Union(elseExports.Keys).OrderBy(n => n.Id).ToArray();
         if (reached.Length == 0 && !HasEffects(thenRegion) && !HasEffects(elseRegion))
@@ -158,11 +170,14 @@ internal static class ReverseSweep
     /// </summary>
     /// <remarks>Only the loop's arguments before <paramref name="differentiable"/> get adjoints.</remarks>
     private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log,
-        int differentiable = int.MaxValue)
+        Directions? directions, int differentiable = int.MaxValue)
     {
         var body = loop.Loop!;
-        var pullback = body.PullbackFor(bar);
+        var pullback = body.PullbackFor(bar, directions);
         var outputs = new List<int>();
+        // With directions, the body's dot products with the direction are one more output (LoopBody.DirectionsOutput).
+        if (pullback.Directions is not null)
+            outputs.Add(LoopBody.DirectionsOutput);
         // A fold hands its adjoint back to the seed through every iteration (all of it, when there are none).
         if (body.Kind == LoopKind.Fold && !loop.Args[2].IsPassive)
             outputs.Add(2);
@@ -173,7 +188,7 @@ internal static class ReverseSweep
             return;
         var projections = b.LoopAdjoint(loop, bar, [.. outputs]);
         for (var k = 0; k < outputs.Count; k++)
-            Accumulate(b, adjoints, loop.Args[outputs[k]], projections[k], log, loop, bar);
+            Accumulate(b, adjoints, outputs[k] == LoopBody.DirectionsOutput ? directions!.Sink : loop.Args[outputs[k]], projections[k], log, loop, bar);
     }
 
     private static bool EnclosesAdjoint(Node condition, Dictionary<Node, Node> adjoints) =>
@@ -192,7 +207,8 @@ internal static class ReverseSweep
     /// sweep reaches them from there): with <paramref name="again"/>, those are taken from <paramref name="outer"/> and swept
     /// with the rest. (A first sweep has none, and skips the walk.)
     /// </summary>
-    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars, Dictionary<Node, Node> outer, bool again)
+    private static (Region Backward, Dictionary<Node, Node> Exports) SweepBranch(GraphBuilder b, Region branch, Node?[] yBars, Dictionary<Node, Node> outer, bool again,
+        Directions? directions)
     {
         b.BeginRegion();
         var adjoints = new Dictionary<Node, Node>();
@@ -204,7 +220,7 @@ internal static class ReverseSweep
         for (var k = 0; k < yBars.Length; k++)
             if (yBars[k] is { } yBar)
                 Accumulate(b, adjoints, branch.Results[k], yBar);
-        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count, log: null, again));
+        StackGuard.Run(() => Sweep(b, branch, adjoints, branch.Nodes.Count, log: null, again, directions));
         var backward = b.EndRegion([]);
 
         var exports = new Dictionary<Node, Node>();

@@ -24,12 +24,24 @@ internal static class DerivativeGraphs
     /// </summary>
     internal const long MaxSymbolicWork = 20_000_000;
 
-    /// <summary>The Hessian-vector product Hv of the function's Hessian at x: inputs x then v (one slot each), outputs Hv.</summary>
+    /// <summary>
+    /// The Hessian-vector product Hv of the function's Hessian at x: inputs x then v (laid out as x, after it), outputs
+    /// Hv. ∇f·v is staged as the first sweep goes: an array parameter's gradient, scattered at indices known only at the
+    /// call, is dotted with v instead (<see cref="Directions"/>); its part of Hv is then scattered by the second sweep.
+    /// </summary>
     public static OutputKernel HessianVectorProduct(StagedGraph graph)
     {
-        var (b, forward, inputs, gradient) = FirstSweep(graph);
-        var (v, parameters) = Extra(graph, graph.Parameters, "v", graph.Dimension);
-        var gv = Dot(b, gradient, v);
+        var b = graph.Builder;
+        var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var (v, parameters) = Direction(graph);
+        var points = graph.Parameters.Length;
+        var directions = new Directions(p => points + p);
+        var adjoints = ReverseSweep.Pullback(b, graph.Output, b.Constant(1), again: false, directions);
+        EnsureDifferentiable(b);
+        var gv = Dot(b, Array.ConvertAll(inputs, x => x is null ? null : adjoints.GetValueOrDefault(x)), v);
+        if (adjoints.GetValueOrDefault(directions.Sink) is { } arrays)
+            gv = gv is { Op: Op.Constant, Value: 0 } ? arrays : b.Add(gv, arrays);
         var hv = Sweep(b, inputs, gv, again: true);
         // What a call returns is not read: returning ∇f·v would keep the whole gradient, which H·v does not need.
         return OutputKernel.Compile(graph.Source, b, parameters, b.Constant(0), hv, forward);
@@ -42,6 +54,10 @@ internal static class DerivativeGraphs
     /// </summary>
     public static SparseKernel? Hessian(StagedGraph graph)
     {
+        // An array of any length has no fixed number of rows, and an array parameter read at indices known only at the call
+        // has its gradient scattered, not as one node per slot: such a Hessian is built from products, column by column.
+        if (graph.EndsDynamic || ReadsArrays(graph))
+            return null;
         var (b, forward, inputs, gradient) = FirstSweep(graph);
         var d = graph.Dimension;
         if ((long)d * b.Root.Nodes.Count * 2 > MaxSymbolicWork)
@@ -138,6 +154,31 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
+    /// The direction of a Hessian-vector product: a copy of each parameter of the point, laid out as the point after it
+    /// (<see cref="ParameterLayout.IsDirection"/>), and the input node of each fixed slot.
+    /// </summary>
+    private static (Node?[] Inputs, ParameterLayout[] Parameters) Direction(StagedGraph graph)
+    {
+        var (d, points) = (graph.Dimension, graph.Parameters.Length);
+        var nodes = new Node?[d];
+        for (var i = 0; i < points; i++)
+        {
+            var p = graph.Parameters[i];
+            for (var k = 0; k < p.Extent; k++)
+                nodes[p.Offset + k] = graph.Builder.Input(points + i, p.IsArray ? k : -1);
+        }
+        return (nodes, [.. graph.Parameters, .. graph.Parameters.Select(p => p with { Name = "v", Offset = d + p.Offset, IsDynamic = false, IsDirection = true })]);
+    }
+
+    /// <summary>True if an array parameter's element is read at an index known only at the call (in a loop, or not).</summary>
+    public static bool ReadsArrays(StagedGraph graph) =>
+        Stages(graph.Root).Any(n => n.Op == Op.Read && !n.IsPassive);
+
+    // Every stage, in loop bodies too.
+    private static IEnumerable<Node> Stages(Region root) =>
+        DeadStages.Regions(root).SelectMany(r => r.Nodes).SelectMany(n => n.Op == Op.Loop ? Stages(n.Loop!.Builder.Root).Prepend(n) : [n]);
+
+    /// <summary>
     /// A new array parameter of <paramref name="extent"/> slots after <paramref name="parameters"/>, and its input nodes.
     /// </summary>
     private static (Node?[] Inputs, ParameterLayout[] Parameters) Extra(StagedGraph graph, ParameterLayout[] parameters, string name, int extent)
@@ -202,21 +243,26 @@ internal static class DerivativeGraphs
     /// True if the second sweep can differentiate the graph: doubles and double[] elements, through sums over data
     /// (<see cref="Unsupported"/>).
     /// </summary>
-    public static bool Supports(StagedGraph graph) => Unsupported(graph, "") is null;
+    public static bool Supports(StagedGraph graph) => Unsupported(graph, "", arrays: true) is null;
 
-    /// <summary>Refuses, naming <paramref name="what"/>, a graph the second sweep cannot differentiate yet (<see cref="Supports"/>).</summary>
-    public static void Refuse(StagedGraph graph, string what)
+    /// <summary>
+    /// Refuses, naming <paramref name="what"/>, a graph the second sweep cannot differentiate yet (<see cref="Supports"/>).
+    /// Without <paramref name="arrays"/> (a Jacobian, whose rows are not dotted with a direction), an array parameter read
+    /// at an index known only at the call is refused too.
+    /// </summary>
+    public static void Refuse(StagedGraph graph, string what, bool arrays = true)
     {
-        if (Unsupported(graph, what) is { } reason)
+        if (Unsupported(graph, what, arrays) is { } reason)
             throw new ExprGradException(reason, graph.Source);
     }
 
     /// <summary>
     /// Why the second sweep cannot differentiate the graph yet, or null. It differentiates sums over data (a sum's
     /// pullback is again a sum, <see cref="LoopSecondOrder"/>), but not yet vectors and matrices, folds, Max and Min,
-    /// a loop inside a loop, or an array parameter read at an index known only at the call (whose gradient is scattered).
+    /// a loop inside a loop, and, unless <paramref name="arrays"/>, an array parameter read at an index known only at the
+    /// call (whose gradient is scattered).
     /// </summary>
-    private static string? Unsupported(StagedGraph graph, string what)
+    private static string? Unsupported(StagedGraph graph, string what, bool arrays)
     {
         if (graph.HasTensorParameters || graph.Builder.HasTensors)
             return $"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
@@ -224,7 +270,7 @@ internal static class DerivativeGraphs
         foreach (var region in DeadStages.Regions(graph.Root))
             foreach (var node in region.Nodes)
             {
-                if (node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
+                if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
                     return ParameterArray(what, node);
                 if (node.Op != Op.Loop)
                     continue;
@@ -236,16 +282,16 @@ internal static class DerivativeGraphs
                 {
                     if (inner.Op == Op.Loop)
                         return $"{what} is not computed through a loop inside a loop yet ({body.Text}): take the gradient";
-                    if (inner.Op == Op.Read && !inner.IsPassive)
+                    if (!arrays && inner.Op == Op.Read && !inner.IsPassive)
                         return ParameterArray(what, inner);
                 }
             }
         return null;
 
         static string ParameterArray(string what, Node node) =>
-            $"{what} is computed through loops over data (captured arrays), not yet where an array parameter's length or an element at " +
+            $"{what} is computed through loops over captured data, not yet where an array parameter's length or an element at " +
             $"an index known only at the call is read ({(node.Op == Op.Length ? "its Length" : $"[{node.IndexText}]")}): read the parameter's " +
-            "elements at constant indices, or take the gradient";
+            "elements at constant indices, or take the gradient (the Hessian and the Hessian-vector product are computed)";
     }
 
     // Every stage the first sweep builds has a rule whose pullback builds staged nodes; a rule without one is boolean.

@@ -59,16 +59,21 @@ internal sealed class OutputKernel
     /// Runs on <paramref name="input"/> (<see cref="InputCount"/> long) and writes the outputs to
     /// <paramref name="output"/> (<see cref="OutputCount"/> long); the spans must not overlap. Returns the value node's value.
     /// </summary>
-    public double Run(ReadOnlySpan<double> input, Span<double> output)
+    /// <param name="input">The input.</param>
+    /// <param name="output">The outputs.</param>
+    /// <param name="pointLength">The point's length, when a direction follows it in <paramref name="input"/>
+    /// (<see cref="ParameterLayout.IsDirection"/>); else the input's.</param>
+    public double Run(ReadOnlySpan<double> input, Span<double> output, int? pointLength = null)
     {
         ref var x = ref MemoryMarshal.GetReference(input);
         ref var g = ref MemoryMarshal.GetReference(output);
+        var length = pointLength ?? input.Length;
         if (_kernel.Direct is { } direct)
-            return direct(ref x, ref g, [], input.Length);
+            return direct(ref x, ref g, [], length);
         var tape = ArrayPool<double>.Shared.Rent(_kernel.TapeLength);
         try
         {
-            return _kernel.Run(ref x, ref g, tape, input.Length);
+            return _kernel.Run(ref x, ref g, tape, length);
         }
         finally
         {

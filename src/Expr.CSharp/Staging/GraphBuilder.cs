@@ -289,11 +289,12 @@ internal sealed class GraphBuilder
 
     /// <summary>
     /// Element <paramref name="indices"/> of array parameter <paramref name="param"/> (<paramref name="live"/> null), or of
-    /// the captured array or MathNet vector or matrix <paramref name="live"/> (data), in a loop body.
+    /// the captured array or MathNet vector or matrix <paramref name="live"/> (data), in a loop body. With
+    /// <paramref name="direction"/>, an element of a direction, read but never differentiated (<see cref="Node.IsDirection"/>).
     /// </summary>
-    public Node Read(int param, Expression? live, Node[] indices, string indexText) =>
+    public Node Read(int param, Expression? live, Node[] indices, string indexText, bool direction = false) =>
         Intern(new Key(Op.Read, indices[0].Id, indices.Length > 1 ? indices[1].Id : -1, param, live, null),
-            () => new Node(_nextId++, Op.Read, indices, _current) { Param = param, Live = live, IndexText = indexText });
+            () => new Node(_nextId++, Op.Read, indices, _current) { Param = param, Live = live, IndexText = indexText, IsDirection = direction });
 
     /// <summary>Adds <paramref name="value"/> to the gradient of the element that <paramref name="read"/> reads: a Read's pullback.</summary>
     public Node ScatterAdd(Node read, Node value) =>

@@ -43,6 +43,12 @@ internal sealed class LoopBody
     /// <summary>The number of Loop node arguments before the invariants.</summary>
     public const int FirstInvariant = 3;
 
+    /// <summary>
+    /// The <see cref="Op.Project"/> parameter of a loop adjoint's output that is its body's dot products with a direction
+    /// (<see cref="LoopPullback.Directions"/>): argument 1 of a loop is its count, which has no adjoint of its own.
+    /// </summary>
+    public const int DirectionsOutput = 1;
+
     public LoopKind Kind { get; }
 
     public GraphBuilder Builder { get; }
@@ -78,15 +84,16 @@ internal sealed class LoopBody
     /// adjoint of the body's value), the adjoints of the accumulator and of each invariant, and the scatters of array
     /// elements. The engine builds a graph on one thread, so no lock is needed.
     /// </summary>
-    public LoopPullback Pullback => _pullback ??= BuildPullback(null);
+    public LoopPullback Pullback => _pullback ??= BuildPullback(null, null);
 
     /// <summary>
     /// The pullback for a loop whose adjoint is <paramref name="bar"/>: when that is a number and every iteration's seed
     /// is that number (a sum, a max or a min, not a fold), the body's sweep is built from the number itself, so its
     /// constant factors fold (100 · 2r is 200r, as a person writes it). The first call decides; the reverse sweep makes it.
     /// </summary>
-    public LoopPullback PullbackFor(Node bar) =>
-        _pullback ??= BuildPullback(Kind != LoopKind.Fold && bar.Op == Op.Constant && !bar.IsBool ? Builder.Constant(bar.Value) : null);
+    /// <remarks>With <paramref name="directions"/>, the sweep dots array gradients with a direction instead of scattering them.</remarks>
+    public LoopPullback PullbackFor(Node bar, Directions? directions = null) =>
+        _pullback ??= BuildPullback(Kind != LoopKind.Fold && bar.Op == Op.Constant && !bar.IsBool ? Builder.Constant(bar.Value) : null, directions?.ForBody());
 
     /// <summary>The pullback if it has been built, else null: display reads a graph without adding stages to it.</summary>
     public LoopPullback? BuiltPullback => _pullback;
@@ -97,17 +104,17 @@ internal sealed class LoopBody
     /// </summary>
     public bool IsForward(Node n) => _pullback is not { } p || n.Id < p.FirstBackwardId;
 
-    private LoopPullback BuildPullback(Node? constantSeed)
+    private LoopPullback BuildPullback(Node? constantSeed, Directions? directions)
     {
         var first = Builder.Count;
         var seed = constantSeed ?? Builder.Input(-1, -1);
-        var adjoints = ReverseSweep.Pullback(Builder, Output, seed, Again);
+        var adjoints = ReverseSweep.Pullback(Builder, Output, seed, Again, directions);
         var invariants = new Node?[InvariantCount];
         for (var j = 0; j < invariants.Length; j++)
             invariants[j] = adjoints.GetValueOrDefault(Invariant(j));
         var accumulator = Kind == LoopKind.Fold ? adjoints.GetValueOrDefault(Accumulator) : null;
         var effects = DeadStages.Regions(Builder.Root).Any(r => r.Nodes.Any(n => n.HasEffects));
-        return new LoopPullback(seed, first, accumulator, invariants, effects);
+        return new LoopPullback(seed, first, accumulator, invariants, effects, directions is null ? null : adjoints.GetValueOrDefault(directions.Sink));
     }
 }
 
@@ -117,4 +124,6 @@ internal sealed class LoopBody
 /// <param name="Accumulator">For a fold: the adjoint of the accumulator the iteration read; null if none.</param>
 /// <param name="Invariants">Per invariant, its adjoint from one iteration; null where there is none.</param>
 /// <param name="HasEffects">True if the sweep adds to array gradients (directly or in a nested loop).</param>
-internal sealed record LoopPullback(Node Seed, int FirstBackwardId, Node? Accumulator, Node?[] Invariants, bool HasEffects);
+/// <param name="Directions">For a sweep that dots array gradients with a direction (<see cref="Directions"/>): one
+/// iteration's dot products; null if none.</param>
+internal sealed record LoopPullback(Node Seed, int FirstBackwardId, Node? Accumulator, Node?[] Invariants, bool HasEffects, Node? Directions = null);

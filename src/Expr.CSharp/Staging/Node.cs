@@ -64,11 +64,14 @@ internal sealed class Node
     /// <summary>For <see cref="Op.Read"/> and <see cref="Op.ScatterAdd"/>: the user's index expression, for messages and display.</summary>
     public string? IndexText { get; init; }
 
+    /// <summary>For <see cref="Op.Read"/>: an element of a Hessian-vector product's direction, which no sweep differentiates.</summary>
+    public bool IsDirection { get; init; }
+
     /// <summary>True for comparisons, logical operators and boolean constants: values that carry no adjoint.</summary>
     public bool IsBool { get; init; }
 
     /// <summary>True if no gradient can flow into this node (constants, captured values, sizes, booleans).</summary>
-    public bool IsPassive => Op is Op.Constant or Op.Captured or Op.Size or Op.Index or Op.Length || (Op == Op.Read && Live is not null) || IsBool;
+    public bool IsPassive => Op is Op.Constant or Op.Captured or Op.Size or Op.Index or Op.Length || (Op == Op.Read && (Live is not null || IsDirection)) || IsBool;
 
     /// <summary>True for stages that write array gradients: a scatter, or a loop's pullback that scatters.</summary>
     public bool HasEffects => Op == Op.ScatterAdd || (Op == Op.LoopAdjoint && Loop!.Pullback.HasEffects);

@@ -13,7 +13,10 @@ namespace ExprGrad.Staging;
 /// <c>Length</c> is read): its gradient is cleared first and every contribution added to it, and in the flat layout it
 /// must be the last parameter, taking every slot from <paramref name="Offset"/> on (<paramref name="Extent"/> is then
 /// the fewest it must have).</param>
-internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar, bool IsDynamic = false)
+/// <param name="IsDirection">True for a Hessian-vector product's direction: a copy of a parameter of the point, laid out
+/// as the point after it (at the point's length past the copied parameter's offset), read but never differentiated.</param>
+internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar, bool IsDynamic = false,
+    bool IsDirection = false)
 {
     /// <summary>The name of the parameter's slot <paramref name="k"/> as the user writes it: <c>x</c>, or <c>w[k]</c> for an array.</summary>
     public string SlotName(int k) => IsArray ? $"{Name}[{k}]" : Name;
@@ -52,7 +55,13 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     public int Dimension => Parameters.Length == 0 ? 0 : Parameters[^1].Offset + Parameters[^1].Extent;
 
     /// <summary>True if the last parameter is an array whose length is read at the call: a point is then at least <see cref="Dimension"/> long.</summary>
-    public bool EndsDynamic => Parameters.Length > 0 && Parameters[^1].IsDynamic;
+    public bool EndsDynamic => DynamicParameter >= 0;
+
+    /// <summary>
+    /// The parameter whose length is read at the call, or −1: the last of the point's (a direction laid out after the
+    /// point copies it, see <see cref="ParameterLayout.IsDirection"/>).
+    /// </summary>
+    public int DynamicParameter => Array.FindLastIndex(Parameters, p => !p.IsDirection) is var k && k >= 0 && Parameters[k].IsDynamic ? k : -1;
 
     /// <summary>
     /// Why the function has no flat (span) layout, or null if it has one: vectors and matrices have none, and an array
@@ -60,7 +69,7 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     /// </summary>
     public string? NoFlatLayout =>
         HasTensorParameters ? "this function has Vector<double> or Matrix<double> parameters, which have no flat layout: call the typed Evaluate(...)"
-        : Array.FindIndex(Parameters, p => p.IsDynamic) is var k && k >= 0 && k < Parameters.Length - 1
+        : Array.FindIndex(Parameters, p => p.IsDynamic) is var k && k >= 0 && k != DynamicParameter
             ? $"parameter '{Parameters[k].Name}' is an array whose length is read at the call, and only the last parameter can be: call the typed Evaluate(...), or make '{Parameters[k].Name}' the last parameter"
             : null;
 

@@ -140,7 +140,7 @@ public sealed class LoopProperties(ITestOutputHelper output)
     }
 
     /// <summary>The case's points: x0, x1, then a, uniform in [−2.5, 2.5] (six decimals), from its seed.</summary>
-    private static double[] Point(LoopProgram p, int attempt)
+    internal static double[] Point(LoopProgram p, int attempt)
     {
         var random = new Random(unchecked(p.PointSeed * 7919 + attempt * 104_729));
         var point = new double[2 + p.Length];

@@ -1,3 +1,4 @@
+using ExprGrad.Optimization;
 using Xunit;
 
 namespace ExprGrad.Tests.SecondOrder;
@@ -78,5 +79,41 @@ public sealed class LoopHessianTests
         };
         var e = Assert.Throws<ExprGradException>(() => g.Hessian(0.5));
         Assert.Contains(kind switch { "max" => "not yet through Max", "aggregate" => "not yet through Aggregate", _ => "loop inside a loop" }, e.Message);
+    }
+
+    [Fact]
+    public void Rosenbrock_as_a_loop_has_its_tridiagonal_Hessian()
+    {
+        // Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])²: H[i, i] = 1200 x[i]² − 400 x[i+1] + 2 (+ 200 past the first), H[i, i+1] = −400 x[i].
+        var g = Grad.Of((double[] x) => Enumerable.Range(0, x.Length - 1).Sum(i => 100 * (x[i + 1] - x[i] * x[i]) * (x[i + 1] - x[i] * x[i]) + (1 - x[i]) * (1 - x[i])));
+        double[] point = [0.7, -0.3, 1.1, 0.4, -0.9, 1.3];
+        var n = point.Length;
+        var h = g.Hessian(point);
+        for (var i = 0; i < n; i++)
+            for (var j = 0; j < n; j++)
+            {
+                var expected = i == j ? (i < n - 1 ? 1200 * point[i] * point[i] - 400 * point[i + 1] + 2 : 0) + (i > 0 ? 200 : 0)
+                    : j == i + 1 ? -400 * point[i] : i == j + 1 ? -400 * point[j] : 0;
+                Assert.True(Math.Abs(h[i, j] - expected) <= 1e-12 * Math.Max(1, Math.Abs(expected)), $"H[{i}, {j}] = {h[i, j]:R}, expected {expected:R}");
+            }
+    }
+
+    [Fact]
+    public void Newton_fits_a_logistic_regression_over_data_with_the_exact_Hessian()
+    {
+        // Weights w (any length) over the features of captured points, with an L2 term: strictly convex, so Newton's full
+        // steps converge in a few iterations to where the gradient vanishes.
+        double[] features = [0.5, -1.0, 2.0, 0.25, 1.5, -0.5];
+        double[] labels = [1, 0, 1, 0, 1, 1];
+        var g = Grad.Of((double[] w) => Enumerable.Range(0, features.Length).Sum(k =>
+            Math.Log(1 + Math.Exp(-(2 * labels[k] - 1) * (w[0] + w[1] * features[k])))) + 0.05 * w.Sum(v => v * v));
+        var f = g.ToObjectiveFunction();
+        Assert.True(f.IsHessianSupported);
+        var result = new MathNet.Numerics.Optimization.NewtonMinimizer(1e-10, 50, useLineSearch: false)
+            .FindMinimum(f, MathNet.Numerics.LinearAlgebra.Vector<double>.Build.Dense(2));
+        Assert.True(result.Iterations <= 8, $"{result.Iterations} iterations");
+        var gradient = new double[2];
+        g.Evaluate(result.MinimizingPoint.ToArray(), gradient);
+        Assert.True(Math.Abs(gradient[0]) < 1e-10 && Math.Abs(gradient[1]) < 1e-10, $"gradient at the minimum: {gradient[0]:R}, {gradient[1]:R}");
     }
 }

@@ -1,0 +1,114 @@
+using System.Globalization;
+using ExprGrad.Tests.Loops;
+using ExprGrad.Tests.Properties;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+using Xunit.Abstractions;
+using Xunit.Sdk;
+
+namespace ExprGrad.Tests.SecondOrder;
+
+/// <summary>
+/// The Hessians of random loop programs (<see cref="LoopProgramGenerator"/>: sums over ranges and arrays, Select and
+/// Zip, with random bodies over x0, x1, a[i], a[i + 1], captured data and the loop variable, lengths 0 to 50, some in a
+/// branch) against central differences of the compiled gradient, row by row. The array a has any length, so each
+/// Hessian is built column by column from Hessian-vector products whose first sweep dots a's gradient with the direction
+/// (<c>Directions</c>) and whose second sweep crosses each sum's pullback as a sum (<c>LoopSecondOrder</c>). Nested
+/// sums, folds, Max and Min must be refused by name. Replay a failure with EXPRGRAD_FSCHECK_REPLAY=seed,gamma.
+/// </summary>
+public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
+{
+    private const int Cases = 100;
+    private const int PointAttempts = 10;
+    private const double ErrorEstimateSafety = 4;
+    private const double MaxRelativeTolerance = 1e-3;
+
+    [Fact]
+    public void Hessians_through_sums_agree_with_differences_of_the_gradient()
+    {
+        var (rows, refused, discarded) = (0, 0, 0);
+        string? lastReason = null;
+        var cases = PropertyRunner.Scaled(Cases);
+        PropertyRunner.Check(Prop.ForAll(LoopProgramGenerator.Programs(), p =>
+        {
+            double[]? point = null;
+            string? reason = null;
+            for (var attempt = 0; attempt < PointAttempts && point is null; attempt++)
+            {
+                var candidate = LoopProperties.Point(p, attempt);
+                reason = PointScreen.Reject(p.Unrolled, candidate);
+                if (reason is null)
+                    point = candidate;
+            }
+            if (point is null)
+            {
+                discarded++;
+                lastReason = reason;
+                return Prop.When(false, () => { });
+            }
+            return Prop.When(true, () =>
+            {
+                if (Agrees(p, point) is { } checkedRows)
+                    rows += checkedRows;
+                else
+                    refused++;
+            });
+        }), cases, "loop Hessians agree with differences");
+        output.WriteLine($"{rows} Hessian rows checked against differences, {refused} programs refused (nested, fold, max, min), {discarded} discarded (last: {lastReason})");
+        if (PropertyRunner.IsReplaying)
+            return;
+        Assert.True(discarded <= cases / 10, $"{discarded} of {cases} discarded (last: {lastReason})");
+    }
+
+    // The rows checked, or null for a program the second sweep refuses (by name).
+    private static int? Agrees(LoopProgram p, double[] point)
+    {
+        var g = Grad.Of(p.Loop);
+        var d = point.Length;
+        double[,] h;
+        try
+        {
+            h = g.Hessian(point);
+        }
+        catch (ExprGradException e) when (p.Shape is LoopShape.Nested or LoopShape.Fold or LoopShape.Max or LoopShape.Min)
+        {
+            Assert.Contains(p.Shape switch { LoopShape.Nested => "loop inside a loop", LoopShape.Fold => "Aggregate", LoopShape.Max => "Max", _ => "Min" },
+                e.Message, StringComparison.Ordinal);
+            return null;
+        }
+        catch (ExprGradException e) when (TermWalk.Operations(p.Body).Contains(ExprGrad.Staging.Op.DiGamma))
+        {
+            Assert.Contains("trigamma", e.Message, StringComparison.Ordinal);
+            return null;
+        }
+
+        var rows = 0;
+        var scratch = new double[d];
+        for (var i = 0; i < d; i++)
+        {
+            var component = i;
+            double Partial(double[] x)
+            {
+                g.Evaluate(x, scratch);
+                return scratch[component];
+            }
+            var row = Enumerable.Range(0, d).Select(j => h[component, j]).ToArray();
+            if (Array.FindIndex(row, double.IsNaN) is var nan and >= 0 && double.IsFinite(GradCheck.Numeric(Partial, point)[nan]))
+                throw Failure(p, point, $"H[{i}, {nan}] is NaN where the gradient's difference is finite");
+            var referenceError = NumericReference.EstimatedRelativeError(Partial, point, GradCheck.DefaultAbsoluteTolerance);
+            var tolerance = Math.Max(GradCheck.DefaultRelativeTolerance, ErrorEstimateSafety * referenceError);
+            if (!(tolerance <= MaxRelativeTolerance))
+                continue; // the numeric second derivative cannot judge this row
+            var report = GradCheck.Check(Partial, point, row, tolerance, GradCheck.DefaultAbsoluteTolerance);
+            if (!report.Passed)
+                throw Failure(p, point, string.Create(CultureInfo.InvariantCulture,
+                    $"Hessian row {i}: {report} at column {report.WorstIndex} (relative tolerance {tolerance:G2})"));
+            rows++;
+        }
+        return rows;
+    }
+
+    private static XunitException Failure(LoopProgram p, double[] point, string what) =>
+        new($"{what}\n  program: {p}\n  point: [{string.Join(", ", point.Select(x => x.ToString("R", CultureInfo.InvariantCulture)))}]");
+}
