@@ -107,12 +107,20 @@ internal static class LoopSecondOrder
                     var @else = Branch(n.Else!);
                     _outputs[n] = _to.Condition(this[n.Args[0]], then, @else);
                     return;
-                case Op.Loop or Op.LoopAdjoint:
-                    throw new InvalidOperationException("internal error: a loop nested in a loop reached the second sweep (DerivativeGraphs.Supports refuses it)");
+                case Op.Loop:
+                    // A nested loop keeps its body: a body's pullback takes its adjoint as an input, and one built from a
+                    // constant or dotting with a direction is copied again where a sweep needs another (ReverseSweep).
+                    _map[n] = _to.Loop(n.Loop!, this[n.Args[0]], this[n.Args[1]], this[n.Args[2]], Array.ConvertAll(n.Args[LoopBody.FirstInvariant..], a => this[a]));
+                    return;
+                case Op.LoopAdjoint:
+                    var projections = Emit.LoopWriter.Projections(n);
+                    _outputs[n] = _to.LoopAdjoint(this[n.Args[0]], this[n.Args[1]], Array.ConvertAll(projections, p => p!.Param));
+                    return;
             }
             _map[n] = n.Op switch
             {
                 Op.Input => _input(n),
+                Op.Project when n.Args[0].Op == Op.LoopAdjoint => _outputs[n.Args[0]][Array.IndexOf(Emit.LoopWriter.Projections(n.Args[0]), n)],
                 Op.Project => _outputs[n.Args[0]][n.Param],
                 Op.Index => _to.LoopIndex(),
                 Op.Captured => _to.Captured(n.Live!, n, "copy"),

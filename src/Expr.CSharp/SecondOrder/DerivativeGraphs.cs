@@ -267,25 +267,14 @@ internal static class DerivativeGraphs
         if (graph.HasTensorParameters || graph.Builder.HasTensors)
             return $"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
                 "Matrix<double> (write it over double[] elements, or take the gradient)";
-        foreach (var region in DeadStages.Regions(graph.Root))
-            foreach (var node in region.Nodes)
-            {
-                if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
-                    return ParameterArray(what, node);
-                if (node.Op != Op.Loop)
-                    continue;
-                var body = node.Loop!;
-                if (body.Kind != LoopKind.Sum)
-                    return $"{what} is computed through sums over data, not yet through {(body.Kind == LoopKind.Fold ? "Aggregate" : body.Kind.ToString())} " +
-                        $"({body.Text}): write it as a sum, or take the gradient";
-                foreach (var inner in DeadStages.Regions(body.Builder.Root).SelectMany(r => r.Nodes))
-                {
-                    if (inner.Op == Op.Loop)
-                        return $"{what} is not computed through a loop inside a loop yet ({body.Text}): take the gradient";
-                    if (!arrays && inner.Op == Op.Read && !inner.IsPassive)
-                        return ParameterArray(what, inner);
-                }
-            }
+        foreach (var node in Stages(graph.Root))
+        {
+            if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
+                return ParameterArray(what, node);
+            if (node.Op == Op.Loop && node.Loop!.Kind != LoopKind.Sum)
+                return $"{what} is computed through sums over data, not yet through {(node.Loop.Kind == LoopKind.Fold ? "Aggregate" : node.Loop.Kind.ToString())} " +
+                    $"({node.Loop.Text}): write it as a sum, or take the gradient";
+        }
         return null;
 
         static string ParameterArray(string what, Node node) =>
