@@ -120,6 +120,8 @@ internal static class LoopWriter
                 if (body.Kind == LoopKind.Min)
                     picked = Expression.Block(picked, Expression.IfThen(isNaN, Expression.Break(w.Done)));
                 iteration.Add(Expression.IfThen(Expression.OrElse(Expression.Equal(i, w.Start), take), picked));
+                if (body.PicksIndex)
+                    after.Add(Expression.Assign(value, Expression.Convert(best, typeof(double))));
                 break;
             }
         }

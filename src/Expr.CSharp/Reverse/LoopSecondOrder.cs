@@ -7,7 +7,8 @@ namespace ExprGrad.Reverse;
 /// invariant j, p_j = Σ over iterations of the body's pullback for j. Swept again, with adjoints w_j for the p_j, it is
 /// the sum loop Σ_j w_j·p_j: its body is the loop's body with its pullback, copied into a body of its own, and the loop
 /// machinery pulls that sum back like any other (per iteration, into the invariants, the first sweep's adjoint and the
-/// array elements the body reads).
+/// array elements the body reads). A Max or Min pulls back through the one iteration it picked: swept again, that is the
+/// same sum over that iteration only, found by the loop again (<see cref="LoopBody.PicksIndex"/>).
 /// </summary>
 /// <remarks>
 /// A body whose pullback was built from a constant adjoint (a sum whose adjoint is 1) cannot be pulled back with another
@@ -40,7 +41,11 @@ internal static class LoopSecondOrder
         }
         var sum = new LoopBody(LoopKind.Sum, to, to.LoopIndex(), value!, invariants + 1 + bars.Count, body.Variable) { Text = body.Text, Again = true };
         var args = loop.Args;
-        var weighted = b.Loop(sum, args[0], args[1], b.Constant(0), [.. args[LoopBody.FirstInvariant..], adjoint.Args[1], .. bars.Select(x => x.Bar)]);
+        // A Max or Min pulls back through the one iteration it picked: the sum runs over that iteration only.
+        var (start, count) = body.Kind == LoopKind.Sum ? (args[0], args[1])
+            : (b.Loop(new LoopBody(body.Kind, body.Builder, body.Index, body.Output, invariants, body.Variable) { Text = body.Text, PicksIndex = true },
+                args[0], args[1], args[2], args[LoopBody.FirstInvariant..]), b.Constant(1));
+        var weighted = b.Loop(sum, start, count, b.Constant(0), [.. args[LoopBody.FirstInvariant..], adjoint.Args[1], .. bars.Select(x => x.Bar)]);
         return (weighted, LoopBody.FirstInvariant + invariants + 1);
     }
 

@@ -73,6 +73,12 @@ internal sealed class LoopBody
     /// </summary>
     public bool Again { get; init; }
 
+    /// <summary>
+    /// For a Max or Min: the loop's value is the index of the iteration it picks (the loop variable's value there), not
+    /// the body's value. The second sweep crosses a Max's pullback as a sum over that one iteration.
+    /// </summary>
+    public bool PicksIndex { get; init; }
+
     /// <summary>The accumulator of a fold: the body's input 0.</summary>
     public Node Accumulator => Builder.Input(0, -1);
 
