@@ -6,7 +6,8 @@ namespace ExprGrad.Benchmarks;
 /// <summary>
 /// The Hessian-vector product against one gradient of the same function (issue 15: ≤ 4 ×), on the depth-50 net and
 /// on Rosenbrock n = 1,000 (the factory-built trees of <see cref="DepthNet"/> and <see cref="RosenbrockFunction"/>),
-/// both through the span API into preallocated buffers.
+/// and on Rosenbrock written as a loop over an array of any length (<see cref="LoopRosenbrockFunction"/>, n = 1,000),
+/// all through the span API into preallocated buffers.
 /// </summary>
 [NoisyBoxJob, MemoryDiagnoser]
 public class HessianVectorProduct
@@ -17,7 +18,7 @@ public class HessianVectorProduct
     private Gradient<double[]> _g = null!;
 
     /// <summary>The function.</summary>
-    [Params("depth-50 net", "Rosenbrock n=1000")]
+    [Params("depth-50 net", "Rosenbrock n=1000", "Rosenbrock loop n=1000")]
     public string Function { get; set; } = "";
 
     /// <summary>Builds both kernels and checks the product against differences of the gradient along v.</summary>
@@ -31,7 +32,7 @@ public class HessianVectorProduct
         }
         else
         {
-            _g = Grad.Of(RosenbrockFunction.Lambda(1000));
+            _g = Grad.Of(Function.Contains("loop", StringComparison.Ordinal) ? LoopRosenbrockFunction.Lambda() : RosenbrockFunction.Lambda(1000));
             _point = RosenbrockFunction.Point(1000);
         }
         var n = _point.Length;
