@@ -11,8 +11,8 @@ public partial class Gradient
     private bool? _hasSecondOrder;
 
     /// <summary>
-    /// True if the function's second derivatives are computed: a flat layout of fixed length, no loops over data, no
-    /// vectors or matrices. Found once (it walks the whole graph), not on every call.
+    /// True if the function's second derivatives are computed: a flat layout, no folds over data, no vectors or
+    /// matrices. Found once (it walks the whole graph), not on every call.
     /// </summary>
     internal bool HasSecondOrder => _hasSecondOrder ??= DerivativeGraphs.Supports(_graph);
 
@@ -24,19 +24,21 @@ public partial class Gradient
 
     /// <summary>
     /// The Hessian (the matrix of second derivatives) at <paramref name="point"/>, in the flat layout: entry [i, j] is
-    /// ∂²f/∂x_i∂x_j for slots i and j, <see cref="Dimension"/> × <see cref="Dimension"/>, symmetric bit for bit.
+    /// ∂²f/∂x_i∂x_j for slots i and j, <see cref="Dimension"/> × <see cref="Dimension"/> (as long as the point, when the
+    /// last parameter is an array of any length), symmetric bit for bit.
     /// </summary>
     /// <remarks>
     /// The gradient's own staged stages are differentiated again (reverse over reverse), entry by entry, and compiled
     /// once, on first use: entries that are zero by the function's structure (a tridiagonal Hessian's off-band) cost
     /// nothing. Each entry of the upper triangle is computed once and mirrored. A very large function (dimension times
-    /// stages past 10⁷) is instead evaluated column by column through <see cref="HessianVectorProduct"/>. Conditionals
-    /// differentiate the branch taken, so an untaken branch's NaN does not reach the Hessian.
+    /// stages past 10⁷), and a function that reads an array parameter in a loop over data, are instead evaluated column by
+    /// column through <see cref="HessianVectorProduct"/>. Conditionals differentiate the branch taken, so an untaken
+    /// branch's NaN does not reach the Hessian; a Max or Min over data, the iteration it picks.
     /// </remarks>
     /// <param name="point">The point, <see cref="Dimension"/> values.</param>
     /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
     public double[,] Hessian(params double[] point)
     {
         ArgumentNullException.ThrowIfNull(point);
@@ -56,7 +58,7 @@ public partial class Gradient
     /// <param name="hessian">Room for <see cref="Dimension"/>² values.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
     public void Hessian(ReadOnlySpan<double> point, Span<double> hessian)
     {
         CheckSecondOrder(point, "point");
@@ -111,13 +113,14 @@ public partial class Gradient
     /// Writes the Hessian-vector product H·<paramref name="v"/> at <paramref name="point"/> to
     /// <paramref name="result"/> without forming H: the gradient of ∇f·v, staged from the gradient's own stages and
     /// compiled once, on first use. Costs a small constant times one gradient, and allocates nothing once compiled.
+    /// Through a sum over data it is again a loop over the data.
     /// </summary>
     /// <param name="point">The point, <see cref="Dimension"/> values.</param>
     /// <param name="v">The direction, <see cref="Dimension"/> values.</param>
     /// <param name="result">Room for <see cref="Dimension"/> values.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function loops over data, or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
     public void HessianVectorProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
     {
         CheckSecondOrder(point, "point");

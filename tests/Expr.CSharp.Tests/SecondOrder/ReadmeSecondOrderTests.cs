@@ -24,4 +24,24 @@ public sealed class ReadmeSecondOrderTests
         var f = Grad.Jacobian(a => new[] { a[0] * a[1], Math.Sin(a[0]) });
         Assert.Equal(new[,] { { 3.0, 2.0 }, { Math.Cos(2.0), 0 } }, f.Evaluate(2.0, 3.0));
     }
+
+    [Fact]
+    public void The_readme_loop_example_gives_the_weighted_Gram_matrix()
+    {
+        double[] xs = [0.5, -1.0, 2.0], ys = [1.0, 0.0, 1.0];
+        var fit = Grad.Of((double[] w) => xs.Zip(ys, (x, y) => Math.Log(1 + Math.Exp(-(2 * y - 1) * (w[0] + w[1] * x)))).Sum());
+        double[,] h2 = fit.Hessian(0.1, 0.2);
+        var expected = new double[2, 2];
+        foreach (var x in xs)
+        {
+            var s = 1 / (1 + Math.Exp(-(0.1 + 0.2 * x)));
+            expected[0, 0] += s * (1 - s);
+            expected[0, 1] += s * (1 - s) * x;
+            expected[1, 1] += s * (1 - s) * x * x;
+        }
+        Assert.Equal(expected[0, 0], h2[0, 0], 1e-14);
+        Assert.Equal(expected[0, 1], h2[0, 1], 1e-14);
+        Assert.Equal(expected[0, 1], h2[1, 0], 1e-14);
+        Assert.Equal(expected[1, 1], h2[1, 1], 1e-14);
+    }
 }
