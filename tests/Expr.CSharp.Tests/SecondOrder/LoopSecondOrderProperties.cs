@@ -21,8 +21,6 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
 {
     private const int Cases = 100;
     private const int PointAttempts = 10;
-    private const double ErrorEstimateSafety = 4;
-    private const double MaxRelativeTolerance = 1e-3;
 
     [Fact]
     public void Hessians_through_sums_agree_with_differences_of_the_gradient()
@@ -65,7 +63,6 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
     private static int? Agrees(LoopProgram p, double[] point)
     {
         var g = Grad.Of(p.Loop);
-        var d = point.Length;
         double[,] h;
         try
         {
@@ -82,30 +79,7 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
             return null;
         }
 
-        var rows = 0;
-        var scratch = new double[d];
-        for (var i = 0; i < d; i++)
-        {
-            var component = i;
-            double Partial(double[] x)
-            {
-                g.Evaluate(x, scratch);
-                return scratch[component];
-            }
-            var row = Enumerable.Range(0, d).Select(j => h[component, j]).ToArray();
-            if (Array.FindIndex(row, double.IsNaN) is var nan and >= 0 && double.IsFinite(GradCheck.Numeric(Partial, point)[nan]))
-                throw Failure(p, point, $"H[{i}, {nan}] is NaN where the gradient's difference is finite");
-            var referenceError = NumericReference.EstimatedRelativeError(Partial, point, GradCheck.DefaultAbsoluteTolerance);
-            var tolerance = Math.Max(GradCheck.DefaultRelativeTolerance, ErrorEstimateSafety * referenceError);
-            if (!(tolerance <= MaxRelativeTolerance))
-                continue; // the numeric second derivative cannot judge this row
-            var report = GradCheck.Check(Partial, point, row, tolerance, GradCheck.DefaultAbsoluteTolerance);
-            if (!report.Passed)
-                throw Failure(p, point, string.Create(CultureInfo.InvariantCulture,
-                    $"Hessian row {i}: {report} at column {report.WorstIndex} (relative tolerance {tolerance:G2})"));
-            rows++;
-        }
-        return rows;
+        return HessianRows.Check(g, point, h, what => Failure(p, point, what)).Rows;
     }
 
     private static XunitException Failure(LoopProgram p, double[] point, string what) =>

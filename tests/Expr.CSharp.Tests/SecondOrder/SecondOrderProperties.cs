@@ -22,8 +22,8 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
 {
     private const int Cases = 300;
     private const int PointAttempts = 10;
-    private const double ErrorEstimateSafety = 4;
-    private const double MaxRelativeTolerance = 1e-3;
+    private const double ErrorEstimateSafety = HessianRows.ErrorEstimateSafety;
+    private const double MaxRelativeTolerance = HessianRows.MaxRelativeTolerance;
 
     [Fact]
     public void Hessians_agree_with_differences_of_the_gradient_on_random_expressions()
@@ -131,31 +131,8 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
                     throw Failure(c, point, $"H[{i}, {j}] = {h[i, j]:R} but H[{j}, {i}] = {h[j, i]:R}");
 
         // Each row against central differences of that component of the compiled gradient.
-        var (rows, loosened) = (0, 0);
+        var (rows, loosened) = HessianRows.Check(g, point, h, what => Failure(c, point, what));
         var scratch = new double[d];
-        for (var i = 0; i < d; i++)
-        {
-            var component = i;
-            double Partial(double[] x)
-            {
-                g.Evaluate(x, scratch);
-                return scratch[component];
-            }
-            var row = Enumerable.Range(0, d).Select(j => h[component, j]).ToArray();
-            if (Array.FindIndex(row, double.IsNaN) is var nan and >= 0 && double.IsFinite(GradCheck.Numeric(Partial, point)[nan]))
-                throw Failure(c, point, $"H[{i}, {nan}] is NaN where the gradient's difference is finite");
-            var referenceError = NumericReference.EstimatedRelativeError(Partial, point, GradCheck.DefaultAbsoluteTolerance);
-            var tolerance = Math.Max(GradCheck.DefaultRelativeTolerance, ErrorEstimateSafety * referenceError);
-            if (!(tolerance <= MaxRelativeTolerance))
-                continue; // the numeric second derivative cannot judge this row
-            var report = GradCheck.Check(Partial, point, row, tolerance, GradCheck.DefaultAbsoluteTolerance);
-            if (!report.Passed)
-                throw Failure(c, point, string.Create(CultureInfo.InvariantCulture,
-                    $"Hessian row {i}: {report} at column {report.WorstIndex} (relative tolerance {tolerance:G2})"));
-            rows++;
-            if (tolerance > GradCheck.DefaultRelativeTolerance)
-                loosened++;
-        }
 
         // The product, along a direction from the case's seed, against the derivative of each gradient component along
         // it: d/dt ∂_i f(x + t·v) at t = 0, by the same differences.
