@@ -13,7 +13,7 @@ public static class Fn
 {
     /// <summary>
     /// These functions by the names formulas use for them (<c>sigmoid</c>, <c>relu</c>, <c>softplus</c>,
-    /// <c>square</c>, <c>trigamma</c>): pass it to the symbolic module's parser (<c>ExprGrad.Symbolic.Parse</c>) and the symbolic module's Linq conversions so that
+    /// <c>square</c>, <c>trigamma</c>, <c>tetragamma</c>): pass it to the symbolic module's parser (<c>ExprGrad.Symbolic.Parse</c>) and the symbolic module's Linq conversions so that
     /// text and formulas call these methods (and get their fused derivative rules).
     /// </summary>
     public static IReadOnlyDictionary<string, System.Reflection.MethodInfo> Library { get; } =
@@ -24,6 +24,7 @@ public static class Fn
             ["softplus"] = typeof(Fn).GetMethod(nameof(Softplus))!,
             ["square"] = typeof(Fn).GetMethod(nameof(Square))!,
             ["trigamma"] = typeof(Fn).GetMethod(nameof(TriGamma))!,
+            ["tetragamma"] = typeof(Fn).GetMethod(nameof(TetraGamma))!,
         }.ToFrozenDictionary();
 
     /// <summary>The logistic sigmoid σ(x) = 1 / (1 + e^(−x)); σ′ = σ(1 − σ). Stable for large |x|.</summary>
@@ -63,6 +64,15 @@ public static class Fn
     /// </summary>
     /// <example><c>Fn.TriGamma(1) == π²/6 ≈ 1.6449340668482264</c>.</example>
     public static double TriGamma(double x) => ExprGrad.Symbolic.Polygamma.TriGamma(x);
+
+    /// <summary>
+    /// The tetragamma function ψ″(x) = d³/dx³ ln Γ(x), the derivative of <see cref="TriGamma"/> (so DiGamma is
+    /// differentiated twice and GammaLn three times). NaN at the poles 0, −1, −2, ..., where its two sides tend to −∞ and +∞.
+    /// </summary>
+    /// <param name="x">The argument.</param>
+    /// <returns>ψ″(x).</returns>
+    /// <example><c>Fn.TetraGamma(1) == −2ζ(3) ≈ −2.4041138063191885</c>.</example>
+    public static double TetraGamma(double x) => ExprGrad.Symbolic.Polygamma.TetraGamma(x);
 
     /// <summary>x², with derivative 2x.</summary>
     public static double Square(double x) => x * x;

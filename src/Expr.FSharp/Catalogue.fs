@@ -61,6 +61,30 @@ type Polygamma =
                 r2 * (1.0 / 6.0 + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0 + r2 * (-691.0 / 2730.0 + r2 * (7.0 / 6.0)))))))
             sum + r + r2 / 2.0 + r * tail
 
+    /// The tetragamma function ψ″(x) = d³/dx³ ln Γ(x), the derivative of TriGamma: the recurrence
+    /// ψ″(x) = ψ″(x + 1) − 2/x³ lifts x past 12, where the asymptotic series −1/x² − 1/x³ − Σ (2k + 1) B₂ₖ/x^(2k+2)
+    /// converges fast; negative non-integers use the reflection ψ″(1 − x) − ψ″(x) = 2π³ cot(πx)/sin²(πx). At the poles
+    /// (0, −1, ...) the two sides tend to −∞ and +∞: NaN.
+    static member TetraGamma(x: float) : float =
+        if Double.IsNaN x || x = Double.NegativeInfinity then nan
+        elif x <= 0.0 && x = Math.Floor x then nan
+        elif x < 0.0 then
+            let t = Math.PI * (x - Math.Round x)
+            let s = Math.Sin t
+            Polygamma.TetraGamma(1.0 - x) - 2.0 * Math.PI * Math.PI * Math.PI * Math.Cos t / (s * s * s)
+        else
+            let mutable x = x
+            let mutable sum = 0.0
+            while x < 12.0 do
+                sum <- sum - 2.0 / (x * x * x)
+                x <- x + 1.0
+            // (2k + 1) B₂ₖ for k = 1..7: 1/2, −1/6, 1/6, −3/10, 5/6, −691/210, 35/2.
+            let r = 1.0 / x
+            let r2 = r * r
+            let tail =
+                r2 * r2 * (1.0 / 2.0 + r2 * (-1.0 / 6.0 + r2 * (1.0 / 6.0 + r2 * (-3.0 / 10.0 + r2 * (5.0 / 6.0 + r2 * (-691.0 / 210.0 + r2 * (35.0 / 2.0)))))))
+            sum - r2 - r2 * r - tail
+
 /// The closed catalogue of functions that formulas, formula text and Linq trees share. Powers are not here:
 /// they are an operator (`^`, `Math.Pow`). Library functions (sigmoid, relu, softplus, square) are computed
 /// by methods the caller supplies (see <see cref="T:ExprGrad.Symbolic.Library"/>); everything else is System.Math.
@@ -73,7 +97,7 @@ type Function =
     | Sigmoid | Relu | Softplus | Square
     | Atan2 | Max | Min | LogBase
     /// MathNet's SpecialFunctions (TriGamma, ψ′, is ExprGrad's Fn.TriGamma: the derivative of DiGamma).
-    | Erf | Erfc | Gamma | GammaLn | DiGamma | TriGamma | Logit
+    | Erf | Erfc | Gamma | GammaLn | DiGamma | TriGamma | TetraGamma | Logit
     | Beta | BetaLn
     /// A user's method with a derivative rule, shown by its name.
     | User of UserFunction
@@ -95,7 +119,7 @@ module Function =
           Function.Abs; Function.Sign; Function.Floor; Function.Ceiling; Function.Round; Function.Truncate
           Function.Sigmoid; Function.Relu; Function.Softplus; Function.Square
           Function.Atan2; Function.Max; Function.Min; Function.LogBase
-          Function.Erf; Function.Erfc; Function.Gamma; Function.GammaLn; Function.DiGamma; Function.TriGamma; Function.Logit
+          Function.Erf; Function.Erfc; Function.Gamma; Function.GammaLn; Function.DiGamma; Function.TriGamma; Function.TetraGamma; Function.Logit
           Function.Beta; Function.BetaLn ]
 
     /// The name in formula text and in infix output: lower case, as in most calculators (`log` is natural).
@@ -114,7 +138,7 @@ module Function =
         | Function.Square -> "square"
         | Function.Atan2 -> "atan2" | Function.Max -> "max" | Function.Min -> "min" | Function.LogBase -> "log"
         | Function.Erf -> "erf" | Function.Erfc -> "erfc" | Function.Gamma -> "gamma" | Function.GammaLn -> "gammaln"
-        | Function.DiGamma -> "digamma" | Function.TriGamma -> "trigamma" | Function.Logit -> "logit"
+        | Function.DiGamma -> "digamma" | Function.TriGamma -> "trigamma" | Function.TetraGamma -> "tetragamma" | Function.Logit -> "logit"
         | Function.Beta -> "beta" | Function.BetaLn -> "betaln"
         | Function.User u -> u.Name
 
@@ -128,7 +152,7 @@ module Function =
     /// True for the functions computed by a caller-supplied method rather than System.Math.
     let isLibrary f =
         match f with
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma -> true
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma -> true
         | _ -> false
 
     let private byName =
@@ -184,7 +208,7 @@ module Function =
         | Function.DiGamma -> Some(special "DiGamma" 1) | Function.Logit -> Some(special "Logit" 1)
         | Function.Beta -> Some(special "Beta" 2) | Function.BetaLn -> Some(special "BetaLn" 2)
         | Function.User u -> Some u.Method
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma -> None
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma -> None
 
     let private byMethod =
         all |> List.choose (fun f -> mathMethod f |> Option.map (fun m -> m, f)) |> dict
@@ -223,6 +247,7 @@ module Function =
         | Function.GammaLn -> MathNet.Numerics.SpecialFunctions.GammaLn x
         | Function.DiGamma -> MathNet.Numerics.SpecialFunctions.DiGamma x
         | Function.TriGamma -> Polygamma.TriGamma x
+        | Function.TetraGamma -> Polygamma.TetraGamma x
         | Function.Logit -> MathNet.Numerics.SpecialFunctions.Logit x
         | Function.Beta -> MathNet.Numerics.SpecialFunctions.Beta(x, args[1])
         | Function.BetaLn -> MathNet.Numerics.SpecialFunctions.BetaLn(x, args[1])
@@ -270,5 +295,6 @@ module Function =
                 | Function.Softplus -> mathCall Function.Log [ Expression.Add(c 1.0, mathCall Function.Exp [ x ]) ]
                 | Function.Square -> Expression.Multiply(x, x) :> Expression
                 | Function.TriGamma -> Expression.Call((match typeof<Polygamma>.GetMethod "TriGamma" with null -> invalidOp "no TriGamma" | m -> m), x) :> Expression
+                | Function.TetraGamma -> Expression.Call((match typeof<Polygamma>.GetMethod "TetraGamma" with null -> invalidOp "no TetraGamma" | m -> m), x) :> Expression
                 | _ -> invalidOp $"{name f} has a System.Math method"
         | None, _ -> invalidArg (nameof args) $"{name f} takes {arity f} argument(s), got {List.length args}"

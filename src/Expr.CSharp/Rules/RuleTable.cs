@@ -24,10 +24,10 @@ internal static partial class RuleTable
 
     /// <summary>
     /// The operations on numbers: those the scalar random tests generate. Not the ones only derivatives stage
-    /// (trigamma, and the select of a routing gate): the tests reach them by differentiating digamma and the gates.
+    /// (trigamma, tetragamma, and the select of a routing gate): the tests reach them by differentiating digamma and the gates.
     /// </summary>
     public static IEnumerable<Op> ScalarOperations =>
-        Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op) && r.Op is not (TriGamma or Select)).Select(r => r.Op);
+        Table.Values.Where(r => r.Infer is null && !IsIndexOperation(r.Op) && r.Op is not (TriGamma or TetraGamma or Select)).Select(r => r.Op);
 
     /// <summary>Integer operations that only loop indices and counts use (a value cannot reach them): / and % of C# ints.</summary>
     public static bool IsIndexOperation(Op op) => op is Op.IntegerDivide or Op.Remainder;
@@ -158,16 +158,17 @@ internal static partial class RuleTable
         yield return Kernel1(Softplus, "softplus", Fn.Softplus, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(Sigmoid, y.Args[0])));
         yield return Kernel1(Square, "²", Fn.Square, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(b.Constant(2), y.Args[0])));
 
-        // Special functions of MathNet for log-likelihoods; ψ is DiGamma, ψ′ TriGamma.
+        // Special functions of MathNet for log-likelihoods; ψ is DiGamma, ψ′ TriGamma, ψ″ TetraGamma.
         yield return Math1(Erf, "erf", SpecialFunctions.Erf, (b, y, yBar, x) => x[0] = b.Multiply(yBar, Gaussian(b, y.Args[0])));
         yield return Math1(Erfc, "erfc", SpecialFunctions.Erfc, (b, y, yBar, x) => x[0] = b.Negate(b.Multiply(yBar, Gaussian(b, y.Args[0]))));
         yield return Math1(Gamma, "Γ", SpecialFunctions.Gamma, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Multiply(y, b.Apply(DiGamma, y.Args[0]))));
         yield return Math1(GammaLn, "lnΓ", SpecialFunctions.GammaLn, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(DiGamma, y.Args[0])));
         yield return Math1(DiGamma, "ψ", SpecialFunctions.DiGamma, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(TriGamma, y.Args[0])));
-        yield return Kernel1(TriGamma, "ψ′", Fn.TriGamma, (_, y, _, _) => throw new ExprGradException(
-            $"no derivative rule for the trigamma function ψ′ (reached as the derivative of SpecialFunctions.DiGamma, at {y}): " +
-            "ExprGrad differentiates DiGamma once (and GammaLn twice) but not further; register a rule for your own tetragamma " +
-            "method with DerivativeRules.Register and call it through a function of your own if you need more"));
+        yield return Kernel1(TriGamma, "ψ′", Fn.TriGamma, (b, y, yBar, x) => x[0] = b.Multiply(yBar, b.Apply(TetraGamma, y.Args[0])));
+        yield return Kernel1(TetraGamma, "ψ″", Fn.TetraGamma, (_, y, _, _) => throw new ExprGradException(
+            $"no derivative rule for the tetragamma function ψ″ (reached as the second derivative of SpecialFunctions.DiGamma, at {y}): " +
+            "ExprGrad differentiates DiGamma twice (and GammaLn three times) but not further; register a rule for your own " +
+            "polygamma method with DerivativeRules.Register and call it through a function of your own if you need more"));
         yield return Math2(Beta, "B", SpecialFunctions.Beta, (b, y, yBar, x) =>
         {
             // B(u, v) = Γ(u)Γ(v)/Γ(u + v): ∂/∂u = B·(ψ(u) − ψ(u + v)), and symmetrically.

@@ -73,13 +73,14 @@ internal enum Op
     Square,
 
     // Special functions (MathNet.Numerics.SpecialFunctions) that log-likelihoods need; Logistic is Sigmoid.
-    // TriGamma is reached only as DiGamma's derivative, and has no derivative of its own.
+    // TriGamma is reached only as DiGamma's derivative, TetraGamma only as TriGamma's, which has no derivative of its own.
     Erf,
     Erfc,
     Gamma,
     GammaLn,
     DiGamma,
     TriGamma,
+    TetraGamma,
     Beta,
     BetaLn,
     Logit,

@@ -130,6 +130,32 @@ public sealed class SpecialFunctionTests
         Assert.True(double.IsNaN(Fn.TriGamma(double.NaN)));
     }
 
+    [Theory]
+    [InlineData(1.0, -2.4041138063191885)]          // −2ζ(3)
+    [InlineData(0.5, -16.828796644234320)]          // −14ζ(3)
+    [InlineData(2.0, -0.40411380631918857)]         // −2ζ(3) + 2
+    [InlineData(-0.5, -0.8287966442343199)]         // −14ζ(3) + 16 (reflection)
+    public void TetraGamma_known_values(double x, double expected) =>
+        Assert.Equal(expected, Fn.TetraGamma(x), 12);
+
+    [Fact]
+    public void TetraGamma_at_poles_and_NaN()
+    {
+        Assert.True(double.IsNaN(Fn.TetraGamma(0)));
+        Assert.True(double.IsNaN(Fn.TetraGamma(-3)));
+        Assert.True(double.IsNaN(Fn.TetraGamma(double.NaN)));
+    }
+
+    [Fact]
+    public void TetraGamma_is_the_slope_of_TriGamma()
+    {
+        foreach (var x in new[] { 0.3, 2.7, 11.9, 12.1, 57.0, -1.4 })
+        {
+            var numeric = GradCheck.Numeric(p => Fn.TriGamma(p[0]), [x])[0];
+            Assert.True(Math.Abs(numeric - Fn.TetraGamma(x)) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"ψ″({x}) = {Fn.TetraGamma(x):R}, differences {numeric:R}");
+        }
+    }
+
     [Fact]
     public void TriGamma_is_the_slope_of_DiGamma()
     {
