@@ -26,6 +26,7 @@ public sealed class Jacobian
     private readonly Lazy<SparseKernel?> _dense;
     private readonly Lazy<OutputKernel> _vectorJacobian;
     private readonly Lazy<OutputKernel?> _jacobianVector;
+    private readonly bool _endsDynamic;
 
     internal Jacobian(LambdaExpression function)
     {
@@ -33,6 +34,7 @@ public sealed class Jacobian
         var (graph, outputs) = Import(function);
         OutputCount = outputs.Length;
         Dimension = graph.Dimension;
+        _endsDynamic = graph.EndsDynamic;
         _values = new(() => DerivativeGraphs.Values(graph, outputs));
         _dense = new(DenseKernel);
         _vectorJacobian = new(() => Build(DerivativeGraphs.VectorJacobianProduct));
@@ -69,15 +71,21 @@ public sealed class Jacobian
     private static (StagedGraph Graph, Node[] Outputs) Import(LambdaExpression function)
     {
         var imported = Grad.Import(function, Importer.ImportComponents);
-        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian", arrays: false);
+        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian");
         return imported;
     }
 
     /// <summary>The number of results m: the Jacobian's rows.</summary>
     public int OutputCount { get; }
 
-    /// <summary>The length of a point d in the flat layout: the Jacobian's columns.</summary>
+    /// <summary>
+    /// The length of a point d in the flat layout: the Jacobian's columns. Where the last parameter is an array of any
+    /// length (a loop runs over it), the fewest a point may have; the Jacobian then has as many columns as the point.
+    /// </summary>
     public int Dimension { get; }
+
+    // The values a point has: Dimension, or all of it when it ends with an array of any length.
+    private int PointLength(ReadOnlySpan<double> point) => _endsDynamic ? point.Length : Dimension;
 
     /// <summary>The function's results at <paramref name="point"/>.</summary>
     /// <param name="point">The point, <see cref="Dimension"/> values.</param>
@@ -107,7 +115,7 @@ public sealed class Jacobian
     public double[,] Evaluate(params double[] point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        var jacobian = new double[OutputCount, Dimension];
+        var jacobian = new double[OutputCount, PointLength(point)];
         if (jacobian.Length == 0)
         {
             CheckPoint(point);
@@ -124,7 +132,7 @@ public sealed class Jacobian
     public void Evaluate(ReadOnlySpan<double> point, Span<double> jacobian)
     {
         CheckPoint(point);
-        var (m, d) = (OutputCount, Dimension);
+        var (m, d) = (OutputCount, PointLength(point));
         Check(jacobian.Length, m * d, "the Jacobian", nameof(jacobian));
         jacobian = jacobian[..(m * d)];
         if (_dense.Value is { } dense)
@@ -140,7 +148,7 @@ public sealed class Jacobian
             }
             return;
         }
-        // Too large to stage entry by entry: row k is e_kᵀJ.
+        // Too large to stage entry by entry, or an array parameter's gradient scattered in a loop: row k is e_kᵀJ.
         var pool = ArrayPool<double>.Shared.Rent(m);
         try
         {
@@ -167,9 +175,10 @@ public sealed class Jacobian
     public void VectorJacobianProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> u, Span<double> result)
     {
         CheckPoint(point);
+        var d = PointLength(point);
         Check(u.Length, OutputCount, "the weights u", nameof(u));
-        Check(result.Length, Dimension, "the result", nameof(result));
-        Run(_vectorJacobian.Value, point, u[..OutputCount], result[..Dimension]);
+        Check(result.Length, d, "the result", nameof(result));
+        Run(_vectorJacobian.Value, point, u[..OutputCount], result[..d]);
     }
 
     /// <summary>Writes J·<paramref name="v"/> (the directional derivative of every result) at <paramref name="point"/> to <paramref name="result"/>.</summary>
@@ -180,12 +189,13 @@ public sealed class Jacobian
     public void JacobianVectorProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
     {
         CheckPoint(point);
-        Check(v.Length, Dimension, "the direction v", nameof(v));
+        var d = PointLength(point);
+        Check(v.Length, d, "the direction v", nameof(v));
         Check(result.Length, OutputCount, "the result", nameof(result));
-        // The input is x, then u (zeros: Jv does not depend on it), then v.
-        if (_jacobianVector.Value is not { } kernel)
+        // The input is x, then u (zeros: Jv does not depend on it), then v. (Over an array of any length, from the rows.)
+        if (_endsDynamic || _jacobianVector.Value is not { } kernel)
         {
-            FromDense(point, v[..Dimension], result[..OutputCount]);
+            FromDense(point, v[..d], result[..OutputCount]);
             return;
         }
         var input = Padded(kernel, point, [], v[..Dimension], out var rented);
@@ -202,7 +212,7 @@ public sealed class Jacobian
     // J·v from the dense Jacobian, where the product cannot be staged.
     private void FromDense(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
     {
-        var (m, d) = (OutputCount, Dimension);
+        var (m, d) = (OutputCount, PointLength(point));
         var rented = ArrayPool<double>.Shared.Rent(Math.Max(m * d, 1));
         try
         {
@@ -228,7 +238,7 @@ public sealed class Jacobian
         var input = Padded(kernel, point, extra, [], out var rented);
         try
         {
-            kernel.Run(input, output);
+            kernel.Run(input, output, PointLength(point));
         }
         finally
         {
@@ -236,14 +246,16 @@ public sealed class Jacobian
         }
     }
 
-    // A kernel's input in a rented array: the point's d values, then extra, then zeros, then last at the very end.
+    // A kernel's input in a rented array: the point's values, then extra, then zeros, then last at the very end.
     private Span<double> Padded(OutputKernel kernel, ReadOnlySpan<double> point, ReadOnlySpan<double> extra, ReadOnlySpan<double> last, out double[] rented)
     {
-        rented = ArrayPool<double>.Shared.Rent(Math.Max(kernel.InputCount, 1));
-        var span = rented.AsSpan(0, kernel.InputCount);
+        var d = PointLength(point);
+        var length = kernel.InputCount - Dimension + d;
+        rented = ArrayPool<double>.Shared.Rent(Math.Max(length, 1));
+        var span = rented.AsSpan(0, length);
         span.Clear();
-        point[..Dimension].CopyTo(span);
-        extra.CopyTo(span[Dimension..]);
+        point[..d].CopyTo(span);
+        extra.CopyTo(span[d..]);
         last.CopyTo(span[(span.Length - last.Length)..]);
         return span;
     }

@@ -608,7 +608,7 @@ internal sealed class Emitter
             }
         }
 
-        private bool IsDynamicSlot(int slot) =>
+        private bool IsDynamicSlot(int slot) => e._graph.OutputsFollowPoint &&
             Array.Find(e._graph.Parameters, p => slot >= p.Offset && slot < p.Offset + p.Extent) is { IsDynamic: true };
 
         // True once the clearing of the gradients of arrays of any length has run (a graph with loops clears them just

@@ -108,7 +108,8 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
         Expression.Call(IsDynamic(slot) ? AddMethod : WriteMethod, G, Index(slot, stride, k), value);
 
     // Only the point's last parameter can be dynamic in the flat layout (StagedGraph.NoFlatLayout); directions are not stored.
-    private bool IsDynamic(int slot) => graph.EndsDynamic && slot >= graph.Parameters[graph.DynamicParameter].Offset && slot < DirectionFrom;
+    private bool IsDynamic(int slot) =>
+        graph.EndsDynamic && graph.OutputsFollowPoint && slot >= graph.Parameters[graph.DynamicParameter].Offset && slot < DirectionFrom;
 
     private Expression Offset(int param, Expression index)
     {
@@ -131,7 +132,7 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
         Expression.Call(WriteMethod, G, Offset(param, index), value);
 
     public override Expression? ClearRange(int param, Expression from, Expression? to) =>
-        graph.EndsDynamic && param == graph.DynamicParameter
+        graph.EndsDynamic && graph.OutputsFollowPoint && param == graph.DynamicParameter
             ? Expression.Call(ClearRangeMethod, G, Expression.Constant(graph.Parameters[param].Offset), from, to ?? Expression.Constant(int.MaxValue), ArrayLength(param))
             : null;
 
@@ -145,7 +146,7 @@ internal sealed class FlatFrame(StagedGraph graph) : Frame
 
     // The last parameter's gradient, when its length is read at the call, is cleared and then added to: cleared only
     // once every index has been checked (Emitter), so that an index out of range leaves the caller's gradient as it was.
-    public override IEnumerable<Expression> ClearDynamic => graph.EndsDynamic
+    public override IEnumerable<Expression> ClearDynamic => graph.EndsDynamic && graph.OutputsFollowPoint
         ? [Expression.Call(ClearMethod, G, Expression.Constant(graph.Parameters[graph.DynamicParameter].Offset), Length)]
         : [];
 

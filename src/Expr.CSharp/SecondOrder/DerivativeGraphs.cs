@@ -84,6 +84,9 @@ internal static class DerivativeGraphs
     /// </summary>
     public static SparseKernel? Jacobian(StagedGraph graph, Node[] outputs, bool byColumns)
     {
+        // (An array parameter's gradient scattered in a loop is no node per slot: its rows are vector-Jacobian products.)
+        if (graph.EndsDynamic || ReadsArrays(graph))
+            return null;
         var b = graph.Builder;
         var (m, d) = (outputs.Length, graph.Dimension);
         var forward = b.Root.Nodes.Count;
@@ -123,14 +126,18 @@ internal static class DerivativeGraphs
 
     /// <summary>The values of <paramref name="outputs"/>, compiled as they are.</summary>
     public static OutputKernel Values(StagedGraph graph, Node[] outputs) =>
-        OutputKernel.Compile(graph.Source, graph.Builder, graph.Parameters, graph.Output, outputs, graph.Builder.Root.Nodes.Count);
+        OutputKernel.Compile(graph.Source, graph.Builder, graph.Parameters, graph.Output, outputs, graph.Builder.Root.Nodes.Count, followsPoint: false);
 
-    /// <summary>The vector-Jacobian product uᵀJ of <paramref name="outputs"/>: inputs x then u (m), outputs d.</summary>
+    /// <summary>
+    /// The vector-Jacobian product uᵀJ of <paramref name="outputs"/>: inputs x then u (m, read after the point), outputs
+    /// d (and, for an array of any length, its gradient scattered).
+    /// </summary>
     public static OutputKernel VectorJacobianProduct(StagedGraph graph, Node[] outputs)
     {
         var b = graph.Builder;
         var forward = b.Root.Nodes.Count;
-        var (u, parameters) = Extra(graph, graph.Parameters, "u", outputs.Length);
+        var (u, withU) = Extra(graph, graph.Parameters, "u", outputs.Length);
+        var parameters = graph.EndsDynamic ? [.. withU[..^1], withU[^1] with { IsDirection = true }] : withU;
         var s = Dot(b, outputs, u);
         var w = Sweep(b, Inputs(graph), s);
         EnsureDifferentiable(b);
@@ -150,7 +157,7 @@ internal static class DerivativeGraphs
         EnsureDifferentiable(b);
         var (v, withV) = Extra(graph, withU, "v", graph.Dimension);
         var wv = Dot(b, w, v);
-        return OutputKernel.Compile(graph.Source, b, withV, wv, Sweep(b, u, wv, again: true), forward);
+        return OutputKernel.Compile(graph.Source, b, withV, wv, Sweep(b, u, wv, again: true), forward, followsPoint: false);
     }
 
     /// <summary>

@@ -43,12 +43,16 @@ internal sealed class OutputKernel
     /// <summary>
     /// Compiles <paramref name="outputs"/> (null: 0) of the nodes in <paramref name="b"/>, read from a point laid out as
     /// <paramref name="parameters"/>; <paramref name="value"/> is what a call returns. With <paramref name="cleared"/>, the
-    /// caller clears the output before each call, and slots with no output are not written.
+    /// caller clears the output before each call, and slots with no output are not written. With
+    /// <paramref name="followsPoint"/>, the outputs are laid out as the point (see <see cref="StagedGraph.OutputsFollowPoint"/>).
     /// </summary>
     public static OutputKernel Compile(LambdaExpression source, GraphBuilder b, ParameterLayout[] parameters, Node value, Node?[] outputs, int forwardCount,
-        bool cleared = false)
+        bool cleared = false, bool followsPoint = true)
     {
-        var graph = new StagedGraph(source, b, value, parameters) { ForwardCount = forwardCount, Adjoints = outputs, OutputsCleared = cleared };
+        var graph = new StagedGraph(source, b, value, parameters)
+        {
+            ForwardCount = forwardCount, Adjoints = outputs, OutputsCleared = cleared, OutputsFollowPoint = followsPoint,
+        };
         DeadStages.Prune(graph);
         var stages = DeadStages.Regions(graph.Root).Sum(r => r.Nodes.Count(n => n.Op != Op.Constant));
         var inputs = parameters.Length == 0 ? 0 : parameters[^1].Offset + parameters[^1].Extent;
@@ -114,6 +118,7 @@ internal sealed class SparseKernel(OutputKernel kernel)
                 outputs[column * columns + row] = value;
         }
         // The value is not needed: a constant keeps the function's own forward stages out of the kernel unless an entry reads them.
-        return new(OutputKernel.Compile(graph.Source, graph.Builder, parameters, graph.Builder.Constant(0), outputs, forwardCount, cleared: true));
+        return new(OutputKernel.Compile(graph.Source, graph.Builder, parameters, graph.Builder.Constant(0), outputs, forwardCount, cleared: true,
+            followsPoint: false));
     }
 }

@@ -13,8 +13,9 @@ namespace ExprGrad.Staging;
 /// <c>Length</c> is read): its gradient is cleared first and every contribution added to it, and in the flat layout it
 /// must be the last parameter, taking every slot from <paramref name="Offset"/> on (<paramref name="Extent"/> is then
 /// the fewest it must have).</param>
-/// <param name="IsDirection">True for a Hessian-vector product's direction: a copy of a parameter of the point, laid out
-/// as the point after it (at the point's length past the copied parameter's offset), read but never differentiated.</param>
+/// <param name="IsDirection">True for a parameter read after the point, never differentiated: a Hessian-vector product's
+/// direction (a copy of each parameter of the point, laid out as the point) or a vector-Jacobian product's weights. Its
+/// slots are at the point's length past its offset from the first such parameter's.</param>
 internal sealed record ParameterLayout(string Name, bool IsArray, int Offset, int Extent, Kind Kind = Kind.Scalar, bool IsDynamic = false,
     bool IsDirection = false)
 {
@@ -96,6 +97,13 @@ internal sealed class StagedGraph(LambdaExpression source, GraphBuilder builder,
     /// written: a derivative kernel writing a few entries of a large dense matrix.
     /// </summary>
     public bool OutputsCleared { get; init; }
+
+    /// <summary>
+    /// True (the default) if the outputs are laid out as the point: a gradient, H·v, uᵀJ, where an array of any length is
+    /// cleared and added to. False for outputs of their own (a function's values, a Jacobian's entries, J·v), which
+    /// are written slot by slot whatever the point's layout.
+    /// </summary>
+    public bool OutputsFollowPoint { get; init; } = true;
 
     /// <summary>The name of each flat slot, in order: <c>x</c> for a scalar parameter, <c>w[0]</c>, <c>w[1]</c>, ... for an array.</summary>
     public IEnumerable<string> SlotNames => Parameters.SelectMany(p => Enumerable.Range(0, p.Extent).Select(p.SlotName));

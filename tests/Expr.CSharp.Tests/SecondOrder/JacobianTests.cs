@@ -116,11 +116,20 @@ public sealed class JacobianTests
     }
 
     [Fact]
-    public void Loops_are_refused_with_a_clear_message()
+    public void Results_of_loops_over_an_array_of_any_length_have_as_many_columns_as_the_point()
     {
-        // (An array parameter read in a loop has its gradient scattered; rows are not staged through that yet.)
-        var e = Assert.Throws<ExprGradException>(() => Grad.Jacobian(a => new[] { a.Sum(), a[0] }));
-        Assert.Contains("not yet where an array parameter's length or an element", e.Message);
+        // Rows are vector-Jacobian products (the array's gradient is scattered by the loop), J·v comes from the rows.
+        var j = Grad.Jacobian(a => new[] { a.Sum(v => v * v), a.Select((v, i) => v * i).Sum(), a[0] * a[1] });
+        Assert.Equal(new[,] { { 2.0, 4.0, -2.0 }, { 0.0, 1.0, 2.0 }, { 2.0, 1.0, 0.0 } }, j.Evaluate(1.0, 2.0, -1.0));
+        Assert.Equal(new[,] { { 2.0, 4.0, 6.0, 8.0 }, { 0.0, 1.0, 2.0, 3.0 }, { 2.0, 1.0, 0.0, 0.0 } }, j.Evaluate(1.0, 2.0, 3.0, 4.0));
+        Assert.Equal([30.0, 20.0, 2.0], j.Values(1.0, 2.0, 3.0, 4.0));
+        var uj = new double[4];
+        j.VectorJacobianProduct([1.0, 2.0, 3.0, 4.0], [1.0, -1.0, 2.0], uj);
+        Assert.Equal([6.0, 5.0, 4.0, 5.0], uj);
+        var jv = new double[3];
+        j.JacobianVectorProduct([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, 0.0, 1.0], jv);
+        Assert.Equal([10.0, 3.0, 2.0], jv);
+        Assert.Throws<ArgumentException>(() => j.JacobianVectorProduct([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, 0.0], jv));
     }
 
     [Fact]

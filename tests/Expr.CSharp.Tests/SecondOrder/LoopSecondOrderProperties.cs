@@ -14,7 +14,8 @@ namespace ExprGrad.Tests.SecondOrder;
 /// Zip, sums inside sums, Max and Min, with random bodies over x0, x1, a[i], a[i + 1], captured data and the loop variable, lengths 0
 /// to 50, some in a branch) against central differences of the compiled gradient, row by row. The array a has any length, so each
 /// Hessian is built column by column from Hessian-vector products whose first sweep dots a's gradient with the direction
-/// (<c>Directions</c>) and whose second sweep crosses each sum's pullback as a sum (<c>LoopSecondOrder</c>). Folds must
+/// (<c>Directions</c>) and whose second sweep crosses each sum's pullback as a sum (<c>LoopSecondOrder</c>); and the
+/// Jacobian of (f, f², f·x0 + 1), whose rows are vector-Jacobian products, against differences of those results. Folds must
 /// be refused by name. Replay a failure with EXPRGRAD_FSCHECK_REPLAY=seed,gamma.
 /// </summary>
 public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
@@ -74,7 +75,10 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
             return null;
         }
 
-        return HessianRows.Check(g, point, h, what => Failure(p, point, what)).Rows;
+        var rows = HessianRows.Check(g, point, h, what => Failure(p, point, what)).Rows;
+        // The Jacobian of (f, f², f·x0 + 1): its rows are vector-Jacobian products over a of any length.
+        SecondOrderProperties.JacobianAgrees(p.Loop, point, what => Failure(p, point, what));
+        return rows;
     }
 
     private static XunitException Failure(LoopProgram p, double[] point, string what) =>

@@ -66,14 +66,17 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
                 discarded++;
                 return Prop.When(false, () => { });
             }
-            return Prop.When(true, () => { checkedRows += JacobianAgrees(c, point); });
+            return Prop.When(true, () => { checkedRows += JacobianAgrees(c.Lowered.Lambda, point, what => Failure(c, point, what)); });
         }), cases, "Jacobian agrees with differences");
         output.WriteLine($"{checkedRows} Jacobian rows checked against differences, {discarded} cases discarded");
     }
 
-    private static int JacobianAgrees(GeneratedCase c, double[] point)
+    /// <summary>
+    /// The Jacobian of (f, f², f·x₀ + 1), row by row, against central differences of those results at
+    /// <paramref name="point"/>; returns the rows checked (those the differences can judge).
+    /// </summary>
+    internal static int JacobianAgrees(LambdaExpression f, double[] point, Func<string, Exception> failure)
     {
-        var f = c.Lowered.Lambda;
         var x0 = f.Parameters[0].Type == typeof(double) ? (Expression)f.Parameters[0]
             : Expression.ArrayIndex(f.Parameters[0], Expression.Constant(0));
         var body = f.Body;
@@ -82,9 +85,9 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
             Expression.Add(Expression.Multiply(body, x0), Expression.Constant(1.0)));
         var lambda = Expression.Lambda(results, f.Parameters);
         var jacobian = Grad.Jacobian(lambda);
-        if (jacobian.Dimension != point.Length)
-            return 0; // x₀ is an array element the expression never read: another layout, nothing to compare
         var m = jacobian.Evaluate(point);
+        if (m.GetLength(1) != point.Length)
+            return 0; // x₀ is an array element the expression never read: another layout, nothing to compare
         var rows = 0;
         for (var k = 0; k < 3; k++)
         {
@@ -95,14 +98,15 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
                 jacobian.Values(x, values);
                 return values[result];
             }
-            var referenceError = NumericReference.EstimatedRelativeError(Value, point, GradCheck.DefaultAbsoluteTolerance);
+            var absolute = HessianRows.AbsoluteTolerance(Value, point);
+            var referenceError = NumericReference.EstimatedRelativeError(Value, point, absolute);
             var tolerance = Math.Max(GradCheck.DefaultRelativeTolerance, ErrorEstimateSafety * referenceError);
             if (!(tolerance <= MaxRelativeTolerance))
                 continue;
             var row = Enumerable.Range(0, point.Length).Select(j => m[result, j]).ToArray();
-            var report = GradCheck.Check(Value, point, row, tolerance, GradCheck.DefaultAbsoluteTolerance);
+            var report = GradCheck.Check(Value, point, row, tolerance, absolute);
             if (!report.Passed)
-                throw Failure(c, point, string.Create(CultureInfo.InvariantCulture,
+                throw failure(string.Create(CultureInfo.InvariantCulture,
                     $"Jacobian row {k} of (f, f², f·x₀ + 1): {report} at column {report.WorstIndex} (relative tolerance {tolerance:G2})"));
             rows++;
         }
@@ -141,11 +145,12 @@ public sealed class SecondOrderProperties(ITestOutputHelper output)
                 g.Evaluate(moved, scratch);
                 return scratch[component];
             }
-            var referenceError = NumericReference.EstimatedRelativeError(Along, [0.0], GradCheck.DefaultAbsoluteTolerance);
+            var absolute = HessianRows.AbsoluteTolerance(Along, [0.0]);
+            var referenceError = NumericReference.EstimatedRelativeError(Along, [0.0], absolute);
             var tolerance = Math.Max(GradCheck.DefaultRelativeTolerance, ErrorEstimateSafety * referenceError);
             if (!(tolerance <= MaxRelativeTolerance))
                 continue;
-            var report = GradCheck.Check(Along, [0.0], [hv[i]], tolerance, GradCheck.DefaultAbsoluteTolerance);
+            var report = GradCheck.Check(Along, [0.0], [hv[i]], tolerance, absolute);
             if (!report.Passed)
                 throw Failure(c, point, string.Create(CultureInfo.InvariantCulture,
                     $"(Hv)[{i}]: {report}, v = [{string.Join(", ", v)}] (relative tolerance {tolerance:G2})"));
