@@ -14,9 +14,12 @@ internal sealed class OutputKernel
 {
     private readonly Kernel _kernel;
 
-    private OutputKernel(Kernel kernel, int inputCount, int outputCount, int stageCount)
+    private readonly bool _writesWholePoint;
+
+    private OutputKernel(Kernel kernel, int inputCount, int outputCount, int stageCount, bool writesWholePoint)
     {
         _kernel = kernel;
+        _writesWholePoint = writesWholePoint;
         InputCount = inputCount;
         OutputCount = outputCount;
         StageCount = stageCount;
@@ -56,7 +59,7 @@ internal sealed class OutputKernel
         DeadStages.Prune(graph);
         var stages = DeadStages.Regions(graph.Root).Sum(r => r.Nodes.Count(n => n.Op != Op.Constant));
         var inputs = parameters.Length == 0 ? 0 : parameters[^1].Offset + parameters[^1].Extent;
-        return new OutputKernel(Emitter.Compile(graph), inputs, outputs.Length, stages);
+        return new OutputKernel(Emitter.Compile(graph), inputs, outputs.Length, stages, graph.EndsDynamic && followsPoint);
     }
 
     /// <summary>
@@ -72,7 +75,9 @@ internal sealed class OutputKernel
         ref var x = ref MemoryMarshal.GetReference(input);
         ref var g = ref MemoryMarshal.GetReference(output);
         var length = pointLength ?? input.Length;
-        if (_kernel.Direct is { } direct)
+        // The kernel writes without bounds checks: one whose outputs follow a point of any length writes all of it.
+        if (_writesWholePoint && output.Length < length)
+            throw new ArgumentException($"internal error: the output has room for {output.Length} values, the kernel writes {length}", nameof(output));        if (_kernel.Direct is { } direct)
             return direct(ref x, ref g, [], length);
         var tape = ArrayPool<double>.Shared.Rent(_kernel.TapeLength);
         try
