@@ -11,7 +11,7 @@ internal static partial class MapWriter
     /// The body of a Map as one <see cref="Vector256{T}"/> of four elements at a time, when every stage it needs has a
     /// SIMD form with the scalar rule's meaning (relu and sign keep −0 and NaN, max and min propagate NaN as
     /// <see cref="Math.Max(double, double)"/> does); null otherwise (a conditional, or an operation without one), and
-    /// the Map stays a scalar loop. Exp, log and σ come from the vector math library, within an ulp of
+    /// the Map stays a scalar loop. Exp, log, σ and tanh come from the vector math library, within a few ulps of
     /// <see cref="Math"/>'s; the last few elements of a Map run the scalar body.
     /// </summary>
     internal sealed class SimdBodyWriter(MapBody body, Expression[] elements, List<Expression> prologue, List<ParameterExpression> outer)
@@ -79,6 +79,7 @@ internal static partial class MapWriter
                 Op.Relu => Expression.Call(typeof(SimdBodyWriter), nameof(Relu), null, x[0]),
                 Op.Sign => Expression.Call(typeof(SimdBodyWriter), nameof(Sign), null, x[0]),
                 Op.Sigmoid => Expression.Call(typeof(SimdBodyWriter), nameof(Sigmoid), null, x[0]),
+                Op.Tanh => Expression.Call(typeof(SimdBodyWriter), nameof(Tanh), null, x[0]),
                 _ => null,
             };
         }
@@ -123,6 +124,24 @@ internal static partial class MapWriter
         public static Vector256<double> Sign(Vector256<double> x) =>
             Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<double>.Zero), Vector256<double>.One,
                 Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), -Vector256<double>.One, x * Vector256<double>.Zero));
+
+        /// <summary>
+        /// <see cref="Math.Tanh"/> on four elements. From |x| = 1/2 on, 1 − 2/(e^(2|x|) + 1) with x's sign (no
+        /// cancellation: the result is past 0.46, and 1 where e^(2|x|) overflows). Below, m/(m + 2) with m = e^(2x) − 1
+        /// computed as Kahan does, (e − 1)·2x/ln e, which keeps its relative precision as x tends to 0 (and −0 stays −0).
+        /// </summary>
+        public static Vector256<double> Tanh(Vector256<double> x)
+        {
+            var two = Vector256.Create(2.0);
+            var magnitude = Vector256.Abs(x);
+            var large = Vector256<double>.One - two / (Vector256.Exp(two * magnitude) + Vector256<double>.One);
+            large = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), -large, large);
+            var y = two * x;
+            var e = Vector256.Exp(y);
+            var m = Vector256.ConditionalSelect(Vector256.Equals(e, Vector256<double>.One), y, (e - Vector256<double>.One) * y / Vector256.Log(e));
+            var small = m / (m + two);
+            return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0.5)), large, small);
+        }
 
         /// <summary><see cref="Fn.Sigmoid"/> on four elements, stable both ways: with e = exp(−|x|), 1/(1+e) for x ≥ 0, e/(1+e) below.</summary>
         public static Vector256<double> Sigmoid(Vector256<double> x)

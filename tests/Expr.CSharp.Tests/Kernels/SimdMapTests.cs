@@ -37,6 +37,22 @@ public sealed class SimdMapTests
     }
 
     [Fact]
+    public void Tanh_agrees_with_the_scalar_one_within_a_few_ulps()
+    {
+        var small = Enumerable.Range(-60, 121).Select(k => Math.Pow(2, k / 4.0) * 1e-9).SelectMany(v => new[] { v, -v });
+        foreach (var x in Special.Concat(Enumerable.Range(-200, 401).Select(k => k * 0.0137)).Concat(small).Append(0.5).Append(-0.5).Append(0.4999999999999999))
+        {
+            var (expected, actual) = (Math.Tanh(x), MapWriter.SimdBodyWriter.Tanh(Vector256.Create(x))[0]);
+            if (double.IsNaN(expected))
+                Assert.True(double.IsNaN(actual), $"tanh({x:R})");
+            else if (expected == 0)
+                Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(actual)); // −0 stays −0
+            else
+                Assert.True(Math.Abs(actual - expected) <= 1e-15 * Math.Abs(expected), $"tanh({x:R}) = {actual:R}, scalar {expected:R}");
+        }
+    }
+
+    [Fact]
     public void Routing_selects_run_four_at_a_time_and_pass_nothing_to_what_they_do_not_pick()
     {
         // relu′ is y > 0 ? ȳ : 0: a lane mask and a select, so the backward Map of relu (and of max) stays SIMD.
