@@ -19,6 +19,7 @@ public static partial class Gemm
     /// the edge of C is computed whole into a scratch tile (the packing padded it with zeros) and its valid part added.
     /// Both paths add the block's sum to C with one addition per element, so edges round as the interior does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernel(Operands o, int ic, int mc, int jc, int nc, int kc,
         double[] packedA, double[] packedB, bool accumulate)
     {

@@ -145,6 +145,7 @@ public static partial class Gemm
     private static int RoundUp(int x, int step) => (x + step - 1) / step * step;
 
     /// <summary>C[i0..i1, j0..j1] on the calling thread: the loops of Goto's algorithm around the micro-kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(Operands o, int i0, int i1, int j0, int j1)
     {
         var blocks = KBlocks(o.K);
@@ -179,6 +180,7 @@ public static partial class Gemm
     /// <summary>
     /// Packs op(A)[ic..ic+mc, pc..pc+kc] as panels of Mr rows: for each p, Mr consecutive values, rows past mc zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA(Operands o, int ic, int mc, int pc, int kc, double[] packed)
     {
         var lda = (long)o.Lda;
@@ -224,6 +226,7 @@ public static partial class Gemm
     /// <summary>
     /// Packs op(B)[pc..pc+kc, jc..jc+nc] as panels of Nr columns: for each p, Nr consecutive values, columns past nc zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB(Operands o, int jc, int nc, int pc, int kc, double[] packed)
     {
         var ldb = (long)o.Ldb;
