@@ -45,6 +45,32 @@ public static partial class Gemm
         return new DenseMatrix(m, n, c);
     }
 
+    /// <summary>
+    /// op(A)·op(B) written into <paramref name="result"/>, whose elements are overwritten: a training loop that keeps its
+    /// matrices allocates nothing. Example: <c>Gemm.Multiply(w, x, z)</c> is <c>w.Multiply(x, z)</c>.
+    /// </summary>
+    /// <param name="a">The left matrix.</param>
+    /// <param name="b">The right matrix.</param>
+    /// <param name="result">A dense matrix of op(A)'s rows and op(B)'s columns, sharing storage with neither operand.</param>
+    /// <param name="transposeA">Multiply by Aᵀ instead of A.</param>
+    /// <param name="transposeB">Multiply by Bᵀ instead of B.</param>
+    /// <exception cref="ArgumentException">The inner dimensions differ, or the result is not dense, has another shape or is an operand.</exception>
+    public static void Multiply(Matrix<double> a, Matrix<double> b, Matrix<double> result, bool transposeA = false, bool transposeB = false)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(result);
+        var (m, k) = transposeA ? (a.ColumnCount, a.RowCount) : (a.RowCount, a.ColumnCount);
+        var (k2, n) = transposeB ? (b.ColumnCount, b.RowCount) : (b.RowCount, b.ColumnCount);
+        if (k != k2)
+            throw new ArgumentException($"a matrix product needs op(A)'s {k} columns to match op(B)'s {k2} rows");
+        if (result is not DenseMatrix dense || (dense.RowCount, dense.ColumnCount) != (m, n))
+            throw new ArgumentException($"the result of a {m}×{k} by {k}×{n} product must be a dense {m}×{n} matrix", nameof(result));
+        if (ReferenceEquals(result, a) || ReferenceEquals(result, b) || (a is DenseMatrix da && da.Values == dense.Values) || (b is DenseMatrix db && db.Values == dense.Values))
+            throw new ArgumentException("the result of a matrix product cannot be one of its operands", nameof(result));
+        MultiplyInto(a, b, transposeA, transposeB, result);
+    }
+
     /// <summary>op(A)·op(B) written into <paramref name="c"/> (dense, of the product's shape, its elements overwritten); returns it.</summary>
     internal static Matrix<double> MultiplyInto(Matrix<double> a, Matrix<double> b, bool transposeA, bool transposeB, Matrix<double> c)
     {

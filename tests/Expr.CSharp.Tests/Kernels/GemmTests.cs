@@ -127,6 +127,30 @@ public sealed class GemmTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_product_into_a_kept_matrix_overwrites_it_with_the_same_bits()
+    {
+        var random = new Random(11);
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var a = ta ? Random(random, 784, 70) : Random(random, 70, 784);
+            var b = tb ? Random(random, 45, 784) : Random(random, 784, 45);
+            var result = DenseMatrix.Create(70, 45, (_, _) => double.NaN);
+            Gemm.Multiply(a, b, result, ta, tb);
+            Assert.True(Values(Gemm.Multiply(a, b, ta, tb)).AsSpan().SequenceEqual(Values(result)), $"transposes ({ta}, {tb})");
+        }
+    }
+
+    [Fact]
+    public void A_product_into_a_matrix_of_another_shape_or_an_operand_is_refused()
+    {
+        var (a, b) = (new DenseMatrix(3, 3), new DenseMatrix(3, 2));
+        Assert.Contains("dense 3×2", Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b, new DenseMatrix(2, 3))).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b, SparseMatrix.Create(3, 2, 0.0)));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, a, a));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, new DenseMatrix(4, 2), new DenseMatrix(3, 2)));
+    }
+
+    [Fact]
     public void Mismatched_shapes_are_refused()
     {
         var error = Assert.Throws<ArgumentException>(() => Gemm.Multiply(new DenseMatrix(2, 3), new DenseMatrix(4, 2)));
