@@ -126,7 +126,7 @@ public static partial class Gemm
             Block(o, 0, m, 0, n);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        Team.Run(parts, threads, part =>
         {
             if (byRows)
                 Block(o, Cut(m, Mr, parts, part), Cut(m, Mr, parts, part + 1), 0, n);
@@ -213,20 +213,8 @@ public static partial class Gemm
         var full = o.TransposeA ? 0 : mc / Mr * Mr;
         fixed (double* a = o.A, target = packed)
         {
-            if (full > 0)
-            {
-                // Down each column of A once (contiguous rows), handing Mr values to each panel in turn.
-                var source = a + ic + pc * lda;
-                for (var p = 0; p < kc; p++, source += lda)
-                {
-                    var at = target + p * Mr;
-                    for (var ir = 0; ir < full; ir += Mr, at += (long)Mr * kc)
-                    {
-                        Vector256.Store(Vector256.Load(source + ir), at);
-                        Vector256.Store(Vector256.Load(source + ir + 4), at + 4);
-                    }
-                }
-            }
+            // Column p of op(A) is contiguous: read once down the column, Mr values to each panel.
+            Deal(a + ic + pc * lda, lda, kc, full, Mr, target);
             for (var ir = full; ir < mc; ir += Mr)
             {
                 var rows = Min(Mr, mc - ir);
@@ -260,18 +248,9 @@ public static partial class Gemm
         {
             if (o.TransposeB)
             {
-                // op(B)[p, j] = B[j, p]: row p of op(B) is contiguous, so read it once, Nr values to each panel.
+                // op(B)[p, j] = B[j, p]: row p of op(B) is contiguous, read once along the row, Nr values to each panel.
                 var full = nc / Nr * Nr;
-                var source = b + jc + pc * ldb;
-                for (var p = 0; p < kc; p++, source += ldb)
-                {
-                    var at = target + p * Nr;
-                    for (var jr = 0; jr < full; jr += Nr, at += (long)Nr * kc)
-                    {
-                        Vector256.Store(Vector256.Load(source + jr), at);
-                        Vector128.Store(Vector128.Load(source + jr + 4), at + 4);
-                    }
-                }
+                Deal(b + jc + pc * ldb, ldb, kc, full, Nr, target);
                 if (full < nc)
                     PackBEdge(b + jc + full + pc * ldb, 1, ldb, nc - full, kc, target + (long)full * kc);
                 return;
@@ -296,6 +275,28 @@ public static partial class Gemm
                     panel[4] = s4[p];
                     panel[5] = s5[p];
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Full panels of <paramref name="width"/> (Mr, else Nr) from a source whose line p (a column of op(A), a row of op(B))
+    /// is contiguous at source + p·step: line p's first <paramref name="full"/> values, <paramref name="width"/> to each
+    /// panel in turn, so the source is read once and in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Deal(double* source, long step, int kc, int full, int width, double* target)
+    {
+        for (var p = 0; p < kc; p++, source += step)
+        {
+            var at = target + p * width;
+            for (var r = 0; r < full; r += width, at += (long)width * kc)
+            {
+                Vector256.Store(Vector256.Load(source + r), at);
+                if (width == Mr)
+                    Vector256.Store(Vector256.Load(source + r + 4), at + 4);
+                else
+                    Vector128.Store(Vector128.Load(source + r + 4), at + 4);
             }
         }
     }
