@@ -12,8 +12,9 @@ namespace ExprGrad.Kernels;
 /// <remarks>
 /// <para>
 /// The result is the same bits at any degree of parallelism: the blocking depends only on the shapes, the k-sum of
-/// every element runs in one order (block by block, each block in order), and threads only divide the output's row
-/// blocks among themselves. A different kernel (another instruction set) may round differently.
+/// every element runs in one order (block by block, each block in order), and threads only divide the output among
+/// themselves, in bands of whole micro-tiles (<see cref="Split"/>). A different kernel (another instruction set) may
+/// round differently.
 /// </para>
 /// <para>
 /// Example: <c>Gemm.Multiply(a, b, transposeB: true)</c> is <c>a.TransposeAndMultiply(b)</c>.

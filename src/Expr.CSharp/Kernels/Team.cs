@@ -4,9 +4,10 @@ namespace ExprGrad.Kernels;
 /// Runs the parts of one parallel kernel on the calling thread and on helper threads that, after a job, wait for the
 /// next by spinning for a short while before they sleep (OpenMP's active wait). A thread-pool worker that has gone to
 /// sleep between two products can take longer to wake on a virtual machine than a part of a 256 × 784 × 64 product
-/// lasts, so <see cref="Parallel.For(int, int, Action{int})"/> often ran every part on the calling thread and only
-/// added its own cost. Parts are claimed one at a time by whoever is free, the caller included, so a helper that comes
-/// late takes only what is left, and a job never waits for a helper that has not started.
+/// lasts: traced on a busy 2-core machine, <see cref="Parallel.For(int, int, Action{int})"/> ran both halves of such a
+/// product on the calling thread nearly every time, so two cores cost more than one. Parts are claimed one at a time
+/// by whoever is free, the caller included, so a helper that comes late takes only what is left, and a job never
+/// waits for a helper that has not started.
 /// </summary>
 /// <remarks>
 /// One job at a time: a caller that finds the helpers busy (another thread's product) runs its parts itself. Which
