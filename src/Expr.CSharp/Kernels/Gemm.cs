@@ -34,12 +34,7 @@ public static partial class Gemm
     /// <exception cref="ArgumentException">The inner dimensions differ.</exception>
     public static Matrix<double> Multiply(Matrix<double> a, Matrix<double> b, bool transposeA = false, bool transposeB = false)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
-        var (m, k) = transposeA ? (a.ColumnCount, a.RowCount) : (a.RowCount, a.ColumnCount);
-        var (k2, n) = transposeB ? (b.ColumnCount, b.RowCount) : (b.RowCount, b.ColumnCount);
-        if (k != k2)
-            throw new ArgumentException($"a matrix product needs op(A)'s {k} columns to match op(B)'s {k2} rows");
+        var (m, k, n) = ProductShape(a, b, transposeA, transposeB);
         // Every element is written (zeros when k = 0), so the storage need not be cleared first.
         var c = GC.AllocateUninitializedArray<double>(m * n);
         Product(Storage(a), a.RowCount, transposeA, Storage(b), b.RowCount, transposeB, c, m, n, k, Environment.ProcessorCount);
@@ -58,18 +53,23 @@ public static partial class Gemm
     /// <exception cref="ArgumentException">The inner dimensions differ, or the result is not dense, has another shape or is an operand.</exception>
     public static void Multiply(Matrix<double> a, Matrix<double> b, Matrix<double> result, bool transposeA = false, bool transposeB = false)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
+        var (m, k, n) = ProductShape(a, b, transposeA, transposeB);
         ArgumentNullException.ThrowIfNull(result);
-        var (m, k) = transposeA ? (a.ColumnCount, a.RowCount) : (a.RowCount, a.ColumnCount);
-        var (k2, n) = transposeB ? (b.ColumnCount, b.RowCount) : (b.RowCount, b.ColumnCount);
-        if (k != k2)
-            throw new ArgumentException($"a matrix product needs op(A)'s {k} columns to match op(B)'s {k2} rows");
         if (result is not DenseMatrix dense || (dense.RowCount, dense.ColumnCount) != (m, n))
             throw new ArgumentException($"the result of a {m}×{k} by {k}×{n} product must be a dense {m}×{n} matrix", nameof(result));
         if (ReferenceEquals(result, a) || ReferenceEquals(result, b) || (a is DenseMatrix da && da.Values == dense.Values) || (b is DenseMatrix db && db.Values == dense.Values))
             throw new ArgumentException("the result of a matrix product cannot be one of its operands", nameof(result));
         MultiplyInto(a, b, transposeA, transposeB, result);
+    }
+
+    /// <summary>op(A)'s rows, its columns and op(B)'s columns, once the operands are known to be there and to fit.</summary>
+    private static (int M, int K, int N) ProductShape(Matrix<double> a, Matrix<double> b, bool transposeA, bool transposeB)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var (m, k) = transposeA ? (a.ColumnCount, a.RowCount) : (a.RowCount, a.ColumnCount);
+        var (k2, n) = transposeB ? (b.ColumnCount, b.RowCount) : (b.RowCount, b.ColumnCount);
+        return k == k2 ? (m, k, n) : throw new ArgumentException($"a matrix product needs op(A)'s {k} columns to match op(B)'s {k2} rows");
     }
 
     /// <summary>op(A)·op(B) written into <paramref name="c"/> (dense, of the product's shape, its elements overwritten); returns it.</summary>
