@@ -19,8 +19,9 @@ public static partial class Gemm
     /// the edge of C is computed whole into a scratch tile (the packing padded it with zeros) and its valid part added.
     /// Both paths add the block's sum to C with one addition per element, so edges round as the interior does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernel(Operands o, int ic, int mc, int jc, int nc, int kc,
-        double[] packedA, double[] packedB, int bOffset, bool accumulate)
+        double[] packedA, double[] packedB, bool accumulate)
     {
         var m = o.M;
         var fma = o.Fma;
@@ -30,7 +31,7 @@ public static partial class Gemm
             for (var jr = 0; jr < nc; jr += Nr)
             {
                 var columns = Min(Nr, nc - jr);
-                var bPanel = pb + bOffset + (long)jr * kc;
+                var bPanel = pb + (long)jr * kc;
                 for (var ir = 0; ir < mc; ir += Mr)
                 {
                     var rows = Min(Mr, mc - ir);

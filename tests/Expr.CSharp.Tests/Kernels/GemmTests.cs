@@ -65,27 +65,44 @@ public sealed class GemmTests(ITestOutputHelper output)
         }
     }
 
+    // Bands of rows (n ≤ m), bands of columns (n > m), bands cut mid-block and more threads than tiles.
     [Theory]
     [InlineData(256, 784, 64)]
     [InlineData(256, 64, 784)]
     [InlineData(300, 1000, 70)]
+    [InlineData(70, 1000, 301)]
+    [InlineData(9, 3000, 200)]
     public void The_bits_are_the_same_at_every_thread_count(int m, int k, int n)
     {
         var random = new Random(m + k + n);
-        var (a, b) = (Random(random, m, k), Random(random, k, n));
-        double[] Run(int threads, bool fma)
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
         {
-            var c = new double[m * n];
-            Gemm.Product(Values(a), m, false, Values(b), k, false, c, m, n, k, threads, fma);
-            return c;
-        }
-        foreach (var fma in new[] { true, false })
-        {
-            var one = Run(1, fma);
-            foreach (var threads in new[] { 2, 3, 7, 64 })
-                Assert.True(one.AsSpan().SequenceEqual(Run(threads, fma)), $"{threads} threads (fma {fma}) differ from 1 thread");
+            var a = ta ? Random(random, k, m) : Random(random, m, k);
+            var b = tb ? Random(random, n, k) : Random(random, k, n);
+            double[] Run(int threads, bool fma)
+            {
+                var c = new double[m * n];
+                Array.Fill(c, double.NaN);
+                Gemm.Product(Values(a), a.RowCount, ta, Values(b), b.RowCount, tb, c, m, n, k, threads, fma);
+                return c;
+            }
+            foreach (var fma in new[] { true, false })
+            {
+                var one = Run(1, fma);
+                foreach (var threads in new[] { 2, 3, 7, 64 })
+                    Assert.True(one.AsSpan().SequenceEqual(Run(threads, fma)), $"{m}×{k}×{n}, transposes ({ta}, {tb}): {threads} threads (fma {fma}) differ from 1 thread");
+            }
         }
     }
+
+    [Theory]
+    [InlineData(256, 784, 64, 2, 2, true)] // W1·X: op(B) is the smaller operand, so rows are shared out
+    [InlineData(256, 64, 784, 2, 2, false)] // ∂Z·Xᵀ: op(A) is, so columns are
+    [InlineData(10, 256, 64, 2, 1, true)] // too small to share
+    [InlineData(9, 3000, 200, 64, 34, false)] // at most one part per column of micro-tiles
+    [InlineData(256, 784, 64, 1, 1, true)]
+    public void Products_are_shared_out_along_the_cheaper_side(int m, int k, int n, int threads, int parts, bool byRows) =>
+        Assert.Equal((parts, byRows), Gemm.Split(m, n, k, threads));
 
     [Fact]
     public void The_scalar_kernel_agrees_with_MathNet()
@@ -107,6 +124,30 @@ public sealed class GemmTests(ITestOutputHelper output)
         var (a, b) = (Random(random, 200, 300), Random(random, 300, 40));
         var expected = Values(Gemm.Multiply(a, b));
         Parallel.For(0, 32, _ => Assert.True(expected.AsSpan().SequenceEqual(Values(Gemm.Multiply(a, b)))));
+    }
+
+    [Fact]
+    public void A_product_into_a_kept_matrix_overwrites_it_with_the_same_bits()
+    {
+        var random = new Random(11);
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var a = ta ? Random(random, 784, 70) : Random(random, 70, 784);
+            var b = tb ? Random(random, 45, 784) : Random(random, 784, 45);
+            var result = DenseMatrix.Create(70, 45, (_, _) => double.NaN);
+            Gemm.Multiply(a, b, result, ta, tb);
+            Assert.True(Values(Gemm.Multiply(a, b, ta, tb)).AsSpan().SequenceEqual(Values(result)), $"transposes ({ta}, {tb})");
+        }
+    }
+
+    [Fact]
+    public void A_product_into_a_matrix_of_another_shape_or_an_operand_is_refused()
+    {
+        var (a, b) = (new DenseMatrix(3, 3), new DenseMatrix(3, 2));
+        Assert.Contains("dense 3×2", Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b, new DenseMatrix(2, 3))).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b, SparseMatrix.Create(3, 2, 0.0)));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, a, a));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, new DenseMatrix(4, 2), new DenseMatrix(3, 2)));
     }
 
     [Fact]
