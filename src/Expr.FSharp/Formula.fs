@@ -503,8 +503,9 @@ module Formula =
     let rec sum (terms: Formula seq) : Formula =
         // Invariant: a Sum never holds a Sum; it has at least two items; at most one number, first, never 0;
         // the other terms are sorted by monomial (term without its coefficient) in the canonical order, with
-        // distinct monomials (like terms collected: x + x = 2*x); a term with coefficient 0 remains only when
-        // its monomial may be NaN (log(x) − log(x) stays 0*log(x): at x = −1 it is NaN, not 0).
+        // distinct monomials (like terms collected: x + x = 2*x); a term with coefficient 0 vanishes, as 0·u = 0
+        // does (log(x) − log(x) = 0, although at x = −1 the difference is NaN: formulas are for display, and show
+        // the derivative wherever it is defined).
         let split = ResizeArray<Formula * Formula>()
         let mutable constant = zero
         let take t =
@@ -525,13 +526,7 @@ module Formula =
             while not rest.IsEmpty && Formula.Order(fst rest.Head, m) = 0 do
                 c <- addNumbers c (snd rest.Head)
                 rest <- rest.Tail
-            if isZeroNumber c then
-                if not (isTotal m) then
-                    collected.Add(
-                        match m with
-                        | Product fs -> Product(c :: fs)
-                        | _ -> Product [ c; m ])
-            else collected.Add(joinTerm c m)
+            if not (isZeroNumber c) then collected.Add(joinTerm c m)
         let terms = List.ofSeq collected
         match terms with
         | [] -> constant
@@ -543,18 +538,28 @@ module Formula =
     and [<CompiledName("Product")>] product (factors: Formula seq) : Formula =
         // Invariant: a Product never holds a Product; it has at least two items; at most one number (the
         // coefficient), first, never 1; the other factors are sorted by base in the canonical order, with
-        // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1); coefficient 0 remains only
-        // beside factors that may be NaN (log(x)*0 stays); a finite number times a single sum is distributed
-        // (2*(x + y) = 2*x + 2*y, −(x − y) = y − x).
+        // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1) and at most one exp (exp(a)*exp(b) =
+        // exp(a + b)); coefficient 0 makes the product 0, even beside factors that may be NaN or ∞ (0·log(x) = 0,
+        // 0/x = 0: see Formula.sum); a finite number times a single sum is distributed (2*(x + y) = 2*x + 2*y,
+        // −(x − y) = y − x).
         let split = ResizeArray<Formula * Formula>()
         let mutable coefficient = one
+        let exps = ResizeArray<Formula * Formula>()
         let rec take f =
             match f with
             | Product xs -> List.iter take xs
             | Number _ | Approx _ -> coefficient <- multiplyNumbers coefficient f
+            | Apply(Function.Exp, [ a ]) -> exps.Add(f, a)
+            | Power(Apply(Function.Exp, [ a ]), (Number _ as n)) -> exps.Add(f, product [ n; a ])
             | _ -> split.Add(splitFactor f)
         for f in factors do
             take f
+        if exps.Count = 1 then split.Add(splitFactor (fst exps[0]))
+        elif exps.Count > 1 then
+            match exponential (sum (Seq.map snd exps)) with
+            | Number _ | Approx _ as n -> coefficient <- multiplyNumbers coefficient n
+            | Apply(Function.Exp, _) as e -> split.Add(e, one)
+            | f -> take f
         let sorted = List.sortWith (fun (b1, _) (b2, _) -> Formula.Order(b1, b2)) (List.ofSeq split)
         let merged = ResizeArray<Formula>()
         let again = ResizeArray<Formula>()
@@ -577,8 +582,7 @@ module Formula =
             let factors = List.ofSeq merged
             match factors with
             | [] -> coefficient
-            | _ when isZeroNumber coefficient ->
-                if List.forall isTotal factors then zero else Product(coefficient :: factors)
+            | _ when isZeroNumber coefficient -> zero
             | [ f ] when isOneNumber coefficient -> f
             | _ when isOneNumber coefficient -> Product factors
             | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
@@ -598,7 +602,16 @@ module Formula =
         | (Number _ | Approx _), (Number _ | Approx _) -> numericPower b e
         | Power(c, a), Number r when r.IsInteger -> power c (product [ a; e ])
         | Product fs, Number r when r.IsInteger -> product (fs |> List.map (fun f -> power f e))
+        | Apply(Function.Abs, [ u ]), Number r when r.IsInteger && r.Numerator.IsEven -> power u e
         | _ -> Power(b, e)
+
+    /// exp(a), for the product's exp(a)*exp(b) = exp(a + b): exp(0) = 1, exp(log x) = x for x known positive.
+    and private exponential (a: Formula) : Formula =
+        match a with
+        | Number r when Rational.isZero r -> one
+        | Approx v -> ofFloat (Math.Exp v)
+        | Apply(Function.Log, [ x ]) when isPositive x -> x
+        | _ -> Apply(Function.Exp, [ a ])
 
     /// a + b.
     [<CompiledName("Add")>]
@@ -622,10 +635,12 @@ module Formula =
 
     /// A catalogue function applied to its arguments, simplified.
     [<CompiledName("Apply")>]
-    let apply (f: Function) (args: Formula list) : Formula =
+    let rec apply (f: Function) (args: Formula list) : Formula =
         // Invariant: square(x) is x^2 and sqrt(x) is x^(1/2); a function of exact numbers is evaluated only
         // when its value is exact (sin 0 = 0, sqrt 9 = 3, max(2, 3) = 3), of inexact numbers always;
-        // exp(log x) = x only for x known positive; log(exp x) = x.
+        // exp(log x) = x only for x known positive; log(exp x) = x; a finite numeric factor leaves sign and abs
+        // (sign(−2*x) = −sign(x), abs(−x/2) = abs(x)/2); abs of what is known non-negative is itself; max and min
+        // have their arguments in the canonical order (both are symmetric, NaN included) and max(u, u) = u.
         if List.length args <> Function.arity f then
             invalidArg (nameof args) $"{Function.name f} takes {Function.arity f} argument(s), got {List.length args}"
         match f, args with
@@ -641,6 +656,15 @@ module Formula =
         | Function.Exp, [ Apply(Function.Log, [ x ]) ] when isPositive x -> x
         | Function.Log, [ Apply(Function.Exp, [ x ]) ] -> x
         | (Function.Abs | Function.Floor | Function.Ceiling | Function.Round | Function.Truncate | Function.Sign), [ Apply(inner, _) as x ] when inner = f -> x
+        | Function.Sign, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
+            let inner = apply Function.Sign [ product rest ]
+            if r.Sign < 0 then negate inner else inner
+        | Function.Abs, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
+            product [ Number(Rational.abs r); apply Function.Abs [ product rest ] ]
+        | Function.Abs, [ Apply(Function.Sign, _) as s ] -> power s (ofInt 2)
+        | Function.Abs, [ x ] when isNonNegative x -> x
+        | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a
+        | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) > 0 -> Apply(f, [ b; a ])
         | _ -> Apply(f, args)
 
     /// test ? whenTrue : whenFalse; a constant test picks its branch, equal branches need no test.
@@ -673,6 +697,78 @@ module Formula =
         | _ when isZeroNumber body -> zero
         | Number l, Number u when Rational.compare u l < 0 -> zero
         | _ -> Series(index, lower, upper, body)
+
+    /// π as formulas hold it: acos(−1), which evaluates to Math.PI exactly; printers show it as pi.
+    [<CompiledName("Pi")>]
+    let pi = Apply(Function.Acos, [ minusOne ])
+
+    /// e as formulas hold it: exp(1), which evaluates to Math.E exactly; printers show it as e.
+    [<CompiledName("E")>]
+    let e = Apply(Function.Exp, [ one ])
+
+    /// The nearest fraction to x with a denominator at most maxDenominator (continued fractions), when it is x to
+    /// within a few units in the last place and its numerator is at most maxNumerator.
+    let private nearFraction (maxNumerator: int64) (maxDenominator: int64) (x: float) : Rational option =
+        if not (Double.IsFinite x) || abs x > float maxNumerator then None
+        else
+            // Convergents h/k of x's continued fraction, in doubles (exact: all stay below 2^53).
+            let mutable h0, h1, k0, k1 = 0.0, 1.0, 1.0, 0.0
+            let mutable rest = abs x
+            let mutable found = None
+            let mutable go = true
+            while go do
+                let a = Math.Floor rest
+                let h, k = a * h1 + h0, a * k1 + k0
+                if k > float maxDenominator || h > float maxNumerator then go <- false
+                else
+                    h0 <- h1
+                    h1 <- h
+                    k0 <- k1
+                    k1 <- k
+                    if abs (h / k - abs x) <= 4.0 * Double.Epsilon + 4.4e-16 * abs x then
+                        found <- Some(Rational.create (Numerics.BigInteger h) (Numerics.BigInteger k))
+                        go <- false
+                    else
+                        let fraction = rest - a
+                        if fraction <= 0.0 then go <- false else rest <- 1.0 / fraction
+            found |> Option.map (fun r -> if x < 0.0 then -r else r)
+
+    /// The exact constants a double is recognised as (their value, their formula), tried in this order.
+    let private constants =
+        lazy
+            (let sqrtOf n = power (ofInt n) half
+             [ Math.PI, pi
+               Math.E, e
+               Math.Log 2.0, apply Function.Log [ ofInt 2 ]
+               Math.Log 10.0, apply Function.Log [ ofInt 10 ]
+               Math.Sqrt 2.0, sqrtOf 2
+               Math.Sqrt 3.0, sqrtOf 3
+               Math.Sqrt Math.PI, power pi half
+               Math.Sqrt(2.0 * Math.PI), power (product [ ofInt 2; pi ]) half ])
+
+    /// A number as a person or a derivative rule wrote it: a short decimal exactly (0.5, 3), and a double that is a
+    /// small fraction (1/3.0), or a small rational multiple of π, e, ln 2, ln 10, √2, √3, √π, √(2π), their
+    /// reciprocals or squares (1/Math.Log(10), 2/Math.Sqrt(Math.PI)), to within a few units in the last place, as
+    /// that exact formula (1/3, log(10)^-1, 2*pi^(-1/2)); any other double as <c>Formula.ofFloat</c> keeps it.
+    /// For display: the formula evaluates to the double within rounding, not always bit for bit.
+    [<CompiledName("OfConstant")>]
+    let ofConstant (x: float) : Formula =
+        match ofFloat x with
+        | Number _ as n -> n
+        | approx ->
+            match nearFraction 1_000_000L 10_000L x with
+            | Some r -> Number r
+            | None ->
+                let symbolic =
+                    constants.Force()
+                    |> List.tryPick (fun (c, f) ->
+                        [ 1; -1; 2; -2 ]
+                        |> List.tryPick (fun k ->
+                            nearFraction 1_000L 1_000L (x / Math.Pow(c, float k))
+                            |> Option.filter (fun q ->
+                                abs (Rational.toFloat q * Math.Pow(c, float k) - x) <= 4.4e-16 * abs x)
+                            |> Option.map (fun q -> product [ Number q; power f (ofInt k) ])))
+                defaultArg symbolic approx
 
     /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
     /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.

@@ -79,7 +79,7 @@ module Linq =
 
     let private constantValue (e: ConstantExpression) : Formula =
         match e.Value with
-        | :? double as v -> Formula.ofFloat v
+        | :? double as v -> Formula.ofConstant v
         | :? int as v -> Formula.ofInt v
         | :? int64 as v -> Formula.number (Rational.ofBigInteger (BigInteger v))
         | :? float32 as v -> Formula.ofFloat (float v)

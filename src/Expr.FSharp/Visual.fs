@@ -126,7 +126,8 @@ module Visual =
             | None -> None
         | _ -> None
 
-    /// The display tree of a formula: x*y^-1 shows as x/y, −1*x as −x, x^(1/2) as sqrt(x), 1/2*x as x/2,
+    /// The display tree of a formula: x*y^-1 shows as x/y, −1*x as −x, x^(1/2) as sqrt(x), 1/2*x as x/2, acos(−1)
+    /// as pi and exp(1) as e (Formula.pi, Formula.e),
     /// a sum starts with a positive term when it has one (x − 1 rather than −1 + x).
     [<CompiledName("OfFormula")>]
     let rec ofFormula (f: Formula) : Visual =
@@ -151,6 +152,8 @@ module Visual =
                     | Some positive -> ofProduct positive
                     | None -> Visual.Negative(ofProduct m)
                 | false, _ -> ofProduct f
+            | Apply(Function.Acos, [ Number r ]) when r.Equals Rational.minusOne -> Visual.Name "pi"
+            | Apply(Function.Exp, [ Number r ]) when Rational.isOne r -> Visual.Name "e"
             | Apply(g, args) -> Visual.Call(g, List.map ofFormula args)
             | Element(a, indices) -> Visual.Element(a, List.map ofFormula indices)
             | Series(i, l, u, b) -> Visual.Series(i, ofFormula l, ofFormula u, ofFormula b)

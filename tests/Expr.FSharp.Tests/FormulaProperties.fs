@@ -15,7 +15,10 @@ let rec private tree (depth: int) : Gen<Expression> =
     let leaf =
         Gen.oneof
             [ Gen.elements [ x; y; z ]
-              Gen.elements [ 0.0; 1.0; 2.0; 3.0; -1.0; 0.5; 0.1; -2.5; Math.PI ] |> Gen.map c ]
+              Gen.elements [ 0.0; 1.0; 2.0; 3.0; -1.0; 0.5; 0.1; -2.5; Math.PI ] |> Gen.map c
+              // Constants that formulas show exactly (1/ln 10, ln 2, π/2, e, 1/3, 2/√π, ...).
+              Gen.elements [ 1.0 / Math.Log 10.0; Math.Log 2.0; Math.PI / 2.0; Math.E; 1.0 / 3.0; 2.0 / Math.Sqrt Math.PI; -Math.Sqrt 2.0 ]
+              |> Gen.map c ]
     if depth <= 0 then leaf
     else
         let sub = Gen.delay (fun () -> tree (depth - 1))
@@ -90,7 +93,16 @@ let rec private tree (depth: int) : Gen<Expression> =
               1, binary (fun a b -> math "Max" [ a; b ])
               1, binary (fun a b -> math "Min" [ a; b ])
               1, binary (fun a b -> math "Log" [ positive a; c 1.0 +. positive b ])
-              1, cond ]
+              1, cond
+              // The identities of issue 16: sign and abs of a multiple, max/min either way round, exp·exp, |a|².
+              1, unary (fun a -> Expression.Convert(math "Sign" [ neg (off a) ], typeof<double>) :> Expression)
+              1, binary (fun a b -> Expression.Convert(math "Sign" [ c -2.0 *. off a ], typeof<double>) :> Expression +. Expression.Convert(math "Sign" [ off a ], typeof<double>) *. b)
+              1, unary (fun a -> math "Abs" [ c -0.5 *. a ] +. math "Abs" [ a ])
+              1, binary (fun a b -> math "Max" [ a; b ] -. math "Max" [ b; a ] *. c 2.0)
+              1, binary (fun a b -> math "Min" [ neg a; b ] +. math "Min" [ b; neg a ])
+              1, binary (fun a b -> exp (unit a) *. exp (unit b) /. exp (unit a *. c 2.0))
+              1, unary (fun a -> pow (math "Abs" [ a ]) (c 2.0))
+              1, binary (fun a b -> (a *. b +. a *. a) *. c 0.0) ]
 
 let private point = Gen.choose (-20000, 20000) |> Gen.map (fun i -> float i / 10000.0 + 1e-5)
 
