@@ -529,6 +529,7 @@ module Formula =
             if not (isZeroNumber c) then collected.Add(joinTerm c m)
         let terms = List.ofSeq collected
         match terms with
+        | _ when Double.IsNaN(floatOf constant) -> constant // NaN + u is NaN
         | [] -> constant
         | [ t ] when isZeroNumber constant -> t
         | _ when isZeroNumber constant -> Sum terms
@@ -583,6 +584,7 @@ module Formula =
             match factors with
             | [] -> coefficient
             | _ when isZeroNumber coefficient -> zero
+            | _ when Double.IsNaN(floatOf coefficient) -> coefficient // NaN·u is NaN
             | [ f ] when isOneNumber coefficient -> f
             | _ when isOneNumber coefficient -> Product factors
             | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
@@ -633,13 +635,22 @@ module Formula =
     [<CompiledName("Divide")>]
     let divide (a: Formula) (b: Formula) = product [ a; power b minusOne ]
 
+    /// True when −u comes before u in the canonical order (−x, −2*y, min(2, x) − x against x − min(2, x)): odd and
+    /// even functions take the argument that comes first, so sign(−u) and sign(u) are like terms.
+    let private isNegated (u: Formula) =
+        match u with
+        | Product((Number r) :: _) -> r.Sign < 0
+        | Sum _ -> Formula.Order(negate u, u) < 0
+        | _ -> false
+
     /// A catalogue function applied to its arguments, simplified.
     [<CompiledName("Apply")>]
     let rec apply (f: Function) (args: Formula list) : Formula =
         // Invariant: square(x) is x^2 and sqrt(x) is x^(1/2); a function of exact numbers is evaluated only
         // when its value is exact (sin 0 = 0, sqrt 9 = 3, max(2, 3) = 3), of inexact numbers always;
         // exp(log x) = x only for x known positive; log(exp x) = x; a finite numeric factor leaves sign and abs
-        // (sign(−2*x) = −sign(x), abs(−x/2) = abs(x)/2); abs of what is known non-negative is itself; max and min
+        // (sign(−2*x) = −sign(x), abs(−x/2) = abs(x)/2); odd and even functions (sin, tan, asin, atan, sinh, tanh,
+        // asinh, atanh, cbrt, erf, sign; cos, cosh, abs) take u or −u, whichever comes first (sin(−x) = −sin(x)); abs of what is known non-negative is itself; max and min
         // have their arguments in the canonical order (both are symmetric, NaN included) and max(u, u) = u.
         if List.length args <> Function.arity f then
             invalidArg (nameof args) $"{Function.name f} takes {Function.arity f} argument(s), got {List.length args}"
@@ -659,10 +670,16 @@ module Formula =
         | Function.Sign, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
             let inner = apply Function.Sign [ product rest ]
             if r.Sign < 0 then negate inner else inner
+        | (Function.Sin | Function.Tan | Function.Asin | Function.Atan | Function.Sinh | Function.Tanh | Function.Asinh | Function.Atanh | Function.Cbrt | Function.Erf | Function.Sign),
+          [ u ] when isNegated u ->
+            negate (apply f [ negate u ])
+        | (Function.Cos | Function.Cosh | Function.Abs), [ u ] when isNegated u -> apply f [ negate u ]
         | Function.Abs, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
             product [ Number(Rational.abs r); apply Function.Abs [ product rest ] ]
         | Function.Abs, [ Apply(Function.Sign, _) as s ] -> power s (ofInt 2)
         | Function.Abs, [ x ] when isNonNegative x -> x
+        | Function.Relu, [ x ] when isNonNegative x -> x
+        | Function.Sign, [ x ] when isPositive x -> one
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) > 0 -> Apply(f, [ b; a ])
         | _ -> Apply(f, args)
@@ -746,29 +763,58 @@ module Formula =
                Math.Sqrt Math.PI, power pi half
                Math.Sqrt(2.0 * Math.PI), power (product [ ofInt 2; pi ]) half ])
 
+    /// Values of catalogue functions at small integers and halves (cosh(5), tan(2), asinh(1), exp(2), ...), which
+    /// a formula shows as the call when a constant folded to a double is one of them.
+    let private calls =
+        lazy
+            ([ Function.Exp; Function.Log; Function.Sin; Function.Cos; Function.Tan; Function.Sinh; Function.Cosh
+               Function.Tanh; Function.Asinh; Function.Acosh; Function.Atan; Function.Atanh; Function.Asin; Function.Acos
+               Function.Cbrt; Function.Erf; Function.Sigmoid; Function.Softplus; Function.Log10; Function.Log2 ]
+             |> List.collect (fun g ->
+                 [ for n in -10 .. 10 do
+                       let r = Rational.create (Numerics.BigInteger n) (Numerics.BigInteger 2)
+                       let v = Function.evaluate g [| Rational.toFloat r |]
+                       if Double.IsFinite v && v <> 0.0 then
+                           match apply g [ Number r ] with
+                           | Apply _ as f -> yield v, f
+                           | _ -> () ]))
+
+    let private digits (x: float) =
+        x.ToString("R", Globalization.CultureInfo.InvariantCulture).TrimStart('-').Split('E').[0].Replace(".", "").Trim('0').Length
+
     /// A number as a person or a derivative rule wrote it: a short decimal exactly (0.5, 3), and a double that is a
     /// small fraction (1/3.0), or a small rational multiple of π, e, ln 2, ln 10, √2, √3, √π, √(2π), their
-    /// reciprocals or squares (1/Math.Log(10), 2/Math.Sqrt(Math.PI)), to within a few units in the last place, as
-    /// that exact formula (1/3, log(10)^-1, 2*pi^(-1/2)); any other double as <c>Formula.ofFloat</c> keeps it.
-    /// For display: the formula evaluates to the double within rounding, not always bit for bit.
+    /// reciprocals or squares (1/Math.Log(10), 2/Math.Sqrt(Math.PI)), or such a constant plus a small fraction (e + 4),
+    /// or a catalogue function of a small integer or half (cosh(5), its reciprocal or multiple), to within a few
+    /// units in the last place, as that exact formula (1/3, log(10)^-1, 2*pi^(-1/2), cosh(5)); any other double as
+    /// <c>Formula.ofFloat</c> keeps it. A decimal of twelve digits or more is tried as such a constant first (so 2*e,
+    /// 5.43656365691809, is 2*e). For display: the formula evaluates to the double within rounding, not always bit
+    /// for bit.
     [<CompiledName("OfConstant")>]
     let ofConstant (x: float) : Formula =
-        match ofFloat x with
-        | Number _ as n -> n
-        | approx ->
+        let close (v: float) = abs (v - x) <= 4.4e-16 * abs x
+        let multiple (c: float) (f: Formula) (powers: int list) =
+            powers
+            |> List.tryPick (fun k ->
+                nearFraction 1_000L 1_000L (x / Math.Pow(c, float k))
+                |> Option.filter (fun q -> close (Rational.toFloat q * Math.Pow(c, float k)))
+                |> Option.map (fun q -> product [ Number q; power f (ofInt k) ]))
+        let shifted (c: float) (f: Formula) =
+            [ 1.0; -1.0 ]
+            |> List.tryPick (fun s ->
+                nearFraction 1_000L 12L (x - s * c)
+                |> Option.filter (fun q -> q.Sign <> 0 && close (Rational.toFloat q + s * c))
+                |> Option.map (fun q -> sum [ Number q; product [ ofFloat s; f ] ]))
+        let recognise () =
             match nearFraction 1_000_000L 10_000L x with
-            | Some r -> Number r
+            | Some r -> Some(Number r)
             | None ->
-                let symbolic =
-                    constants.Force()
-                    |> List.tryPick (fun (c, f) ->
-                        [ 1; -1; 2; -2 ]
-                        |> List.tryPick (fun k ->
-                            nearFraction 1_000L 1_000L (x / Math.Pow(c, float k))
-                            |> Option.filter (fun q ->
-                                abs (Rational.toFloat q * Math.Pow(c, float k) - x) <= 4.4e-16 * abs x)
-                            |> Option.map (fun q -> product [ Number q; power f (ofInt k) ])))
-                defaultArg symbolic approx
+                constants.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1; -1; 2; -2 ])
+                |> Option.orElse (constants.Force() |> List.tryPick (fun (c, f) -> shifted c f))
+                |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1; -1 ]))
+        match ofFloat x with
+        | Number _ as n when not (Double.IsFinite x) || digits x < 12 -> n
+        | n -> defaultArg (recognise ()) n
 
     /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
     /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.

@@ -126,6 +126,46 @@ module Visual =
             | None -> None
         | _ -> None
 
+    /// The characters a display tree takes in infix without spaces (an estimate where LaTeX and infix differ), to
+    /// choose the narrowest of equal shapes.
+    let rec internal width (v: Visual) : int =
+        StackGuard.run (fun () ->
+            let grouped (v: Visual) =
+                match v with
+                | Visual.Sum _ | Visual.Negative _ | Visual.Fraction _ | Visual.Product _ -> width v + 2
+                | _ -> width v
+            match v with
+            | Visual.Integer n -> n.ToString().Length
+            | Visual.Decimal d -> d.ToString("R", System.Globalization.CultureInfo.InvariantCulture).Length
+            | Visual.Name s -> s.Length
+            | Visual.Negative x -> 1 + width x
+            | Visual.Sum terms -> terms |> List.sumBy (fun (_, t) -> width t + 1) |> fun w -> w - (if fst terms.Head then 1 else 0)
+            | Visual.Product fs -> (fs |> List.sumBy width) + fs.Length - 1
+            | Visual.Fraction(a, b) ->
+                let top = match a with Visual.Sum _ -> width a + 2 | _ -> width a
+                top + 1 + grouped b
+            | Visual.Power(b, e) -> width b + 1 + (match e with Visual.Integer _ | Visual.Name _ -> width e | _ -> width e + 2)
+            | Visual.SquareRoot x -> 6 + width x
+            | Visual.Call(g, args) -> (Function.name g).Length + 1 + (args |> List.sumBy (fun a -> width a + 1))
+            | Visual.Parenthesis x -> 2 + width x
+            | Visual.Piecewise(cases, otherwise) -> (cases |> List.sumBy (fun (_, a) -> width a + 8)) + width otherwise + 2
+            | Visual.Element(a, xs) -> a.Length + 1 + (xs |> List.sumBy (fun x -> width x + 1))
+            | Visual.Series(i, l, u, b) -> i.Length + width l + width u + width b + 8)
+
+    /// The visual of a sum, once per sum object (the choice below costs expansions).
+    let private sums = System.Runtime.CompilerServices.ConditionalWeakTable<Formula, Visual>()
+
+    /// True when f is 0 wherever it is defined at a = 0 (a product with a factor log(a)): `a == 0 ? 0 : f` guards a
+    /// 0·∞ there, and shows as f alone, as 0·u = 0 does.
+    let private guardsLog (a: Formula) (f: Formula) =
+        let isLog g =
+            match g with
+            | Apply(Function.Log, [ b ]) | Power(Apply(Function.Log, [ b ]), Number _) -> Formula.compare a b = 0
+            | _ -> false
+        match f with
+        | Product fs -> List.exists isLog fs
+        | _ -> isLog f
+
     /// The display tree of a formula: x*y^-1 shows as x/y, −1*x as −x, x^(1/2) as sqrt(x), 1/2*x as x/2, acos(−1)
     /// as pi and exp(1) as e (Formula.pi, Formula.e),
     /// a sum starts with a positive term when it has one (x − 1 rather than −1 + x).
@@ -136,15 +176,20 @@ module Visual =
             | Number r -> number r
             | Approx v -> if v < 0.0 then Visual.Negative(Visual.Decimal(-v)) else Visual.Decimal v
             | Symbol s -> Visual.Name s
-            | Sum terms ->
-                let signed = terms |> List.map (fun t -> let negative, m = splitSign t in not negative, m)
-                let signed =
-                    match signed with
-                    | (false, _) :: _ when List.exists fst signed ->
-                        let i = List.findIndex fst signed
-                        signed[i] :: List.removeAt i signed
-                    | _ -> signed
-                Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
+            | Sum _ ->
+                match sums.TryGetValue f with
+                | true, v -> v
+                | _ ->
+                    let shapes = [ Some f; Tidy.together true f; Tidy.together false f; Tidy.factor f ] |> List.choose id
+                    let v =
+                        match shapes with
+                        | [ _ ] -> ofSum f
+                        | _ ->
+                            shapes
+                            |> List.map (fun g -> match g with Sum _ -> ofSum g | _ -> ofFormula g)
+                            |> List.minBy width
+                    sums.AddOrUpdate(f, v)
+                    v
             | Product _ | Power _ ->
                 match splitSign f with
                 | true, m ->
@@ -157,6 +202,7 @@ module Visual =
             | Apply(g, args) -> Visual.Call(g, List.map ofFormula args)
             | Element(a, indices) -> Visual.Element(a, List.map ofFormula indices)
             | Series(i, l, u, b) -> Visual.Series(i, ofFormula l, ofFormula u, ofFormula b)
+            | If(Compare(Comparison.Equal, a, Number z), Number z2, b) when Rational.isZero z && Rational.isZero z2 && guardsLog a b -> ofFormula b
             | If(c, a, b) ->
                 let cases = ResizeArray [ ofCondition c, ofFormula a ]
                 let mutable otherwise = b
@@ -168,6 +214,21 @@ module Visual =
                         otherwise <- b
                     | _ -> go <- false
                 Visual.Piecewise(List.ofSeq cases, ofFormula otherwise))
+
+    /// A sum as it is: its terms with their signs, a positive one first.
+    and private ofSum (f: Formula) : Visual =
+        StackGuard.run (fun () ->
+            match f with
+            | Sum terms ->
+                let signed = terms |> List.map (fun t -> let negative, m = splitSign t in not negative, m)
+                let signed =
+                    match signed with
+                    | (false, _) :: _ when List.exists fst signed ->
+                        let i = List.findIndex fst signed
+                        signed[i] :: List.removeAt i signed
+                    | _ -> signed
+                Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
+            | _ -> ofFormula f)
 
     /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient.
     and private ofProduct (f: Formula) : Visual =
@@ -185,7 +246,13 @@ module Visual =
             | Approx v -> top.Add(Visual.Decimal v)
             | Power(b, e) when isNegativeExponent e -> bottom.Add(ofPower b (negateExponent e))
             | Power(b, e) -> top.Add(ofPower b e)
-            | _ -> top.Add(ofFormula g)
+            | _ ->
+                // A factor shown as a fraction (a sum over a common denominator) joins this fraction.
+                match ofFormula g with
+                | Visual.Fraction(n, d) ->
+                    if n <> Visual.Integer BigInteger.One then top.Add n
+                    bottom.Add d
+                | v -> top.Add v
         let join (vs: ResizeArray<Visual>) =
             match List.ofSeq vs with
             | [] -> Visual.Integer BigInteger.One
