@@ -635,12 +635,16 @@ module Formula =
     [<CompiledName("Divide")>]
     let divide (a: Formula) (b: Formula) = product [ a; power b minusOne ]
 
-    /// True when −u comes before u in the canonical order (−x, −2*y, min(2, x) − x against x − min(2, x)): odd and
-    /// even functions take the argument that comes first, so sign(−u) and sign(u) are like terms.
+    /// True when u reads as a negation: a negative number or multiple (−x, −2*y), a sum whose first term that is no
+    /// number is one (min(2, x) − x, against x − min(2, x)): odd and even functions take −u instead, so sign(−u) and
+    /// sign(u) are like terms.
     let private isNegated (u: Formula) =
         match u with
-        | Product((Number r) :: _) -> r.Sign < 0
-        | Sum _ -> Formula.Order(negate u, u) < 0
+        | Number r | Product((Number r) :: _) -> r.Sign < 0
+        | Sum terms ->
+            match terms |> List.tryFind (fun t -> match t with Number _ | Approx _ -> false | _ -> true) with
+            | Some(Product((Number r) :: _)) -> r.Sign < 0
+            | _ -> false
         | _ -> false
 
     /// A catalogue function applied to its arguments, simplified.
@@ -659,6 +663,10 @@ module Formula =
         | Function.Sqrt, [ x ] -> power x half
         | _ when List.forall isNumber args && List.exists (function Approx _ -> true | _ -> false) args ->
             ofFloat (Function.evaluate f (args |> List.map floatOf |> Array.ofList))
+        | (Function.Sin | Function.Tan | Function.Asin | Function.Atan | Function.Sinh | Function.Tanh | Function.Asinh | Function.Atanh | Function.Cbrt | Function.Erf | Function.Sign),
+          [ u ] when isNegated u ->
+            negate (apply f [ negate u ])
+        | (Function.Cos | Function.Cosh | Function.Abs), [ u ] when isNegated u -> apply f [ negate u ]
         | _ when List.forall isNumber args ->
             let rationals = args |> List.map (function Number r -> r | _ -> Rational.zero)
             match exactValue f rationals with
@@ -670,10 +678,6 @@ module Formula =
         | Function.Sign, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
             let inner = apply Function.Sign [ product rest ]
             if r.Sign < 0 then negate inner else inner
-        | (Function.Sin | Function.Tan | Function.Asin | Function.Atan | Function.Sinh | Function.Tanh | Function.Asinh | Function.Atanh | Function.Cbrt | Function.Erf | Function.Sign),
-          [ u ] when isNegated u ->
-            negate (apply f [ negate u ])
-        | (Function.Cos | Function.Cosh | Function.Abs), [ u ] when isNegated u -> apply f [ negate u ]
         | Function.Abs, [ Product((Number r) :: rest) ] when r.Sign <> 0 ->
             product [ Number(Rational.abs r); apply Function.Abs [ product rest ] ]
         | Function.Abs, [ Apply(Function.Sign, _) as s ] -> power s (ofInt 2)
@@ -760,6 +764,10 @@ module Formula =
                Math.Log 10.0, apply Function.Log [ ofInt 10 ]
                Math.Sqrt 2.0, sqrtOf 2
                Math.Sqrt 3.0, sqrtOf 3
+               Math.Sqrt 5.0, sqrtOf 5
+               Math.Sqrt 6.0, sqrtOf 6
+               Math.Sqrt 7.0, sqrtOf 7
+               Math.Sqrt 10.0, sqrtOf 10
                Math.Sqrt Math.PI, power pi half
                Math.Sqrt(2.0 * Math.PI), power (product [ ofInt 2; pi ]) half ])
 
@@ -783,12 +791,12 @@ module Formula =
         x.ToString("R", Globalization.CultureInfo.InvariantCulture).TrimStart('-').Split('E').[0].Replace(".", "").Trim('0').Length
 
     /// A number as a person or a derivative rule wrote it: a short decimal exactly (0.5, 3), and a double that is a
-    /// small fraction (1/3.0), or a small rational multiple of π, e, ln 2, ln 10, √2, √3, √π, √(2π), their
+    /// small fraction (1/3.0), or a small rational multiple of π, e, ln 2, ln 10, √2, √3, √5, √6, √7, √10, √π, √(2π), their
     /// reciprocals or squares (1/Math.Log(10), 2/Math.Sqrt(Math.PI)), or such a constant plus a small fraction (e + 4),
     /// or a catalogue function of a small integer or half (cosh(5), its reciprocal or multiple), to within a few
     /// units in the last place, as that exact formula (1/3, log(10)^-1, 2*pi^(-1/2), cosh(5)); any other double as
     /// <c>Formula.ofFloat</c> keeps it. A decimal of twelve digits or more is tried as such a constant first (so 2*e,
-    /// 5.43656365691809, is 2*e). For display: the formula evaluates to the double within rounding, not always bit
+    /// 5.43656365691809, is 2*e), and is otherwise inexact (Approx), which prints shorter than its exact fraction. For display: the formula evaluates to the double within rounding, not always bit
     /// for bit.
     [<CompiledName("OfConstant")>]
     let ofConstant (x: float) : Formula =
@@ -811,10 +819,12 @@ module Formula =
             | None ->
                 constants.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1; -1; 2; -2 ])
                 |> Option.orElse (constants.Force() |> List.tryPick (fun (c, f) -> shifted c f))
-                |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1; -1 ]))
+                |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1 ]))
+                |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ -1 ]))
         match ofFloat x with
         | Number _ as n when not (Double.IsFinite x) || digits x < 12 -> n
-        | n -> defaultArg (recognise ()) n
+        // A long decimal that is no known constant reads shorter as the double (2.23606797749979) than exactly.
+        | _ -> defaultArg (recognise ()) (Approx x)
 
     /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
     /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.

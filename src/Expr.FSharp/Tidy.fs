@@ -114,7 +114,20 @@ module internal Tidy =
 
     /// The product of a number and factors as the DU holds it, kept whole (no distribution of the number).
     let private raw (c: Rational) (factors: Formula list) : Formula =
-        let factors = factors |> List.filter (fun f -> not (Formula.compare f Formula.one = 0))
+        let mutable c = c
+        let factors =
+            factors
+            |> List.collect (fun f ->
+                match f with
+                | Number r ->
+                    c <- c * r
+                    []
+                | Product((Number r) :: rest) ->
+                    c <- c * r
+                    rest
+                | Product fs -> fs
+                | _ when Formula.compare f Formula.one = 0 -> []
+                | _ -> [ f ])
         match Rational.isOne c, factors with
         | true, [] -> Formula.one
         | true, [ f ] -> f
