@@ -578,6 +578,24 @@ module Formula =
                 | Product _ as p -> again.Add p
                 | f -> merged.Add f
             else merged.Add(if isOneNumber e then b else Power(b, e))
+        // |u|^k·sign(u) = u·|u|^(k−1) (abs(x)^3*sign(x) = x^3, abs(x)*sign(x) = x).
+        let absSign =
+            merged
+            |> Seq.tryPick (fun f ->
+                match f with
+                | Apply(Function.Sign, [ u ]) ->
+                    merged
+                    |> Seq.tryPick (fun g ->
+                        match g with
+                        | Apply(Function.Abs, [ v ]) when Formula.Order(u, v) = 0 -> Some(f, g, u, Rational.one)
+                        | Power(Apply(Function.Abs, [ v ]), Number k) when Formula.Order(u, v) = 0 && k.IsInteger && k.Sign > 0 -> Some(f, g, u, k)
+                        | _ -> None)
+                | _ -> None)
+        match absSign with
+        | Some(s, a, u, k) ->
+            let others = merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s) || obj.ReferenceEquals(f, a)))
+            product (Seq.concat [ Seq.ofList [ coefficient; u; power (Apply(Function.Abs, [ u ])) (Number(k - Rational.one)) ]; others; again ])
+        | None ->
         if again.Count > 0 then product (Seq.append (coefficient :: List.ofSeq merged) again)
         else
             let factors = List.ofSeq merged

@@ -83,10 +83,21 @@ module Visual =
         | true, m -> m
         | false, _ -> e
 
+    /// A number with a denominator of eight digits or more that is a decimal the double writes exactly (a long decimal
+    /// as a person wrote it, 0.123456789123): shown as that decimal, shorter than its fraction.
+    let private asDecimal (r: Rational) : float option =
+        if r.Denominator < BigInteger 100_000_000 then None
+        else
+            let v = Rational.toFloat r
+            match Rational.tryOfFloat v with
+            | Some q when Rational.compare q r = 0 -> Some v
+            | _ -> None
+
     let private number (r: Rational) : Visual =
         let magnitude =
             let r = Rational.abs r
             if r.IsInteger then Visual.Integer r.Numerator
+            elif (asDecimal r).IsSome then Visual.Decimal(Rational.toFloat r)
             else Visual.Fraction(Visual.Integer r.Numerator, Visual.Integer r.Denominator)
         if r.Sign < 0 then Visual.Negative magnitude else magnitude
 
@@ -240,6 +251,7 @@ module Visual =
         let bottom = ResizeArray<Visual>()
         for g in factors do
             match g with
+            | Number r when (asDecimal (Rational.abs r)).IsSome -> top.Add(Visual.Decimal(Rational.toFloat (Rational.abs r)))
             | Number r ->
                 if not r.Numerator.IsOne then top.Add(Visual.Integer r.Numerator)
                 if not r.Denominator.IsOne then bottom.Add(Visual.Integer r.Denominator)
