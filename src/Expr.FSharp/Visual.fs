@@ -265,6 +265,23 @@ module Visual =
                     if n <> Visual.Integer BigInteger.One then top.Add n
                     bottom.Add d
                 | v -> top.Add v
+        // A factor shown as a product (a sum with its common factor pulled out, 200*(a - b)) joins this product, and
+        // the integers of the top and of the bottom are multiplied out and reduced: 2*x*200*(a - b) is 400*x*(a - b).
+        let integersFirst (vs: ResizeArray<Visual>) =
+            let flat = vs |> Seq.collect (fun v -> match v with Visual.Product fs -> Seq.ofList fs | _ -> Seq.singleton v) |> List.ofSeq
+            let n = flat |> List.fold (fun acc v -> match v with Visual.Integer k -> acc * k | _ -> acc) BigInteger.One
+            n, flat |> List.filter (fun v -> match v with Visual.Integer _ -> false | _ -> true)
+        let n, topRest = integersFirst top
+        let d, bottomRest = integersFirst bottom
+        let g = BigInteger.GreatestCommonDivisor(n, d)
+        let n, d = (if g.IsZero then n, d else n / g, d / g)
+        top.Clear()
+        if not n.IsOne || topRest.IsEmpty then top.Add(Visual.Integer n)
+        top.AddRange topRest
+        bottom.Clear()
+        if not d.IsOne then bottom.Add(Visual.Integer d)
+        bottom.AddRange bottomRest
+        let top = if top.Count > 1 && top[0] = Visual.Integer BigInteger.One then ResizeArray(Seq.skip 1 top) else top
         let join (vs: ResizeArray<Visual>) =
             match List.ofSeq vs with
             | [] -> Visual.Integer BigInteger.One

@@ -146,6 +146,12 @@ let ``sign, abs, min and max: sign(-x) ⇒ -sign(x), abs(-2*x) ⇒ 2*abs(x), max
     Assert.Equal("max(x, y)", infix (math "Max" [ y; x ]))
     Assert.Equal("2*min(x, y)", infix (math "Min" [ x; y ] +. math "Min" [ y; x ]))
     Assert.Equal("x", infix (math "Max" [ x; x ]))
+    let sign a = Expression.Convert(math "Sign" [ a ], typeof<double>) :> Expression
+    // The sympy oracle's 3/2 + sign(-x) + sign(x)/2, merged.
+    Assert.Equal("3/2 - sign(x)/2", infix (c 1.5 +. sign (neg x) +. sign x /. c 2.0))
+    Assert.Equal("0", infix (sign (y -. x) +. sign (x -. y)))
+    Assert.Equal("x^3", infix (pow (math "Abs" [ x ]) (c 3.0) *. sign x))
+    Assert.Equal("x", infix (math "Abs" [ x ] *. sign x))
 
 [<Fact>]
 let ``exp(a)·exp(b) ⇒ exp(a + b), x^a·x^b ⇒ x^(a + b)`` () =
