@@ -276,6 +276,8 @@ module Linq =
             let v = Rational.toFloat r
             match Rational.tryOfFloat v with
             | Some q when q.Equals r -> constant v
+            // A fraction of thirteen digits or more is shown as its double (Visual), so it is that double here too.
+            | _ when not r.IsInteger && (BigInteger.Abs r.Numerator >= BigInteger 1_000_000_000_000L || r.Denominator >= BigInteger 1_000_000_000_000L) -> constant v
             | _ when r.IsInteger -> integer r.Numerator
             | _ -> Expression.Divide(integer r.Numerator, integer r.Denominator) :> Expression
         let pow = Function.math "Pow" 2

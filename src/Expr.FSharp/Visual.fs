@@ -84,11 +84,15 @@ module Visual =
         | false, _ -> e
 
     /// A number with a denominator of eight digits or more that is a decimal the double writes exactly (a long decimal
-    /// as a person wrote it, 0.123456789123): shown as that decimal, shorter than its fraction.
+    /// as a person wrote it, 0.123456789123), or a fraction with a numerator or denominator of thirteen digits or more
+    /// (exact arithmetic on such decimals): shown as its double's shortest decimal, shorter than its fraction, and
+    /// read back as the same double (Linq.toLinq writes such a fraction as that double too).
     let private asDecimal (r: Rational) : float option =
-        if r.Denominator < BigInteger 100_000_000 then None
+        let v = Rational.toFloat r
+        if BigInteger.Abs r.Numerator >= BigInteger 1_000_000_000_000L || r.Denominator >= BigInteger 1_000_000_000_000L then
+            (if System.Double.IsFinite v then Some v else None)
+        elif r.Denominator < BigInteger 100_000_000 then None
         else
-            let v = Rational.toFloat r
             match Rational.tryOfFloat v with
             | Some q when Rational.compare q r = 0 -> Some v
             | _ -> None
@@ -251,7 +255,7 @@ module Visual =
         let bottom = ResizeArray<Visual>()
         for g in factors do
             match g with
-            | Number r when (asDecimal (Rational.abs r)).IsSome -> top.Add(Visual.Decimal(Rational.toFloat (Rational.abs r)))
+            | Number r when not r.IsInteger && (asDecimal (Rational.abs r)).IsSome -> top.Add(Visual.Decimal(Rational.toFloat (Rational.abs r)))
             | Number r ->
                 if not r.Numerator.IsOne then top.Add(Visual.Integer r.Numerator)
                 if not r.Denominator.IsOne then bottom.Add(Visual.Integer r.Denominator)
