@@ -308,12 +308,28 @@ module Formula =
     [<CompiledName("OfInt32")>]
     let ofInt (n: int) = Number(Rational.ofInt n)
 
-    /// A double: exact (Number) when it is a short decimal (0.5, 0.1, 3), otherwise inexact (Approx: π, 1/3.0, NaN).
+    /// The number of significant digits of a double's shortest decimal.
+    let private digits (x: float) =
+        x.ToString("R", Globalization.CultureInfo.InvariantCulture).TrimStart('-').Split('E').[0].Replace(".", "").Trim('0').Length
+
+    /// A double: exact (Number) when it is an integer or a decimal of at most eleven significant digits (0.5, 0.1, 3),
+    /// otherwise inexact (Approx: π, 1/3.0, 0.123456789123, NaN). A Number is what it reads back as from the double
+    /// Linq.toLinq writes for it.
     [<CompiledName("OfDouble")>]
     let ofFloat (x: float) =
         match Rational.tryOfFloat x with
-        | Some r -> Number r
-        | None -> Approx x
+        | Some r when r.IsInteger || digits x < 12 -> Number r
+        | _ -> Approx x
+
+    let private longLimit = Numerics.BigInteger 1_000_000_000_000L
+
+    /// An exact result as formulas hold it. A fraction of thirteen digits or more (exact arithmetic on long decimals)
+    /// prints as its double and Linq.toLinq writes it as that double, which reads back inexact: it is that double
+    /// here too, so a formula and ofLinq(toLinq formula) compute on the same numbers (acosh of it evaluates in both).
+    let private exact (r: Rational) =
+        if not r.IsInteger && (Numerics.BigInteger.Abs r.Numerator >= longLimit || r.Denominator >= longLimit) then
+            ofFloat (Rational.toFloat r)
+        else Number r
 
     /// A variable.
     [<CompiledName("Symbol")>]
@@ -336,12 +352,12 @@ module Formula =
 
     let private addNumbers a b =
         match a, b with
-        | Number p, Number q -> Number(p + q)
+        | Number p, Number q -> exact (p + q)
         | _ -> ofFloat (floatOf a + floatOf b)
 
     let private multiplyNumbers a b =
         match a, b with
-        | Number p, Number q -> Number(p * q)
+        | Number p, Number q -> exact (p * q)
         | _ -> ofFloat (floatOf a * floatOf b)
 
     let private isZeroNumber f =
@@ -485,13 +501,13 @@ module Formula =
             if p.Sign = 0 && r.Sign < 0 then Approx Double.PositiveInfinity // Math.Pow(0, -n) = 1/0 = +∞
             elif r.IsInteger then
                 match integerPower p r.Numerator with
-                | Some v -> Number v
+                | Some v -> exact v
                 | None -> Power(b, e)
             elif p.Sign > 0 && r.Denominator <= Numerics.BigInteger 64 then
                 match Rational.tryRoot p (int r.Denominator) with
                 | Some root ->
                     match integerPower root r.Numerator with
-                    | Some v -> Number v
+                    | Some v -> exact v
                     | None -> Power(b, e)
                 | None -> Power(b, e)
             elif p.Sign = 0 && r.Sign > 0 then zero
@@ -576,6 +592,8 @@ module Formula =
                 match power b (sum exponents) with
                 | Number _ | Approx _ as n -> coefficient <- multiplyNumbers coefficient n
                 | Product _ as p -> again.Add p
+                // |u|^2 = u^2 and (u^a)^n = u^(a*n) change the base: the factor is sorted (and merged) again.
+                | f when Formula.Order(fst (splitFactor f), b) <> 0 -> again.Add f
                 | f -> merged.Add f
             else merged.Add(if isOneNumber e then b else Power(b, e))
         // |u|^k·sign(u) = u·|u|^(k−1) (abs(x)^3*sign(x) = x^3, abs(x)*sign(x) = x).
@@ -688,7 +706,7 @@ module Formula =
         | _ when List.forall isNumber args ->
             let rationals = args |> List.map (function Number r -> r | _ -> Rational.zero)
             match exactValue f rationals with
-            | Some r -> Number r
+            | Some r -> exact r
             | None -> Apply(f, args)
         | Function.Exp, [ Apply(Function.Log, [ x ]) ] when isPositive x -> x
         | Function.Log, [ Apply(Function.Exp, [ x ]) ] -> x
@@ -805,9 +823,6 @@ module Formula =
                            | Apply _ as f -> yield v, f
                            | _ -> () ]))
 
-    let private digits (x: float) =
-        x.ToString("R", Globalization.CultureInfo.InvariantCulture).TrimStart('-').Split('E').[0].Replace(".", "").Trim('0').Length
-
     /// A number as a person or a derivative rule wrote it: a short decimal exactly (0.5, 3), and a double that is a
     /// small fraction (1/3.0), or a small rational multiple of π, e, ln 2, ln 10, √2, √3, √5, √6, √7, √10, √π, √(2π), their
     /// reciprocals or squares (1/Math.Log(10), 2/Math.Sqrt(Math.PI)), or such a constant plus a small fraction (e + 4),
@@ -840,7 +855,7 @@ module Formula =
                 |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1 ]))
                 |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ -1 ]))
         match ofFloat x with
-        | Number _ as n when not (Double.IsFinite x) || digits x < 12 -> n
+        | Number _ as n -> n
         // A long decimal that is no known constant reads shorter as the double (2.23606797749979) than exactly.
         | _ -> defaultArg (recognise ()) (Approx x)
 

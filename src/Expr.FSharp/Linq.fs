@@ -274,8 +274,8 @@ module Linq =
                 Expression.Add(Expression.Multiply(integer hi, constant (float chunk)), constant (float lo)) :> Expression
         let number (r: Rational) =
             let v = Rational.toFloat r
-            match Rational.tryOfFloat v with
-            | Some q when q.Equals r -> constant v
+            match Formula.ofFloat v with
+            | Number q when q.Equals r -> constant v
             // A fraction of thirteen digits or more is shown as its double (Visual), so it is that double here too.
             | _ when not r.IsInteger && (BigInteger.Abs r.Numerator >= BigInteger 1_000_000_000_000L || r.Denominator >= BigInteger 1_000_000_000_000L) -> constant v
             | _ when r.IsInteger -> integer r.Numerator
