@@ -284,13 +284,16 @@ internal sealed class FormulaTrees
     /// <summary>
     /// A routing gate's select written as the step it is, as a formula reads (and as sympy prints it): abs's
     /// u &gt; 0 ? a : u &lt; 0 ? −a : 0 is a·sign(u), max's u &gt; v ? a : u &lt; v ? 0 : a/2 is a·(1 + sign(u − v))/2, and
-    /// relu's y &gt; 0 ? a : 0 is a·sign(y). The formula is the derivative wherever it is defined; the staged code
+    /// relu's y &gt; 0 ? a : 0 is a·sign(y), and pow's p == 0 ? 0 : a, where a has the factor p, is a (its value at
+    /// p = 0 is 0 wherever it is defined). The formula is the derivative wherever it is defined; the staged code
     /// selects, so an infinite or NaN adjoint is not multiplied by 0 there. Null for any other select.
     /// </summary>
     private Expression? Step(Node select)
     {
-        static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
         var (test, a, otherwise) = (select.Args[0], select.Args[1], select.Args[2]);
+        if (test.Op == Op.Equal && Is(a, 0) && (Is(test.Args[1], 0) ? test.Args[0] : Is(test.Args[0], 0) ? test.Args[1] : null) is { } p
+            && HasFactor(otherwise, p))
+            return _trees[otherwise];
         if (test.Op != Op.GreaterThan)
             return null;
         var (u, v) = (test.Args[0], test.Args[1]);
@@ -299,14 +302,49 @@ internal sealed class FormulaTrees
         if (otherwise is not { Op: Op.Select } inner || inner.Args[0] is not { Op: Op.LessThan } less || less.Args[0] != u || less.Args[1] != v)
             return null;
         var (below, tie) = (inner.Args[1], inner.Args[2]);
-        if (Is(v, 0) && Is(tie, 0) && below.Op == Op.Negate && below.Args[0] == a)
+        if (Is(v, 0) && Is(tie, 0) && Opposes(below, a))
             return Expression.Multiply(_trees[a], Sign(_trees[u]));
-        var half = (tie.Op == Op.Multiply && Is(tie.Args[0], 0.5) && tie.Args[1] == a) || (a.Op == Op.Constant && !a.IsBool && Is(tie, a.Value / 2));
-        if (Is(below, 0) && half)
+        if (Is(below, 0) && Halves(tie, a))
             return Expression.Multiply(_trees[a], Expression.Multiply(Expression.Constant(0.5),
                 Expression.Add(Expression.Constant(1.0), Sign(Expression.Subtract(_trees[u], _trees[v])))));
         return null;
     }
+
+    private static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
+
+    // True if product is p times something: p itself, or a product (or quotient, or negation) with the factor p, found
+    // breadth first within a few nodes (pow's ȳ·(p·u^(p−1)) as GraphBuilder stages it), so the look stays cheap on deep adjoints.
+    private static bool HasFactor(Node product, Node p)
+    {
+        var pending = new Queue<Node>([product]);
+        for (var budget = 16; budget > 0 && pending.TryDequeue(out var n); budget--)
+            if (n == p)
+                return true;
+            else if (n.Op == Op.Multiply)
+            {
+                pending.Enqueue(n.Args[0]);
+                pending.Enqueue(n.Args[1]);
+            }
+            else if (n.Op is Op.Divide or Op.Negate)
+                pending.Enqueue(n.Args[0]);
+        return false;
+    }
+
+    // True if tie is a/2 as GraphBuilder stages 0.5·a: 0.5·a, a constant's half, or (c/2)·t where a is c·t (an exact
+    // product folds), or (c/2)/t where a is c/t.
+    private static bool Halves(Node tie, Node a) =>
+        (tie.Op == Op.Multiply && Is(tie.Args[0], 0.5) && tie.Args[1] == a)
+        || (a.Op == Op.Constant && !a.IsBool && Is(tie, a.Value / 2))
+        || (tie.Op == a.Op && tie.Op is Op.Multiply or Op.Divide && tie.Args[1] == a.Args[1]
+            && a.Args[0].Op == Op.Constant && !a.Args[0].IsBool && Is(tie.Args[0], a.Args[0].Value / 2));
+
+    // True if below is −a as GraphBuilder.Negate stages it: −a, a itself where a is a negation, a constant's opposite,
+    // or (−c)·t where a is c·t.
+    private static bool Opposes(Node below, Node a) =>
+        (below.Op == Op.Negate && below.Args[0] == a)
+        || (a.Op == Op.Negate && a.Args[0] == below)
+        || (below.Op == Op.Constant && a.Op == Op.Constant && !a.IsBool && !below.IsBool && below.Value == -a.Value)
+        || (below.Op == Op.Multiply && a.Op == Op.Multiply && below.Args[1] == a.Args[1] && Opposes(below.Args[0], a.Args[0]));
 
     private Expression Build(Node n)
     {
