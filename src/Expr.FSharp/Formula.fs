@@ -596,6 +596,28 @@ module Formula =
                 | f when Formula.Order(fst (splitFactor f), b) <> 0 -> again.Add f
                 | f -> merged.Add f
             else merged.Add(if isOneNumber e then b else Power(b, e))
+        // sign(u)·b^m = b^m where u = b^k ≥ 0 and k, m > 0 (relu(x)*sign(relu(x)) = relu(x), x^2*sign(x^2) = x^2): both
+        // are 0 where b = 0, and sign(u) is 1 elsewhere.
+        let positive e =
+            match e with
+            | Number r -> r.Sign > 0
+            | Approx v -> v > 0.0
+            | _ -> false
+        let redundantSign =
+            merged
+            |> Seq.tryFind (fun f ->
+                match f with
+                | Apply(Function.Sign, [ u ]) when isNonNegative u ->
+                    let b, k = splitFactor u
+                    positive k
+                    && merged
+                       |> Seq.exists (fun g ->
+                           let c, m = splitFactor g
+                           not (obj.ReferenceEquals(f, g)) && positive m && Formula.Order(b, c) = 0)
+                | _ -> false)
+        match redundantSign with
+        | Some s -> product (Seq.concat [ Seq.singleton coefficient; merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s))); again ])
+        | None ->
         // |u|^k·sign(u) = u·|u|^(k−1) (abs(x)^3*sign(x) = x^3, abs(x)*sign(x) = x).
         let absSign =
             merged

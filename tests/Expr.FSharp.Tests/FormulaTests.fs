@@ -152,6 +152,11 @@ let ``sign, abs, min and max: sign(-x) ⇒ -sign(x), abs(-2*x) ⇒ 2*abs(x), max
     Assert.Equal("0", infix (sign (y -. x) +. sign (x -. y)))
     Assert.Equal("x^3", infix (pow (math "Abs" [ x ]) (c 3.0) *. sign x))
     Assert.Equal("x", infix (math "Abs" [ x ] *. sign x))
+    // sign(u)·u = u where u ≥ 0 (both 0 where u = 0): relu's step times relu, x²'s sign times x².
+    Assert.Equal("2*relu(x)", infix (c 2.0 *. sign (fn "Relu" x) *. fn "Relu" x))
+    Assert.Equal("3*x^2", infix (x *. x +. c 2.0 *. x *. x *. sign (x *. x)))
+    Assert.Equal("x", infix (x *. sign (x *. x)))
+    Assert.Equal("x*sign(x)", infix (x *. sign x))
 
 [<Fact>]
 let ``exp(a)·exp(b) ⇒ exp(a + b), x^a·x^b ⇒ x^(a + b)`` () =
