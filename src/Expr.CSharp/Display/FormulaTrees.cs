@@ -291,8 +291,7 @@ internal sealed class FormulaTrees
     private Expression? Step(Node select)
     {
         var (test, a, otherwise) = (select.Args[0], select.Args[1], select.Args[2]);
-        if (test.Op == Op.Equal && Is(a, 0) && (Is(test.Args[1], 0) ? test.Args[0] : Is(test.Args[0], 0) ? test.Args[1] : null) is { } p
-            && HasFactor(otherwise, p))
+        if (Is(a, 0) && ZeroTested(test) is { } p && HasFactor(otherwise, f => f == p))
             return _trees[otherwise];
         if (test.Op != Op.GreaterThan)
             return null;
@@ -312,13 +311,17 @@ internal sealed class FormulaTrees
 
     private static bool Is(Node n, double v) => n.Op == Op.Constant && !n.IsBool && n.Value == v;
 
-    // True if product is p times something: p itself, or a product (or quotient, or negation) with the factor p, found
+    // u for the test u == 0 (or 0 == u), else null.
+    private static Node? ZeroTested(Node test) =>
+        test.Op != Op.Equal ? null : Is(test.Args[1], 0) ? test.Args[0] : Is(test.Args[0], 0) ? test.Args[1] : null;
+
+    // True if product is a factor satisfying p times something: the factor itself, or a product (or quotient, or negation) with the factor p, found
     // breadth first within a few nodes (pow's ȳ·(p·u^(p−1)) as GraphBuilder stages it), so the look stays cheap on deep adjoints.
-    private static bool HasFactor(Node product, Node p)
+    private static bool HasFactor(Node product, Func<Node, bool> p)
     {
         var pending = new Queue<Node>([product]);
         for (var budget = 16; budget > 0 && pending.TryDequeue(out var n); budget--)
-            if (n == p)
+            if (p(n))
                 return true;
             else if (n.Op == Op.Multiply)
             {
@@ -374,6 +377,11 @@ internal sealed class FormulaTrees
         if (n.Op == Op.Project)
         {
             var condition = n.Args[0];
+            var (test, then, otherwise) = (condition.Args[0], condition.Then!.Results[n.Param], condition.Else!.Results[n.Param]);
+            // pow's ∂/∂p, u == 0 ? 0 : ȳ·y·ln(u), shows as its product, which is 0 at u = 0 wherever it is defined, as
+            // 0·u = 0 is: the guard keeps the staged code off 0·(−∞).
+            if (Is(then, 0) && ZeroTested(test) is { } u && HasFactor(otherwise, f => f.Op == Op.Log && f.Args[0] == u))
+                return _trees[otherwise];
             return Expression.Condition(_trees[condition.Args[0]], _trees[condition.Then!.Results[n.Param]], _trees[condition.Else!.Results[n.Param]]);
         }
         var args = Array.ConvertAll(n.Args, a => _trees[a]);
