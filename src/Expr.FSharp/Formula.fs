@@ -416,6 +416,18 @@ module Formula =
         | Power(b, _) -> isPositive b
         | _ -> false
 
+    /// True when u reads as a negation: a negative number or multiple (−x, −2*y), a sum whose first term that is no
+    /// number is one (min(2, x) − x, against x − min(2, x)): odd and even functions take −u instead, so sign(−u) and
+    /// sign(u) are like terms.
+    let private isNegated (u: Formula) =
+        match u with
+        | Number r | Product((Number r) :: _) -> r.Sign < 0
+        | Sum terms ->
+            match terms |> List.tryFind (fun t -> match t with Number _ | Approx _ -> false | _ -> true) with
+            | Some(Product((Number r) :: _)) -> r.Sign < 0
+            | _ -> false
+        | _ -> false
+
     /// Splits a term of a sum into coefficient and monomial: 3*x*y → (3, x*y), x → (1, x).
     let private splitTerm t =
         match t with
@@ -544,12 +556,49 @@ module Formula =
                 rest <- rest.Tail
             if not (isZeroNumber c) then collected.Add(joinTerm c m)
         let terms = List.ofSeq collected
+        match pythagorean (if isZeroNumber constant then terms else constant :: terms) with
+        | Some merged -> sum merged
+        | None ->
         match terms with
         | _ when Double.IsNaN(floatOf constant) -> constant // NaN + u is NaN
         | [] -> constant
         | [ t ] when isZeroNumber constant -> t
         | _ when isZeroNumber constant -> Sum terms
         | _ -> Sum(constant :: terms)
+
+    /// c·m + c·m·tan(u)^2 = c·m/cos(u)^2 and c·m − c·m·tanh(u)^2 = c·m/cosh(u)^2 for the first such pair of the
+    /// terms of a sum (distinct monomials), with the pair replaced; None when there is none. Both sides are defined
+    /// where u is, so no NaN is hidden (tan(u) and cos(u) are NaN alike).
+    and private pythagorean (terms: Formula list) : Formula list option =
+        let squared t =
+            let c, m = splitTerm t
+            let factors = match m with Product fs -> fs | f -> [ f ]
+            factors
+            |> List.tryPick (fun f ->
+                match f with
+                | Power(Apply((Function.Tan | Function.Tanh as g), [ u ]), Number two) when two.Equals(Rational.ofInt 2) ->
+                    let rest = product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f))))
+                    Some(g, u, c, rest)
+                | _ -> None)
+        let partner (g, c, rest) t =
+            let d, m = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
+            Formula.Order(m, rest) = 0
+            && Formula.Order(d, (if g = Function.Tan then c else multiplyNumbers minusOne c)) = 0
+        if List.length terms > 64 || not (List.exists (fun t -> (squared t).IsSome) terms) then None
+        else
+            terms
+            |> List.tryPick (fun t ->
+                match squared t with
+                | Some(g, u, c, rest) ->
+                    terms
+                    |> List.tryFind (fun p -> not (obj.ReferenceEquals(p, t)) && partner (g, c, rest) p)
+                    |> Option.map (fun p ->
+                        // The partner's coefficient: d·m·(1 + tan(u)^2) with d = c, d·m·(1 − tanh(u)^2) with d = −c.
+                        let d = if g = Function.Tan then c else multiplyNumbers minusOne c
+                        let reciprocal = Power(Apply((if g = Function.Tan then Function.Cos else Function.Cosh), [ u ]), ofInt -2)
+                        product [ d; rest; reciprocal ]
+                        :: List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, p))) terms)
+                | None -> None)
 
     /// The product of the factors, simplified.
     and [<CompiledName("Product")>] product (factors: Formula seq) : Formula =
@@ -596,6 +645,35 @@ module Formula =
                 | f when Formula.Order(fst (splitFactor f), b) <> 0 -> again.Add f
                 | f -> merged.Add f
             else merged.Add(if isOneNumber e then b else Power(b, e))
+        // log10(u)^m·log(10)^k = log(u)^j·log10(u)^(m−j)·log(10)^(k−j), j the smaller of m and k in size (both integers
+        // of one sign), and the same for log2 and log(2): 1/(x*log(10)^2*log10(x)) is 1/(x*log(10)*log(x)).
+        let integer e =
+            match e with
+            | Number r when r.IsInteger -> Some r
+            | _ -> None
+        let logBase =
+            merged
+            |> Seq.tryPick (fun f ->
+                match splitFactor f with
+                | Apply((Function.Log10 | Function.Log2) as g, [ u ]), m ->
+                    let radix = Number(Rational.ofInt (if g = Function.Log10 then 10 else 2))
+                    merged
+                    |> Seq.tryPick (fun h ->
+                        match splitFactor h, integer m with
+                        | (Apply(Function.Log, [ r ]), k), Some m when Formula.Order(r, radix) = 0 ->
+                            match integer k with
+                            | Some k when k.Sign = m.Sign -> Some(f, h, g, u, m, k, r)
+                            | _ -> None
+                        | _ -> None)
+                | _ -> None)
+        match logBase with
+        | Some(f, h, g, u, m, k, radix) ->
+            let j = if Rational.compare (Rational.abs m) (Rational.abs k) <= 0 then m else k
+            let log = match u with Apply(Function.Exp, [ x ]) -> x | _ -> Apply(Function.Log, [ u ])
+            let others = merged |> Seq.filter (fun x -> not (obj.ReferenceEquals(x, f) || obj.ReferenceEquals(x, h)))
+            let factors = [ coefficient; power log (Number j); power (Apply(g, [ u ])) (Number(m - j)); power (Apply(Function.Log, [ radix ])) (Number(k - j)) ]
+            product (Seq.concat [ Seq.ofList factors; others; again ])
+        | None ->
         // sign(u)·b^m = b^m where u = b^k ≥ 0 and k, m > 0 (relu(x)*sign(relu(x)) = relu(x), x^2*sign(x^2) = x^2): both
         // are 0 where b = 0, and sign(u) is 1 elsewhere.
         let positive e =
@@ -663,6 +741,13 @@ module Formula =
         | Power(c, a), Number r when r.IsInteger -> power c (product [ a; e ])
         | Product fs, Number r when r.IsInteger -> product (fs |> List.map (fun f -> power f e))
         | Apply(Function.Abs, [ u ]), Number r when r.IsInteger && r.Numerator.IsEven -> power u e
+        // cbrt(u)^(3k) = u^k for every u (the real cube root is odd).
+        | Apply(Function.Cbrt, [ u ]), Number r when r.IsInteger && (r.Numerator % Numerics.BigInteger 3).IsZero ->
+            power u (Number(r / Rational.ofInt 3))
+        // (c^a)^r = |c|^(a*r) for an even a (c^a ≥ 0): sqrt(x^4) = x^2, sqrt(x^2) = abs(x), sqrt(cosh(u)^-2) = 1/cosh(u).
+        | Power(c, Number a), Number r when a.IsInteger && a.Numerator.IsEven && not (Rational.isZero a) && not (c.IsProduct || c.IsPower || isNumber c) ->
+            let size = if isNonNegative c then c elif isNegated c then Apply(Function.Abs, [ product [ minusOne; c ] ]) else Apply(Function.Abs, [ c ])
+            power size (Number(a * r))
         | _ -> Power(b, e)
 
     /// exp(a), for the product's exp(a)*exp(b) = exp(a + b): exp(0) = 1, exp(log x) = x for x known positive.
@@ -692,18 +777,6 @@ module Formula =
     /// a / b, as a · b^−1.
     [<CompiledName("Divide")>]
     let divide (a: Formula) (b: Formula) = product [ a; power b minusOne ]
-
-    /// True when u reads as a negation: a negative number or multiple (−x, −2*y), a sum whose first term that is no
-    /// number is one (min(2, x) − x, against x − min(2, x)): odd and even functions take −u instead, so sign(−u) and
-    /// sign(u) are like terms.
-    let private isNegated (u: Formula) =
-        match u with
-        | Number r | Product((Number r) :: _) -> r.Sign < 0
-        | Sum terms ->
-            match terms |> List.tryFind (fun t -> match t with Number _ | Approx _ -> false | _ -> true) with
-            | Some(Product((Number r) :: _)) -> r.Sign < 0
-            | _ -> false
-        | _ -> false
 
     /// A catalogue function applied to its arguments, simplified.
     [<CompiledName("Apply")>]

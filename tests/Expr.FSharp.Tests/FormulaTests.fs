@@ -69,9 +69,24 @@ let ``Like terms and powers combine: 2x + 3x - x ⇒ 4*x, x^2*x^3 ⇒ x^5, x^y*x
     Assert.Equal("x^5", infix (pow x (c 2.0) *. pow x (c 3.0)))
     Assert.Equal("x^(y + z)", infix (pow x y *. pow x z))
     Assert.Equal("x^6", infix (pow (pow x (c 2.0)) (c 3.0)))
-    Assert.Equal("sqrt(x^2)", infix (pow (pow x (c 2.0)) (c 0.5)))
+    // (x^2)^(1/2) is abs(x), never x.
+    Assert.Equal("abs(x)", infix (pow (pow x (c 2.0)) (c 0.5)))
     Assert.Equal("x", infix (pow (pow x (c 0.5)) (c 2.0)))
     Assert.Equal("x^2*y^2", infix (pow (x *. y) (c 2.0)))
+    Assert.Equal("x^2", infix (pow (pow x (c 4.0)) (c 0.5)))
+    Assert.Equal("y", infix (pow (math "Cbrt" [ y ]) (c 3.0)))
+
+[<Fact>]
+let ``Identities a CAS applies: 1 + tan(x)^2 ⇒ 1/cos(x)^2, 1 - tanh(x)^2 ⇒ 1/cosh(x)^2, log10(x)*log(10) ⇒ log(x), -(4 - y)^3 ⇒ (y - 4)^3`` () =
+    let tan2 a = pow (math "Tan" [ a ]) (c 2.0)
+    let tanh2 a = pow (math "Tanh" [ a ]) (c 2.0)
+    Assert.Equal("3/cos(y)^2", infix (c 3.0 +. c 3.0 *. tan2 y))
+    Assert.Equal("x/cosh(y)^2", infix (x -. x *. tanh2 y))
+    Assert.Equal("-x/cosh(y)^2", infix (x *. tanh2 y -. x))
+    Assert.Equal("2 - tanh(y)^2", infix (c 2.0 -. tanh2 y))
+    Assert.Equal("1/(x*log(10)*log(x*y))", infix (c 1.0 /. (x *. c (Math.Log 10.0) *. c (Math.Log 10.0) *. math "Log10" [ x *. y ])))
+    Assert.Equal("(y - 4)^3", infix (neg (pow (c 4.0 -. y) (c 3.0))))
+    Assert.Equal("-(4 - y)^2", infix (neg (pow (c 4.0 -. y) (c 2.0))))
 
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
