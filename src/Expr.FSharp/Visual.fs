@@ -120,21 +120,28 @@ module Visual =
     /// Only a sum with a negative term takes it, so no minus sign is added: −(x + y) stays as it is; and a
     /// difference of symbols takes it before one with a number, so 1 − σ stays 1 − σ where it can.
     let private absorbSign (m: Formula) : Formula option =
+        // A sum, or an odd power of one ((4 − y)^3 = −(y − 4)^3).
+        let sumOf (g: Formula) =
+            match g with
+            | Sum terms -> Some terms
+            | Power(Sum terms, Number k) when k.IsInteger && not k.Numerator.IsEven -> Some terms
+            | _ -> None
         let hasNegative (g: Formula) =
-            match g with
-            | Sum terms -> List.exists (fun t -> fst (splitSign t)) terms
-            | _ -> false
+            match sumOf g with
+            | Some terms -> List.exists (fun t -> fst (splitSign t)) terms
+            | None -> false
         let hasNumber (g: Formula) =
-            match g with
-            | Sum terms -> List.exists (fun t -> match t with Number _ | Approx _ -> true | _ -> false) terms
-            | _ -> false
+            match sumOf g with
+            | Some terms -> List.exists (fun t -> match t with Number _ | Approx _ -> true | _ -> false) terms
+            | None -> false
         let takes (g: Formula) = hasNegative g && not (hasNumber g)
         let negated (g: Formula) =
             match g with
             | Sum terms -> Formula.sum (terms |> List.map Formula.negate)
+            | Power(Sum terms, k) -> Power(Formula.sum (terms |> List.map Formula.negate), k)
             | _ -> g
         match m with
-        | Sum _ when hasNegative m -> Some(negated m)
+        | Sum _ | Power _ when hasNegative m -> Some(negated m)
         | Product fs ->
             match List.tryFindIndex takes fs |> Option.orElse (List.tryFindIndex hasNegative fs) with
             | Some i -> Some(Product(List.updateAt i (negated fs[i]) fs))
