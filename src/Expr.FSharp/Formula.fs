@@ -566,37 +566,48 @@ module Formula =
         | _ when isZeroNumber constant -> Sum terms
         | _ -> Sum(constant :: terms)
 
-    /// c·m + c·m·tan(u)^2 = c·m/cos(u)^2 and c·m − c·m·tanh(u)^2 = c·m/cosh(u)^2 for the first such pair of the
-    /// terms of a sum (distinct monomials), with the pair replaced; None when there is none. Both sides are defined
-    /// where u is, so no NaN is hidden (tan(u) and cos(u) are NaN alike).
+    /// The Pythagorean identities for the first pair of terms of a sum (distinct monomials) they apply to, with the
+    /// pair replaced: d·m + c·m·f(u)^2 with d = ±c as below is one term; None when no pair applies. Both sides are
+    /// defined wherever u is, so no NaN is hidden (tan(u) and cos(u) are NaN alike).
     and private pythagorean (terms: Formula list) : Formula list option =
+        // f, whether d = c (else d = −c), and the pair as a function of c, d, m: 1 + tan^2 = 1/cos^2,
+        // 1 − tanh^2 = 1/cosh^2, 1 − cos^2 = sin^2, 1 − sin^2 = cos^2, 1 + sinh^2 = cosh^2, cosh^2 − 1 = sinh^2.
+        let identity (f: Function) =
+            let square g u e = Power(Apply(g, [ u ]), ofInt e)
+            match f with
+            | Function.Tan -> Some(true, fun (_: Formula) d u -> d, square Function.Cos u -2)
+            | Function.Tanh -> Some(false, fun _ d u -> d, square Function.Cosh u -2)
+            | Function.Cos -> Some(false, fun _ d u -> d, square Function.Sin u 2)
+            | Function.Sin -> Some(false, fun _ d u -> d, square Function.Cos u 2)
+            | Function.Sinh -> Some(true, fun _ d u -> d, square Function.Cosh u 2)
+            | Function.Cosh -> Some(false, fun c _ u -> c, square Function.Sinh u 2)
+            | _ -> None
         let squared t =
             let c, m = splitTerm t
             let factors = match m with Product fs -> fs | f -> [ f ]
             factors
             |> List.tryPick (fun f ->
                 match f with
-                | Power(Apply((Function.Tan | Function.Tanh as g), [ u ]), Number two) when two.Equals(Rational.ofInt 2) ->
-                    let rest = product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f))))
-                    Some(g, u, c, rest)
+                | Power(Apply(g, [ u ]), Number two) when two.Equals(Rational.ofInt 2) ->
+                    identity g
+                    |> Option.map (fun (same, result) ->
+                        let rest = product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f))))
+                        (if same then c else multiplyNumbers minusOne c), result, u, c, rest)
                 | _ -> None)
-        let partner (g, c, rest) t =
-            let d, m = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
-            Formula.Order(m, rest) = 0
-            && Formula.Order(d, (if g = Function.Tan then c else multiplyNumbers minusOne c)) = 0
+        let partner (d, rest) t =
+            let e, m = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
+            Formula.Order(m, rest) = 0 && Formula.Order(e, d) = 0
         if List.length terms > 64 || not (List.exists (fun t -> (squared t).IsSome) terms) then None
         else
             terms
             |> List.tryPick (fun t ->
                 match squared t with
-                | Some(g, u, c, rest) ->
+                | Some(d, result, u, c, rest) ->
                     terms
-                    |> List.tryFind (fun p -> not (obj.ReferenceEquals(p, t)) && partner (g, c, rest) p)
+                    |> List.tryFind (fun p -> not (obj.ReferenceEquals(p, t)) && partner (d, rest) p)
                     |> Option.map (fun p ->
-                        // The partner's coefficient: d·m·(1 + tan(u)^2) with d = c, d·m·(1 − tanh(u)^2) with d = −c.
-                        let d = if g = Function.Tan then c else multiplyNumbers minusOne c
-                        let reciprocal = Power(Apply((if g = Function.Tan then Function.Cos else Function.Cosh), [ u ]), ofInt -2)
-                        product [ d; rest; reciprocal ]
+                        let coefficient, square = result c d u
+                        product [ coefficient; rest; square ]
                         :: List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, p))) terms)
                 | None -> None)
 
