@@ -253,11 +253,54 @@ module Visual =
             | _ -> ofFormula f)
 
     /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient.
+    /// A product without a negative coefficient, narrowest of as it is and with the fractions of its sum factors
+    /// cleared: 11/(2*(1 + 121*y^2/4)) is 22/(4 + 121*y^2), 2*x*(1/2 + y) is x*(1 + 2*y).
     and private ofProduct (f: Formula) : Visual =
         let factors =
             match f with
             | Product fs -> fs
             | _ -> [ f ]
+        let plain = ofFactors factors
+        match clearFractions factors with
+        | Some cleared -> List.minBy width [ plain; ofFactors cleared ]
+        | None -> plain
+
+    /// The factors with every sum (or integer power of one) whose terms have fractional coefficients multiplied
+    /// through by the lcm L of their denominators, and the coefficient divided by L (or L^k); None when none has.
+    and private clearFractions (factors: Formula list) : Formula list option =
+        let coefficientOf t =
+            match t with
+            | Number r | Product(Number r :: _) -> Some r
+            | Approx _ | Product(Approx _ :: _) -> None
+            | _ -> Some Rational.one
+        let mutable scale = Rational.one
+        let cleared =
+            factors
+            |> List.map (fun g ->
+                let sum, k =
+                    match g with
+                    | Sum terms -> Some terms, Rational.one
+                    | Power(Sum terms, Number k) when k.IsInteger -> Some terms, k
+                    | _ -> None, Rational.one
+                match sum with
+                | Some terms ->
+                    let cs = terms |> List.map coefficientOf
+                    if List.exists Option.isNone cs then g
+                    else
+                        let l = cs |> List.fold (fun acc c -> let d = (Option.get c).Denominator in acc / BigInteger.GreatestCommonDivisor(acc, d) * d) BigInteger.One
+                        if l.IsOne then g
+                        else
+                            let scaled = Formula.sum (terms |> List.map (fun t -> Formula.multiply (Formula.number (Rational.ofBigInteger l)) t))
+                            scale <- scale * Rational.pow (Rational.create BigInteger.One l) (int k.Numerator)
+                            if Rational.isOne k then scaled else Power(scaled, Number k)
+                | None -> g)
+        if Rational.isOne scale then None
+        else
+            let number, rest = cleared |> List.partition (fun g -> match g with Number _ -> true | _ -> false)
+            let c = number |> List.fold (fun acc g -> match g with Number r -> acc * r | _ -> acc) scale
+            Some(Number c :: rest)
+
+    and private ofFactors (factors: Formula list) : Visual =
         let top = ResizeArray<Visual>()
         let bottom = ResizeArray<Visual>()
         for g in factors do

@@ -87,6 +87,12 @@ let ``Identities a CAS applies: 1 + tan(x)^2 ⇒ 1/cos(x)^2, 1 - tanh(x)^2 ⇒ 1
     Assert.Equal("1/(x*log(10)*log(x*y))", infix (c 1.0 /. (x *. c (Math.Log 10.0) *. c (Math.Log 10.0) *. math "Log10" [ x *. y ])))
     Assert.Equal("(y - 4)^3", infix (neg (pow (c 4.0 -. y) (c 3.0))))
     Assert.Equal("-(4 - y)^2", infix (neg (pow (c 4.0 -. y) (c 2.0))))
+    Assert.Equal("2*sin(x)^2", infix (c 2.0 -. c 2.0 *. pow (cos x) (c 2.0)))
+    Assert.Equal("cosh(x)^2", infix (c 1.0 +. pow (math "Sinh" [ x ]) (c 2.0)))
+    Assert.Equal("sinh(x)^2", infix (pow (math "Cosh" [ x ]) (c 2.0) -. c 1.0))
+    // Fractions in a sum factor are cleared into the coefficient: 22/(4 + 121*y^2), not 11/(2*(1 + 121*y^2/4)).
+    Assert.Equal("22/(4 + 121*y^2)", infix (c 11.0 /. (c 2.0 *. (c 1.0 +. c 30.25 *. y *. y))))
+    Assert.Equal("x*(1 + 2*y)", infix (c 2.0 *. x *. (c 0.5 +. y)))
 
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
