@@ -939,20 +939,20 @@ module Formula =
     /// for bit.
     [<CompiledName("OfConstant")>]
     let ofConstant (x: float) : Formula =
-        let close (v: float) = abs (v - x) <= 4.4e-16 * abs x
-        let multiple (c: float) (f: Formula) (powers: int list) =
-            powers
-            |> List.tryPick (fun k ->
-                nearFraction 1_000L 1_000L (x / Math.Pow(c, float k))
-                |> Option.filter (fun q -> close (Rational.toFloat q * Math.Pow(c, float k)))
-                |> Option.map (fun q -> product [ Number q; power f (ofInt k) ]))
-        let shifted (c: float) (f: Formula) =
-            [ 1.0; -1.0 ]
-            |> List.tryPick (fun s ->
-                nearFraction 1_000L 12L (x - s * c)
-                |> Option.filter (fun q -> q.Sign <> 0 && close (Rational.toFloat q + s * c))
-                |> Option.map (fun q -> sum [ Number q; product [ ofFloat s; f ] ]))
-        let recognise () =
+        let recognise (x: float) =
+            let close (v: float) = abs (v - x) <= 4.4e-16 * abs x
+            let multiple (c: float) (f: Formula) (powers: int list) =
+                powers
+                |> List.tryPick (fun k ->
+                    nearFraction 1_000L 1_000L (x / Math.Pow(c, float k))
+                    |> Option.filter (fun q -> close (Rational.toFloat q * Math.Pow(c, float k)))
+                    |> Option.map (fun q -> product [ Number q; power f (ofInt k) ]))
+            let shifted (c: float) (f: Formula) =
+                [ 1.0; -1.0 ]
+                |> List.tryPick (fun s ->
+                    nearFraction 1_000L 12L (x - s * c)
+                    |> Option.filter (fun q -> q.Sign <> 0 && close (Rational.toFloat q + s * c))
+                    |> Option.map (fun q -> sum [ Number q; product [ ofFloat s; f ] ]))
             match nearFraction 1_000_000L 10_000L x with
             | Some r -> Some(Number r)
             | None ->
@@ -960,10 +960,21 @@ module Formula =
                 |> Option.orElse (constants.Force() |> List.tryPick (fun (c, f) -> shifted c f))
                 |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ 1 ]))
                 |> Option.orElse (calls.Force() |> List.tryPick (fun (c, f) -> multiple c f [ -1 ]))
+        // The logarithm of such a constant (pow's ∂/∂p folds log(cos(5)), log(pi)): x is log(f) where exp(x) is f.
+        // Only for 1/2 <= |x| <= 40, where exp(x) is f to within the rounding recognise allows.
+        let logarithm () =
+            if not (Double.IsFinite x) || abs x < 0.5 || abs x > 40.0 then None
+            else
+                recognise (Math.Exp x)
+                |> Option.bind (fun f ->
+                    match f with
+                    | Number r when r.Sign > 0 && not (Rational.isOne r) -> Some(Apply(Function.Log, [ f ]))
+                    | Number _ | Apply(Function.Exp, _) -> None
+                    | _ -> Some(Apply(Function.Log, [ f ])))
         match ofFloat x with
         | Number _ as n -> n
         // A long decimal that is no known constant reads shorter as the double (2.23606797749979) than exactly.
-        | _ -> defaultArg (recognise ()) (Approx x)
+        | _ -> defaultArg (recognise x |> Option.orElse (logarithm ())) (Approx x)
 
     /// The value of f with symbols valued by env: Function.evaluate for functions, Math.Pow for powers
     /// (Math.Sqrt for exponent 1/2), IEEE comparisons for conditions.

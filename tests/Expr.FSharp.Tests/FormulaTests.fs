@@ -140,6 +140,10 @@ let ``Known constants stay exact: pi*2 ⇒ 2*pi, pi - pi ⇒ 0, 1/ln 10 ⇒ 1/lo
     Assert.Equal("2*exp(-x^2)/sqrt(pi)", infix (c (2.0 / Math.Sqrt Math.PI) *. exp (neg (x *. x))))
     Assert.Equal("1/3", infix (c (1.0 / 3.0)))
     Assert.Equal("e^x", infix (pow (c Math.E) x))
+    // Their logarithms, as pow's ∂/∂p folds them: log(cos(5)), log(pi), log(5).
+    Assert.Equal("x*log(cos(5))", infix (c (Math.Log(Math.Cos 5.0)) *. x))
+    Assert.Equal("x*log(pi)", infix (c (Math.Log Math.PI) *. x))
+    Assert.Equal("log(5)", infix (c (Math.Log 5.0)))
     // A double that is none of them stays as it is.
     Assert.Equal("0.123456789123*x", infix (c 0.123456789123 *. x))
     Assert.Equal("1.2345678901234567", infix (c 1.2345678901234567))
