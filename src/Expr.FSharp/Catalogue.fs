@@ -94,6 +94,9 @@ type Function =
     | Sin | Cos | Tan | Asin | Acos | Atan
     | Sinh | Cosh | Tanh | Asinh | Acosh | Atanh
     | Abs | Sign | Floor | Ceiling | Round | Truncate
+    /// The unit step (Heaviside) (1 + sign(u))/2: 0 below 0, 1 above, 1/2 at 0. Formulas show a routing gate's
+    /// derivative with it, as a CAS does; it converts to Linq as that sum.
+    | Step
     | Sigmoid | Relu | Softplus | Square
     | Atan2 | Max | Min | LogBase
     /// MathNet's SpecialFunctions (TriGamma, ψ′, is ExprGrad's Fn.TriGamma: the derivative of DiGamma).
@@ -116,7 +119,7 @@ module Function =
         [ Function.Exp; Function.Log; Function.Log10; Function.Log2; Function.Sqrt; Function.Cbrt
           Function.Sin; Function.Cos; Function.Tan; Function.Asin; Function.Acos; Function.Atan
           Function.Sinh; Function.Cosh; Function.Tanh; Function.Asinh; Function.Acosh; Function.Atanh
-          Function.Abs; Function.Sign; Function.Floor; Function.Ceiling; Function.Round; Function.Truncate
+          Function.Abs; Function.Sign; Function.Step; Function.Floor; Function.Ceiling; Function.Round; Function.Truncate
           Function.Sigmoid; Function.Relu; Function.Softplus; Function.Square
           Function.Atan2; Function.Max; Function.Min; Function.LogBase
           Function.Erf; Function.Erfc; Function.Gamma; Function.GammaLn; Function.DiGamma; Function.TriGamma; Function.TetraGamma; Function.Logit
@@ -132,7 +135,7 @@ module Function =
         | Function.Asin -> "asin" | Function.Acos -> "acos" | Function.Atan -> "atan"
         | Function.Sinh -> "sinh" | Function.Cosh -> "cosh" | Function.Tanh -> "tanh"
         | Function.Asinh -> "asinh" | Function.Acosh -> "acosh" | Function.Atanh -> "atanh"
-        | Function.Abs -> "abs" | Function.Sign -> "sign" | Function.Floor -> "floor"
+        | Function.Abs -> "abs" | Function.Sign -> "sign" | Function.Step -> "step" | Function.Floor -> "floor"
         | Function.Ceiling -> "ceiling" | Function.Round -> "round" | Function.Truncate -> "truncate"
         | Function.Sigmoid -> "sigmoid" | Function.Relu -> "relu" | Function.Softplus -> "softplus"
         | Function.Square -> "square"
@@ -152,7 +155,7 @@ module Function =
     /// True for the functions computed by a caller-supplied method rather than System.Math.
     let isLibrary f =
         match f with
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma -> true
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma | Function.Step -> true
         | _ -> false
 
     let private byName =
@@ -208,7 +211,7 @@ module Function =
         | Function.DiGamma -> Some(special "DiGamma" 1) | Function.Logit -> Some(special "Logit" 1)
         | Function.Beta -> Some(special "Beta" 2) | Function.BetaLn -> Some(special "BetaLn" 2)
         | Function.User u -> Some u.Method
-        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma -> None
+        | Function.Sigmoid | Function.Relu | Function.Softplus | Function.Square | Function.TriGamma | Function.TetraGamma | Function.Step -> None
 
     let private byMethod =
         all |> List.choose (fun f -> mathMethod f |> Option.map (fun m -> m, f)) |> dict
@@ -231,6 +234,7 @@ module Function =
         | Function.Asinh -> Math.Asinh x | Function.Acosh -> Math.Acosh x | Function.Atanh -> Math.Atanh x
         | Function.Abs -> Math.Abs x
         | Function.Sign -> if Double.IsNaN x then nan else float (Math.Sign x)
+        | Function.Step -> if Double.IsNaN x then nan else (1.0 + float (Math.Sign x)) / 2.0
         | Function.Floor -> Math.Floor x | Function.Ceiling -> Math.Ceiling x
         | Function.Round -> Math.Round x | Function.Truncate -> Math.Truncate x
         | Function.Sigmoid -> if x >= 0.0 then 1.0 / (1.0 + Math.Exp -x) else let e = Math.Exp x in e / (1.0 + e)
@@ -294,6 +298,8 @@ module Function =
                 | Function.Relu -> mathCall Function.Max [ x; c 0.0 ]
                 | Function.Softplus -> mathCall Function.Log [ Expression.Add(c 1.0, mathCall Function.Exp [ x ]) ]
                 | Function.Square -> Expression.Multiply(x, x) :> Expression
+                | Function.Step ->
+                    Expression.Multiply(c 0.5, Expression.Add(c 1.0, Expression.Convert(mathCall Function.Sign [ x ], typeof<double>))) :> Expression
                 | Function.TriGamma -> Expression.Call((match typeof<Polygamma>.GetMethod "TriGamma" with null -> invalidOp "no TriGamma" | m -> m), x) :> Expression
                 | Function.TetraGamma -> Expression.Call((match typeof<Polygamma>.GetMethod "TetraGamma" with null -> invalidOp "no TetraGamma" | m -> m), x) :> Expression
                 | _ -> invalidOp $"{name f} has a System.Math method"

@@ -374,7 +374,7 @@ module Formula =
     let private isTotalFunction f =
         match f with
         | Function.Sin | Function.Cos | Function.Tanh | Function.Atan | Function.Sigmoid | Function.Abs
-        | Function.Max | Function.Min | Function.Sign | Function.Floor | Function.Ceiling | Function.Round
+        | Function.Max | Function.Min | Function.Sign | Function.Step | Function.Floor | Function.Ceiling | Function.Round
         | Function.Truncate | Function.Relu | Function.Atan2 | Function.Cbrt | Function.Asinh | Function.Square -> true
         | _ -> false
 
@@ -480,6 +480,7 @@ module Formula =
             Rational.tryRoot (Rational.abs x) 3 |> Option.map (fun r -> if x.Sign < 0 then -r else r)
         | Function.Abs, [ x ] -> Some(Rational.abs x)
         | Function.Sign, [ x ] -> int x.Sign
+        | Function.Step, [ x ] -> Some(Rational.create (Numerics.BigInteger(1 + x.Sign)) (Numerics.BigInteger 2))
         | Function.Floor, [ x ] -> big (Rational.floor x)
         | Function.Ceiling, [ x ] -> big (Rational.ceiling x)
         | Function.Truncate, [ x ] -> big (if x.Sign < 0 then Rational.ceiling x else Rational.floor x)
@@ -559,12 +560,45 @@ module Formula =
         match pythagorean (if isZeroNumber constant then terms else constant :: terms) with
         | Some merged -> sum merged
         | None ->
+        match steps (if isZeroNumber constant then terms else constant :: terms) with
+        | Some merged -> sum merged
+        | None ->
         match terms with
         | _ when Double.IsNaN(floatOf constant) -> constant // NaN + u is NaN
         | [] -> constant
         | [ t ] when isZeroNumber constant -> t
         | _ when isZeroNumber constant -> Sum terms
         | _ -> Sum(constant :: terms)
+
+    /// The unit step, as a CAS writes a routing gate's derivative: d·m + c·m·sign(u) with d = c is 2c·m·step(u), and
+    /// with d = −c it is 2d·m·step(−u) ((1 + sign(u))/2 = step(u), the same value everywhere, 1/2 at u = 0 included).
+    /// None when no pair applies.
+    and private steps (terms: Formula list) : Formula list option =
+        let parts t = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
+        let signed t =
+            let c, m = parts t
+            let factors = match m with Product fs -> fs | f -> [ f ]
+            factors
+            |> List.tryPick (fun f ->
+                match f with
+                | Apply(Function.Sign, [ u ]) -> Some(c, u, product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f)))))
+                | _ -> None)
+        if List.length terms > 64 then None
+        else
+            terms
+            |> List.tryPick (fun t ->
+                signed t
+                |> Option.bind (fun (c, u, rest) ->
+                    terms
+                    |> List.tryPick (fun other ->
+                        let d, m = parts other
+                        if obj.ReferenceEquals(other, t) || Formula.Order(m, rest) <> 0 then None
+                        elif Formula.Order(d, c) = 0 then Some(other, d, u)
+                        elif Formula.Order(d, multiplyNumbers minusOne c) = 0 then Some(other, d, product [ minusOne; u ])
+                        else None)
+                    |> Option.map (fun (other, d, argument) ->
+                        product [ multiplyNumbers (ofInt 2) d; rest; Apply(Function.Step, [ argument ]) ]
+                        :: (terms |> List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, other)))))))
 
     /// The Pythagorean identities for the first pair of terms of a sum (distinct monomials) they apply to, with the
     /// pair replaced: d·m + c·m·f(u)^2 with d = ±c as below is one term; None when no pair applies. Both sides are
@@ -704,6 +738,20 @@ module Formula =
                            let c, m = splitFactor g
                            not (obj.ReferenceEquals(f, g)) && positive m && Formula.Order(b, c) = 0)
                 | _ -> false)
+        // step(u)·relu(u)^k = relu(u)^k (relu(x)^2's 2*step(x)*relu(x) is 2*relu(x)): relu is 0 wherever the step is not 1.
+        let redundantSign =
+            redundantSign
+            |> Option.orElse (
+                merged
+                |> Seq.tryFind (fun f ->
+                    match f with
+                    | Apply(Function.Step, [ u ]) ->
+                        merged
+                        |> Seq.exists (fun g ->
+                            match splitFactor g with
+                            | Apply(Function.Relu, [ v ]), k -> positive k && Formula.Order(u, v) = 0
+                            | _ -> false)
+                    | _ -> false))
         match redundantSign with
         | Some s -> product (Seq.concat [ Seq.singleton coefficient; merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s))); again ])
         | None ->
@@ -826,6 +874,8 @@ module Formula =
         | Function.Abs, [ x ] when isNonNegative x -> x
         | Function.Relu, [ x ] when isNonNegative x -> x
         | Function.Sign, [ x ] when isPositive x -> one
+        // relu's derivative: sign(relu(u)) = step(u) wherever relu is differentiable (u ≠ 0), as a CAS writes it.
+        | Function.Sign, [ Apply(Function.Relu, [ u ]) ] -> Apply(Function.Step, [ u ])
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) > 0 -> Apply(f, [ b; a ])
         | _ -> Apply(f, args)

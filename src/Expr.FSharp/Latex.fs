@@ -143,7 +143,7 @@ module Latex =
                         | Function.Tanh -> @"\tanh" | Function.Sigmoid -> @"\sigma" | Function.Max -> @"\max"
                         | Function.Min -> @"\min" | Function.Relu -> @"\operatorname{ReLU}"
                         | Function.Gamma -> @"\Gamma" | Function.GammaLn -> @"\ln\Gamma" | Function.DiGamma -> @"\psi"
-                        | Function.TriGamma -> @"\psi^{(1)}" | Function.TetraGamma -> @"\psi^{(2)}" | Function.Beta -> @"\mathrm{B}" | Function.BetaLn -> @"\ln\mathrm{B}"
+                        | Function.TriGamma -> @"\psi^{(1)}" | Function.TetraGamma -> @"\psi^{(2)}" | Function.Step -> @"H" | Function.Beta -> @"\mathrm{B}" | Function.BetaLn -> @"\ln\mathrm{B}"
                         | Function.User u -> @"\operatorname{" + u.Name.Replace("_", @"\_") + "}"
                         | g -> @"\operatorname{" + Function.name g + "}"
                     call head args

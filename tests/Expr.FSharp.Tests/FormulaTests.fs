@@ -182,6 +182,12 @@ let ``sign, abs, min and max: sign(-x) ⇒ -sign(x), abs(-2*x) ⇒ 2*abs(x), max
     Assert.Equal("3*x^2", infix (x *. x +. c 2.0 *. x *. x *. sign (x *. x)))
     Assert.Equal("x", infix (x *. sign (x *. x)))
     Assert.Equal("x*sign(x)", infix (x *. sign x))
+    // The unit step, as a CAS (sympy's Heaviside) writes max's and relu's derivatives: (1 + sign(u))/2 = step(u)
+    // everywhere (1/2 at 0 on both sides); sign(relu(u)) is step(u) wherever relu has a derivative.
+    Assert.Equal("step(x)", infix (c 0.5 +. sign x /. c 2.0))
+    Assert.Equal("step(y - x)", infix (c 0.5 -. sign (x -. y) /. c 2.0))
+    Assert.Equal("3*y*step(x)", infix (c 1.5 *. y +. c 1.5 *. y *. sign x))
+    Assert.Equal("step(x)", infix (sign (fn "Relu" x)))
 
 [<Fact>]
 let ``exp(a)·exp(b) ⇒ exp(a + b), x^a·x^b ⇒ x^(a + b)`` () =

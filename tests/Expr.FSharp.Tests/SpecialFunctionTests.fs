@@ -28,6 +28,7 @@ let ``Special functions print by name in infix and with the usual symbols in LaT
     both "digamma(x)" @"\psi\left(x\right)" (f Function.DiGamma [ x ])
     both "trigamma(x)" @"\psi^{(1)}\left(x\right)" (f Function.TriGamma [ x ])
     both "tetragamma(x)" @"\psi^{(2)}\left(x\right)" (f Function.TetraGamma [ x ])
+    both "step(x)" @"H\left(x\right)" (f Function.Step [ x ])
     both "beta(x, y)" @"\mathrm{B}\left(x, y\right)" (f Function.Beta [ x; y ])
     both "betaln(x, y)" @"\ln\mathrm{B}\left(x, y\right)" (f Function.BetaLn [ x; y ])
     both "logit(x)" @"\operatorname{logit}\left(x\right)" (f Function.Logit [ x ])
@@ -39,6 +40,8 @@ let ``On numbers they evaluate with MathNet, and trigamma(1) is pi^2/6`` () =
     Assert.Equal(Math.PI * Math.PI / 6.0, Polygamma.TriGamma 1.0, 14)
     Assert.Equal(Math.PI * Math.PI / 6.0, Function.evaluate Function.TriGamma [| 1.0 |], 14)
     Assert.Equal(-2.4041138063191885, Function.evaluate Function.TetraGamma [| 1.0 |], 14)
+    Assert.Equal(0.5, Function.evaluate Function.Step [| 0.0 |])
+    Assert.Equal(1.0, Function.evaluate Function.Step [| 3.0 |])
 
 [<Fact>]
 let ``Formula text names them: erf, gammaln and their aliases lgamma, psi, logistic`` () =

@@ -82,12 +82,14 @@ public sealed class RoutingTests
     {
         var g = Grad.Of((double x, double y) => Math.Max(x, y));
         Assert.Contains("dx = x > y ? 1 : x < y ? 0 : 0.5;", g.ToCode(), StringComparison.Ordinal);
-        Assert.Equal("1/2 + sign(x - y)/2", g.Formulas[0].Infix);
+        // The step (1 + sign(u))/2 shows as the unit step, as a CAS prints it (sympy's Heaviside, 1/2 at 0 alike).
+        Assert.Equal("step(x - y)", g.Formulas[0].Infix);
+        Assert.Equal("step(x)", Grad.Of((double x) => Fn.Relu(x)).Formulas[0].Infix);
         var abs = Grad.Of((double x, double y) => Math.Abs(x) * y);
         Assert.Equal("y*sign(x)", abs.Formulas[0].Infix);
         // The adjoint folded into the select's branches (−4·t for −(4·t), 1.5·t for 0.5·(3·t)) is still a step.
         Assert.Equal("4*x^3", Grad.Of((double x) => Math.Pow(Math.Abs(x), 4)).Formulas[0].Infix);
-        Assert.Equal("3*max(x, y)^2*(1 + sign(x - y))/2", Grad.Of((double x, double y) => Math.Pow(Math.Max(x, y), 3)).Formulas[0].Infix);
+        Assert.Equal("3*step(x - y)*max(x, y)^2", Grad.Of((double x, double y) => Math.Pow(Math.Max(x, y), 3)).Formulas[0].Infix);
         // pow's base at p = 0 selects 0; the formula p·u^(p−1) is 0 there wherever it is defined.
         var pow = Grad.Of((double x, double y) => Math.Pow(x, y));
         Assert.Contains("dx = y == 0 ? 0 :", pow.ToCode(), StringComparison.Ordinal);
