@@ -574,24 +574,16 @@ module Formula =
     /// with d = −c it is 2d·m·step(−u) ((1 + sign(u))/2 = step(u), the same value everywhere, 1/2 at u = 0 included).
     /// None when no pair applies.
     and private steps (terms: Formula list) : Formula list option =
-        let parts t = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
-        let signed t =
-            let c, m = parts t
-            let factors = match m with Product fs -> fs | f -> [ f ]
-            factors
-            |> List.tryPick (fun f ->
-                match f with
-                | Apply(Function.Sign, [ u ]) -> Some(c, u, product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f)))))
-                | _ -> None)
         if List.length terms > 64 then None
         else
             terms
             |> List.tryPick (fun t ->
-                signed t
-                |> Option.bind (fun (c, u, rest) ->
+                termWith (function Apply(Function.Sign, [ _ ]) -> true | _ -> false) t
+                |> Option.bind (fun (c, sign, rest) ->
+                    let u = match sign with Apply(_, [ u ]) -> u | _ -> sign
                     terms
                     |> List.tryPick (fun other ->
-                        let d, m = parts other
+                        let d, m = numberAndMonomial other
                         if obj.ReferenceEquals(other, t) || Formula.Order(m, rest) <> 0 then None
                         elif Formula.Order(d, c) = 0 then Some(other, d, u)
                         elif Formula.Order(d, multiplyNumbers minusOne c) = 0 then Some(other, d, product [ minusOne; u ])
@@ -599,6 +591,20 @@ module Formula =
                     |> Option.map (fun (other, d, argument) ->
                         product [ multiplyNumbers (ofInt 2) d; rest; Apply(Function.Step, [ argument ]) ]
                         :: (terms |> List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, other)))))))
+
+    /// A term as its number and the rest (a number is itself times 1).
+    and private numberAndMonomial (t: Formula) : Formula * Formula =
+        match t with
+        | Number _ | Approx _ -> t, one
+        | _ -> splitTerm t
+
+    /// The term's number c, its first factor that <paramref name="accepts"/>, and the product of its other factors.
+    and private termWith (accepts: Formula -> bool) (t: Formula) : (Formula * Formula * Formula) option =
+        let c, m = numberAndMonomial t
+        let factors = match m with Product fs -> fs | f -> [ f ]
+        factors
+        |> List.tryFind accepts
+        |> Option.map (fun f -> c, f, product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f)))))
 
     /// The Pythagorean identities for the first pair of terms of a sum (distinct monomials) they apply to, with the
     /// pair replaced: d·m + c·m·f(u)^2 with d = ±c as below is one term; None when no pair applies. Both sides are
@@ -617,19 +623,15 @@ module Formula =
             | Function.Cosh -> Some(false, fun c _ u -> c, square Function.Sinh u 2)
             | _ -> None
         let squared t =
-            let c, m = splitTerm t
-            let factors = match m with Product fs -> fs | f -> [ f ]
-            factors
-            |> List.tryPick (fun f ->
-                match f with
-                | Power(Apply(g, [ u ]), Number two) when two.Equals(Rational.ofInt 2) ->
-                    identity g
-                    |> Option.map (fun (same, result) ->
-                        let rest = product (factors |> List.filter (fun h -> not (obj.ReferenceEquals(h, f))))
-                        (if same then c else multiplyNumbers minusOne c), result, u, c, rest)
-                | _ -> None)
+            termWith (function Power(Apply(g, [ _ ]), Number two) -> two.Equals(Rational.ofInt 2) && (identity g).IsSome | _ -> false) t
+            |> Option.map (fun (c, square, rest) ->
+                match square with
+                | Power(Apply(g, [ u ]), _) ->
+                    let same, result = (identity g).Value
+                    (if same then c else multiplyNumbers minusOne c), result, u, c, rest
+                | _ -> invalidOp "termWith picked a square")
         let partner (d, rest) t =
-            let e, m = match t with Number _ | Approx _ -> t, one | _ -> splitTerm t
+            let e, m = numberAndMonomial t
             Formula.Order(m, rest) = 0 && Formula.Order(e, d) = 0
         if List.length terms > 64 || not (List.exists (fun t -> (squared t).IsSome) terms) then None
         else
