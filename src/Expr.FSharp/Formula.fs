@@ -571,10 +571,27 @@ module Formula =
         | _ -> Sum(constant :: terms)
 
     /// The unit step, as a CAS writes a routing gate's derivative: d·m + c·m·sign(u) with d = c is 2c·m·step(u), and
-    /// with d = −c it is 2d·m·step(−u) ((1 + sign(u))/2 = step(u), the same value everywhere, 1/2 at u = 0 included).
-    /// None when no pair applies.
+    /// with d = −c it is 2d·m·step(−u) ((1 + sign(u))/2 = step(u), the same value everywhere, 1/2 at u = 0 included);
+    /// c·m·step(u) + c·m·step(−u) is c·m (1/2 + 1/2 at u = 0; where u is NaN both sides are not, as log(x) − log(x) = 0
+    /// is not at x = −1: formulas show the derivative wherever it is defined). None when no pair applies.
     and private steps (terms: Formula list) : Formula list option =
+        let isStep = function Apply(Function.Step, [ _ ]) -> true | _ -> false
+        let complementary =
+            terms
+            |> List.tryPick (fun t ->
+                termWith isStep t
+                |> Option.bind (fun (c, step, rest) ->
+                    let opposite = match step with Apply(_, [ u ]) -> Apply(Function.Step, [ product [ minusOne; u ] ]) | _ -> step
+                    terms
+                    |> List.tryFind (fun other ->
+                        not (obj.ReferenceEquals(other, t))
+                        && (match termWith isStep other with
+                            | Some(d, s, r) -> Formula.Order(d, c) = 0 && Formula.Order(r, rest) = 0 && Formula.Order(s, opposite) = 0
+                            | None -> false))
+                    |> Option.map (fun other ->
+                        product [ c; rest ] :: (terms |> List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, other)))))))
         if List.length terms > 64 then None
+        elif complementary.IsSome then complementary
         else
             terms
             |> List.tryPick (fun t ->

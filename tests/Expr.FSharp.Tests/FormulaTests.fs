@@ -188,6 +188,8 @@ let ``sign, abs, min and max: sign(-x) ⇒ -sign(x), abs(-2*x) ⇒ 2*abs(x), max
     Assert.Equal("step(y - x)", infix (c 0.5 -. sign (x -. y) /. c 2.0))
     Assert.Equal("3*y*step(x)", infix (c 1.5 *. y +. c 1.5 *. y *. sign x))
     Assert.Equal("step(x)", infix (sign (fn "Relu" x)))
+    // step(u) + step(−u) = 1 (1/2 + 1/2 at 0).
+    Assert.Equal("2*y", infix ((c 1.0 +. sign (x -. y)) *. y +. (c 1.0 +. sign (y -. x)) *. y))
 
 [<Fact>]
 let ``exp(a)·exp(b) ⇒ exp(a + b), x^a·x^b ⇒ x^(a + b)`` () =
