@@ -738,7 +738,7 @@ module Formula =
             let factors = [ coefficient; power log (Number j); power (Apply(g, [ u ])) (Number(m - j)); power (Apply(Function.Log, [ radix ])) (Number(k - j)) ]
             product (Seq.concat [ Seq.ofList factors; others; again ])
         | None ->
-        // sign(u)·b^m = b^m where u = b^k ≥ 0 and k, m > 0 (relu(x)*sign(relu(x)) = relu(x), x^2*sign(x^2) = x^2): both
+        // A redundant step: sign(u)·b^m = b^m where u = b^k ≥ 0 and k, m > 0 (relu(x)*sign(relu(x)) = relu(x), x^2*sign(x^2) = x^2): both
         // are 0 where b = 0, and sign(u) is 1 elsewhere.
         let positive e =
             match e with
@@ -756,21 +756,14 @@ module Formula =
                        |> Seq.exists (fun g ->
                            let c, m = splitFactor g
                            not (obj.ReferenceEquals(f, g)) && positive m && Formula.Order(b, c) = 0)
+                // step(u)·relu(u)^k = relu(u)^k (relu(x)^2's 2*step(x)*relu(x) is 2*relu(x)): relu is 0 wherever the step is not 1.
+                | Apply(Function.Step, [ u ]) ->
+                    merged
+                    |> Seq.exists (fun g ->
+                        match splitFactor g with
+                        | Apply(Function.Relu, [ v ]), k -> positive k && Formula.Order(u, v) = 0
+                        | _ -> false)
                 | _ -> false)
-        // step(u)·relu(u)^k = relu(u)^k (relu(x)^2's 2*step(x)*relu(x) is 2*relu(x)): relu is 0 wherever the step is not 1.
-        let redundantSign =
-            redundantSign
-            |> Option.orElse (
-                merged
-                |> Seq.tryFind (fun f ->
-                    match f with
-                    | Apply(Function.Step, [ u ]) ->
-                        merged
-                        |> Seq.exists (fun g ->
-                            match splitFactor g with
-                            | Apply(Function.Relu, [ v ]), k -> positive k && Formula.Order(u, v) = 0
-                            | _ -> false)
-                    | _ -> false))
         match redundantSign with
         | Some s -> product (Seq.concat [ Seq.singleton coefficient; merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s))); again ])
         | None ->
