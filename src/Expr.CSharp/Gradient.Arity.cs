@@ -30,6 +30,24 @@ public sealed class Gradient<T1> : Gradient
         return EvaluateSplit(a1);
     }
 
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <returns>H·v, shaped like the parameter.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public T1 HessianVectorProduct(T1 a1, T1 v1)
+    {
+        CheckDirection(0, a1, v1);
+        TypedHessianVectorProduct<HessianVectorKernel<T1>>()(a1, v1, out var h1);
+        return h1;
+    }
+
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueAndGradient<T1> EvaluateSplit(T1 a1)
@@ -111,6 +129,27 @@ public sealed class Gradient<T1, T2> : Gradient
             return new(value, d1, d2, NameList);
         }
         return EvaluateSplit(a1, a2);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2) HessianVectorProduct(T1 a1, T2 a2, T1 v1, T2 v2)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2>>()(a1, a2, v1, v2, out var h1, out var h2);
+        return (h1, h2);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -202,6 +241,30 @@ public sealed class Gradient<T1, T2, T3> : Gradient
             return new(value, d1, d2, d3, NameList);
         }
         return EvaluateSplit(a1, a2, a3);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T1 v1, T2 v2, T3 v3)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3>>()(a1, a2, a3, v1, v2, v3, out var h1, out var h2, out var h3);
+        return (h1, h2, h3);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -301,6 +364,33 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
             return new(value, d1, d2, d3, d4, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="a4">Parameter 4 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3, T4 H4) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T1 v1, T2 v2, T3 v3, T4 v4)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        CheckDirection(3, a4, v4);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3, T4>>()(a1, a2, a3, a4, v1, v2, v3, v4, out var h1, out var h2, out var h3, out var h4);
+        return (h1, h2, h3, h4);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -408,6 +498,36 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
             return new(value, d1, d2, d3, d4, d5, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="a4">Parameter 4 of the point.</param>
+    /// <param name="a5">Parameter 5 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
+    /// <param name="v5">The direction's part for parameter 5, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        CheckDirection(3, a4, v4);
+        CheckDirection(4, a5, v5);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3, T4, T5>>()(a1, a2, a3, a4, a5, v1, v2, v3, v4, v5, out var h1, out var h2, out var h3, out var h4, out var h5);
+        return (h1, h2, h3, h4, h5);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -523,6 +643,39 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
             return new(value, d1, d2, d3, d4, d5, d6, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="a4">Parameter 4 of the point.</param>
+    /// <param name="a5">Parameter 5 of the point.</param>
+    /// <param name="a6">Parameter 6 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
+    /// <param name="v5">The direction's part for parameter 5, shaped like it.</param>
+    /// <param name="v6">The direction's part for parameter 6, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        CheckDirection(3, a4, v4);
+        CheckDirection(4, a5, v5);
+        CheckDirection(5, a6, v6);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3, T4, T5, T6>>()(a1, a2, a3, a4, a5, a6, v1, v2, v3, v4, v5, v6, out var h1, out var h2, out var h3, out var h4, out var h5, out var h6);
+        return (h1, h2, h3, h4, h5, h6);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -646,6 +799,42 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
             return new(value, d1, d2, d3, d4, d5, d6, d7, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="a4">Parameter 4 of the point.</param>
+    /// <param name="a5">Parameter 5 of the point.</param>
+    /// <param name="a6">Parameter 6 of the point.</param>
+    /// <param name="a7">Parameter 7 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
+    /// <param name="v5">The direction's part for parameter 5, shaped like it.</param>
+    /// <param name="v6">The direction's part for parameter 6, shaped like it.</param>
+    /// <param name="v7">The direction's part for parameter 7, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6, h7) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6, T7 H7) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6, T7 v7)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        CheckDirection(3, a4, v4);
+        CheckDirection(4, a5, v5);
+        CheckDirection(5, a6, v6);
+        CheckDirection(6, a7, v7);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3, T4, T5, T6, T7>>()(a1, a2, a3, a4, a5, a6, a7, v1, v2, v3, v4, v5, v6, v7, out var h1, out var h2, out var h3, out var h4, out var h5, out var h6, out var h7);
+        return (h1, h2, h3, h4, h5, h6, h7);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.
@@ -777,6 +966,45 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
             return new(value, d1, d2, d3, d4, d5, d6, d7, d8, NameList);
         }
         return EvaluateSplit(a1, a2, a3, a4, a5, a6, a7, a8);
+    }
+
+    /// <summary>
+    /// The Hessian-vector product H·v at a point, without forming H: the gradient of ∇f·v, staged from the gradient's own
+    /// stages (reverse over reverse) and compiled once, on first use, at a small constant times one gradient's cost.
+    /// Vector and matrix parameters included: the product of a network's loss with respect to its weight matrices is
+    /// again matrix products.
+    /// </summary>
+    /// <param name="a1">Parameter 1 of the point.</param>
+    /// <param name="a2">Parameter 2 of the point.</param>
+    /// <param name="a3">Parameter 3 of the point.</param>
+    /// <param name="a4">Parameter 4 of the point.</param>
+    /// <param name="a5">Parameter 5 of the point.</param>
+    /// <param name="a6">Parameter 6 of the point.</param>
+    /// <param name="a7">Parameter 7 of the point.</param>
+    /// <param name="a8">Parameter 8 of the point.</param>
+    /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
+    /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
+    /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
+    /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
+    /// <param name="v5">The direction's part for parameter 5, shaped like it.</param>
+    /// <param name="v6">The direction's part for parameter 6, shaped like it.</param>
+    /// <param name="v7">The direction's part for parameter 7, shaped like it.</param>
+    /// <param name="v8">The direction's part for parameter 8, shaped like it.</param>
+    /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6, h7, h8) = ...</c>.</returns>
+    /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
+    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6, T7 H7, T8 H8) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6, T7 v7, T8 v8)
+    {
+        CheckDirection(0, a1, v1);
+        CheckDirection(1, a2, v2);
+        CheckDirection(2, a3, v3);
+        CheckDirection(3, a4, v4);
+        CheckDirection(4, a5, v5);
+        CheckDirection(5, a6, v6);
+        CheckDirection(6, a7, v7);
+        CheckDirection(7, a8, v8);
+        TypedHessianVectorProduct<HessianVectorKernel<T1, T2, T3, T4, T5, T6, T7, T8>>()(a1, a2, a3, a4, a5, a6, a7, a8, v1, v2, v3, v4, v5, v6, v7, v8, out var h1, out var h2, out var h3, out var h4, out var h5, out var h6, out var h7, out var h8);
+        return (h1, h2, h3, h4, h5, h6, h7, h8);
     }
 
     // Too large for one method: through the flat, split kernel. Kept apart so that Evaluate stays small enough to inline.

@@ -143,6 +143,36 @@ public partial class Gradient
         }
     }
 
+    /// <summary>
+    /// The typed Hessian-vector product, a <typeparamref name="TKernel"/> (the <see cref="Emit.HessianVectorKernel{T1}"/>
+    /// of the lambda's arity), compiled on first use.
+    /// </summary>
+    private protected TKernel TypedHessianVectorProduct<TKernel>() where TKernel : Delegate =>
+        (TKernel)(_typedHessianVectorProduct ??= new(() => DerivativeGraphs.TypedHessianVectorProduct(_graph.Source, typeof(TKernel)))).Value;
+
+    private Lazy<Delegate>? _typedHessianVectorProduct;
+
+    /// <summary>Checks parameter <paramref name="param"/> of a point and the direction's part for it, which must be shaped like it.</summary>
+    private protected void CheckDirection<T>(int param, T point, T v)
+    {
+        Check(param, point);
+        if (typeof(T) == typeof(double))
+            return;
+        var p = _graph.Parameters[param];
+        ArgumentNullException.ThrowIfNull(v, $"v{param + 1}");
+        var (shape, like) = ((object?)v, (object?)point) switch
+        {
+            (double[] a, double[] b) => (a.Length == b.Length ? null : $"{a.Length} long", $"{b.Length} long"),
+            (MathNet.Numerics.LinearAlgebra.Vector<double> a, MathNet.Numerics.LinearAlgebra.Vector<double> b) =>
+                (a.Count == b.Count ? null : $"{a.Count} long", $"{b.Count} long"),
+            (MathNet.Numerics.LinearAlgebra.Matrix<double> a, MathNet.Numerics.LinearAlgebra.Matrix<double> b) =>
+                (a.RowCount == b.RowCount && a.ColumnCount == b.ColumnCount ? null : $"{a.RowCount} × {a.ColumnCount}", $"{b.RowCount} × {b.ColumnCount}"),
+            _ => ((string?)null, ""),
+        };
+        if (shape is not null)
+            throw new ArgumentException($"the direction's part v{param + 1} is {shape} but parameter '{p.Name}' is {like}: a direction is shaped like the point", $"v{param + 1}");
+    }
+
     // The values a point has: Dimension, or all of it when it ends with an array of any length.
     private int PointLength(ReadOnlySpan<double> point) => _endsDynamic ? point.Length : _dimension;
 

@@ -82,12 +82,13 @@ internal sealed class Emitter
     /// <summary>
     /// Compiles the typed form <c>(a1, ..., an, out d1, ..., out dn) =&gt; value</c> as a
     /// <paramref name="kernelType"/> (a <see cref="TypedKernel{T1}"/> of the lambda's arity). A graph too large for
-    /// one method gets the flat, split form instead (<paramref name="flat"/>), and the result is null.
+    /// one method gets the flat, split form instead (<paramref name="flat"/>), and the result is null, unless
+    /// <paramref name="singleMethod"/> (a kernel with no flat form).
     /// </summary>
     public static LambdaExpression? CompileTyped(
-        StagedGraph graph, Type kernelType, out Delegate? compiled, out Kernel? flat, int rollFrom = RollFrom)
+        StagedGraph graph, Type kernelType, out Delegate? compiled, out Kernel? flat, int rollFrom = RollFrom, bool singleMethod = false)
     {
-        var emitter = new Emitter(graph, StagesPerMethod, rollFrom);
+        var emitter = new Emitter(graph, singleMethod ? int.MaxValue : StagesPerMethod, rollFrom);
         emitter.Analyze();
         compiled = null;
         flat = null;

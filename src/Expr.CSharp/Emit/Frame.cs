@@ -186,11 +186,13 @@ internal sealed class TypedFrame : Frame
     {
         _graph = graph;
         _parameters = graph.Source.Parameters.Select(p => Expression.Parameter(p.Type, p.Name)).ToArray();
-        _gradients = graph.Parameters.Select(p =>
+        // A direction (a Hessian-vector product's v, after the point) is read, never differentiated: it has no gradient.
+        var points = graph.Parameters.Where(p => !p.IsDirection).ToArray();
+        _gradients = points.Select(p =>
             Expression.Parameter((p.IsArray ? typeof(double[]) : Shape.TypeOf(p.Kind)).MakeByRefType(), "d" + p.Name)).ToArray();
         // An array's gradient is written element by element through a local: through the out parameter, every store
         // would load the array again (the JIT cannot tell that a store to an element leaves the reference unchanged).
-        _arrays = graph.Parameters.Select(p => p.IsArray ? Expression.Variable(typeof(double[]), "d" + p.Name) : null).ToArray();
+        _arrays = points.Select(p => p.IsArray ? Expression.Variable(typeof(double[]), "d" + p.Name) : null).ToArray();
         _slots = new (int, int)[graph.Dimension];
         for (var i = 0; i < graph.Parameters.Length; i++)
             for (var k = 0; k < graph.Parameters[i].Extent; k++)

@@ -48,6 +48,49 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
+    /// The Hessian-vector product of a typed lambda, compiled as a <paramref name="kernelType"/>
+    /// (a <see cref="HessianVectorKernel{T1}"/> of its arity): <c>(a1, ..., an, v1, ..., vn, out h1, ..., out hn)</c>, each
+    /// hᵢ shaped like aᵢ. It works for every parameter type a typed gradient takes, vectors and matrices included: the
+    /// first sweep's adjoint of a vector or matrix parameter is one staged tensor, dotted with vᵢ (its shape checked to be
+    /// aᵢ's at each call), and the second sweep crosses the tensor rules' pullbacks, which are built from the same operations.
+    /// </summary>
+    public static Delegate TypedHessianVectorProduct(LambdaExpression f, Type kernelType)
+    {
+        var graph = Grad.Import(f);
+        Refuse(graph, "the Hessian-vector product", tensors: true);
+        var b = graph.Builder;
+        var n = graph.Parameters.Length;
+        var forward = b.Root.Nodes.Count;
+        var directions = new Directions(p => n + p);
+        var adjoints = ReverseSweep.Pullback(b, graph.Output, b.Constant(1), again: false, directions);
+        EnsureDifferentiable(b);
+        var inputs = b.Inputs.Where(x => x.Param < n).OrderBy(x => x.Id).ToArray();
+        Node gv = adjoints.GetValueOrDefault(directions.Sink) ?? b.Constant(0);
+        foreach (var x in inputs)
+        {
+            if (adjoints.GetValueOrDefault(x) is not { } bar)
+                continue;
+            var term = x.Shape.IsTensor
+                ? b.Apply(Op.Dot, [bar, b.TensorInput(n + x.Param, x.Shape.Kind)])
+                : b.Multiply(bar, b.Input(n + x.Param, x.Element));
+            gv = gv is { Op: Op.Constant, Value: 0 } ? term : b.Add(gv, term);
+        }
+        var hv = ReverseSweep.Pullback(b, gv, b.Constant(1), again: true);
+
+        var v = f.Parameters.Select(p => Expression.Parameter(p.Type, "v" + p.Name));
+        var source = Expression.Lambda(Expression.Constant(0.0), [.. f.Parameters, .. v]);
+        var d = graph.Dimension;
+        ParameterLayout[] parameters = [.. graph.Parameters, .. graph.Parameters.Select(p => p with { Name = "v" + p.Name, Offset = d + p.Offset, IsDynamic = false, IsDirection = true })];
+        // What a call returns is not read: returning ∇f·v would keep the whole gradient, which H·v does not need.
+        var product = new StagedGraph(source, b, b.Constant(0), parameters) { ForwardCount = forward, Adjoints = new Node?[d] };
+        foreach (var x in inputs)
+            product.Adjoints[product.Slot(x)] = hv.GetValueOrDefault(x);
+        DeadStages.Prune(product);
+        Emitter.CompileTyped(product, kernelType, out var compiled, out _, singleMethod: true);
+        return compiled!;
+    }
+
+    /// <summary>
     /// The dense Hessian from its upper triangle (row ≤ column), entry by entry: the gradient's component i swept again
     /// gives row i. Only entries that are not symbolically zero are computed, each written at its place and its mirror,
     /// so the Hessian is symmetric bit for bit. Null if staging every row would take too long.
@@ -257,9 +300,9 @@ internal static class DerivativeGraphs
     /// Without <paramref name="arrays"/> (a Jacobian, whose rows are not dotted with a direction), an array parameter read
     /// at an index known only at the call is refused too.
     /// </summary>
-    public static void Refuse(StagedGraph graph, string what, bool arrays = true)
+    public static void Refuse(StagedGraph graph, string what, bool arrays = true, bool tensors = false)
     {
-        if (Unsupported(graph, what, arrays) is { } reason)
+        if (Unsupported(graph, what, arrays, tensors) is { } reason)
             throw new ExprGradException(reason, graph.Source);
     }
 
@@ -269,11 +312,11 @@ internal static class DerivativeGraphs
     /// a loop inside a loop, and, unless <paramref name="arrays"/>, an array parameter read at an index known only at the
     /// call (whose gradient is scattered).
     /// </summary>
-    private static string? Unsupported(StagedGraph graph, string what, bool arrays)
+    private static string? Unsupported(StagedGraph graph, string what, bool arrays, bool tensors = false)
     {
-        if (graph.HasTensorParameters || graph.Builder.HasTensors)
-            return $"{what} is computed for functions of doubles and double[] only; this function uses Vector<double> or " +
-                "Matrix<double> (write it over double[] elements, or take the gradient)";
+        if (!tensors && graph.HasTensorParameters)
+            return $"{what} in the flat layout is computed for functions of doubles and double[] only; this function has Vector<double> or " +
+                "Matrix<double> parameters: call the typed HessianVectorProduct(a1, ..., v1, ...)";
         foreach (var node in Stages(graph.Root))
         {
             if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
