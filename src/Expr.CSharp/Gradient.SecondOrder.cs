@@ -179,7 +179,7 @@ public partial class Gradient
     private void CheckSecondOrder(ReadOnlySpan<double> point, string name)
     {
         if (_noFlatLayout is not null)
-            ThrowNoFlatLayout();
+            throw new NotSupportedException($"{_noFlatLayout}; for second derivatives, the typed HessianVectorProduct(a1, ..., v1, ...)");
         // (Checked before the point's length: an array of any length makes Dimension only the shortest a point may be.)
         if (!HasSecondOrder)
             DerivativeGraphs.Refuse(_graph, "the Hessian");

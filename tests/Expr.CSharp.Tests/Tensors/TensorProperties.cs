@@ -194,7 +194,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
     /// zero, no stencil evaluation crosses a kink, and the differences are accurate enough to judge; with the
     /// numeric gradient there, the tolerance it supports, and the largest intermediate magnitude.
     /// </summary>
-    private static (double[] Point, double[] Numeric, double Tolerance, double Magnitude)? Prepare(TensorCase c, Oracle oracle, Tally tally)
+    internal static (double[] Point, double[] Numeric, double Tolerance, double Magnitude)? Prepare(TensorCase c, Oracle oracle, Tally tally)
     {
         for (var attempt = 0; attempt < PointAttempts; attempt++)
         {
@@ -255,7 +255,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
     }
 
     // The side of each thresholded element: −1, 0 or +1 per element, kink sites in order.
-    private static IEnumerable<int> Signature(TensorCase c, object[] values)
+    internal static IEnumerable<int> Signature(TensorCase c, object[] values)
     {
         foreach (var site in c.Kinks)
             if (site.Kink is Kink.Threshold t)
@@ -376,7 +376,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
     /// The ground truth: the generated lambda compiled by Linq (MathNet's own methods run it), and a probe that
     /// returns every node's value, both taking the lambda's arguments as an object array.
     /// </summary>
-    private sealed class Oracle
+    internal sealed class Oracle
     {
         public Func<object[], double> Truth { get; }
         public Func<object[], object[]> Probe { get; }
@@ -395,7 +395,7 @@ public sealed class TensorProperties(ITestOutputHelper output)
     }
 
     /// <summary>Counts over a run (FsCheck runs a property on one thread).</summary>
-    private sealed class Tally
+    internal sealed class Tally
     {
         public int Checked { get; private set; }
         public int Loosened { get; private set; }
