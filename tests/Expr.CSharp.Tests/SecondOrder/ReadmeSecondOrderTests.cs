@@ -1,3 +1,4 @@
+using MathNet.Numerics.LinearAlgebra;
 using Xunit;
 
 namespace ExprGrad.Tests.SecondOrder;
@@ -43,5 +44,16 @@ public sealed class ReadmeSecondOrderTests
         Assert.Equal(expected[0, 1], h2[0, 1], 1e-14);
         Assert.Equal(expected[0, 1], h2[1, 0], 1e-14);
         Assert.Equal(expected[1, 1], h2[1, 1], 1e-14);
+    }
+
+    [Fact]
+    public void The_readme_matrix_example_gives_V_X_Xt_over_7()
+    {
+        var x = Matrix<double>.Build.Random(4, 7, seed: 1);
+        var target = Matrix<double>.Build.Random(3, 7, seed: 2);
+        var fitW = Grad.Of((Matrix<double> W) => Fn.SquaredError(W * x, target));
+        var (w, v) = (Matrix<double>.Build.Random(3, 4, seed: 3), Matrix<double>.Build.Random(3, 4, seed: 4));
+        Matrix<double> hw = fitW.HessianVectorProduct(w, v);
+        Tensors.TensorAssert.Close(v * x * x.Transpose() / 7, hw, 1e-13, "H·v");
     }
 }
