@@ -79,24 +79,38 @@ internal static class LoopWriter
             {
                 statements.Add(Expression.Assign(value, scope.Read(loop.Args[2])));
                 w.Accumulator = value;
-                ParameterExpression? tape = null;
+                // A second accumulator (a fold's tangent carries the fold's own) is a local beside it, with a tape of its own.
+                var second = body.SecondOutput is null ? null : w.Local(typeof(double), "second", scope.Read(loop.Args[body.SecondInit]));
+                w.SecondAccumulator = second;
+                ParameterExpression? tape = null, secondTape = null;
                 if (keepState)
                 {
-                    tape = scope.Variable(typeof(double[]), "tape");
-                    scope.States[loop] = tape;
                     // count + 1 accumulators: the one entering each iteration, and the last, each iteration's value.
-                    statements.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null,
-                        Expression.Add(w.Count, Expression.Constant(1)))));
-                    iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(i, w.Start)), value));
+                    tape = Tape(scope, w, "tape", statements, iteration, value);
+                    scope.States[loop] = tape;
+                    // (Kept under the second accumulator's next value, a node of the body: the loop itself keys the first tape.)
+                    if (second is not null)
+                        scope.States[body.SecondOutput!] = secondTape = Tape(scope, w, "secondTape", statements, iteration, second);
                 }
-                var next = w.Body([body.Output]);
+                var next = w.Body(second is null ? [body.Output] : [body.Output, body.SecondOutput!]);
                 iteration.AddRange(next.Statements);
                 if (tape is not null)
                 {
                     KeepInnerSums(scope, w, next, statements, iteration);
                     after.Add(Expression.Assign(Expression.ArrayAccess(tape, w.Count), value));
+                    if (secondTape is not null)
+                        after.Add(Expression.Assign(Expression.ArrayAccess(secondTape, w.Count), second!));
                 }
-                iteration.Add(Expression.Assign(value, next.Read(body.Output)));
+                if (second is null)
+                    iteration.Add(Expression.Assign(value, next.Read(body.Output)));
+                else
+                {
+                    // Both next values are read before either accumulator changes: either may be the other's input.
+                    var nextSecond = w.Local(typeof(double), "nextSecond");
+                    iteration.Add(Expression.Assign(nextSecond, next.Read(body.SecondOutput!)));
+                    iteration.Add(Expression.Assign(value, next.Read(body.Output)));
+                    iteration.Add(Expression.Assign(second, nextSecond));
+                }
                 break;
             }
             default:
@@ -134,6 +148,17 @@ internal static class LoopWriter
         whole.AddRange(after);
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
+    }
+
+    // A fold's tape of count + 1 accumulators, rented before the loop, written at the start of each iteration.
+    private static ParameterExpression Tape(ILoopScope scope, Writer w, string name, List<Expression> before, List<Expression> iteration,
+        ParameterExpression accumulator)
+    {
+        var tape = scope.Variable(typeof(double[]), name);
+        before.Add(Expression.Assign(tape, Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.RentTape), null,
+            Expression.Add(w.Count, Expression.Constant(1)))));
+        iteration.Add(Expression.Assign(Expression.ArrayAccess(tape, Expression.Subtract(w.I, w.Start)), accumulator));
+        return tape;
     }
 
     // A sum's seed: a constant stays one (the JIT folds 100 · 1 into 100), anything else is read once into a local.
@@ -247,24 +272,51 @@ internal static class LoopWriter
                 var bar = w.Local(typeof(double), "accumulatorBar", scope.Read(adjoint.Args[1]));
                 w.Seed = bar;
                 w.Accumulator = w.Local(typeof(double), "accumulator");
-                iteration.Add(Expression.Assign(w.Accumulator, Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start))));
+                iteration.Add(Expression.Assign(w.Accumulator, At(tape, w, 0)));
                 // The iteration's value is the next accumulator, on the tape: a rule that reads its own output (σ' = σ(1 − σ))
                 // reads it there instead of computing it again.
                 // (Not a nested fold, max or min: its own backward loop needs its forward loop to run again.)
                 if (body.Output.Op != Op.Loop || body.Output.Loop!.Kind == LoopKind.Sum)
-                    w.Known[body.Output] = Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(1)));
+                    w.Known[body.Output] = At(tape, w, 1);
+                // A second accumulator's adjoint starts at 0: the loop's value is the first's.
+                ParameterExpression? secondBar = null, secondTape = null;
+                if (body.SecondOutput is { } secondOutput)
+                {
+                    secondTape = scope.States[secondOutput];
+                    secondBar = w.Local(typeof(double), "secondBar", Expression.Constant(0.0));
+                    w.SecondSeed = secondBar;
+                    w.SecondAccumulator = w.Local(typeof(double), "second");
+                    iteration.Add(Expression.Assign(w.SecondAccumulator, At(secondTape, w, 0)));
+                    if (secondOutput.Op != Op.Loop)
+                        w.Known[secondOutput] = At(secondTape, w, 1);
+                }
                 ReadInnerSums(scope, w, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
-                iteration.Add(Expression.Assign(bar, pullback.Accumulator is { } a ? written.Read(a) : Expression.Constant(0.0)));
-                var init = Array.FindIndex(Projections(adjoint), p => p?.Param == 2);
+                if (secondBar is null)
+                    iteration.Add(Expression.Assign(bar, pullback.Accumulator is { } a ? written.Read(a) : Expression.Constant(0.0)));
+                else
+                {
+                    // Both adjoints are read before either changes: either may be the other's.
+                    var nextBar = w.Local(typeof(double), "nextBar");
+                    iteration.Add(Expression.Assign(nextBar, pullback.Accumulator is { } a ? written.Read(a) : Expression.Constant(0.0)));
+                    iteration.Add(Expression.Assign(secondBar, pullback.SecondAccumulator is { } a2 ? written.Read(a2) : Expression.Constant(0.0)));
+                    iteration.Add(Expression.Assign(bar, nextBar));
+                }
+                var projections = Projections(adjoint);
+                var init = Array.FindIndex(projections, p => p?.Param == 2);
                 var whole = new List<Expression>(w.Preheader());
                 whole.AddRange(statements);
                 whole.Add(w.Loop(iteration, backwards: true));
                 if (init >= 0 && homes[init] is { } initHome)
                     whole.Add(Expression.Assign(initHome, bar));
+                if (secondBar is not null && Array.FindIndex(projections, p => p?.Param == body.SecondInit) is var secondInit and >= 0
+                    && homes[secondInit] is { } secondHome)
+                    whole.Add(Expression.Assign(secondHome, secondBar));
                 whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+                if (secondTape is not null)
+                    whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, secondTape));
                 whole.AddRange(after);
                 return Expression.Block(typeof(void), w.Locals, whole);
             }
@@ -293,6 +345,10 @@ internal static class LoopWriter
         return Expression.Block(typeof(void), w.Locals, all);
     }
 
+    // A fold's accumulator entering the iteration (offset 0), or leaving it (1), on its tape.
+    private static Expression At(ParameterExpression tape, Writer w, int offset) =>
+        Expression.ArrayIndex(tape, Expression.Add(Expression.Subtract(w.I, w.Start), Expression.Constant(offset)));
+
     /// <summary>
     /// True if a sum's forward and backward loops can be one: its adjoint is known before it runs (the caller checks that)
     /// and every index is checked before the loop, so that nothing is written before an index out of range is found.
@@ -307,6 +363,8 @@ internal static class LoopWriter
         var roots = new List<Node>();
         if (p.Accumulator is { } a)
             roots.Add(a);
+        if (p.SecondAccumulator is { } a2)
+            roots.Add(a2);
         roots.AddRange(p.Invariants.OfType<Node>());
         if (p.Directions is { } directions)
             roots.Add(directions);
@@ -334,7 +392,8 @@ internal static class LoopWriter
         var projections = Projections(adjoint);
         for (var k = 0; k < projections.Length; k++)
         {
-            if (projections[k] is not { } projection || homes[k] is not { } home || projection.Param == 2)
+            if (projections[k] is not { } projection || homes[k] is not { } home || projection.Param == 2
+                || (adjoint.Loop.SecondOutput is not null && projection.Param == adjoint.Loop.SecondInit))
                 continue;
             var contribution = projection.Param == LoopBody.DirectionsOutput ? pullback.Directions! : pullback.Invariants[projection.Param - LoopBody.FirstInvariant]!;
             if (add)
@@ -403,6 +462,11 @@ internal static class LoopWriter
         public Dictionary<Node, Expression> Known { get; } = [];
 
         public Expression? Accumulator { get; set; }
+
+        /// <summary>A fold's second accumulator (<see cref="LoopBody.SecondOutput"/>), and in its pullback, its adjoint.</summary>
+        public Expression? SecondAccumulator { get; set; }
+
+        public Expression? SecondSeed { get; set; }
 
         public Frame Frame => _outer.Frame;
 
@@ -656,6 +720,8 @@ internal static class LoopWriter
                 {
                     -1 => Seed ?? throw new InvalidOperationException("internal error: a loop body's seed is read outside its pullback"),
                     0 => Accumulator ?? throw new InvalidOperationException("internal error: the accumulator is read outside a fold"),
+                    LoopBody.SecondAccumulatorInput => SecondAccumulator ?? throw new InvalidOperationException("internal error: a second accumulator is read outside its fold"),
+                    LoopBody.SecondSeedInput => SecondSeed ?? throw new InvalidOperationException("internal error: a second accumulator's adjoint is read outside its pullback"),
                     _ => _invariants[n.Param - 1],
                 };
             throw new InvalidOperationException($"internal error: body stage {n} is read before it is computed");

@@ -50,6 +50,59 @@ internal static class LoopSecondOrder
     }
 
     /// <summary>
+    /// The fold whose pullback is <paramref name="adjoint"/>'s (a fold's <see cref="Op.LoopAdjoint"/>), given the adjoints
+    /// of its projections (<paramref name="bars"/>, as for <see cref="Sum"/>; argument 2 is the seed's). A fold's pullback is
+    /// linear in its adjoint ā: each output is ā times a derivative of the fold's value a_K, so with the weights w its
+    /// weighted sum is ā·t_K, where t_K is the derivative of a_K along the weights, the fold's tangent: t_0 is the seed's
+    /// weight, t_{k+1} = ∂F/∂a·t_k + Σ_j w_j ∂F/∂inv_j (+ the direction's weight times the body's dot products with v), the
+    /// partial derivatives being the body's pullback from 1 at a_k. That is a fold of two accumulators, t and a (the fold's
+    /// own, <see cref="LoopBody.SecondOutput"/>), whose value is t_K: the caller adds t_K to ā's adjoint and pulls the
+    /// tangent back with ā (its own pullback crosses the body's pullback again, as for a sum). Only the invariants and the
+    /// fold's seed are differentiated: the weights are adjoints of this sweep.
+    /// </summary>
+    public static (Node Tangent, Func<int, bool> Differentiable) Fold(GraphBuilder b, Node adjoint, List<(int Param, Node Bar)> bars)
+    {
+        var loop = adjoint.Args[0];
+        var body = loop.Loop!;
+        if (body.SecondOutput is not null)
+            throw new ExprGradException($"derivatives past the second are not computed through Aggregate ({body.Text})");
+        var pullback = body.Pullback;
+        var invariants = body.InvariantCount;
+        var to = new GraphBuilder();
+        // The partial derivatives are the pullback's outputs from the seed 1; the fold's accumulator is the tangent's second one.
+        var copy = new BodyCopy(to, body.Builder.Root, n => n.Param switch
+        {
+            -1 => to.Constant(1),
+            0 => to.Input(LoopBody.SecondAccumulatorInput, -1),
+            _ => to.Input(n.Param, n.Element),
+        }, _ => true);
+        var t = to.Input(0, -1);
+        var tangent = pullback.Accumulator is { } da ? to.Multiply(copy[da], t) : to.Constant(0);
+        var init = b.Constant(0);
+        var weights = new List<Node>();
+        foreach (var (param, bar) in bars)
+        {
+            if (param == 2)
+            {
+                init = bar;
+                continue;
+            }
+            var partial = param == LoopBody.DirectionsOutput ? pullback.Directions! : pullback.Invariants[param - LoopBody.FirstInvariant]!;
+            tangent = to.Add(tangent, to.Multiply(to.Input(1 + invariants + weights.Count, -1), copy[partial]));
+            weights.Add(bar);
+        }
+        var fold = new LoopBody(LoopKind.Fold, to, to.LoopIndex(), tangent, invariants + weights.Count, body.Variable)
+        {
+            Text = body.Text,
+            Again = true,
+            SecondOutput = copy[body.Output],
+        };
+        var args = loop.Args;
+        var node = b.Loop(fold, args[0], args[1], init, [.. args[LoopBody.FirstInvariant..], .. weights, args[2]]);
+        return (node, k => (k >= LoopBody.FirstInvariant && k < LoopBody.FirstInvariant + invariants) || k == fold.SecondInit);
+    }
+
+    /// <summary>
     /// <paramref name="loop"/> again, over a copy of its body's forward stages, whose pullback is not built yet: the same
     /// value, with the same arguments.
     /// </summary>

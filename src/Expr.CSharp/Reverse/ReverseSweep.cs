@@ -39,13 +39,20 @@ internal static class ReverseSweep
     /// With <paramref name="directions"/>, array parameters' elements read at indices known only at the call are not
     /// scattered: their adjoints dotted with the direction are the adjoint of <see cref="Directions.Sink"/>.
     /// </remarks>
-    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed, bool again = false, Directions? directions = null)
+    /// <remarks>
+    /// <paramref name="second"/> is a second output and its adjoint, swept together with the first: a fold's body with two
+    /// accumulators (<see cref="LoopBody.SecondOutput"/>).
+    /// </remarks>
+    public static Dictionary<Node, Node> Pullback(GraphBuilder b, Node output, Node seed, bool again = false, Directions? directions = null,
+        (Node Output, Node Seed)? second = null)
     {
         var adjoints = new Dictionary<Node, Node>();
-        if (output.IsPassive || output.Op == Op.Constant)
-            return adjoints;
-        adjoints[output] = seed;
-        Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null, again, directions);
+        if (!output.IsPassive && output.Op != Op.Constant)
+            adjoints[output] = seed;
+        if (second is { Output: var y2, Seed: var seed2 } && y2.Op != Op.Constant)
+            Accumulate(b, adjoints, y2, seed2);
+        if (adjoints.Count > 0)
+            Sweep(b, b.Root, adjoints, b.Root.Nodes.Count, log: null, again, directions);
         return adjoints;
     }
 
@@ -89,8 +96,18 @@ internal static class ReverseSweep
                 // Reached only by a sweep across an earlier sweep's stages: the pullback of a sum's pullback is a sum.
                 if (loopBars?.GetValueOrDefault(y) is { } bars)
                 {
-                    var (weighted, differentiable) = LoopSecondOrder.Sum(b, y, bars);
-                    PullbackLoop(b, weighted, b.Constant(1), adjoints, log, directions, differentiable);
+                    if (y.Loop!.Kind == LoopKind.Fold)
+                    {
+                        // The pullback of a fold's pullback is bar·t, t the fold's tangent (LoopSecondOrder.Fold).
+                        var (tangent, differentiable) = LoopSecondOrder.Fold(b, y, bars);
+                        Accumulate(b, adjoints, y.Args[1], tangent, log);
+                        PullbackLoop(b, tangent, y.Args[1], adjoints, log, directions, differentiable);
+                    }
+                    else
+                    {
+                        var (weighted, differentiable) = LoopSecondOrder.Sum(b, y, bars);
+                        PullbackLoop(b, weighted, b.Constant(1), adjoints, log, directions, k => k < differentiable);
+                    }
                 }
                 continue;
             }
@@ -168,21 +185,24 @@ internal static class ReverseSweep
     /// A loop pulls back through a loop: its body's pullback, run per iteration (backwards for a fold), adds each
     /// iteration's contributions to the invariants' adjoints and scatters into array gradients.
     /// </summary>
-    /// <remarks>Only the loop's arguments before <paramref name="differentiable"/> get adjoints.</remarks>
+    /// <remarks>Only the loop's arguments <paramref name="differentiable"/> accepts (by position; all if null) get adjoints.</remarks>
     private static void PullbackLoop(GraphBuilder b, Node loop, Node bar, Dictionary<Node, Node> adjoints, List<BackpropStep>? log,
-        Directions? directions, int differentiable = int.MaxValue)
+        Directions? directions, Func<int, bool>? differentiable = null)
     {
         var body = loop.Loop!;
         var pullback = body.PullbackFor(bar, directions);
         var outputs = new List<int>();
+        bool Differentiable(int k) => !loop.Args[k].IsPassive && (differentiable?.Invoke(k) ?? true);
         // With directions, the body's dot products with the direction are one more output (LoopBody.DirectionsOutput).
         if (pullback.Directions is not null)
             outputs.Add(LoopBody.DirectionsOutput);
         // A fold hands its adjoint back to the seed through every iteration (all of it, when there are none).
-        if (body.Kind == LoopKind.Fold && !loop.Args[2].IsPassive)
+        if (body.Kind == LoopKind.Fold && Differentiable(2))
             outputs.Add(2);
+        if (body.SecondOutput is not null && Differentiable(body.SecondInit))
+            outputs.Add(body.SecondInit);
         for (var j = 0; j < body.InvariantCount; j++)
-            if (pullback.Invariants[j] is not null && !loop.Args[LoopBody.FirstInvariant + j].IsPassive && LoopBody.FirstInvariant + j < differentiable)
+            if (pullback.Invariants[j] is not null && Differentiable(LoopBody.FirstInvariant + j))
                 outputs.Add(LoopBody.FirstInvariant + j);
         if (outputs.Count == 0 && !pullback.HasEffects)
             return;

@@ -321,9 +321,6 @@ internal static class DerivativeGraphs
         {
             if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
                 return ParameterArray(what, node);
-            if (node.Op == Op.Loop && node.Loop!.Kind == LoopKind.Fold)
-                return $"{what} is computed through sums, Max and Min over data, not yet through Aggregate ({node.Loop.Text}): " +
-                    "write it as a sum, or take the gradient";
         }
         return null;
 

@@ -82,6 +82,23 @@ internal sealed class LoopBody
     /// <summary>The accumulator of a fold: the body's input 0.</summary>
     public Node Accumulator => Builder.Input(0, -1);
 
+    /// <summary>The body input of a fold's second accumulator (<see cref="SecondOutput"/>).</summary>
+    public const int SecondAccumulatorInput = -3;
+
+    /// <summary>The body input standing for the adjoint of a fold's second accumulator, in its pullback.</summary>
+    public const int SecondSeedInput = -4;
+
+    /// <summary>
+    /// For a fold that carries a second accumulator (body input <see cref="SecondAccumulatorInput"/>), its next value; null
+    /// for one accumulator. The loop's value is the first accumulator's; the second's initial value is the Loop node's
+    /// argument after the invariants. Only the second sweep builds such folds (<see cref="LoopSecondOrder.Fold"/>): a
+    /// fold's tangent, whose second accumulator is the fold's own.
+    /// </summary>
+    public Node? SecondOutput { get; init; }
+
+    /// <summary>The Loop node argument of the second accumulator's initial value.</summary>
+    public int SecondInit => FirstInvariant + InvariantCount;
+
     /// <summary>Invariant <paramref name="j"/> as the body reads it.</summary>
     public Node Invariant(int j) => Builder.Input(1 + j, -1);
 
@@ -114,13 +131,18 @@ internal sealed class LoopBody
     {
         var first = Builder.Count;
         var seed = constantSeed ?? Builder.Input(-1, -1);
-        var adjoints = ReverseSweep.Pullback(Builder, Output, seed, Again, directions);
+        var second = SecondOutput is { } output ? (output, Builder.Input(SecondSeedInput, -1)) : ((Node, Node)?)null;
+        var adjoints = ReverseSweep.Pullback(Builder, Output, seed, Again, directions, second);
         var invariants = new Node?[InvariantCount];
         for (var j = 0; j < invariants.Length; j++)
             invariants[j] = adjoints.GetValueOrDefault(Invariant(j));
         var accumulator = Kind == LoopKind.Fold ? adjoints.GetValueOrDefault(Accumulator) : null;
+        var secondAccumulator = second is null ? null : adjoints.GetValueOrDefault(Builder.Input(SecondAccumulatorInput, -1));
         var effects = DeadStages.Regions(Builder.Root).Any(r => r.Nodes.Any(n => n.HasEffects));
-        return new LoopPullback(seed, first, accumulator, invariants, effects, directions is null ? null : adjoints.GetValueOrDefault(directions.Sink));
+        return new LoopPullback(seed, first, accumulator, invariants, effects, directions is null ? null : adjoints.GetValueOrDefault(directions.Sink))
+        {
+            SecondAccumulator = secondAccumulator,
+        };
     }
 }
 
@@ -132,4 +154,8 @@ internal sealed class LoopBody
 /// <param name="HasEffects">True if the sweep adds to array gradients (directly or in a nested loop).</param>
 /// <param name="Directions">For a sweep that dots array gradients with a direction (<see cref="Directions"/>): one
 /// iteration's dot products; null if none.</param>
-internal sealed record LoopPullback(Node Seed, int FirstBackwardId, Node? Accumulator, Node?[] Invariants, bool HasEffects, Node? Directions = null);
+internal sealed record LoopPullback(Node Seed, int FirstBackwardId, Node? Accumulator, Node?[] Invariants, bool HasEffects, Node? Directions = null)
+{
+    /// <summary>For a fold with a second accumulator: that accumulator's adjoint; null if none.</summary>
+    public Node? SecondAccumulator { get; init; }
+}

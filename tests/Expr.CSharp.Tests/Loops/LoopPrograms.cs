@@ -554,10 +554,11 @@ internal static class LoopProgramGenerator
 {
     private static readonly Op[] Squashes = [Op.Tanh, Op.Sigmoid, Op.Sin, Op.Atan];
 
-    public static Arbitrary<LoopProgram> Programs() => Arb.From(ProgramGen(), Shrink);
+    /// <summary>Random loop programs, of the given shapes (all of them if none).</summary>
+    public static Arbitrary<LoopProgram> Programs(params LoopShape[] shapes) => Arb.From(ProgramGen(shapes), Shrink);
 
-    public static Gen<LoopProgram> ProgramGen() =>
-        from shape in Gen.Elements(Enum.GetValues<LoopShape>())
+    public static Gen<LoopProgram> ProgramGen(params LoopShape[] shapes) =>
+        from shape in Gen.Elements(shapes.Length > 0 ? shapes : Enum.GetValues<LoopShape>())
         from offset in Gen.Choose(0, 1)
         from arrayForm in Gen.Choose(0, 2).Select(k => k == 0)
         from plain in Gen.Choose(0, 7).Select(k => k == 0)
