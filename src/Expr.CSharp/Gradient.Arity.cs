@@ -40,7 +40,7 @@ public sealed class Gradient<T1> : Gradient
     /// <param name="v1">The direction's part for parameter 1, shaped like it.</param>
     /// <returns>H·v, shaped like the parameter.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public T1 HessianVectorProduct(T1 a1, T1 v1)
     {
         CheckDirection(0, a1, v1);
@@ -143,7 +143,7 @@ public sealed class Gradient<T1, T2> : Gradient
     /// <param name="v2">The direction's part for parameter 2, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2) HessianVectorProduct(T1 a1, T2 a2, T1 v1, T2 v2)
     {
         CheckDirection(0, a1, v1);
@@ -257,7 +257,7 @@ public sealed class Gradient<T1, T2, T3> : Gradient
     /// <param name="v3">The direction's part for parameter 3, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T1 v1, T2 v2, T3 v3)
     {
         CheckDirection(0, a1, v1);
@@ -382,7 +382,7 @@ public sealed class Gradient<T1, T2, T3, T4> : Gradient
     /// <param name="v4">The direction's part for parameter 4, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3, T4 H4) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T1 v1, T2 v2, T3 v3, T4 v4)
     {
         CheckDirection(0, a1, v1);
@@ -518,7 +518,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5> : Gradient
     /// <param name="v5">The direction's part for parameter 5, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5)
     {
         CheckDirection(0, a1, v1);
@@ -665,7 +665,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6> : Gradient
     /// <param name="v6">The direction's part for parameter 6, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6)
     {
         CheckDirection(0, a1, v1);
@@ -823,7 +823,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7> : Gradient
     /// <param name="v7">The direction's part for parameter 7, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6, h7) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6, T7 H7) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6, T7 v7)
     {
         CheckDirection(0, a1, v1);
@@ -992,7 +992,7 @@ public sealed class Gradient<T1, T2, T3, T4, T5, T6, T7, T8> : Gradient
     /// <param name="v8">The direction's part for parameter 8, shaped like it.</param>
     /// <returns>H·v, one part per parameter, shaped like it: deconstructible as <c>var (h1, h2, h3, h4, h5, h6, h7, h8) = ...</c>.</returns>
     /// <exception cref="ArgumentException">A part of the direction is not shaped like its parameter.</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>): its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public (T1 H1, T2 H2, T3 H3, T4 H4, T5 H5, T6 H6, T7 H7, T8 H8) HessianVectorProduct(T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T1 v1, T2 v2, T3 v3, T4 v4, T5 v5, T6 v6, T7 v7, T8 v8)
     {
         CheckDirection(0, a1, v1);

@@ -11,8 +11,8 @@ public partial class Gradient
     private bool? _hasSecondOrder;
 
     /// <summary>
-    /// True if the function's second derivatives are computed: a flat layout, no folds over data, no vectors or
-    /// matrices. Found once (it walks the whole graph), not on every call.
+    /// True if the function's second derivatives are computed in the flat layout: no vector or matrix parameters. Found
+    /// once (it walks the whole graph), not on every call.
     /// </summary>
     internal bool HasSecondOrder => _hasSecondOrder ??= DerivativeGraphs.Supports(_graph);
 
@@ -38,7 +38,7 @@ public partial class Gradient
     /// <param name="point">The point, <see cref="Dimension"/> values.</param>
     /// <exception cref="ArgumentException">The point is shorter than <see cref="Dimension"/>.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public double[,] Hessian(params double[] point)
     {
         ArgumentNullException.ThrowIfNull(point);
@@ -58,7 +58,7 @@ public partial class Gradient
     /// <param name="hessian">Room for <see cref="Dimension"/>² values.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public void Hessian(ReadOnlySpan<double> point, Span<double> hessian)
     {
         CheckSecondOrder(point, "point");
@@ -120,7 +120,7 @@ public partial class Gradient
     /// <param name="result">Room for <see cref="Dimension"/> values.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
     /// <exception cref="NotSupportedException">The function has no flat layout (vector or matrix parameters).</exception>
-    /// <exception cref="ExprGradException">The function folds over data (<c>Aggregate</c>), or uses vectors or matrices: its second derivatives are not computed yet.</exception>
+    /// <exception cref="ExprGradException">An operation of the function has no second derivative (a rule of your own whose partials have none).</exception>
     public void HessianVectorProduct(ReadOnlySpan<double> point, ReadOnlySpan<double> v, Span<double> result)
     {
         CheckSecondOrder(point, "point");

@@ -30,23 +30,22 @@ public static class Objective
     /// <returns>An objective function that evaluates value and gradient in one call of
     /// <see cref="Gradient.Evaluate(ReadOnlySpan{double}, Span{double})"/>, reading a dense point in place. Its
     /// <c>Gradient</c> vector is its own, overwritten by its next <c>EvaluateAt</c>: <c>Fork()</c> it (as MathNet's
-    /// minimizers do) to keep an evaluation. Where ExprGrad computes the function's second derivatives (doubles and
-    /// fixed <c>double[]</c> elements, no loops over data), it has the exact Hessian too
-    /// (<see cref="Gradient.Hessian(double[])"/>, compiled when first read, then once per point a minimizer reads it), so
-    /// <see cref="NewtonMinimizer"/> runs on it; otherwise <c>IsHessianSupported</c> is false.</returns>
+    /// minimizers do) to keep an evaluation. It has the exact Hessian too (<see cref="Gradient.Hessian(double[])"/>,
+    /// through loops over data as well, compiled when first read, then once per point a minimizer reads it), so
+    /// <see cref="NewtonMinimizer"/> runs on it.</returns>
     /// <exception cref="NotSupportedException">The function has no flat layout (a vector or matrix parameter, or an
     /// array of any length that is not the last parameter).</exception>
     public static IObjectiveFunction ToObjectiveFunction(this Gradient gradient)
     {
         ArgumentNullException.ThrowIfNull(gradient);
-        return Create(gradient, gradient.HasSecondOrder ? point => ExactHessian(gradient, point) : null);
+        return Create(gradient, point => ExactHessian(gradient, point));
     }
 
     // ExprGrad's own Hessian, written straight into the matrix's storage: it is symmetric, so its row-major layout is
-    // MathNet's column-major one.
+    // MathNet's column-major one. (As long as the point when it ends with an array of any length.)
     private static Matrix<double> ExactHessian(Gradient gradient, Vector<double> point)
     {
-        var d = gradient.Dimension;
+        var d = gradient.HasVariableLength ? point.Count : gradient.Dimension;
         var hessian = Matrix<double>.Build.Dense(d, d);
         gradient.Hessian(point.AsArray() ?? point.ToArray(), hessian.AsColumnMajorArray());
         return hessian;

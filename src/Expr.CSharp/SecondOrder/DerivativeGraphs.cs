@@ -290,8 +290,7 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// True if the second sweep can differentiate the graph: doubles and double[] elements, through sums over data
-    /// (<see cref="Unsupported"/>).
+    /// True if the second sweep can differentiate the graph in the flat layout (<see cref="Unsupported"/>).
     /// </summary>
     public static bool Supports(StagedGraph graph) => Unsupported(graph, "", arrays: true) is null;
 
@@ -307,10 +306,11 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// Why the second sweep cannot differentiate the graph yet, or null. It differentiates sums over data (a sum's
-    /// pullback is again a sum, <see cref="LoopSecondOrder"/>), but not yet vectors and matrices, folds, Max and Min,
-    /// a loop inside a loop, and, unless <paramref name="arrays"/>, an array parameter read at an index known only at the
-    /// call (whose gradient is scattered).
+    /// Why the second sweep cannot differentiate the graph yet, or null. It differentiates every loop over data (a sum's
+    /// pullback is again a sum, a fold's is its tangent, <see cref="LoopSecondOrder"/>) and every vector and matrix rule;
+    /// without <paramref name="tensors"/> (the flat layout) it refuses vector and matrix parameters, and without
+    /// <paramref name="arrays"/> (a Jacobian, whose rows are not dotted with a direction) an array parameter read at an
+    /// index known only at the call (whose gradient is scattered).
     /// </summary>
     private static string? Unsupported(StagedGraph graph, string what, bool arrays, bool tensors = false)
     {
