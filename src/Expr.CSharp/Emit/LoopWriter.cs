@@ -88,9 +88,8 @@ internal static class LoopWriter
                     // count + 1 accumulators: the one entering each iteration, and the last, each iteration's value.
                     tape = Tape(scope, w, "tape", statements, iteration, value);
                     scope.States[loop] = tape;
-                    // (Kept under the second accumulator's next value, a node of the body: the loop itself keys the first tape.)
                     if (second is not null)
-                        scope.States[body.SecondOutput!] = secondTape = Tape(scope, w, "secondTape", statements, iteration, second);
+                        scope.States[SecondTapeKey(body)] = secondTape = Tape(scope, w, "secondTape", statements, iteration, second);
                 }
                 var next = w.Body(second is null ? [body.Output] : [body.Output, body.SecondOutput!]);
                 iteration.AddRange(next.Statements);
@@ -149,6 +148,19 @@ internal static class LoopWriter
         whole.Add(value);
         return Expression.Block(typeof(double), w.Locals, whole);
     }
+
+    // True if more than one backward loop reads the loop's state: a second sweep crossed the loop again.
+    private static bool PulledBackTwice(Node loop)
+    {
+        var root = loop.Owner!;
+        while (root.Parent is { } parent)
+            root = parent;
+        return DeadStages.Regions(root).SelectMany(r => r.Nodes).Count(n => n.Op == Op.LoopAdjoint && n.Args[0] == loop) > 1;
+    }
+
+    // The key of a fold's second tape in its scope's states: the loop itself keys the first, and a loop node of the body a
+    // nested sum's tape, so the body's input for the second accumulator, which is neither.
+    private static Node SecondTapeKey(LoopBody body) => body.Builder.Input(LoopBody.SecondAccumulatorInput, -1);
 
     // A fold's tape of count + 1 accumulators, rented before the loop, written at the start of each iteration.
     private static ParameterExpression Tape(ILoopScope scope, Writer w, string name, List<Expression> before, List<Expression> iteration,
@@ -231,14 +243,17 @@ internal static class LoopWriter
     }
 
     // In a backward loop: the nested sums the forward loop kept are read from their tapes, which go back after the loop.
-    private static void ReadInnerSums(ILoopScope scope, Writer w, List<Expression> after)
+    // (Not returned where another backward loop of the same loop may read them still, see PulledBackTwice.)
+    private static void ReadInnerSums(ILoopScope scope, Writer w, Node loop, List<Expression> after)
     {
+        var shared = PulledBackTwice(loop);
         foreach (var inner in w.Body0.Builder.Root.Nodes)
         {
             if (inner.Op != Op.Loop || !scope.States.TryGetValue(inner, out var tape))
                 continue;
             w.Known[inner] = Expression.ArrayIndex(tape, Expression.Subtract(w.I, w.Start));
-            after.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+            if (!shared)
+                after.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
         }
     }
 
@@ -259,7 +274,7 @@ internal static class LoopWriter
             case LoopKind.Sum:
             {
                 w.Seed = Seed(w, scope.Read(adjoint.Args[1]));
-                ReadInnerSums(scope, w, after);
+                ReadInnerSums(scope, w, loop, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -282,7 +297,7 @@ internal static class LoopWriter
                 ParameterExpression? secondBar = null, secondTape = null;
                 if (body.SecondOutput is { } secondOutput)
                 {
-                    secondTape = scope.States[secondOutput];
+                    secondTape = scope.States[SecondTapeKey(body)];
                     secondBar = w.Local(typeof(double), "secondBar", Expression.Constant(0.0));
                     w.SecondSeed = secondBar;
                     w.SecondAccumulator = w.Local(typeof(double), "second");
@@ -290,7 +305,7 @@ internal static class LoopWriter
                     if (secondOutput.Op != Op.Loop)
                         w.Known[secondOutput] = At(secondTape, w, 1);
                 }
-                ReadInnerSums(scope, w, after);
+                ReadInnerSums(scope, w, loop, after);
                 var written = w.Body(roots);
                 iteration.AddRange(written.Statements);
                 Accumulate(w, adjoint, homes, written, iteration, add: true, statements);
@@ -314,9 +329,14 @@ internal static class LoopWriter
                 if (secondBar is not null && Array.FindIndex(projections, p => p?.Param == body.SecondInit) is var secondInit and >= 0
                     && homes[secondInit] is { } secondHome)
                     whole.Add(Expression.Assign(secondHome, secondBar));
-                whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
-                if (secondTape is not null)
-                    whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, secondTape));
+                // A fold pulled back twice (a second sweep crosses it again) leaves its tapes to the collector: the other
+                // backward loop may still read them.
+                if (!PulledBackTwice(loop))
+                {
+                    whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, tape));
+                    if (secondTape is not null)
+                        whole.Add(Expression.Call(typeof(LoopRuntime), nameof(LoopRuntime.ReturnTape), null, secondTape));
+                }
                 whole.AddRange(after);
                 return Expression.Block(typeof(void), w.Locals, whole);
             }

@@ -65,6 +65,32 @@ public sealed class LoopHessianTests
         }
     }
 
+    // Folds nested with sums, folds, branches and Max, each checked row by row against differences of its gradient.
+    private static readonly double[] Data = [0.3, -1.2, 0.8, 2.0, -0.4, 1.1];
+
+    public static TheoryData<string> NestedFolds => ["fold in sum", "sum in fold", "fold in fold", "fold in branch", "branch in fold", "fold in max", "fold over a parameter"];
+
+    private static (Gradient G, double[] Point) NestedFold(string name) => name switch
+    {
+        "fold in sum" => (Grad.Of((double[] w) => Enumerable.Range(0, 3).Sum(j => Enumerable.Range(0, Data.Length).Aggregate(w[0], (a, k) => Math.Sin(a * w[1] + Data[k] * j)))), [0.9, -0.6]),
+        "sum in fold" => (Grad.Of((double[] w) => Enumerable.Range(0, 4).Aggregate(w[0], (a, k) => Math.Tanh(a * Data.Sum(x => Math.Exp(x * w[1] * a))))), [0.3, 0.2]),
+        "fold in fold" => (Grad.Of((double[] w) => Enumerable.Range(0, 3).Aggregate(w[0], (a, k) => Enumerable.Range(0, 3).Aggregate(a, (b, j) => b * w[1] + Math.Sin(a * j)))), [0.3, 0.7]),
+        "fold in branch" => (Grad.Of((double[] w) => w[0] > 0 ? Enumerable.Range(0, 5).Aggregate(w[1], (a, k) => a * a * w[0] + 0.1) : w[1]), [0.3, 0.7]),
+        "branch in fold" => (Grad.Of((double[] w) => Enumerable.Range(0, 5).Aggregate(w[1], (a, k) => a > 0.5 ? Math.Log(a + w[0]) : a * a * w[0] + 0.3)), [0.3, 0.7]),
+        "fold in max" => (Grad.Of((double[] w) => Data.Max(x => Enumerable.Range(0, 3).Aggregate(x, (a, k) => a * w[0] + w[1] * a * a))), [0.3, 0.7]),
+        _ => (Grad.Of((double c, double[] w) => Enumerable.Range(0, w.Length).Aggregate(c, (a, k) => Math.Sin(a) * w[k] + w[k] * w[k] * c)), [0.3, 0.7, -0.2, 1.1, 0.5]),
+    };
+
+    [Theory]
+    [MemberData(nameof(NestedFolds))]
+    public void Nested_folds_have_Hessians_equal_to_differences_of_their_gradients(string name)
+    {
+        var (g, point) = NestedFold(name);
+        var h = g.Hessian(point);
+        var (rows, _) = HessianRows.Check(g, point, h, what => new Xunit.Sdk.XunitException($"{name}: {what}"));
+        Assert.Equal(point.Length, rows);
+    }
+
     [Fact]
     public void Horner_written_as_a_fold_has_the_polynomials_second_derivative()
     {
