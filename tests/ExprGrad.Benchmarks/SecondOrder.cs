@@ -7,8 +7,8 @@ namespace ExprGrad.Benchmarks;
 /// <summary>
 /// The Hessian-vector product against one gradient of the same function (issue 15: ≤ 4 ×), on the depth-50 net and
 /// on Rosenbrock n = 1,000 (the factory-built trees of <see cref="DepthNet"/> and <see cref="RosenbrockFunction"/>),
-/// and on Rosenbrock written as a loop over an array of any length (<see cref="LoopRosenbrockFunction"/>, n = 1,000),
-/// all through the span API into preallocated buffers.
+/// on Rosenbrock written as a loop over an array of any length (<see cref="LoopRosenbrockFunction"/>, n = 1,000), and on
+/// the depth-1,000 net written as a fold (<see cref="LoopDepthNet"/>), all through the span API into preallocated buffers.
 /// </summary>
 [NoisyBoxJob, MemoryDiagnoser]
 public class HessianVectorProduct
@@ -19,7 +19,7 @@ public class HessianVectorProduct
     private Gradient<double[]> _g = null!;
 
     /// <summary>The function.</summary>
-    [Params("depth-50 net", "Rosenbrock n=1000", "Rosenbrock loop n=1000")]
+    [Params("depth-50 net", "Rosenbrock n=1000", "Rosenbrock loop n=1000", "fold net m=1000")]
     public string Function { get; set; } = "";
 
     /// <summary>Builds both kernels and checks the product against differences of the gradient along v.</summary>
@@ -30,6 +30,12 @@ public class HessianVectorProduct
         {
             _g = Grad.Of(new DepthNet().Lambda(50));
             _point = Enumerable.Range(0, 50).Select(k => 1.0 + 0.5 * Math.Cos(k)).ToArray();
+        }
+        else if (Function.StartsWith("fold", StringComparison.Ordinal))
+        {
+            // The depth-m net as a fold over its weights: H·v crosses the fold's pullback as the fold's tangent.
+            _g = Grad.Of(new LoopDepthNet().Lambda());
+            _point = Enumerable.Range(0, LoopDepthNet.M).Select(k => -4 - 0.5 * Math.Cos(k)).ToArray();
         }
         else
         {

@@ -57,8 +57,10 @@ public static class Smoke
     private static double Time(object instance, MethodInfo method, MethodInfo[] perCall)
     {
         // A compiled call rather than MethodInfo.Invoke, whose cost would swamp a nanosecond method (the boxing stays).
-        var call = Expression.Lambda<Func<object>>(
-            Expression.Convert(Expression.Call(Expression.Constant(instance), method), typeof(object))).Compile();
+        // (A method that returns nothing returns null here.)
+        Expression invoke = Expression.Call(Expression.Constant(instance), method);
+        invoke = method.ReturnType == typeof(void) ? Expression.Block(invoke, Expression.Constant(null)) : Expression.Convert(invoke, typeof(object));
+        var call = Expression.Lambda<Func<object>>(invoke).Compile();
         foreach (var setup in perCall)
             setup.Invoke(instance, null);
         call();
