@@ -184,6 +184,14 @@ public sealed class ExecutedNotebookTests
     }
 
     [Fact]
+    public void Mlp_power_iteration_on_H_v_finds_the_Hessians_largest_eigenvalue()
+    {
+        var printed = Printed(Ending("03-mlp.ipynb", "Console.WriteLine($\"power iteration on H·v: {rayleigh:F6}\");"));
+        Assert.Contains("eigenvalues from -0.365382 to 0.785038\n", printed, StringComparison.Ordinal);
+        Assert.Contains("power iteration on H·v: 0.785038\n", printed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FSharp_shows_gradients_traces_and_values_by_name_too()
     {
         AssertGradient(Ending("04-fsharp.ipynb", "g"), @"\frac{\partial f}{\partial x} &= y + \cos\left(x\right) \\");
