@@ -77,6 +77,8 @@ internal static class LoopSecondOrder
             _ => to.Input(n.Param, n.Element),
         }, _ => true);
         var t = to.Input(0, -1);
+        // (Staged even where the body never reads its accumulator: the emitter keys the second tape by it.)
+        to.Input(LoopBody.SecondAccumulatorInput, -1);
         var tangent = pullback.Accumulator is { } da ? to.Multiply(copy[da], t) : to.Constant(0);
         var init = b.Constant(0);
         var weights = new List<Node>();

@@ -92,6 +92,21 @@ public sealed class LoopHessianTests
     }
 
     [Fact]
+    public void A_fold_that_never_reads_its_accumulator_is_its_last_iteration()
+    {
+        var g = Grad.Of((double s, double[] w) => Enumerable.Range(0, w.Length).Aggregate(s * s, (a, i) => Math.Sin(w[i])));
+        var h = g.Hessian(0.5, 1.0, 2.0);
+        Assert.Equal(new[,] { { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, -Math.Sin(2.0) } }, h);
+    }
+
+    [Fact]
+    public void An_empty_fold_is_its_seed()
+    {
+        var g = Grad.Of((double s) => Enumerable.Range(0, 0).Aggregate(s * s, (a, i) => a * 3));
+        Assert.Equal(2, g.Hessian(0.5)[0, 0]);
+    }
+
+    [Fact]
     public void Horner_written_as_a_fold_has_the_polynomials_second_derivative()
     {
         // Σ x_k w^(n−1−k) by Horner's rule: its second derivative in w is Σ x_k (n−1−k)(n−2−k) w^(n−3−k).
