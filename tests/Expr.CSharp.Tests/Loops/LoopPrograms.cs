@@ -35,6 +35,12 @@ internal enum LoopShape
     /// <summary><c>Range(0, a.Length).Aggregate(seed, (acc, k) =&gt; G(u + acc * v))</c>, the accumulator read once.</summary>
     Fold,
 
+    /// <summary>
+    /// <c>Range(0, a.Length).Sum(i =&gt; m[i] * Range(0, 3).Aggregate(seed, (acc, j) =&gt; G(u + acc * v)))</c>: a fold in a sum,
+    /// u and v reading a[i] and c[j].
+    /// </summary>
+    FoldInSum,
+
     /// <summary><c>Range(0, a.Length - d).Max(i =&gt; body)</c> or <c>a.Max(v =&gt; body)</c>.</summary>
     Max,
 
@@ -92,6 +98,9 @@ internal sealed class LoopProgram
     public const int MaxLength = 50;
     public const int MaxNestedLength = 20;
 
+    /// <summary>The iterations of a <see cref="LoopShape.FoldInSum"/>'s inner fold.</summary>
+    public const int InnerFoldLength = 3;
+
     private (LambdaExpression Loop, Lowered Unrolled)? _lowered;
 
     public LoopProgram(LoopShape shape, int length, int offset, Term body, Term? second, Term? seed, Op squash, bool plain, int branch, int pointSeed)
@@ -125,7 +134,7 @@ internal sealed class LoopProgram
     /// <summary>The body (for a fold, u in G(u + acc · v)).</summary>
     public Term Body { get; }
 
-    /// <summary>A fold's v.</summary>
+    /// <summary>A fold's v (<see cref="LoopShape.Fold"/>, <see cref="LoopShape.FoldInSum"/>).</summary>
     public Term? Second { get; }
 
     /// <summary>A fold's seed, over x0 and x1.</summary>
@@ -305,6 +314,15 @@ internal sealed class LoopLowerer : GuardSink
                 var seed = Fresh(p.Seed!);
                 return Expression.Call(Methods.Aggregate, Range(Expression.Constant(0), length), seed, Expression.Lambda(step, acc, i));
             }
+            case LoopShape.FoldInSum:
+            {
+                var acc = Expression.Parameter(typeof(double), "acc");
+                (_i, _j) = (i, j);
+                var step = FoldStep(acc);
+                var fold = Expression.Call(Methods.Aggregate, Range(Expression.Constant(0), Expression.Constant(LoopProgram.InnerFoldLength)),
+                    Fresh(p.Seed!), Expression.Lambda(step, acc, j));
+                return Expression.Call(Methods.Sum(typeof(int)), Range(Expression.Constant(0), length), Expression.Lambda(Masked(M, i, fold), i));
+            }
             default:
             {
                 var max = p.Shape == LoopShape.Max;
@@ -373,6 +391,18 @@ internal sealed class LoopLowerer : GuardSink
                 }
                 return acc;
             }
+            case LoopShape.FoldInSum:
+                return LeftSum(Enumerable.Range(0, p.Length).Select(i =>
+                {
+                    _i = Expression.Constant(i);
+                    var acc = Fresh(p.Seed!);
+                    for (var j = 0; j < LoopProgram.InnerFoldLength; j++)
+                    {
+                        _j = Expression.Constant(j);
+                        acc = FoldStep(acc);
+                    }
+                    return Expression.Multiply(At(M, i), acc);
+                }));
             default:
             {
                 // Math.Max through the catalogue's entry, which registers the tie as a guard.
@@ -572,13 +602,13 @@ internal static class LoopProgramGenerator
         from branch in Gen.Frequency((4, Gen.Constant(0)), (1, Gen.Constant(1)), (1, Gen.Constant(2)))
         from pointSeed in Gen.Choose(0, int.MaxValue - 1)
         select new LoopProgram(shape, length, effectiveOffset, body,
-            shape == LoopShape.Fold ? second : null, shape == LoopShape.Fold ? seed : null, squash, shape == LoopShape.ArraySum && plain, branch, pointSeed);
+            shape is LoopShape.Fold or LoopShape.FoldInSum ? second : null, shape is LoopShape.Fold or LoopShape.FoldInSum ? seed : null, squash, shape == LoopShape.ArraySum && plain, branch, pointSeed);
 
     // 0..50 (a range over a[i + d] needs d elements; Max and Min need an iteration; nested sums stay at 20).
     private static Gen<int> LengthGen(LoopShape shape, int offset)
     {
         var low = shape is LoopShape.Max or LoopShape.Min ? Math.Max(offset, 0) + 1 : Math.Max(offset, 0);
-        var high = shape == LoopShape.Nested ? LoopProgram.MaxNestedLength : LoopProgram.MaxLength;
+        var high = shape is LoopShape.Nested or LoopShape.FoldInSum ? LoopProgram.MaxNestedLength : LoopProgram.MaxLength;
         // Short lengths (0, 1, 2) often: the edges of a loop.
         return Gen.Frequency((1, Gen.Choose(low, Math.Min(low + 2, high))), (3, Gen.Choose(low, high)));
     }
@@ -595,7 +625,8 @@ internal static class LoopProgramGenerator
         if (offset == -2)
             return Gen.Frequency(options);
         var element = shape is LoopShape.ArraySum or LoopShape.SelectIndexed or LoopShape.Zip || (shape is LoopShape.Max or LoopShape.Min && offset < 0);
-        var indexed = shape is LoopShape.RangeSum or LoopShape.SelectIndexed or LoopShape.Nested or LoopShape.Fold || (shape is LoopShape.Max or LoopShape.Min && offset >= 0);
+        var indexed = shape is LoopShape.RangeSum or LoopShape.SelectIndexed or LoopShape.Nested or LoopShape.Fold or LoopShape.FoldInSum
+            || (shape is LoopShape.Max or LoopShape.Min && offset >= 0);
         if (element)
             options.Add((5, Gen.Constant((Term)new LoopElementLeaf())));
         if (indexed)
@@ -611,6 +642,9 @@ internal static class LoopProgramGenerator
             options.Add((5, Gen.Constant((Term)new LoopReadLeaf(false, LoopVariable.Inner, 0))));
             options.Add((1, Gen.Constant((Term)new LoopReadLeaf(true, LoopVariable.Inner, 0))));
         }
+        // (The inner fold's index runs to 3 whatever a's length: it reads captured data only.)
+        if (shape == LoopShape.FoldInSum)
+            options.Add((3, Gen.Constant((Term)new LoopReadLeaf(true, LoopVariable.Inner, 0))));
         return Gen.Frequency(options);
     }
 

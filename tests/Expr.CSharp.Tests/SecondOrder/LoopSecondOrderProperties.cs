@@ -29,7 +29,7 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
 
     [Fact]
     public void Hessians_through_folds_agree_with_differences_of_the_gradient() =>
-        Check(FoldCases, "fold Hessians agree with differences", LoopShape.Fold);
+        Check(FoldCases, "fold Hessians agree with differences", LoopShape.Fold, LoopShape.FoldInSum);
 
     private void Check(int count, string name, params LoopShape[] shapes)
     {
@@ -56,7 +56,7 @@ public sealed class LoopSecondOrderProperties(ITestOutputHelper output)
             return Prop.When(true, () =>
             {
                 rows += Agrees(p, point);
-                if (p.Shape is LoopShape.Fold)
+                if (p.Shape is LoopShape.Fold or LoopShape.FoldInSum)
                     folds++;
             });
         }), cases, name);
