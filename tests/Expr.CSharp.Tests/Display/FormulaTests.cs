@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using ExprGrad.Display;
 using ExprGrad.Import;
 using ExprGrad.Reverse;
+using ExprGrad.Symbolic;
 using ExprGrad.Tests.Emit;
 using ExprGrad.Tests.Properties;
 using FsCheck.Fluent;
@@ -79,6 +80,27 @@ public sealed class FormulaTests
     [Fact]
     public void A_partial_the_function_does_not_depend_on_is_zero() =>
         Assert.Equal(["∂f/∂x = 0", "∂f/∂y = cos(y)"], Lines(Grad.Of((double x, double y) => Math.Floor(x) + Math.Sin(y))));
+
+    [Fact]
+    public void A_folded_constant_shows_how_it_was_computed()
+    {
+        // Import folds exp(e) to 15.154262241479262 and the sweep 1/exp(e) to 0.06598803584531254: the staged code
+        // runs that number; the formula shows how it was computed (issue 16: a decimal only as the user wrote it).
+        var g = Grad.Of((double x) => x / Math.Exp(Math.E));
+        Assert.Equal(["∂f/∂x = 1/exp(e)"], Lines(g));
+        Assert.Contains("x / 15.154262241479262", g.ToCode());
+        var gradient = new double[1];
+        g.Evaluate([2.0], gradient);
+        Assert.Equal(0.06598803584531254, gradient[0]);
+        Assert.Equal(gradient[0], FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => 2.0), g.Formulas[0].Formula!), 1e-16);
+        // Kept symbolic, the constant cancels: x/(exp(sin(4))·x) has derivative 0, not the −4.44e-16/x of rounding.
+        Assert.Equal(["∂f/∂x = 0"], Lines(Grad.Of((double x) => x / (Math.Exp(Math.Sin(4)) * x))));
+        Assert.Equal(["∂f/∂x = asinh(pi)"], Lines(Grad.Of((double x) => (x + 4) * Math.Asinh(Math.PI))));
+        // A constant the symbolic module knows stays as it knows it (atan(1) = pi/4), and a non-finite one as its
+        // value: acos(5) is NaN, and its formula says so rather than hide it in a symbol.
+        Assert.Equal(["∂f/∂x = pi/4"], Lines(Grad.Of((double x) => x * Math.Atan(1))));
+        Assert.Equal(["∂f/∂x = NaN"], Lines(Grad.Of((double x) => x * Math.Acos(5))));
+    }
 
     [Fact]
     public void Formulas_stay_linear_in_the_depth_of_the_net()
