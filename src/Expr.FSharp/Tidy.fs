@@ -147,10 +147,49 @@ module internal Tidy =
                     Formula.product (Number(Rational.one / content) :: (bases |> List.map (fun (b, e) -> Formula.power b (Number(-e)))))
                 let rest = Formula.sum (terms |> List.map (fun t -> Formula.multiply t inverse))
                 match rest with
-                | Sum restTerms when (let c, bs = common restTerms in bs.IsEmpty && Rational.isOne c) ->
-                    Some(raw content ((bases |> List.map (fun (b, e) -> Formula.power b (Number e))) @ [ rest ]))
+                | Sum restTerms when (let _, bs = common restTerms in bs.IsEmpty) ->
+                    // Like terms the division collected may share a number: 4*x*s + 4*s*(4 + x) is 4*s*(4 + 2*x), so 8*s*(2 + x).
+                    let more, _ = common restTerms
+                    let rest = if Rational.isOne more then rest else Formula.sum (restTerms |> List.map (fun t -> Formula.multiply t (Number(Rational.one / more))))
+                    Some(raw (content * more) ((bases |> List.map (fun (b, e) -> Formula.power b (Number e))) @ [ rest ]))
                 | _ -> None
         | _ -> None
+
+    /// A product's factors with a power of a base in its denominator multiplied into a sum there, where that clears
+    /// every denominator of the sum: b^(−n)·S^(−k) is b^(k·m − n)·(b^m·S)^(−k) for S whose terms have b to powers down
+    /// to −m (3/(y^2*(1 + 9/y^2)) is 3/(9 + y^2), 1/(x*(9/x^2 + 100*x^2)) is x/(9 + 100*x^4)); where b = 0 the product is
+    /// 0·∞ and this its limit. None when no such pair of factors is there.
+    let clearDenominators (factors: Formula list) : Formula list option =
+        let integer (b: Formula, e: Formula) = exponentOf e |> Option.filter (fun r -> r.IsInteger) |> Option.map (fun r -> b, r)
+        let split f = match f with Power(b, e) -> b, e | _ -> f, Formula.one
+        let hasDenominator (t: Formula) = snd (factorsOf t) |> List.exists (fun (_, e) -> match exponentOf e with Some r -> r.Sign < 0 | None -> false)
+        factors
+        |> List.tryPick (fun s ->
+            match s with
+            | Power(Sum terms, Number k) when k.IsInteger && k.Sign < 0 && terms.Length <= maxTerms ->
+                factors
+                |> List.tryPick (fun f ->
+                    match integer (split f) with
+                    | Some(b, n) when not (obj.ReferenceEquals(f, s)) && n.Sign < 0 ->
+                        // The least power of b in the terms (0 where it is absent); None where b has another exponent.
+                        let powers =
+                            terms
+                            |> List.map (fun t ->
+                                match snd (factorsOf t) |> List.tryFind (fun (c, _) -> Formula.compare c b = 0) with
+                                | None -> Some Rational.zero
+                                | Some(c, e) -> integer (c, e) |> Option.map snd)
+                        if List.exists Option.isNone powers then None
+                        else
+                            let m = powers |> List.map Option.get |> List.minBy Rational.toFloat
+                            let scaled = Formula.sum (terms |> List.map (fun t -> Formula.multiply t (Formula.power b (Number(-m)))))
+                            if m.Sign >= 0 || List.exists hasDenominator (termsOf scaled) then None
+                            else
+                                let others = factors |> List.filter (fun g -> not (obj.ReferenceEquals(g, s) || obj.ReferenceEquals(g, f)))
+                                match Formula.product (Formula.power scaled (Number k) :: Formula.power b (Number(n + m * k)) :: others) with
+                                | Product fs -> Some fs
+                                | g -> Some [ g ]
+                    | _ -> None)
+            | _ -> None)
 
     /// The sum over a common denominator, its numerator expanded (or not: expand = false) and the factors it shares
     /// with the denominator cancelled, when at least two terms have a denominator.

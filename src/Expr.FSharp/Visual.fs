@@ -252,18 +252,19 @@ module Visual =
                 Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
             | _ -> ofFormula f)
 
-    /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient.
-    /// A product without a negative coefficient, narrowest of as it is and with the fractions of its sum factors
-    /// cleared: 11/(2*(1 + 121*y^2/4)) is 22/(4 + 121*y^2), 2*x*(1/2 + y) is x*(1 + 2*y).
+    /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient:
+    /// the narrowest of as it is, with the fractions of its sum factors cleared (11/(2*(1 + 121*y^2/4)) is
+    /// 22/(4 + 121*y^2), 2*x*(1/2 + y) is x*(1 + 2*y)), and with a power in its denominator multiplied into a sum there
+    /// (Tidy.clearDenominators: 3/(y^2*(1 + 9/y^2)) is 3/(9 + y^2)).
     and private ofProduct (f: Formula) : Visual =
         let factors =
             match f with
             | Product fs -> fs
             | _ -> [ f ]
         let plain = ofFactors factors
-        match clearFractions factors with
-        | Some cleared -> List.minBy width [ plain; ofFactors cleared ]
-        | None -> plain
+        match [ clearFractions factors; Tidy.clearDenominators factors ] |> List.choose id with
+        | [] -> plain
+        | shapes -> List.minBy width (plain :: List.map ofFactors shapes)
 
     /// The factors with every sum (or integer power of one) whose terms have fractional coefficients multiplied
     /// through by the lcm L of their denominators, and the coefficient divided by L (or L^k); None when none has.

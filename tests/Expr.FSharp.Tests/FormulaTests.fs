@@ -94,6 +94,28 @@ let ``Identities a CAS applies: 1 + tan(x)^2 ⇒ 1/cos(x)^2, 1 - tanh(x)^2 ⇒ 1
     Assert.Equal("22/(4 + 121*y^2)", infix (c 11.0 /. (c 2.0 *. (c 1.0 +. c 30.25 *. y *. y))))
     Assert.Equal("x*(1 + 2*y)", infix (c 2.0 *. x *. (c 0.5 +. y)))
 
+/// The printed formula of e, and checks that it has e's value at (x, y, z) = (0.3, -0.7, 1.9) (and at 1.7 for x, where
+/// the identities are about roots of 1 - x^2, NaN on both sides) to within rounding.
+let private shown (e: Expression) =
+    let f = formula e
+    for point in [ (0.3, -0.7, 1.9); (1.7, 0.4, -2.2) ] do
+        let px, py, pz = point
+        let expected = (compile e).Invoke(px, py, pz)
+        let actual = Formula.evaluate (fun s -> match s with "x" -> px | "y" -> py | _ -> pz) f
+        if Double.IsNaN expected then Assert.True(Double.IsNaN actual, $"{Infix.format f} at {point}: {actual}, not NaN")
+        else Assert.True(abs (expected - actual) <= 1e-12 * max 1.0 (abs expected), $"{Infix.format f} at {point}: {actual}, not {expected}")
+    Infix.format f
+
+[<Fact>]
+let ``Display shapes: a common factor out of a sum, numbers the division collects included; a power into a denominator's sum`` () =
+    Assert.Equal("8*sin(y)*(2 + x)", shown (c 4.0 *. x *. sin y +. c 4.0 *. sin y *. (c 4.0 +. x)))
+    Assert.Equal("cos(z)*(1 + 4*y)/2", shown (y *. cos z +. cos z *. (c 0.5 +. y)))
+    // atan(3/y)'s derivative, 3/(y^2*(1 + 9/y^2)), at y = 0 is 0·∞, and the shape its limit.
+    Assert.Equal("3/(9 + y^2)", shown (c 3.0 /. (y *. y *. (c 1.0 +. c 9.0 /. (y *. y)))))
+    Assert.Equal("x/(9 + 100*x^4)", shown (c 1.0 /. (x *. (c 9.0 /. (x *. x) +. c 100.0 *. x *. x))))
+    // Not where the sum keeps a denominator: the shape would be no clearer.
+    Assert.Equal("1/(x*(x + 1/y))", shown (c 1.0 /. (x *. (x +. c 1.0 /. y))))
+
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
     Assert.Equal("x", infix (x +. c 0.0))
