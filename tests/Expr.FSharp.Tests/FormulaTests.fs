@@ -107,6 +107,48 @@ let private shown (e: Expression) =
     Infix.format f
 
 [<Fact>]
+let ``Pairs a CAS writes as one: 2 sin cos ⇒ sin(2u), cosh^k tanh^k ⇒ sinh^k, x/cbrt(x)^2 ⇒ cbrt(x)`` () =
+    let f name a = math name [ a ]
+    // cos(y)^2's derivative, and its reciprocal.
+    Assert.Equal("-sin(2*y)", shown (c -2.0 *. sin y *. cos y))
+    Assert.Equal("sin(2*x*y)/2", shown (sin (x *. y) *. cos (x *. y)))
+    Assert.Equal("2/sin(2*x)", shown (c 1.0 /. (sin x *. cos x)))
+    // 5/tanh(sinh(x))'s derivative: the same u in cosh and tanh; cos·tan is sin alike.
+    Assert.Equal("-5*cosh(x)/sinh(sinh(x))^2", shown (c -5.0 *. f "Cosh" x /. (pow (f "Cosh" (f "Sinh" x)) (c 2.0) *. pow (f "Tanh" (f "Sinh" x)) (c 2.0))))
+    Assert.Equal("y*sinh(x)", shown (y *. f "Cosh" x *. f "Tanh" x))
+    Assert.Equal("sin(2*x)/2", shown (pow (cos x) (c 2.0) *. f "Tan" x)) // cos(x)*sin(x), then 2 sin cos
+    Assert.Equal("1/(sinh(x)*cosh(x))", shown (c 1.0 /. (pow (f "Cosh" x) (c 2.0) *. f "Tanh" x)))
+    // x·cbrt(x)'s derivative, cbrt(x) + x/(3*cbrt(x)^2): 0/0 at x = 0, where the formula shows the limit 0.
+    Assert.Equal("4*cbrt(x)/3", shown (f "Cbrt" x +. x /. (c 3.0 *. pow (f "Cbrt" x) (c 2.0))))
+    Assert.Equal("-8/(3*cbrt(x)^11)", shown (c -8.0 /. (c 3.0 *. pow x (c 3.0) *. pow (f "Cbrt" x) (c 2.0))))
+    Assert.Equal("4*y*cbrt(4 + x*y)/3", shown (c 4.0 *. y *. (c 4.0 +. x *. y) /. (c 3.0 *. pow (f "Cbrt" (x *. y +. c 4.0)) (c 2.0))))
+
+[<Fact>]
+let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asinh(u)) ⇒ sqrt(1 + u^2), cos(acos(x)) stays`` () =
+    let f name a = math name [ a ]
+    Assert.Equal("sqrt(1 + 4*x^2)", shown (f "Cosh" (f "Asinh" (c 2.0 *. x))))
+    Assert.Equal("2/(1 + 4*x^2)^(3/2)", shown (c 2.0 /. (pow (f "Cosh" (f "Asinh" (c 2.0 *. x))) (c 2.0) *. f "Sqrt" (c 1.0 +. c 4.0 *. x *. x))))
+    Assert.Equal("sqrt(1 - x^2)", shown (f "Cos" (f "Asin" x)))
+    Assert.Equal("sqrt(1 - x^2)", shown (f "Sin" (f "Acos" x)))
+    Assert.Equal("1/sqrt(1 + x^2)", shown (f "Cos" (f "Atan" x)))
+    Assert.Equal("x/sqrt(1 + x^2)", shown (f "Sin" (f "Atan" x)))
+    Assert.Equal("y/sqrt(1 + y^2)", shown (f "Tanh" (f "Asinh" y)))
+    Assert.Equal("1/sqrt(1 - x^2)", shown (f "Cosh" (f "Atanh" x)))
+    Assert.Equal("x/sqrt(1 - x^2)", shown (f "Sinh" (f "Atanh" x)))
+    Assert.Equal("x*y", shown (f "Sinh" (f "Asinh" (x *. y))))
+    Assert.Equal("x", shown (f "Tan" (f "Atan" x)))
+    // The inverse alone is NaN for |x| > 1 where x is not: these stay.
+    Assert.Equal("cos(acos(x))", shown (f "Cos" (f "Acos" x)))
+    Assert.Equal("sin(asin(x))", shown (f "Sin" (f "Asin" x)))
+    Assert.Equal("tanh(atanh(x))", shown (f "Tanh" (f "Atanh" x)))
+    Assert.Equal("cosh(acosh(x))", shown (f "Cosh" (f "Acosh" x)))
+    // Beside a root of 1 - x^2, NaN exactly where acos(x) is, cos(acos(x)) is x (sin(acos(x))'s derivative).
+    Assert.Equal("-x/sqrt(1 - x^2)", shown (neg (f "Cos" (f "Acos" x)) /. f "Sqrt" (c 1.0 -. x *. x)))
+    Assert.Equal("y*tanh(atanh(x))/(1 - x^2)", shown (y *. f "Tanh" (f "Atanh" x) /. (c 1.0 -. x *. x)))
+    // Not of a number: pi is acos(-1), and sin(pi) is the double 1.2246467991473532E-16, not 0.
+    Assert.Equal("x/sin(pi)", infix (x /. f "Sin" (f "Acos" (c -1.0))))
+
+[<Fact>]
 let ``Display shapes: a common factor out of a sum, numbers the division collects included; a power into a denominator's sum`` () =
     Assert.Equal("8*sin(y)*(2 + x)", shown (c 4.0 *. x *. sin y +. c 4.0 *. sin y *. (c 4.0 +. x)))
     Assert.Equal("cos(z)*(1 + 4*y)/2", shown (y *. cos z +. cos z *. (c 0.5 +. y)))
