@@ -905,25 +905,20 @@ module Formula =
     /// 1 + s·u^2.
     let private onePlusSquare (s: int) (u: Formula) = sum [ one; product [ ofInt s; power u (ofInt 2) ] ]
 
-    /// f(g(u)) as a CAS rewrites it, each side defined exactly where the other is, so no NaN is hidden:
-    /// cosh(asinh(u)) = sqrt(1 + u^2); cos(asin(u)) = sin(acos(u)) = sqrt(1 − u^2) (NaN alike for |u| > 1);
-    /// cos(atan(u)) = 1/sqrt(1 + u^2); sin(atan(u)) = tanh(asinh(u)) = u/sqrt(1 + u^2); cosh(atanh(u)) = 1/sqrt(1 − u^2)
-    /// and sinh(atanh(u)) = u/sqrt(1 − u^2) (NaN alike for |u| > 1, infinite alike at |u| = 1); sinh(asinh(u)) =
+    /// f(g(u)) as a CAS rewrites it, both sides defined for every real u, so no NaN is hidden: cosh(asinh(u)) =
+    /// sqrt(1 + u^2); cos(atan(u)) = 1/sqrt(1 + u^2); sin(atan(u)) = tanh(asinh(u)) = u/sqrt(1 + u^2); sinh(asinh(u)) =
     /// tan(atan(u)) = u. Not sin(asin(u)) = u, cos(acos(u)) = u, tanh(atanh(u)) = u nor cosh(acosh(u)) = u: there the
-    /// left side is NaN where the right side is not. Only where u is no number: pi is acos(−1), and sin(pi) is the
-    /// double 1.2246467991473532E-16, not 0.
+    /// left side is NaN where the right side is not. Nor cos(asin(u)) = sin(acos(u)) = sqrt(1 − u^2), although NaN
+    /// alike: sin(asin(x))'s derivative, cos(asin(x))/sqrt(1 − x^2), would then merge to 1, which is not NaN for
+    /// |x| > 1.
     let private (|Composition|_|) (f: Function, args: Formula list) : Formula option =
         match args with
-        | [ Apply(g, [ u ]) ] when not (isNumber u) ->
+        | [ Apply(g, [ u ]) ] ->
             match f, g with
             | Function.Cosh, Function.Asinh -> Some(power (onePlusSquare 1 u) half)
-            | Function.Cos, Function.Asin
-            | Function.Sin, Function.Acos -> Some(power (onePlusSquare -1 u) half)
             | Function.Cos, Function.Atan -> Some(power (onePlusSquare 1 u) minusHalf)
             | Function.Sin, Function.Atan
             | Function.Tanh, Function.Asinh -> Some(product [ u; power (onePlusSquare 1 u) minusHalf ])
-            | Function.Cosh, Function.Atanh -> Some(power (onePlusSquare -1 u) minusHalf)
-            | Function.Sinh, Function.Atanh -> Some(product [ u; power (onePlusSquare -1 u) minusHalf ])
             | Function.Sinh, Function.Asinh
             | Function.Tan, Function.Atan -> Some u
             | _ -> None

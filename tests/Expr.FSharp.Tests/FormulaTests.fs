@@ -128,13 +128,9 @@ let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asi
     let f name a = math name [ a ]
     Assert.Equal("sqrt(1 + 4*x^2)", shown (f "Cosh" (f "Asinh" (c 2.0 *. x))))
     Assert.Equal("2/(1 + 4*x^2)^(3/2)", shown (c 2.0 /. (pow (f "Cosh" (f "Asinh" (c 2.0 *. x))) (c 2.0) *. f "Sqrt" (c 1.0 +. c 4.0 *. x *. x))))
-    Assert.Equal("sqrt(1 - x^2)", shown (f "Cos" (f "Asin" x)))
-    Assert.Equal("sqrt(1 - x^2)", shown (f "Sin" (f "Acos" x)))
     Assert.Equal("1/sqrt(1 + x^2)", shown (f "Cos" (f "Atan" x)))
     Assert.Equal("x/sqrt(1 + x^2)", shown (f "Sin" (f "Atan" x)))
     Assert.Equal("y/sqrt(1 + y^2)", shown (f "Tanh" (f "Asinh" y)))
-    Assert.Equal("1/sqrt(1 - x^2)", shown (f "Cosh" (f "Atanh" x)))
-    Assert.Equal("x/sqrt(1 - x^2)", shown (f "Sinh" (f "Atanh" x)))
     Assert.Equal("x*y", shown (f "Sinh" (f "Asinh" (x *. y))))
     Assert.Equal("x", shown (f "Tan" (f "Atan" x)))
     // The inverse alone is NaN for |x| > 1 where x is not: these stay.
@@ -142,11 +138,11 @@ let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asi
     Assert.Equal("sin(asin(x))", shown (f "Sin" (f "Asin" x)))
     Assert.Equal("tanh(atanh(x))", shown (f "Tanh" (f "Atanh" x)))
     Assert.Equal("cosh(acosh(x))", shown (f "Cosh" (f "Acosh" x)))
+    // Nor cos(asin(x)) = sqrt(1 - x^2): sin(asin(x))'s derivative would merge to 1, not NaN for |x| > 1.
+    Assert.Equal("cos(asin(x))/sqrt(1 - x^2)", shown (f "Cos" (f "Asin" x) /. f "Sqrt" (c 1.0 -. x *. x)))
     // Beside a root of 1 - x^2, NaN exactly where acos(x) is, cos(acos(x)) is x (sin(acos(x))'s derivative).
     Assert.Equal("-x/sqrt(1 - x^2)", shown (neg (f "Cos" (f "Acos" x)) /. f "Sqrt" (c 1.0 -. x *. x)))
     Assert.Equal("y*tanh(atanh(x))/(1 - x^2)", shown (y *. f "Tanh" (f "Atanh" x) /. (c 1.0 -. x *. x)))
-    // Not of a number: pi is acos(-1), and sin(pi) is the double 1.2246467991473532E-16, not 0.
-    Assert.Equal("x/sin(pi)", infix (x /. f "Sin" (f "Acos" (c -1.0))))
 
 [<Fact>]
 let ``Display shapes: a common factor out of a sum, numbers the division collects included; a power into a denominator's sum`` () =
