@@ -5,7 +5,7 @@ open System.Numerics
 
 /// Other shapes of a canonical sum, for display only (Visual shows whichever is narrowest): over a common
 /// denominator with its numerator expanded and like terms collected (1/x − (1 + y)/x + y/x = 0), and with the
-/// factors common to every term pulled out (4*x*y + 4*x = 4*x*(y + 1)). The shapes are built from the DU's cases,
+/// factors common to every term pulled out (4*x*y + 4*x = 4*x*(y + 1), x^x*log(x) + x^x = x^x*(1 + log(x))). The shapes are built from the DU's cases,
 /// not the smart constructors, where canonical form would undo them (a number times a sum is distributed); every
 /// shape has the value of the sum wherever the sum is defined (cancelling x/x may define it at x = 0, as 0·u = 0 does).
 [<RequireQualifiedAccess>]
@@ -112,6 +112,13 @@ module internal Tidy =
                 | _ -> None)
         content, bases
 
+    /// Powers with one exponent that is no number in every term: x^x in x^x*log(x) + x^x.
+    let private commonPowers (terms: Formula list) : (Formula * Formula) list =
+        let powersOf t = snd (factorsOf t) |> List.filter (fun (_, e) -> (exponentOf e).IsNone)
+        powersOf terms.Head
+        |> List.filter (fun (b, e) ->
+            terms.Tail |> List.forall (fun t -> powersOf t |> List.exists (fun (c, f) -> Formula.compare b c = 0 && Formula.compare e f = 0)))
+
     /// The product of a number and factors as the DU holds it, kept whole (no distribution of the number).
     let private raw (c: Rational) (factors: Formula list) : Formula =
         let mutable c = c
@@ -140,18 +147,22 @@ module internal Tidy =
         match f with
         | Sum terms when isSmall maxSize f ->
             let content, bases = common terms
-            if bases.IsEmpty && Rational.isOne content then None
+            let powers = commonPowers terms
+            if bases.IsEmpty && powers.IsEmpty && Rational.isOne content then None
             else
                 // Divided factor by factor: 1/16*(x − e^x) would be distributed into another base than x − e^x.
                 let inverse =
-                    Formula.product (Number(Rational.one / content) :: (bases |> List.map (fun (b, e) -> Formula.power b (Number(-e)))))
+                    Formula.product (
+                        Number(Rational.one / content)
+                        :: (bases |> List.map (fun (b, e) -> Formula.power b (Number(-e))))
+                        @ (powers |> List.map (fun (b, e) -> Formula.power b (Formula.negate e))))
                 let rest = Formula.sum (terms |> List.map (fun t -> Formula.multiply t inverse))
                 match rest with
                 | Sum restTerms when (let _, bs = common restTerms in bs.IsEmpty) ->
                     // Like terms the division collected may share a number: 4*x*s + 4*s*(4 + x) is 4*s*(4 + 2*x), so 8*s*(2 + x).
                     let more, _ = common restTerms
                     let rest = if Rational.isOne more then rest else Formula.sum (restTerms |> List.map (fun t -> Formula.multiply t (Number(Rational.one / more))))
-                    Some(raw (content * more) ((bases |> List.map (fun (b, e) -> Formula.power b (Number e))) @ [ rest ]))
+                    Some(raw (content * more) ((bases |> List.map (fun (b, e) -> Formula.power b (Number e))) @ (powers |> List.map (fun (b, e) -> Power(b, e))) @ [ rest ]))
                 | _ -> None
         | _ -> None
 
@@ -201,7 +212,7 @@ module internal Tidy =
                 let bases = fs |> List.choose (fun (b, e) -> exponentOf e |> Option.filter (fun r -> r.Sign < 0) |> Option.map (fun r -> b, -r))
                 c.Denominator, bases
             let dens = split |> List.map denominatorOf
-            if dens |> List.filter (fun (d, bs) -> not d.IsOne || not bs.IsEmpty) |> List.length < 2 then None
+            if dens |> List.filter (fun (d, bs) -> not d.IsOne || not bs.IsEmpty) |> List.length < 1 then None
             else
                 // The denominator: every base at the greatest exponent it has in a term, and the lcm of the numbers.
                 let l = dens |> List.map fst |> List.reduce lcm

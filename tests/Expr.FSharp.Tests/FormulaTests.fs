@@ -153,6 +153,12 @@ let ``Display shapes: a common factor out of a sum, numbers the division collect
     Assert.Equal("x/(9 + 100*x^4)", shown (c 1.0 /. (x *. (c 9.0 /. (x *. x) +. c 100.0 *. x *. x))))
     // Not where the sum keeps a denominator: the shape would be no clearer.
     Assert.Equal("1/(x*(x + 1/y))", shown (c 1.0 /. (x *. (x +. c 1.0 /. y))))
+    // A power with an exponent that is no number, common to every term (x^x's derivative).
+    Assert.Equal("x^x*(2 + log(x))", shown (pow x x *. log x +. c 2.0 *. pow x x))
+    Assert.Equal("x^x + x^x*log(x)", shown (pow x x *. log x +. pow x x)) // as narrow as x^x*(1 + log(x)): kept
+    Assert.Equal("3*y*x^(3*x*y)*(1 + log(x))", shown (c 3.0 *. y *. (pow x (c 3.0 *. x *. y) +. pow x (c 3.0 *. x *. y) *. log x)))
+    // Over a common denominator where one term has one: tanh(asinh(2x))'s 1 - tanh(..)^2.
+    Assert.Equal("1/(1 + 4*x^2)", shown (c 1.0 -. c 4.0 *. x *. x /. (c 1.0 +. c 4.0 *. x *. x)))
 
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
