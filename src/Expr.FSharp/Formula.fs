@@ -809,7 +809,8 @@ module Formula =
     /// sin(u)^k·cos(u)^k = sin(2u)^k/2^k; cosh(u)^a·tanh(u)^b = sinh(u)^b·cosh(u)^(a − b) and cos(u)^a·tan(u)^b =
     /// sin(u)^b·cos(u)^(a − b) for integers of one sign with |b| ≤ |a|; u^a·cbrt(u)^b = cbrt(u)^(3a + b) for integers
     /// (x/cbrt(x)^2 = cbrt(x), 0/0 at x = 0); cos(acos(u)) = u, sin(asin(u)) = u and tanh(atanh(u)) = u beside a power
-    /// of 1 − u^2 that is no integer, which is NaN wherever the inverse function is (and not alone: there u hides a NaN).
+    /// of 1 − u^2 that is no integer, which is NaN wherever the inverse function is (and not alone: there u hides a NaN);
+    /// S^a·T^b = q^a·T^(a + b) for sums S = q·T (integers; 0·∞ where T = 0).
     and private pairs (merged: ResizeArray<Formula>) : (Formula * Formula * Formula list) option =
         let integer f =
             match splitFactor f with
@@ -825,6 +826,25 @@ module Formula =
         merged
         |> Seq.tryPick (fun f ->
             match integer f with
+            | Some(Sum ts, a) ->
+                // Sums that are multiples of one another: (1 + y^2/4)·(4 + y^2)^-1 = 1/4.
+                let ratio (us: Formula list) =
+                    if ts.Length <> us.Length then None
+                    else
+                        let qs =
+                            List.map2 (fun t u ->
+                                match numberAndMonomial t, numberAndMonomial u with
+                                | (Number c, m), (Number d, n) when Formula.Order(m, n) = 0 && d.Sign <> 0 -> Some(c / d)
+                                | _ -> None) ts us
+                        match qs with
+                        | Some q :: rest when List.forall (fun r -> r = Some q) rest -> Some q
+                        | _ -> None
+                merged
+                |> Seq.tryPick (fun h ->
+                    match integer h with
+                    | Some(Sum us, b) when apart f h ->
+                        ratio us |> Option.map (fun q -> f, h, [ power (Number q) (Number a); power (Sum us) (Number(a + b)) ])
+                    | _ -> None)
             | Some(Apply(g, [ u ]), a) ->
                 merged
                 |> Seq.tryPick (fun h ->
@@ -964,6 +984,8 @@ module Formula =
         // relu's derivative: sign(relu(u)) = step(u) wherever relu is differentiable (u ≠ 0), as a CAS writes it.
         | Function.Sign, [ Apply(Function.Relu, [ u ]) ] -> Apply(Function.Step, [ u ])
         | Composition g -> g
+        // atan2(u, c) = atan(u/c) for a number c > 0, for every u (atan2(y, 2) is atan(y/2)).
+        | Function.Atan2, [ u; Number c ] when c.Sign > 0 -> apply Function.Atan [ product [ u; Number(Rational.one / c) ] ]
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) > 0 -> Apply(f, [ b; a ])
         | _ -> Apply(f, args)

@@ -161,6 +161,16 @@ let ``Display shapes: a common factor out of a sum, numbers the division collect
     Assert.Equal("1/(1 + 4*x^2)", shown (c 1.0 -. c 4.0 *. x *. x /. (c 1.0 +. c 4.0 *. x *. x)))
 
 [<Fact>]
+let ``atan2(u, c) ⇒ atan(u/c) for a number c > 0; sums that are multiples of one another cancel to their ratio`` () =
+    Assert.Equal("atan(y/2)", shown (math "Atan2" [ y; c 2.0 ]))
+    Assert.Equal("atan(2*x)", shown (math "Atan2" [ x; c 0.5 ]))
+    Assert.Equal("atan2(y, -2)", shown (math "Atan2" [ y; c -2.0 ]))
+    Assert.Equal("atan2(y, x)", shown (math "Atan2" [ y; x ]))
+    // tan(atan2(y, 2))'s derivative: (1 + tan(atan(y/2))^2)*2/(4 + y^2) = (1 + y^2/4)*2/(4 + y^2).
+    Assert.Equal("1/2", shown (math "Tan" [ math "Atan2" [ y; c 2.0 ] ] |> fun t -> (c 1.0 +. t *. t) *. c 2.0 /. (c 4.0 +. y *. y)))
+    Assert.Equal("4*x", shown ((c 2.0 +. c 2.0 *. y) *. x /. (c 0.5 +. c 0.5 *. y)))
+
+[<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
     Assert.Equal("x", infix (x +. c 0.0))
     Assert.Equal("x", infix (x *. c 1.0))
