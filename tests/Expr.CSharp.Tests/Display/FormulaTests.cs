@@ -103,6 +103,41 @@ public sealed class FormulaTests
     }
 
     [Fact]
+    public void Identities_hide_no_NaN()
+    {
+        // sin(acos(x))' = -cos(acos(x))/sqrt(1 - x^2): the root is NaN wherever acos is, so cos(acos(x)) may be x there.
+        Assert.Equal(["∂f/∂x = -x/sqrt(1 - x^2)"], Lines(Grad.Of((double x) => Math.Sin(Math.Acos(x)))));
+        // sin(asin(x))' is NaN for |x| > 1, as the compiled gradient is: not 1.
+        Assert.Equal(["∂f/∂x = cos(asin(x))/sqrt(1 - x^2)"], Lines(Grad.Of((double x) => Math.Sin(Math.Asin(x)))));
+        var gradient = new double[1];
+        Grad.Of((double x) => Math.Sin(Math.Asin(x))).Evaluate([2.0], gradient);
+        Assert.True(double.IsNaN(gradient[0]));
+        // Defined for every x on both sides: cos(y)^2' = -sin(2*y), tanh(asinh(2x))' = 2/(1 + 4x^2)^(3/2).
+        Assert.Equal(["∂f/∂y = -sin(2*y)"], Lines(Grad.Of((double y) => Math.Cos(y) * Math.Cos(y))));
+        Assert.Equal(["∂f/∂x = 2/(sqrt(1 + 4*x^2)*(1 + 4*x^2))"], Lines(Grad.Of((double x) => Math.Tanh(Math.Asinh(x + x)))));
+    }
+
+    [Fact]
+    public void A_folded_constant_shows_a_bounded_origin()
+    {
+        // sin(sin(...sin(1))) folds to one number. 10 deep, the formula shows the sines; 200 deep, a constant remembers
+        // at most 24 operations, the one below them shows as its decimal, and the symbolic module evaluates sines of a
+        // decimal: the formula is that number, whatever the depth.
+        foreach (var (depth, shown) in new[] { (10, "sin(sin(sin(sin(sin(sin(sin(sin(sin(sin(1))))))))))"), (200, "0.12078769194088672") })
+        {
+            var x = Expression.Parameter(typeof(double), "x");
+            Expression c = Expression.Constant(1.0);
+            for (var i = 0; i < depth; i++)
+                c = Expression.Call(typeof(Math).GetMethod(nameof(Math.Sin))!, c);
+            var g = Grad.Of(Expression.Lambda<Func<double, double>>(Expression.Multiply(x, c), x));
+            Assert.Equal(shown, g.Formulas[0].Infix);
+            var gradient = new double[1];
+            g.Evaluate([1.0], gradient);
+            Assert.Equal(gradient[0], FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => 1.0), g.Formulas[0].Formula!), 1e-15);
+        }
+    }
+
+    [Fact]
     public void Formulas_stay_linear_in_the_depth_of_the_net()
     {
         // ∂L/∂w_{m−1} = (ŷ − y)·o_{m−1}: o_{m−1} nests m − 1 sigmoids, so the printed formula grows linearly in m.
