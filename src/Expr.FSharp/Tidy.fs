@@ -166,6 +166,27 @@ module internal Tidy =
                 | _ -> None
         | _ -> None
 
+    /// The sum with the terms that share a factor (the one most terms share, when some but not all do) grouped under it:
+    /// cosh(x) − x^x*c − c*step(y − x) is cosh(x) − c*(x^x + step(y − x)), c = cos(x^x + min(x, y)).
+    let group (f: Formula) : Formula option =
+        match f with
+        | Sum terms when terms.Length > 2 && isSmall maxSize f ->
+            let split = terms |> List.map (fun t -> t, snd (factorsOf t))
+            let has (b, e) (fs: (Formula * Formula) list) = fs |> List.exists (fun (c, g) -> Formula.compare b c = 0 && Formula.compare e g = 0)
+            let shared =
+                split
+                |> List.collect snd
+                |> List.map (fun be -> be, split |> List.filter (fun (_, fs) -> has be fs) |> List.length)
+                |> List.filter (fun (_, n) -> n >= 2 && n < terms.Length)
+            if shared.IsEmpty then None
+            else
+                let (b, e), _ = shared |> List.maxBy snd
+                let inside, outside = split |> List.partition (fun (_, fs) -> has (b, e) fs)
+                let inverse = Formula.power b (Formula.negate e)
+                let grouped = Product [ Formula.power b e; Formula.sum (inside |> List.map (fun (t, _) -> Formula.multiply t inverse)) ]
+                Some(Sum(grouped :: List.map fst outside))
+        | _ -> None
+
     /// A product's factors with a power of a base in its denominator multiplied into a sum there, where that clears
     /// every denominator of the sum: b^(−n)·S^(−k) is b^(k·m − n)·(b^m·S)^(−k) for S whose terms have b to powers down
     /// to −m (3/(y^2*(1 + 9/y^2)) is 3/(9 + y^2), 1/(x*(9/x^2 + 100*x^2)) is x/(9 + 100*x^4)); where b = 0 the product is

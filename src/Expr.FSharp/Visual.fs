@@ -202,14 +202,20 @@ module Visual =
                 match sums.TryGetValue f with
                 | true, v -> v
                 | _ ->
-                    let shapes = [ Some f; Tidy.together true f; Tidy.together false f; Tidy.factor f ] |> List.choose id
+                    // Each shape with the characters it must save: grouping some of the terms reorders the sum a
+                    // reader follows, so it is shown only where it saves more than a few (Rosenbrock's 2*a - 2 -
+                    // 400*a*(b - a^2) stays as the textbook writes it).
+                    let shapes =
+                        [ Some f, 0; Tidy.together true f, 0; Tidy.together false f, 0; Tidy.factor f, 0; Tidy.group f, 3 ]
+                        |> List.choose (fun (g, cost) -> g |> Option.map (fun g -> g, cost))
                     let v =
                         match shapes with
                         | [ _ ] -> ofSum f
                         | _ ->
                             shapes
-                            |> List.map (fun g -> match g with Sum _ -> ofSum g | _ -> ofFormula g)
-                            |> List.minBy width
+                            |> List.map (fun (g, cost) -> (match g with Sum _ -> ofSum g | _ -> ofFormula g), cost)
+                            |> List.minBy (fun (v, cost) -> width v + cost)
+                            |> fst
                     sums.AddOrUpdate(f, v)
                     v
             | Product _ | Power _ ->

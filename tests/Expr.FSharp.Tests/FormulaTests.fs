@@ -157,6 +157,9 @@ let ``Display shapes: a common factor out of a sum, numbers the division collect
     Assert.Equal("x^x*(2 + log(x))", shown (pow x x *. log x +. c 2.0 *. pow x x))
     Assert.Equal("x^x + x^x*log(x)", shown (pow x x *. log x +. pow x x)) // as narrow as x^x*(1 + log(x)): kept
     Assert.Equal("3*y*x^(3*x*y)*(1 + log(x))", shown (c 3.0 *. y *. (pow x (c 3.0 *. x *. y) +. pow x (c 3.0 *. x *. y) *. log x)))
+    // Terms that share a factor, grouped under it where that saves more than a few characters.
+    Assert.Equal("cos(z)*(x + y + x*log(y)) + sin(x)", shown (sin x +. y *. cos z +. x *. cos z +. x *. log y *. cos z))
+    Assert.Equal("2*x - 2 - 400*x*(y - x^2)", shown (c 2.0 *. x -. c 2.0 -. c 400.0 *. x *. (y -. x *. x)))
     // Over a common denominator where one term has one: tanh(asinh(2x))'s 1 - tanh(..)^2.
     Assert.Equal("1/(1 + 4*x^2)", shown (c 1.0 -. c 4.0 *. x *. x /. (c 1.0 +. c 4.0 *. x *. x)))
 
