@@ -49,6 +49,14 @@ module internal Tidy =
         | Number r -> Some r
         | _ -> None
 
+    /// sigmoid(u) or 1 − sigmoid(u): sigmoid(u)*(1 − sigmoid(u)), the textbook form of sigmoid's derivative the notebooks
+    /// teach, is neither expanded nor split by a shape.
+    let private isSigmoidPart (f: Formula) =
+        match f with
+        | Apply(Function.Sigmoid, _) -> true
+        | Sum [ Number one; Product [ Number minusOne; Apply(Function.Sigmoid, _) ] ] -> Rational.isOne one && Rational.isOne (-minusOne)
+        | _ -> false
+
     /// Distributes products over sums (and small integer powers of sums), collecting like terms; None past maxTerms.
     let rec private expand (t: Formula) : Formula list option =
         let times (xs: Formula list) (ys: Formula list) =
@@ -56,6 +64,8 @@ module internal Tidy =
             else Some [ for a in xs do for b in ys -> Formula.multiply a b ]
         let expandFactor (f: Formula) : Formula list option =
             match f with
+                // 1 − sigmoid(u) stays whole: sigmoid(u)*(1 − sigmoid(u)) is the textbook form of sigmoid's derivative.
+            | _ when isSigmoidPart f -> Some [ f ]
             | Sum ts -> Some ts
             | Power(Sum ts, Number r) when r.IsInteger && r.Sign > 0 && r.Numerator <= BigInteger 4 ->
                 let mutable acc = Some [ Formula.one ]
@@ -176,6 +186,7 @@ module internal Tidy =
             let shared =
                 split
                 |> List.collect snd
+                |> List.filter (fun (b, _) -> not (isSigmoidPart b))
                 |> List.map (fun be -> be, split |> List.filter (fun (_, fs) -> has be fs) |> List.length)
                 |> List.filter (fun (_, n) -> n >= 2 && n < terms.Length)
             if shared.IsEmpty then None

@@ -34,6 +34,15 @@ public sealed class FormulaTests
         Assert.Equal(["∂f/∂x = sigmoid(x)*(1 - sigmoid(x))"], Lines(Grad.Of((double x) => Fn.Sigmoid(x))));
 
     [Fact]
+    public void The_sigmoid_gate_keeps_its_fused_rule_inside_shapes_that_group_terms() =>
+        // (x + σ(y))/(σ(x) + (x + y)²): the common denominator groups the terms with x + σ(y), never σ(x) out of σ(x)(1 − σ(x)).
+        Assert.Equal(
+            [
+                "∂f/∂x = ((x + sigmoid(y))*(-2*x - 2*y - sigmoid(x)*(1 - sigmoid(x))) + sigmoid(x) + (x + y)^2)/(sigmoid(x) + (x + y)^2)^2",
+                "∂f/∂y = sigmoid(y)*(1 - sigmoid(y))/(sigmoid(x) + (x + y)^2) - 2*(x + y)*(x + sigmoid(y))/(sigmoid(x) + (x + y)^2)^2",
+            ], Lines(Grad.Of((double x, double y) => (x + Fn.Sigmoid(y)) / (Fn.Sigmoid(x) + (x + y) * (x + y)))));
+
+    [Fact]
     public void The_neuron_written_with_exp()
     {
         var g = Grad.Of((double[] w, double[] x) => 1 / (1 + Math.Exp(-(w[0] * x[0] + w[1] * x[1] + w[2]))));
