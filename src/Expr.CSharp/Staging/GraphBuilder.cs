@@ -57,13 +57,14 @@ internal sealed class GraphBuilder
     // that made it (Node.Origin) where that and every value in it is a finite number and it stays small.
     private Node Folded(Op op, Node[] args, double value, bool isBool)
     {
-        if (_constants.TryGetValue((BitConverter.DoubleToInt64Bits(value), isBool), out var node))
+        var key = (BitConverter.DoubleToInt64Bits(value), isBool);
+        if (_constants.TryGetValue(key, out var node))
             return node;
         static int Size(Node c) => c.Origin is { } o ? 1 + o.Args.Sum(Size) : 1;
         var shown = !isBool && double.IsFinite(value) && op is not (Op.Select or Op.IntegerDivide or Op.Remainder)
             && Array.TrueForAll(args, a => !a.IsBool && double.IsFinite(a.Value)) && 1 + args.Sum(Size) <= MaxOrigin;
         var origin = shown ? new Node(-1, op, [.. args], null) : null;
-        return _constants[(BitConverter.DoubleToInt64Bits(value), isBool)] = new Node(_nextId++, Op.Constant, [], null) { Value = value, IsBool = isBool, Origin = origin };
+        return _constants[key] = new Node(_nextId++, Op.Constant, [], null) { Value = value, IsBool = isBool, Origin = origin };
     }
 
     /// <summary>A read of a lambda parameter (element <paramref name="element"/> of an array parameter, or −1). Inputs live in the root region.</summary>

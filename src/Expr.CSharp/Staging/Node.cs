@@ -32,7 +32,7 @@ internal sealed class Node
 
     /// <summary>
     /// For a folded <see cref="Op.Constant"/>: an operation on constants that computes its value (the first fold that
-    /// reached it), kept for display only (formulas show <c>exp(-e)</c>, not <c>0.06598803584531254</c>). Never staged,
+    /// reached it), kept for display only (formulas show <c>1/exp(e)</c>, not <c>0.06598803584531254</c>). Never staged,
     /// never evaluated; null for a constant the user or a rule wrote.
     /// </summary>
     public Node? Origin { get; init; }
