@@ -785,6 +785,11 @@ module Formula =
             let others = merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s) || obj.ReferenceEquals(f, a)))
             product (Seq.concat [ Seq.ofList [ coefficient; u; power (Apply(Function.Abs, [ u ])) (Number(k - Rational.one)) ]; others; again ])
         | None ->
+        match pairs merged with
+        | Some(f, g, replacement) ->
+            let others = merged |> Seq.filter (fun h -> not (obj.ReferenceEquals(h, f) || obj.ReferenceEquals(h, g)))
+            product (Seq.concat [ Seq.singleton coefficient; Seq.ofList replacement; others; again ])
+        | None ->
         if again.Count > 0 then product (Seq.append (coefficient :: List.ofSeq merged) again)
         else
             let factors = List.ofSeq merged
@@ -797,6 +802,72 @@ module Formula =
             | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
                 sum (terms |> List.map (fun t -> product [ coefficient; t ]))
             | _ -> Product(coefficient :: factors)
+
+    /// Two factors of a canonical product that a CAS writes as one, with what replaces them; None when no pair applies.
+    /// Each replacement has the value of the pair wherever the pair is defined, and is defined wherever the pair is
+    /// (where the pair is 0·∞ or ∞/∞ the replacement is its limit, the allowance of 0·u = 0):
+    /// sin(u)^k·cos(u)^k = sin(2u)^k/2^k; cosh(u)^a·tanh(u)^b = sinh(u)^b·cosh(u)^(a − b) and cos(u)^a·tan(u)^b =
+    /// sin(u)^b·cos(u)^(a − b) for integers of one sign with |b| ≤ |a|; u^a·cbrt(u)^b = cbrt(u)^(3a + b) for integers
+    /// (x/cbrt(x)^2 = cbrt(x), 0/0 at x = 0); cos(acos(u)) = u, sin(asin(u)) = u and tanh(atanh(u)) = u beside a power
+    /// of 1 − u^2 that is no integer, which is NaN wherever the inverse function is (and not alone: there u hides a NaN);
+    /// S^a·T^b = q^a·T^(a + b) for sums S = q·T (integers; 0·∞ where T = 0).
+    and private pairs (merged: ResizeArray<Formula>) : (Formula * Formula * Formula list) option =
+        let integer f =
+            match splitFactor f with
+            | b, Number r when r.IsInteger -> Some(b, r)
+            | _ -> None
+        let apart (f: Formula) (g: Formula) = not (obj.ReferenceEquals(f, g))
+        let inverse g =
+            match g with
+            | Function.Acos -> Function.Cos
+            | Function.Asin -> Function.Sin
+            | _ -> Function.Tanh
+        let sameSign (a: Rational) (b: Rational) = a.Sign = b.Sign && Rational.compare (Rational.abs b) (Rational.abs a) <= 0
+        merged
+        |> Seq.tryPick (fun f ->
+            match integer f with
+            | Some(Sum ts, a) ->
+                // Sums that are multiples of one another: (1 + y^2/4)·(4 + y^2)^-1 = 1/4.
+                let ratio (us: Formula list) =
+                    if ts.Length <> us.Length then None
+                    else
+                        let qs =
+                            List.map2 (fun t u ->
+                                match numberAndMonomial t, numberAndMonomial u with
+                                | (Number c, m), (Number d, n) when Formula.Order(m, n) = 0 && d.Sign <> 0 -> Some(c / d)
+                                | _ -> None) ts us
+                        match qs with
+                        | Some q :: rest when List.forall (fun r -> r = Some q) rest -> Some q
+                        | _ -> None
+                merged
+                |> Seq.tryPick (fun h ->
+                    match integer h with
+                    | Some(Sum us, b) when apart f h ->
+                        ratio us |> Option.map (fun q -> f, h, [ power (Number q) (Number a); power (Sum us) (Number(a + b)) ])
+                    | _ -> None)
+            | Some(Apply(g, [ u ]), a) ->
+                merged
+                |> Seq.tryPick (fun h ->
+                    match integer h with
+                    | Some(v, b) when apart f h && Formula.Order(u, v) = 0 && g = Function.Cbrt ->
+                        Some(f, h, [ power (Apply(Function.Cbrt, [ u ])) (Number(a + Rational.ofInt 3 * b)) ])
+                    // cos(acos(u)) = u beside a root of 1 − u^2, NaN for |u| > 1 as acos(u) is (-cos(acos(x))/sqrt(1 - x^2)).
+                    | _ when apart f h && (match u with Apply((Function.Acos | Function.Asin | Function.Atanh) as inner, [ _ ]) -> g = inverse inner | _ -> false) ->
+                        let v = match u with Apply(_, [ v ]) -> v | _ -> u
+                        match h with
+                        | Power(root, Number r) when not r.IsInteger && Formula.Order(root, sum [ one; product [ minusOne; power v (ofInt 2) ] ]) = 0 ->
+                            Some(f, h, [ power v (Number a); h ])
+                        | _ -> None
+                    | Some(Apply(g2, [ v ]), b) when apart f h && Formula.Order(u, v) = 0 ->
+                        let trig (fn: Function) (k: Rational) = power (Apply(fn, [ u ])) (Number k)
+                        match g, g2 with
+                        | Function.Sin, Function.Cos when Rational.compare a b = 0 ->
+                            Some(f, h, [ power half (Number a); power (Apply(Function.Sin, [ product [ ofInt 2; u ] ])) (Number a) ])
+                        | Function.Cosh, Function.Tanh when sameSign a b -> Some(f, h, [ trig Function.Sinh b; trig Function.Cosh (a - b) ])
+                        | Function.Cos, Function.Tan when sameSign a b -> Some(f, h, [ trig Function.Sin b; trig Function.Cos (a - b) ])
+                        | _ -> None
+                    | _ -> None)
+            | _ -> None)
 
     /// base^exponent, simplified (Math.Pow semantics).
     and [<CompiledName("Power")>] power (b: Formula) (e: Formula) : Formula =
@@ -849,6 +920,30 @@ module Formula =
     [<CompiledName("Divide")>]
     let divide (a: Formula) (b: Formula) = product [ a; power b minusOne ]
 
+    let private minusHalf = Number(Rational.create (Numerics.BigInteger -1) (Numerics.BigInteger 2))
+
+    /// 1 + s·u^2.
+    let private onePlusSquare (s: int) (u: Formula) = sum [ one; product [ ofInt s; power u (ofInt 2) ] ]
+
+    /// f(g(u)) as a CAS rewrites it, both sides defined for every real u, so no NaN is hidden: cosh(asinh(u)) =
+    /// sqrt(1 + u^2); cos(atan(u)) = 1/sqrt(1 + u^2); sin(atan(u)) = tanh(asinh(u)) = u/sqrt(1 + u^2); sinh(asinh(u)) =
+    /// tan(atan(u)) = u. Not sin(asin(u)) = u, cos(acos(u)) = u, tanh(atanh(u)) = u nor cosh(acosh(u)) = u: there the
+    /// left side is NaN where the right side is not. Nor cos(asin(u)) = sin(acos(u)) = sqrt(1 − u^2), although NaN
+    /// alike: sin(asin(x))'s derivative, cos(asin(x))/sqrt(1 − x^2), would then merge to 1, which is not NaN for
+    /// |x| > 1.
+    let private (|Composition|_|) (f: Function, args: Formula list) : Formula option =
+        match args with
+        | [ Apply(g, [ u ]) ] ->
+            match f, g with
+            | Function.Cosh, Function.Asinh -> Some(power (onePlusSquare 1 u) half)
+            | Function.Cos, Function.Atan -> Some(power (onePlusSquare 1 u) minusHalf)
+            | Function.Sin, Function.Atan
+            | Function.Tanh, Function.Asinh -> Some(product [ u; power (onePlusSquare 1 u) minusHalf ])
+            | Function.Sinh, Function.Asinh
+            | Function.Tan, Function.Atan -> Some u
+            | _ -> None
+        | _ -> None
+
     /// A catalogue function applied to its arguments, simplified.
     [<CompiledName("Apply")>]
     let rec apply (f: Function) (args: Formula list) : Formula =
@@ -888,6 +983,9 @@ module Formula =
         | Function.Sign, [ x ] when isPositive x -> one
         // relu's derivative: sign(relu(u)) = step(u) wherever relu is differentiable (u ≠ 0), as a CAS writes it.
         | Function.Sign, [ Apply(Function.Relu, [ u ]) ] -> Apply(Function.Step, [ u ])
+        | Composition g -> g
+        // atan2(u, c) = atan(u/c) for a number c > 0, for every u (atan2(y, 2) is atan(y/2)).
+        | Function.Atan2, [ u; Number c ] when c.Sign > 0 -> apply Function.Atan [ product [ u; Number(Rational.one / c) ] ]
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) > 0 -> Apply(f, [ b; a ])
         | _ -> Apply(f, args)

@@ -202,14 +202,20 @@ module Visual =
                 match sums.TryGetValue f with
                 | true, v -> v
                 | _ ->
-                    let shapes = [ Some f; Tidy.together true f; Tidy.together false f; Tidy.factor f ] |> List.choose id
+                    // Each shape with the characters it must save: grouping some of the terms reorders the sum a
+                    // reader follows, so it is shown only where it saves more than a few (Rosenbrock's 2*a - 2 -
+                    // 400*a*(b - a^2) stays as the textbook writes it).
+                    let shapes =
+                        [ Some f, 0; Tidy.together true f, 0; Tidy.together false f, 0; Tidy.factor f, 0; Tidy.group f, 3 ]
+                        |> List.choose (fun (g, cost) -> g |> Option.map (fun g -> g, cost))
                     let v =
                         match shapes with
                         | [ _ ] -> ofSum f
                         | _ ->
                             shapes
-                            |> List.map (fun g -> match g with Sum _ -> ofSum g | _ -> ofFormula g)
-                            |> List.minBy width
+                            |> List.map (fun (g, cost) -> (match g with Sum _ -> ofSum g | _ -> ofFormula g), cost)
+                            |> List.minBy (fun (v, cost) -> width v + cost)
+                            |> fst
                     sums.AddOrUpdate(f, v)
                     v
             | Product _ | Power _ ->
@@ -252,18 +258,19 @@ module Visual =
                 Visual.Sum(signed |> List.map (fun (positive, m) -> positive, ofFormula m))
             | _ -> ofFormula f)
 
-    /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient.
-    /// A product without a negative coefficient, narrowest of as it is and with the fractions of its sum factors
-    /// cleared: 11/(2*(1 + 121*y^2/4)) is 22/(4 + 121*y^2), 2*x*(1/2 + y) is x*(1 + 2*y).
+    /// A product without a negative coefficient, as a fraction when it has negative powers or a rational coefficient:
+    /// the narrowest of as it is, with the fractions of its sum factors cleared (11/(2*(1 + 121*y^2/4)) is
+    /// 22/(4 + 121*y^2), 2*x*(1/2 + y) is x*(1 + 2*y)), and with a power in its denominator multiplied into a sum there
+    /// (Tidy.clearDenominators: 3/(y^2*(1 + 9/y^2)) is 3/(9 + y^2)).
     and private ofProduct (f: Formula) : Visual =
         let factors =
             match f with
             | Product fs -> fs
             | _ -> [ f ]
         let plain = ofFactors factors
-        match clearFractions factors with
-        | Some cleared -> List.minBy width [ plain; ofFactors cleared ]
-        | None -> plain
+        match [ clearFractions factors; Tidy.clearDenominators factors ] |> List.choose id with
+        | [] -> plain
+        | shapes -> List.minBy width (plain :: List.map ofFactors shapes)
 
     /// The factors with every sum (or integer power of one) whose terms have fractional coefficients multiplied
     /// through by the lcm L of their denominators, and the coefficient divided by L (or L^k); None when none has.

@@ -94,6 +94,85 @@ let ``Identities a CAS applies: 1 + tan(x)^2 ⇒ 1/cos(x)^2, 1 - tanh(x)^2 ⇒ 1
     Assert.Equal("22/(4 + 121*y^2)", infix (c 11.0 /. (c 2.0 *. (c 1.0 +. c 30.25 *. y *. y))))
     Assert.Equal("x*(1 + 2*y)", infix (c 2.0 *. x *. (c 0.5 +. y)))
 
+/// The printed formula of e, and checks that it has e's value at (x, y, z) = (0.3, -0.7, 1.9) (and at 1.7 for x, where
+/// the identities are about roots of 1 - x^2, NaN on both sides) to within rounding.
+let private shown (e: Expression) =
+    let f = formula e
+    for point in [ (0.3, -0.7, 1.9); (1.7, 0.4, -2.2) ] do
+        let px, py, pz = point
+        let expected = (compile e).Invoke(px, py, pz)
+        let actual = Formula.evaluate (fun s -> match s with "x" -> px | "y" -> py | _ -> pz) f
+        if Double.IsNaN expected then Assert.True(Double.IsNaN actual, $"{Infix.format f} at {point}: {actual}, not NaN")
+        else Assert.True(abs (expected - actual) <= 1e-12 * max 1.0 (abs expected), $"{Infix.format f} at {point}: {actual}, not {expected}")
+    Infix.format f
+
+[<Fact>]
+let ``Pairs a CAS writes as one: 2 sin cos ⇒ sin(2u), cosh^k tanh^k ⇒ sinh^k, x/cbrt(x)^2 ⇒ cbrt(x)`` () =
+    let f name a = math name [ a ]
+    // cos(y)^2's derivative, and its reciprocal.
+    Assert.Equal("-sin(2*y)", shown (c -2.0 *. sin y *. cos y))
+    Assert.Equal("sin(2*x*y)/2", shown (sin (x *. y) *. cos (x *. y)))
+    Assert.Equal("2/sin(2*x)", shown (c 1.0 /. (sin x *. cos x)))
+    // 5/tanh(sinh(x))'s derivative: the same u in cosh and tanh; cos·tan is sin alike.
+    Assert.Equal("-5*cosh(x)/sinh(sinh(x))^2", shown (c -5.0 *. f "Cosh" x /. (pow (f "Cosh" (f "Sinh" x)) (c 2.0) *. pow (f "Tanh" (f "Sinh" x)) (c 2.0))))
+    Assert.Equal("y*sinh(x)", shown (y *. f "Cosh" x *. f "Tanh" x))
+    Assert.Equal("sin(2*x)/2", shown (pow (cos x) (c 2.0) *. f "Tan" x)) // cos(x)*sin(x), then 2 sin cos
+    Assert.Equal("1/(sinh(x)*cosh(x))", shown (c 1.0 /. (pow (f "Cosh" x) (c 2.0) *. f "Tanh" x)))
+    // x·cbrt(x)'s derivative, cbrt(x) + x/(3*cbrt(x)^2): 0/0 at x = 0, where the formula shows the limit 0.
+    Assert.Equal("4*cbrt(x)/3", shown (f "Cbrt" x +. x /. (c 3.0 *. pow (f "Cbrt" x) (c 2.0))))
+    Assert.Equal("-8/(3*cbrt(x)^11)", shown (c -8.0 /. (c 3.0 *. pow x (c 3.0) *. pow (f "Cbrt" x) (c 2.0))))
+    Assert.Equal("4*y*cbrt(4 + x*y)/3", shown (c 4.0 *. y *. (c 4.0 +. x *. y) /. (c 3.0 *. pow (f "Cbrt" (x *. y +. c 4.0)) (c 2.0))))
+
+[<Fact>]
+let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asinh(u)) ⇒ sqrt(1 + u^2), cos(acos(x)) stays`` () =
+    let f name a = math name [ a ]
+    Assert.Equal("sqrt(1 + 4*x^2)", shown (f "Cosh" (f "Asinh" (c 2.0 *. x))))
+    Assert.Equal("2/(1 + 4*x^2)^(3/2)", shown (c 2.0 /. (pow (f "Cosh" (f "Asinh" (c 2.0 *. x))) (c 2.0) *. f "Sqrt" (c 1.0 +. c 4.0 *. x *. x))))
+    Assert.Equal("1/sqrt(1 + x^2)", shown (f "Cos" (f "Atan" x)))
+    Assert.Equal("x/sqrt(1 + x^2)", shown (f "Sin" (f "Atan" x)))
+    Assert.Equal("y/sqrt(1 + y^2)", shown (f "Tanh" (f "Asinh" y)))
+    Assert.Equal("x*y", shown (f "Sinh" (f "Asinh" (x *. y))))
+    Assert.Equal("x", shown (f "Tan" (f "Atan" x)))
+    // The inverse alone is NaN for |x| > 1 where x is not: these stay.
+    Assert.Equal("cos(acos(x))", shown (f "Cos" (f "Acos" x)))
+    Assert.Equal("sin(asin(x))", shown (f "Sin" (f "Asin" x)))
+    Assert.Equal("tanh(atanh(x))", shown (f "Tanh" (f "Atanh" x)))
+    Assert.Equal("cosh(acosh(x))", shown (f "Cosh" (f "Acosh" x)))
+    // Nor cos(asin(x)) = sqrt(1 - x^2): sin(asin(x))'s derivative would merge to 1, not NaN for |x| > 1.
+    Assert.Equal("cos(asin(x))/sqrt(1 - x^2)", shown (f "Cos" (f "Asin" x) /. f "Sqrt" (c 1.0 -. x *. x)))
+    // Beside a root of 1 - x^2, NaN exactly where acos(x) is, cos(acos(x)) is x (sin(acos(x))'s derivative).
+    Assert.Equal("-x/sqrt(1 - x^2)", shown (neg (f "Cos" (f "Acos" x)) /. f "Sqrt" (c 1.0 -. x *. x)))
+    Assert.Equal("y*tanh(atanh(x))/(1 - x^2)", shown (y *. f "Tanh" (f "Atanh" x) /. (c 1.0 -. x *. x)))
+
+[<Fact>]
+let ``Display shapes: a common factor out of a sum, numbers the division collects included; a power into a denominator's sum`` () =
+    Assert.Equal("8*sin(y)*(2 + x)", shown (c 4.0 *. x *. sin y +. c 4.0 *. sin y *. (c 4.0 +. x)))
+    Assert.Equal("cos(z)*(1 + 4*y)/2", shown (y *. cos z +. cos z *. (c 0.5 +. y)))
+    // atan(3/y)'s derivative, 3/(y^2*(1 + 9/y^2)), at y = 0 is 0·∞, and the shape its limit.
+    Assert.Equal("3/(9 + y^2)", shown (c 3.0 /. (y *. y *. (c 1.0 +. c 9.0 /. (y *. y)))))
+    Assert.Equal("x/(9 + 100*x^4)", shown (c 1.0 /. (x *. (c 9.0 /. (x *. x) +. c 100.0 *. x *. x))))
+    // Not where the sum keeps a denominator: the shape would be no clearer.
+    Assert.Equal("1/(x*(x + 1/y))", shown (c 1.0 /. (x *. (x +. c 1.0 /. y))))
+    // A power with an exponent that is no number, common to every term (x^x's derivative).
+    Assert.Equal("x^x*(2 + log(x))", shown (pow x x *. log x +. c 2.0 *. pow x x))
+    Assert.Equal("x^x + x^x*log(x)", shown (pow x x *. log x +. pow x x)) // as narrow as x^x*(1 + log(x)): kept
+    Assert.Equal("3*y*x^(3*x*y)*(1 + log(x))", shown (c 3.0 *. y *. (pow x (c 3.0 *. x *. y) +. pow x (c 3.0 *. x *. y) *. log x)))
+    // Terms that share a factor, grouped under it where that saves more than a few characters.
+    Assert.Equal("cos(z)*(x + y + x*log(y)) + sin(x)", shown (sin x +. y *. cos z +. x *. cos z +. x *. log y *. cos z))
+    Assert.Equal("2*x - 2 - 400*x*(y - x^2)", shown (c 2.0 *. x -. c 2.0 -. c 400.0 *. x *. (y -. x *. x)))
+    // Over a common denominator where one term has one: tanh(asinh(2x))'s 1 - tanh(..)^2.
+    Assert.Equal("1/(1 + 4*x^2)", shown (c 1.0 -. c 4.0 *. x *. x /. (c 1.0 +. c 4.0 *. x *. x)))
+
+[<Fact>]
+let ``atan2(u, c) ⇒ atan(u/c) for a number c > 0; sums that are multiples of one another cancel to their ratio`` () =
+    Assert.Equal("atan(y/2)", shown (math "Atan2" [ y; c 2.0 ]))
+    Assert.Equal("atan(2*x)", shown (math "Atan2" [ x; c 0.5 ]))
+    Assert.Equal("atan2(y, -2)", shown (math "Atan2" [ y; c -2.0 ]))
+    Assert.Equal("atan2(y, x)", shown (math "Atan2" [ y; x ]))
+    // tan(atan2(y, 2))'s derivative: (1 + tan(atan(y/2))^2)*2/(4 + y^2) = (1 + y^2/4)*2/(4 + y^2).
+    Assert.Equal("1/2", shown (math "Tan" [ math "Atan2" [ y; c 2.0 ] ] |> fun t -> (c 1.0 +. t *. t) *. c 2.0 /. (c 4.0 +. y *. y)))
+    Assert.Equal("4*x", shown ((c 2.0 +. c 2.0 *. y) *. x /. (c 0.5 +. c 0.5 *. y)))
+
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
     Assert.Equal("x", infix (x +. c 0.0))

@@ -351,8 +351,12 @@ internal sealed class FormulaTrees
 
     private Expression Build(Node n)
     {
+        // A folded constant that the symbolic module does not recognise as an exact constant (pi/4, 3/10, log(10)) shows
+        // as the fold that made it (1/exp(e), cos(12)), which it keeps exact, rather than as a 17-digit decimal.
         if (n.Op == Op.Constant)
-            return n.IsBool ? Expression.Constant(n.Value != 0) : Expression.Constant(n.Value);
+            return n.IsBool ? Expression.Constant(n.Value != 0)
+                : n.Origin is { } origin && FormulaModule.OfConstant(n.Value).IsApprox ? Operation(origin, Array.ConvertAll(origin.Args, Build))
+                : Expression.Constant(n.Value);
         switch (n.Op)
         {
             case Op.Project when n.Args[0].Op == Op.LoopAdjoint:
@@ -384,7 +388,12 @@ internal sealed class FormulaTrees
                 return _trees[otherwise];
             return Expression.Condition(_trees[condition.Args[0]], _trees[condition.Then!.Results[n.Param]], _trees[condition.Else!.Results[n.Param]]);
         }
-        var args = Array.ConvertAll(n.Args, a => _trees[a]);
+        return Operation(n, Array.ConvertAll(n.Args, a => _trees[a]));
+    }
+
+    // The tree of operation n on the trees of its arguments.
+    private Expression Operation(Node n, Expression[] args)
+    {
         var rule = RuleTable.Of(n);
         // C#'s int / and % of indices, in the functions formulas know: truncate(u / v) and u − v·truncate(u / v).
         if (n.Op is Op.IntegerDivide or Op.Remainder)

@@ -50,6 +50,23 @@ internal sealed class GraphBuilder
         return node;
     }
 
+    // Constants a formula shows as how they were computed, at most this many nodes written out.
+    private const int MaxOrigin = 24;
+
+    // A folded constant: a constant node as any other (the value is all that runs), but a new one remembers the fold
+    // that made it (Node.Origin) where that and every value in it is a finite number and it stays small.
+    private Node Folded(Op op, Node[] args, double value, bool isBool)
+    {
+        var key = (BitConverter.DoubleToInt64Bits(value), isBool);
+        if (_constants.TryGetValue(key, out var node))
+            return node;
+        static int Size(Node c) => c.Origin is { } o ? 1 + o.Args.Sum(Size) : 1;
+        var shown = !isBool && double.IsFinite(value) && op is not (Op.Select or Op.IntegerDivide or Op.Remainder)
+            && Array.TrueForAll(args, a => !a.IsBool && double.IsFinite(a.Value)) && 1 + args.Sum(Size) <= MaxOrigin;
+        var origin = shown ? new Node(-1, op, [.. args], null) : null;
+        return _constants[key] = new Node(_nextId++, Op.Constant, [], null) { Value = value, IsBool = isBool, Origin = origin };
+    }
+
     /// <summary>A read of a lambda parameter (element <paramref name="element"/> of an array parameter, or −1). Inputs live in the root region.</summary>
     public Node Input(int param, int element)
     {
@@ -128,7 +145,7 @@ internal sealed class GraphBuilder
         if (Array.TrueForAll(args, a => a.Op == Op.Constant))
         {
             for (var i = 0; i < args.Length; i++) _fold[i] = args[i].Value;
-            return Constant(rule.Evaluate(_fold), rule.IsBool);
+            return Folded(op, args, rule.Evaluate(_fold), rule.IsBool);
         }
         if (Simplify(op, args) is { } simpler)
             return simpler;
@@ -350,7 +367,7 @@ internal sealed class GraphBuilder
             Op.Multiply when a[0] == a[1] => Apply(Op.Square, a[0]),
             Op.Divide when Is(a[1], 1) => a[0],
             Op.Negate when a[0].Op == Op.Negate => a[0].Args[0],
-            Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Constant(-a[0].Args[0].Value), a[0].Args[1]),
+            Op.Negate when a[0].Op == Op.Multiply && a[0].Args[0].Op == Op.Constant => Multiply(Negate(a[0].Args[0]), a[0].Args[1]),
             Op.Multiply when ExactProduct(a[0], a[1]) is { } folded => folded,
             Op.Multiply when ExactProduct(a[1], a[0]) is { } folded => folded,
             // (−c·x)·y = −(c·x·y) when c·x is already staged: no new product, and a sum absorbs the negation
@@ -383,7 +400,7 @@ internal sealed class GraphBuilder
         var d = product.Args[0].Value;
         var cd = c.Value * d;
         var exact = (double.IsPow2(Math.Abs(c.Value)) || double.IsPow2(Math.Abs(d))) && double.IsNormal(cd);
-        return exact ? Multiply(Constant(cd), product.Args[1]) : null;
+        return exact ? Multiply(Multiply(c, product.Args[0]), product.Args[1]) : null; // c·d folds to cd
     }
 
     /// <summary>Opens a branch region nested in the current one; nodes built until <see cref="EndRegion"/> go there.</summary>

@@ -31,6 +31,13 @@ internal sealed class Node
     public double Value { get; init; }
 
     /// <summary>
+    /// For a folded <see cref="Op.Constant"/>: an operation on constants that computes its value (the first fold that
+    /// reached it), kept for display only (formulas show <c>1/exp(e)</c>, not <c>0.06598803584531254</c>). Never staged,
+    /// never evaluated; null for a constant the user or a rule wrote.
+    /// </summary>
+    public Node? Origin { get; init; }
+
+    /// <summary>
     /// For <see cref="Op.Input"/>: the lambda parameter; for <see cref="Op.Project"/>: the output index; for
     /// <see cref="Op.MatMul"/>: which operands are transposed (1: the first, 2: the second); for <see cref="Op.Size"/>,
     /// <see cref="Op.RepeatRow"/> and <see cref="Op.RepeatColumn"/>: a dimension.

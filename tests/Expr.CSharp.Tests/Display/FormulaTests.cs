@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using ExprGrad.Display;
 using ExprGrad.Import;
 using ExprGrad.Reverse;
+using ExprGrad.Symbolic;
 using ExprGrad.Tests.Emit;
 using ExprGrad.Tests.Properties;
 using FsCheck.Fluent;
@@ -31,6 +32,15 @@ public sealed class FormulaTests
     [Fact]
     public void The_sigmoid_gate_shows_its_fused_rule() =>
         Assert.Equal(["∂f/∂x = sigmoid(x)*(1 - sigmoid(x))"], Lines(Grad.Of((double x) => Fn.Sigmoid(x))));
+
+    [Fact]
+    public void The_sigmoid_gate_keeps_its_fused_rule_inside_shapes_that_group_terms() =>
+        // (x + σ(y))/(σ(x) + (x + y)²): the common denominator groups the terms with x + σ(y), never σ(x) out of σ(x)(1 − σ(x)).
+        Assert.Equal(
+            [
+                "∂f/∂x = ((x + sigmoid(y))*(-2*x - 2*y - sigmoid(x)*(1 - sigmoid(x))) + sigmoid(x) + (x + y)^2)/(sigmoid(x) + (x + y)^2)^2",
+                "∂f/∂y = sigmoid(y)*(1 - sigmoid(y))/(sigmoid(x) + (x + y)^2) - 2*(x + y)*(x + sigmoid(y))/(sigmoid(x) + (x + y)^2)^2",
+            ], Lines(Grad.Of((double x, double y) => (x + Fn.Sigmoid(y)) / (Fn.Sigmoid(x) + (x + y) * (x + y)))));
 
     [Fact]
     public void The_neuron_written_with_exp()
@@ -79,6 +89,62 @@ public sealed class FormulaTests
     [Fact]
     public void A_partial_the_function_does_not_depend_on_is_zero() =>
         Assert.Equal(["∂f/∂x = 0", "∂f/∂y = cos(y)"], Lines(Grad.Of((double x, double y) => Math.Floor(x) + Math.Sin(y))));
+
+    [Fact]
+    public void A_folded_constant_shows_how_it_was_computed()
+    {
+        // Import folds exp(e) to 15.154262241479262 and the sweep 1/exp(e) to 0.06598803584531254: the staged code
+        // runs that number; the formula shows how it was computed (issue 16: a decimal only as the user wrote it).
+        var g = Grad.Of((double x) => x / Math.Exp(Math.E));
+        Assert.Equal(["∂f/∂x = 1/exp(e)"], Lines(g));
+        Assert.Contains("x / 15.154262241479262", g.ToCode());
+        var gradient = new double[1];
+        g.Evaluate([2.0], gradient);
+        Assert.Equal(0.06598803584531254, gradient[0]);
+        Assert.Equal(gradient[0], FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => 2.0), g.Formulas[0].Formula!), 1e-16);
+        // Kept symbolic, the constant cancels: x/(exp(sin(4))·x) has derivative 0, not the −4.44e-16/x of rounding.
+        Assert.Equal(["∂f/∂x = 0"], Lines(Grad.Of((double x) => x / (Math.Exp(Math.Sin(4)) * x))));
+        Assert.Equal(["∂f/∂x = asinh(pi)"], Lines(Grad.Of((double x) => (x + 4) * Math.Asinh(Math.PI))));
+        // A constant the symbolic module knows stays as it knows it (atan(1) = pi/4), and a non-finite one as its
+        // value: acos(5) is NaN, and its formula says so rather than hide it in a symbol.
+        Assert.Equal(["∂f/∂x = pi/4"], Lines(Grad.Of((double x) => x * Math.Atan(1))));
+        Assert.Equal(["∂f/∂x = NaN"], Lines(Grad.Of((double x) => x * Math.Acos(5))));
+    }
+
+    [Fact]
+    public void Identities_hide_no_NaN()
+    {
+        // sin(acos(x))' = -cos(acos(x))/sqrt(1 - x^2): the root is NaN wherever acos is, so cos(acos(x)) may be x there.
+        Assert.Equal(["∂f/∂x = -x/sqrt(1 - x^2)"], Lines(Grad.Of((double x) => Math.Sin(Math.Acos(x)))));
+        // sin(asin(x))' is NaN for |x| > 1, as the compiled gradient is: not 1.
+        Assert.Equal(["∂f/∂x = cos(asin(x))/sqrt(1 - x^2)"], Lines(Grad.Of((double x) => Math.Sin(Math.Asin(x)))));
+        var gradient = new double[1];
+        Grad.Of((double x) => Math.Sin(Math.Asin(x))).Evaluate([2.0], gradient);
+        Assert.True(double.IsNaN(gradient[0]));
+        // Defined for every x on both sides: cos(y)^2' = -sin(2*y), tanh(asinh(2x))' = 2/(1 + 4x^2)^(3/2).
+        Assert.Equal(["∂f/∂y = -sin(2*y)"], Lines(Grad.Of((double y) => Math.Cos(y) * Math.Cos(y))));
+        Assert.Equal(["∂f/∂x = 2/(sqrt(1 + 4*x^2)*(1 + 4*x^2))"], Lines(Grad.Of((double x) => Math.Tanh(Math.Asinh(x + x)))));
+    }
+
+    [Fact]
+    public void A_folded_constant_shows_a_bounded_origin()
+    {
+        // sin(sin(...sin(1))) folds to one number. 10 deep, the formula shows the sines; 200 deep, a constant remembers
+        // at most 24 operations, the one below them shows as its decimal, and the symbolic module evaluates sines of a
+        // decimal: the formula is that number, whatever the depth.
+        foreach (var (depth, shown) in new[] { (10, "sin(sin(sin(sin(sin(sin(sin(sin(sin(sin(1))))))))))"), (200, "0.12078769194088672") })
+        {
+            var x = Expression.Parameter(typeof(double), "x");
+            Expression c = Expression.Constant(1.0);
+            for (var i = 0; i < depth; i++)
+                c = Expression.Call(typeof(Math).GetMethod(nameof(Math.Sin))!, c);
+            var g = Grad.Of(Expression.Lambda<Func<double, double>>(Expression.Multiply(x, c), x));
+            Assert.Equal(shown, g.Formulas[0].Infix);
+            var gradient = new double[1];
+            g.Evaluate([1.0], gradient);
+            Assert.Equal(gradient[0], FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => 1.0), g.Formulas[0].Formula!), 1e-15);
+        }
+    }
 
     [Fact]
     public void Formulas_stay_linear_in_the_depth_of_the_net()
