@@ -8,19 +8,11 @@ public partial class Gradient
     private Lazy<OutputKernel>? _hessianVectorProduct;
     private Lazy<SparseKernel?>? _hessian;
 
-    private bool? _hasSecondOrder;
-
-    /// <summary>
-    /// True if the function's second derivatives are computed in the flat layout: no vector or matrix parameters. Found
-    /// once (it walks the whole graph), not on every call.
-    /// </summary>
-    internal bool HasSecondOrder => _hasSecondOrder ??= DerivativeGraphs.Supports(_graph);
-
     private OutputKernel HessianVectorProductKernel =>
-        (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(DerivativeGraphs.Import(_graph.Source, "the Hessian-vector product")))).Value;
+        (_hessianVectorProduct ??= new(() => DerivativeGraphs.HessianVectorProduct(Grad.Import(_graph.Source)))).Value;
 
     private SparseKernel? HessianKernel =>
-        (_hessian ??= new(() => DerivativeGraphs.Hessian(DerivativeGraphs.Import(_graph.Source, "the Hessian")))).Value;
+        (_hessian ??= new(() => DerivativeGraphs.Hessian(Grad.Import(_graph.Source)))).Value;
 
     /// <summary>
     /// The Hessian (the matrix of second derivatives) at <paramref name="point"/>, in the flat layout: entry [i, j] is
@@ -180,9 +172,6 @@ public partial class Gradient
     {
         if (_noFlatLayout is not null)
             throw new NotSupportedException($"{_noFlatLayout}; for second derivatives, the typed HessianVectorProduct(a1, ..., v1, ...)");
-        // (Checked before the point's length: an array of any length makes Dimension only the shortest a point may be.)
-        if (!HasSecondOrder)
-            DerivativeGraphs.Refuse(_graph, "the Hessian");
         if (point.Length < _dimension)
             throw new ArgumentException($"the point has {point.Length} values but the function reads {_dimension}", name);
     }

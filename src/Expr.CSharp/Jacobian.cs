@@ -70,9 +70,7 @@ public sealed class Jacobian
 
     private static (StagedGraph Graph, Node[] Outputs) Import(LambdaExpression function)
     {
-        var imported = Grad.Import(function, Importer.ImportComponents);
-        DerivativeGraphs.Refuse(imported.Graph, "a Jacobian");
-        return imported;
+        return Grad.Import(function, Importer.ImportComponents);
     }
 
     /// <summary>The number of results m: the Jacobian's rows.</summary>

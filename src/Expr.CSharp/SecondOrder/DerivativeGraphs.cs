@@ -57,7 +57,6 @@ internal static class DerivativeGraphs
     public static Delegate TypedHessianVectorProduct(LambdaExpression f, Type kernelType)
     {
         var graph = Grad.Import(f);
-        Refuse(graph, "the Hessian-vector product", tensors: true);
         var b = graph.Builder;
         var n = graph.Parameters.Length;
         var forward = b.Root.Nodes.Count;
@@ -289,47 +288,6 @@ internal static class DerivativeGraphs
         return inputs;
     }
 
-    /// <summary>
-    /// True if the second sweep can differentiate the graph in the flat layout (<see cref="Unsupported"/>).
-    /// </summary>
-    public static bool Supports(StagedGraph graph) => Unsupported(graph, "", arrays: true) is null;
-
-    /// <summary>
-    /// Refuses, naming <paramref name="what"/>, a graph the second sweep cannot differentiate yet (<see cref="Supports"/>).
-    /// Without <paramref name="arrays"/> (a Jacobian, whose rows are not dotted with a direction), an array parameter read
-    /// at an index known only at the call is refused too.
-    /// </summary>
-    public static void Refuse(StagedGraph graph, string what, bool arrays = true, bool tensors = false)
-    {
-        if (Unsupported(graph, what, arrays, tensors) is { } reason)
-            throw new ExprGradException(reason, graph.Source);
-    }
-
-    /// <summary>
-    /// Why the second sweep cannot differentiate the graph yet, or null. It differentiates every loop over data (a sum's
-    /// pullback is again a sum, a fold's is its tangent, <see cref="LoopSecondOrder"/>) and every vector and matrix rule;
-    /// without <paramref name="tensors"/> (the flat layout) it refuses vector and matrix parameters, and without
-    /// <paramref name="arrays"/> (a Jacobian, whose rows are not dotted with a direction) an array parameter read at an
-    /// index known only at the call (whose gradient is scattered).
-    /// </summary>
-    private static string? Unsupported(StagedGraph graph, string what, bool arrays, bool tensors = false)
-    {
-        if (!tensors && graph.HasTensorParameters)
-            return $"{what} in the flat layout is computed for functions of doubles and double[] only; this function has Vector<double> or " +
-                "Matrix<double> parameters: call the typed HessianVectorProduct(a1, ..., v1, ...)";
-        foreach (var node in Stages(graph.Root))
-        {
-            if (!arrays && node.Op is Op.Read or Op.Length && !(node.Op == Op.Read && node.IsPassive))
-                return ParameterArray(what, node);
-        }
-        return null;
-
-        static string ParameterArray(string what, Node node) =>
-            $"{what} is computed through loops over captured data, not yet where an array parameter's length or an element at " +
-            $"an index known only at the call is read ({(node.Op == Op.Length ? "its Length" : $"[{node.IndexText}]")}): read the parameter's " +
-            "elements at constant indices, or take the gradient (the Hessian and the Hessian-vector product are computed)";
-    }
-
     // Every stage the first sweep builds has a rule whose pullback builds staged nodes; a rule without one is boolean.
     // A loop's body is checked too: the second sweep crosses its pullback.
     public static void EnsureDifferentiable(GraphBuilder b)
@@ -344,13 +302,5 @@ internal static class DerivativeGraphs
                          && RuleTable.Of(node).Pullback is null)
                     throw new ExprGradException($"the second derivative needs a rule for '{RuleTable.Of(node).Symbol}', which has none");
             }
-    }
-
-    /// <summary>The staged graph of <paramref name="f"/> as imported, not yet swept, checked for second order.</summary>
-    public static StagedGraph Import(LambdaExpression f, string what)
-    {
-        var graph = Grad.Import(f);
-        Refuse(graph, what);
-        return graph;
     }
 }

@@ -142,4 +142,23 @@ public sealed class JacobianTests
         Assert.Throws<ArgumentException>(() => j.VectorJacobianProduct([1.0, 2.0], [1.0, 1.0], new double[2]));
         Assert.Throws<ArgumentException>(() => j.JacobianVectorProduct([1.0, 2.0], [1.0, 1.0], new double[2]));
     }
+
+    [Fact]
+    public void A_Jacobian_through_a_captured_matrix_crosses_its_Map_and_norm()
+    {
+        // (p, q) ↦ (Σ tanh(X·p + q), p·q·‖X‖): the tensor rules are swept again for J·v, as for a Hessian.
+        var x = Matrix<double>.Build.Random(3, 4, seed: 7);
+        var jacobian = Grad.Jacobian((double p, double q) => ValueTuple.Create(x.Map(t => Math.Tanh(t * p + q)).ColumnSums().Sum(), q * p * x.FrobeniusNorm()));
+        var j = jacobian.Evaluate(0.4, -0.3);
+
+        var sech2 = x.Map(t => 1 / (Math.Cosh(0.4 * t - 0.3) * Math.Cosh(0.4 * t - 0.3)));
+        Assert.Equal(sech2.PointwiseMultiply(x).Enumerate().Sum(), j[0, 0], 1e-13);
+        Assert.Equal(sech2.Enumerate().Sum(), j[0, 1], 1e-13);
+        Assert.Equal(-0.3 * x.FrobeniusNorm(), j[1, 0], 1e-14);
+        Assert.Equal(0.4 * x.FrobeniusNorm(), j[1, 1], 1e-14);
+        var jv = new double[2];
+        jacobian.JacobianVectorProduct([0.4, -0.3], [1.0, 2.0], jv);
+        Assert.Equal(j[0, 0] + 2 * j[0, 1], jv[0], 1e-12);
+        Assert.Equal(j[1, 0] + 2 * j[1, 1], jv[1], 1e-12);
+    }
 }
