@@ -33,18 +33,9 @@ internal static class DerivativeGraphs
     {
         var b = graph.Builder;
         var forward = b.Root.Nodes.Count;
-        var inputs = Inputs(graph);
-        var (v, parameters) = Direction(graph);
-        var points = graph.Parameters.Length;
-        var directions = new Directions(p => points + p);
-        var adjoints = ReverseSweep.Pullback(b, graph.Output, b.Constant(1), again: false, directions);
-        EnsureDifferentiable(b);
-        var gv = Dot(b, Array.ConvertAll(inputs, x => x is null ? null : adjoints.GetValueOrDefault(x)), v);
-        if (adjoints.GetValueOrDefault(directions.Sink) is { } arrays)
-            gv = gv is { Op: Op.Constant, Value: 0 } ? arrays : b.Add(gv, arrays);
-        var hv = Sweep(b, inputs, gv, again: true);
+        var hv = Sweep(b, Inputs(graph), GradientAlongDirection(graph), again: true);
         // What a call returns is not read: returning ∇f·v would keep the whole gradient, which H·v does not need.
-        return OutputKernel.Compile(graph.Source, b, parameters, b.Constant(0), hv, forward);
+        return OutputKernel.Compile(graph.Source, b, WithDirection(graph, _ => "v"), b.Constant(0), hv, forward);
     }
 
     /// <summary>
@@ -58,35 +49,45 @@ internal static class DerivativeGraphs
     {
         var graph = Grad.Import(f);
         var b = graph.Builder;
-        var n = graph.Parameters.Length;
         var forward = b.Root.Nodes.Count;
+        var inputs = Inputs(graph);
+        var hv = Sweep(b, inputs, GradientAlongDirection(graph), again: true);
+        var v = f.Parameters.Select(p => Expression.Parameter(p.Type, "v" + p.Name));
+        var source = Expression.Lambda(Expression.Constant(0.0), [.. f.Parameters, .. v]);
+        // What a call returns is not read, as for the flat product; a direction has no output (TypedFrame).
+        var product = new StagedGraph(source, b, b.Constant(0), WithDirection(graph, p => "v" + p.Name)) { ForwardCount = forward, Adjoints = hv };
+        DeadStages.Prune(product);
+        Emitter.CompileTyped(product, kernelType, out var compiled, out _, singleMethod: true);
+        return compiled!;
+    }
+
+    /// <summary>
+    /// ∇f·v, staged as the first sweep goes, v being parameter n + p for parameter p of n (<see cref="WithDirection"/>):
+    /// each slot's adjoint times its copy in v (a vector or matrix dotted with its copy), in slot order, then the dot
+    /// products with v of array parameters read at indices known only at the call, whose gradient is not scattered
+    /// (<see cref="Directions"/>): the second sweep scatters their part of H·v.
+    /// </summary>
+    private static Node GradientAlongDirection(StagedGraph graph)
+    {
+        var b = graph.Builder;
+        var n = graph.Parameters.Length;
+        var inputs = Inputs(graph);
         var directions = new Directions(p => n + p);
         var adjoints = ReverseSweep.Pullback(b, graph.Output, b.Constant(1), again: false, directions);
         EnsureDifferentiable(b);
-        var inputs = b.Inputs.Where(x => x.Param < n).OrderBy(x => x.Id).ToArray();
-        Node gv = adjoints.GetValueOrDefault(directions.Sink) ?? b.Constant(0);
+        Node? gv = null;
         foreach (var x in inputs)
         {
-            if (adjoints.GetValueOrDefault(x) is not { } bar)
+            if (x is null || adjoints.GetValueOrDefault(x) is not { } bar)
                 continue;
             var term = x.Shape.IsTensor
                 ? b.Apply(Op.Dot, [bar, b.TensorInput(n + x.Param, x.Shape.Kind)])
                 : b.Multiply(bar, b.Input(n + x.Param, x.Element));
-            gv = gv is { Op: Op.Constant, Value: 0 } ? term : b.Add(gv, term);
+            gv = gv is null ? term : b.Add(gv, term);
         }
-        var hv = ReverseSweep.Pullback(b, gv, b.Constant(1), again: true);
-
-        var v = f.Parameters.Select(p => Expression.Parameter(p.Type, "v" + p.Name));
-        var source = Expression.Lambda(Expression.Constant(0.0), [.. f.Parameters, .. v]);
-        var d = graph.Dimension;
-        ParameterLayout[] parameters = [.. graph.Parameters, .. graph.Parameters.Select(p => p with { Name = "v" + p.Name, Offset = d + p.Offset, IsDynamic = false, IsDirection = true })];
-        // What a call returns is not read: returning ∇f·v would keep the whole gradient, which H·v does not need.
-        var product = new StagedGraph(source, b, b.Constant(0), parameters) { ForwardCount = forward, Adjoints = new Node?[d] };
-        foreach (var x in inputs)
-            product.Adjoints[product.Slot(x)] = hv.GetValueOrDefault(x);
-        DeadStages.Prune(product);
-        Emitter.CompileTyped(product, kernelType, out var compiled, out _, singleMethod: true);
-        return compiled!;
+        if (adjoints.GetValueOrDefault(directions.Sink) is { } arrays)
+            gv = gv is null ? arrays : b.Add(gv, arrays);
+        return gv ?? b.Constant(0);
     }
 
     /// <summary>
@@ -203,21 +204,11 @@ internal static class DerivativeGraphs
     }
 
     /// <summary>
-    /// The direction of a Hessian-vector product: a copy of each parameter of the point, laid out as the point after it
-    /// (<see cref="ParameterLayout.IsDirection"/>), and the input node of each fixed slot.
+    /// The parameters of a Hessian-vector product: the point's, then the direction, a copy of each laid out as the point
+    /// after it (<see cref="ParameterLayout.IsDirection"/>), named by <paramref name="name"/>.
     /// </summary>
-    private static (Node?[] Inputs, ParameterLayout[] Parameters) Direction(StagedGraph graph)
-    {
-        var (d, points) = (graph.Dimension, graph.Parameters.Length);
-        var nodes = new Node?[d];
-        for (var i = 0; i < points; i++)
-        {
-            var p = graph.Parameters[i];
-            for (var k = 0; k < p.Extent; k++)
-                nodes[p.Offset + k] = graph.Builder.Input(points + i, p.IsArray ? k : -1);
-        }
-        return (nodes, [.. graph.Parameters, .. graph.Parameters.Select(p => p with { Name = "v", Offset = d + p.Offset, IsDynamic = false, IsDirection = true })]);
-    }
+    private static ParameterLayout[] WithDirection(StagedGraph graph, Func<ParameterLayout, string> name) =>
+        [.. graph.Parameters, .. graph.Parameters.Select(p => p with { Name = name(p), Offset = graph.Dimension + p.Offset, IsDynamic = false, IsDirection = true })];
 
     /// <summary>True if an array parameter's element is read at an index known only at the call (in a loop, or not).</summary>
     public static bool ReadsArrays(StagedGraph graph) =>

@@ -22,7 +22,13 @@ public sealed class TensorProperties(ITestOutputHelper output)
 {
     // ≥ 200 cases as the brief asks; each compiles three delegates (truth, probe, ExprGrad), a few ms in all.
     private const int Cases = 300;
-    private const int MinDepth = 3, MaxDepth = 6;
+
+    /// <summary>The seeds 0, 1, ... whose cases (at depth <see cref="CoveringDepth"/>) together use every operation of the catalogue.</summary>
+    internal const int CoveringSeeds = 300;
+
+    /// <summary>The depth of the case of covering seed <paramref name="seed"/>.</summary>
+    internal static int CoveringDepth(int seed) => MinDepth + seed % (MaxDepth - MinDepth + 1);
+    internal const int MinDepth = 3, MaxDepth = 6;
 
     // Seeded points tried per case before it is discarded (every one near a kink, too large, or too rough for
     // the differences to judge).
@@ -81,9 +87,9 @@ public sealed class TensorProperties(ITestOutputHelper output)
         Assert.Equal(new TensorCase(12345, 3).Display, new TensorCase(12345, 3).Display);
         var seen = new Dictionary<string, int>();
         var features = new HashSet<string>();
-        for (var seed = 0; seed < Cases; seed++)
+        for (var seed = 0; seed < CoveringSeeds; seed++)
         {
-            var c = new TensorCase(seed, MinDepth + seed % (MaxDepth - MinDepth + 1));
+            var c = new TensorCase(seed, CoveringDepth(seed));
             foreach (var op in c.Operations)
                 seen[op] = seen.GetValueOrDefault(op) + 1;
             features.UnionWith(c.Features);
