@@ -55,17 +55,22 @@ public class Mlp
         return (j, dW1, dW2);
     }
 
+    /// <summary>Seeded data shaped like MNIST: pixels in [0, 1), one-hot labels, weights uniform in ±1/√fan-in.</summary>
+    public static (Matrix<double> X, Matrix<double> Y, Matrix<double> W1, Matrix<double> W2) Minibatch(Random rng)
+    {
+        var x = Matrix<double>.Build.Dense(D, N, (_, _) => rng.NextDouble());
+        var y = Matrix<double>.Build.Dense(Q, N);
+        for (var k = 0; k < N; k++)
+            y[rng.Next(Q), k] = 1;
+        var w1 = Matrix<double>.Build.Dense(H, D, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(D));
+        var w2 = Matrix<double>.Build.Dense(Q, H, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(H));
+        return (x, y, w1, w2);
+    }
+
     [GlobalSetup]
     public void Setup()
     {
-        // Seeded data shaped like MNIST: pixels in [0, 1), one-hot labels, weights uniform in ±1/√fan-in.
-        var rng = new Random(784);
-        _x = Matrix<double>.Build.Dense(D, N, (_, _) => rng.NextDouble());
-        _y = Matrix<double>.Build.Dense(Q, N);
-        for (var k = 0; k < N; k++)
-            _y[rng.Next(Q), k] = 1;
-        _w1 = Matrix<double>.Build.Dense(H, D, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(D));
-        _w2 = Matrix<double>.Build.Dense(Q, H, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(H));
+        (_x, _y, _w1, _w2) = Minibatch(new Random(784));
 
         _g = Grad.Of((Matrix<double> W1, Matrix<double> W2) =>
             Fn.CrossEntropy(W2 * (W1 * _x).Map(Fn.Relu), _y) + Lambda / 2 * (W1.FrobeniusNorm() * W1.FrobeniusNorm() + W2.FrobeniusNorm() * W2.FrobeniusNorm()));

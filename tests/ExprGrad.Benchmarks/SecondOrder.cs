@@ -131,12 +131,7 @@ public class MlpHessianVectorProduct
     public void Setup()
     {
         var rng = new Random(784);
-        var x = Matrix<double>.Build.Dense(Mlp.D, Mlp.N, (_, _) => rng.NextDouble());
-        var y = Matrix<double>.Build.Dense(Mlp.Q, Mlp.N);
-        for (var k = 0; k < Mlp.N; k++)
-            y[rng.Next(Mlp.Q), k] = 1;
-        _w1 = Matrix<double>.Build.Dense(Mlp.H, Mlp.D, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(Mlp.D));
-        _w2 = Matrix<double>.Build.Dense(Mlp.Q, Mlp.H, (_, _) => (2 * rng.NextDouble() - 1) / Math.Sqrt(Mlp.H));
+        (var x, var y, _w1, _w2) = Mlp.Minibatch(rng);
         _v1 = Matrix<double>.Build.Dense(Mlp.H, Mlp.D, (_, _) => 2 * rng.NextDouble() - 1);
         _v2 = Matrix<double>.Build.Dense(Mlp.Q, Mlp.H, (_, _) => 2 * rng.NextDouble() - 1);
         _g = Grad.Of((Matrix<double> W1, Matrix<double> W2) =>
