@@ -402,6 +402,7 @@ module Formula =
         | Power(_, Number e) when e.IsInteger && e.Numerator.IsEven -> true
         | Apply((Function.Abs | Function.Relu | Function.Exp | Function.Cosh | Function.Sigmoid | Function.Softplus), _) -> true
         | Power(b, _) -> isNonNegative b
+        | Sum xs | Product xs -> List.forall isNonNegative xs
         | _ -> false
 
     /// True when f is known positive (or NaN) wherever it is defined: positive numbers, exp, cosh, sigmoid,
@@ -447,6 +448,32 @@ module Formula =
         match f with
         | Power(b, e) -> b, e
         | _ -> f, one
+
+    /// True for an exponent that is an integer: b^e with any other exponent is NaN for b < 0 (Math.Pow).
+    let private isIntegerExponent e =
+        match e with
+        | Number r -> r.IsInteger
+        | Approx v -> v = Math.Round v
+        | _ -> false
+
+    /// A factor as its base, its exponent, and whether it is NaN for a negative base: b^e for an exponent that is no
+    /// integer, and sqrt(b)^n, the form that keeps that domain when such powers merge to an integer exponent.
+    let private splitFactorWithDomain f =
+        match f with
+        | Power(Power(b, Number h), Number n) when not h.IsInteger && n.IsInteger -> b, Number(h * n), true
+        | Power(b, e) -> b, e, not (isIntegerExponent e)
+        | _ -> f, one, false
+
+    /// b^s where the powers that make it include one that is NaN for b < 0 (x^(1/2)·x^(1/2), (x^(3/2))^2): when s is an
+    /// integer and b may be negative, b^s alone would hide that NaN, so the domain is kept in sqrt(b): sqrt(b)^(2s),
+    /// and sqrt(b)^2/b for s = 0. None when b^s keeps the domain itself.
+    let private domainPower (b: Formula) (s: Formula) : Formula list option =
+        match s with
+        | Number r when r.IsInteger && not (isNonNegative b || isPositive b) ->
+            let root = Power(b, half)
+            if Rational.isZero r then Some [ Power(root, ofInt 2); Power(b, minusOne) ]
+            else Some [ Power(root, Number(r * Rational.ofInt 2)) ]
+        | _ -> None
 
     /// A function of exact numbers, when its value is exact.
     let private exactValue (f: Function) (args: Rational list) : Rational option =
@@ -665,14 +692,23 @@ module Formula =
                 | None -> None)
 
     /// The product of the factors, simplified.
-    and [<CompiledName("Product")>] product (factors: Formula seq) : Formula =
+    and [<CompiledName("Product")>] product (factors: Formula seq) : Formula = productOf true factors
+
+    /// The product of a term and the inverse of factors that stay beside it (a common factor pulled out of a sum, a
+    /// denominator kept): powers of one base merge as they cancel (sqrt(x)*a/sqrt(x) = a), since what stays keeps
+    /// the domain.
+    and internal cancel (term: Formula) (inverse: Formula list) : Formula = productOf false (term :: inverse)
+
+    /// The product; keepDomain keeps the domain of powers that merge to an integer exponent (see domainPower).
+    and private productOf (keepDomain: bool) (factors: Formula seq) : Formula =
         // Invariant: a Product never holds a Product; it has at least two items; at most one number (the
         // coefficient), first, never 1; the other factors are sorted by base in the canonical order, with
-        // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1) and at most one exp (exp(a)*exp(b) =
+        // distinct bases (powers of one base combined: x*x = x^2, x*x^-1 = 1, but sqrt(x)*sqrt(x) = sqrt(x)^2, NaN for x < 0
+        // as the factors are, and sqrt(x)/sqrt(x) = sqrt(x)^2/x) and at most one exp (exp(a)*exp(b) =
         // exp(a + b)); coefficient 0 makes the product 0, even beside factors that may be NaN or ∞ (0·log(x) = 0,
         // 0/x = 0: see Formula.sum); a finite number times a single sum is distributed (2*(x + y) = 2*x + 2*y,
         // −(x − y) = y − x).
-        let split = ResizeArray<Formula * Formula>()
+        let split = ResizeArray<Formula * Formula * bool>()
         let mutable coefficient = one
         let exps = ResizeArray<Formula * Formula>()
         let rec take f =
@@ -681,34 +717,41 @@ module Formula =
             | Number _ | Approx _ -> coefficient <- multiplyNumbers coefficient f
             | Apply(Function.Exp, [ a ]) -> exps.Add(f, a)
             | Power(Apply(Function.Exp, [ a ]), (Number _ as n)) -> exps.Add(f, product [ n; a ])
-            | _ -> split.Add(splitFactor f)
+            | _ -> split.Add(splitFactorWithDomain f)
         for f in factors do
             take f
-        if exps.Count = 1 then split.Add(splitFactor (fst exps[0]))
+        if exps.Count = 1 then split.Add(splitFactorWithDomain (fst exps[0]))
         elif exps.Count > 1 then
             match exponential (sum (Seq.map snd exps)) with
             | Number _ | Approx _ as n -> coefficient <- multiplyNumbers coefficient n
-            | Apply(Function.Exp, _) as e -> split.Add(e, one)
+            | Apply(Function.Exp, _) as e -> split.Add(e, one, false)
             | f -> take f
-        let sorted = List.sortWith (fun (b1, _) (b2, _) -> Formula.Order(b1, b2)) (List.ofSeq split)
+        let sorted = List.sortWith (fun (b1, _, _) (b2, _, _) -> Formula.Order(b1, b2)) (List.ofSeq split)
         let merged = ResizeArray<Formula>()
         let again = ResizeArray<Formula>()
         let mutable rest = sorted
+        let sameBase b = match rest with (c, _, _) :: _ -> Formula.Order(c, b) = 0 | [] -> false
         while not rest.IsEmpty do
-            let b, e = rest.Head
+            let b, e, restricted = rest.Head
             rest <- rest.Tail
-            if not rest.IsEmpty && Formula.Order(fst rest.Head, b) = 0 then
-                let exponents = ResizeArray [ e ]
-                while not rest.IsEmpty && Formula.Order(fst rest.Head, b) = 0 do
-                    exponents.Add(snd rest.Head)
-                    rest <- rest.Tail
-                match power b (sum exponents) with
+            let exponents = ResizeArray [ e ]
+            let mutable restricted = restricted
+            while sameBase b do
+                let _, e, r = rest.Head
+                exponents.Add e
+                restricted <- restricted || r
+                rest <- rest.Tail
+            let s = if exponents.Count = 1 then e else sum exponents
+            match (if restricted && keepDomain then domainPower b s else None) with
+            | Some factors -> merged.AddRange factors
+            | None when exponents.Count = 1 -> merged.Add(if isOneNumber e then b else Power(b, e))
+            | None ->
+                match power b s with
                 | Number _ | Approx _ as n -> coefficient <- multiplyNumbers coefficient n
                 | Product _ as p -> again.Add p
                 // |u|^2 = u^2 and (u^a)^n = u^(a*n) change the base: the factor is sorted (and merged) again.
                 | f when Formula.Order(fst (splitFactor f), b) <> 0 -> again.Add f
                 | f -> merged.Add f
-            else merged.Add(if isOneNumber e then b else Power(b, e))
         // log10(u)^m·log(10)^k = log(u)^j·log10(u)^(m−j)·log(10)^(k−j), j the smaller of m and k in size (both integers
         // of one sign), and the same for log2 and log(2): 1/(x*log(10)^2*log10(x)) is 1/(x*log(10)*log(x)).
         let integer e =
@@ -872,7 +915,8 @@ module Formula =
     /// base^exponent, simplified (Math.Pow semantics).
     and [<CompiledName("Power")>] power (b: Formula) (e: Formula) : Formula =
         // Invariant: a Power's exponent is never 0 or 1 and its base never 1; for an integer exponent the base
-        // is neither a Power ((x^a)^n = x^(a*n)) nor a Product ((x*y)^n = x^n*y^n); a number raised to a number
+        // is neither a Power ((x^a)^n = x^(a*n)) nor a Product ((x*y)^n = x^n*y^n), except sqrt(b)^n, which keeps
+        // the domain b ≥ 0 of powers that merged to an integer exponent (see domainPower); a number raised to a number
         // is evaluated when the result is exact (4^(1/2) = 2, 2^-1 = 1/2) or inexact (0^-1 = +∞ as Math.Pow), and
         // otherwise kept (2^(1/2)).
         match b, e with
@@ -880,7 +924,10 @@ module Formula =
         | _, Number r when Rational.isOne r -> b
         | Number p, _ when Rational.isOne p -> one
         | (Number _ | Approx _), (Number _ | Approx _) -> numericPower b e
-        | Power(c, a), Number r when r.IsInteger -> power c (product [ a; e ])
+        | Power(c, a), Number r when r.IsInteger ->
+            match (if isIntegerExponent a then None else domainPower c (product [ a; e ])) with
+            | Some [ f ] -> f
+            | _ -> power c (product [ a; e ])
         | Product fs, Number r when r.IsInteger -> product (fs |> List.map (fun f -> power f e))
         | Apply(Function.Abs, [ u ]), Number r when r.IsInteger && r.Numerator.IsEven -> power u e
         // cbrt(u)^(3k) = u^k for every u (the real cube root is odd).
@@ -1213,6 +1260,62 @@ module Formula =
             for c in children g do
                 stack.Push c
         count
+
+    /// The formula for display, with each sqrt(b)^(2k) that keeps the domain of powers merged to an integer exponent
+    /// (see domainPower) written as b^k where the formula is NaN for b < 0 without it: where b has a power that is no
+    /// integer, a log or an acosh, or another such root, on a path the value depends on (through sums, products,
+    /// powers and calls, not conditions). asin(sqrt(x))'s derivative is 1/(2*sqrt(x)*sqrt(1 - x)); of several roots
+    /// of b alone the deepest stays (1/(6*cosh(sqrt(x)^2/6)^2), not sqrt(x)^2/(6*x*cosh(sqrt(x)^2/6)^2)). The value is
+    /// unchanged.
+    let internal withoutRedundantDomains (f: Formula) : Formula =
+        let (|Domain|_|) g =
+            match g with
+            | Power(Power(b, Number h), Number n) when not h.IsInteger && n.IsInteger -> Some(b, h * n)
+            | _ -> None
+        let restricted = ResizeArray<Formula>()
+        let domains = ResizeArray<Formula * Formula * int>()
+        let stack = Stack<Formula * int>()
+        stack.Push(f, 0)
+        while stack.Count > 0 do
+            let g, depth = stack.Pop()
+            match g with
+            | Domain(b, _) ->
+                domains.Add(b, g, depth)
+                stack.Push(b, depth + 1)
+            | Power(b, e) ->
+                if not (isIntegerExponent e) then restricted.Add b
+                stack.Push(b, depth + 1)
+                stack.Push(e, depth + 1)
+            | Apply((Function.Log | Function.Log2 | Function.Log10 | Function.Acosh), [ b ]) ->
+                restricted.Add b
+                stack.Push(b, depth + 1)
+            | Sum xs | Product xs | Apply(_, xs) ->
+                for c in xs do
+                    stack.Push(c, depth + 1)
+            | _ -> ()
+        let same a b = Formula.Order(a, b) = 0
+        // The root that stays for each base no other restriction covers: the deepest.
+        let kept =
+            domains
+            |> Seq.filter (fun (b, _, _) -> not (restricted.Exists(fun r -> same r b)))
+            |> Seq.groupBy (fun (b, _, _) -> domains |> Seq.findIndex (fun (c, _, _) -> same b c))
+            |> Seq.map (fun (_, group) -> group |> Seq.maxBy (fun (_, _, depth) -> depth) |> fun (_, g, _) -> g)
+            |> List.ofSeq
+        if domains.Count = kept.Length then f
+        else
+            let rec rebuild g =
+                StackGuard.run (fun () ->
+                    let all xs =
+                        let ys = List.map rebuild xs
+                        if List.forall2 (fun x y -> obj.ReferenceEquals(x, y)) xs ys then None else Some ys
+                    match g with
+                    | Domain(b, k) when not (kept |> List.exists (fun h -> obj.ReferenceEquals(g, h))) -> power (rebuild b) (Number k)
+                    | Sum xs -> all xs |> Option.map sum |> Option.defaultValue g
+                    | Product xs -> all xs |> Option.map product |> Option.defaultValue g
+                    | Power(b, e) -> all [ b; e ] |> Option.map (fun ys -> power ys[0] ys[1]) |> Option.defaultValue g
+                    | Apply(h, xs) -> all xs |> Option.map (apply h) |> Option.defaultValue g
+                    | _ -> g)
+            rebuild f
 
     /// The names of the symbols of f, sorted (ordinal).
     [<CompiledName("Symbols")>]

@@ -122,7 +122,7 @@ module Infix =
     [<CompiledName("Format")>]
     let format (f: Formula) : string =
         let sink = StringBuilder()
-        write sink (Visual.ofFormula f)
+        write sink (Visual.ofFormula (Formula.withoutRedundantDomains f))
         sink.ToString()
 
     /// Writes the formula as infix text to a TextWriter.

@@ -197,7 +197,7 @@ module Latex =
     [<CompiledName("Format")>]
     let format (f: Formula) : string =
         let sink = StringBuilder()
-        write sink (Visual.ofFormula f)
+        write sink (Visual.ofFormula (Formula.withoutRedundantDomains f))
         sink.ToString()
 
     /// A partial derivative as an equation: partial "f" "x" formula = "\frac{\partial f}{\partial x} = ...".

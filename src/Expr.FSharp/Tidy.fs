@@ -166,7 +166,7 @@ module internal Tidy =
                         Number(Rational.one / content)
                         :: (bases |> List.map (fun (b, e) -> Formula.power b (Number(-e))))
                         @ (powers |> List.map (fun (b, e) -> Formula.power b (Formula.negate e))))
-                let rest = Formula.sum (terms |> List.map (fun t -> Formula.multiply t inverse))
+                let rest = Formula.sum (terms |> List.map (fun t -> Formula.cancel t [ inverse ]))
                 match rest with
                 | Sum restTerms when (let _, bs = common restTerms in bs.IsEmpty) ->
                     // Like terms the division collected may share a number: 4*x*s + 4*s*(4 + x) is 4*s*(4 + 2*x), so 8*s*(2 + x).
@@ -194,7 +194,7 @@ module internal Tidy =
                 let (b, e), _ = shared |> List.maxBy snd
                 let inside, outside = split |> List.partition (fun (_, fs) -> has (b, e) fs)
                 let inverse = Formula.power b (Formula.negate e)
-                let grouped = Product [ Formula.power b e; Formula.sum (inside |> List.map (fun (t, _) -> Formula.multiply t inverse)) ]
+                let grouped = Product [ Formula.power b e; Formula.sum (inside |> List.map (fun (t, _) -> Formula.cancel t [ inverse ])) ]
                 Some(Sum(grouped :: List.map fst outside))
         | _ -> None
 
@@ -257,7 +257,7 @@ module internal Tidy =
                 // Multiplied factor by factor: 4*(9 + x^2) as one formula would be distributed into another base.
                 let scaled =
                     terms
-                    |> List.map (fun t -> Formula.product (t :: Number(Rational.ofBigInteger l) :: [ for b, e in bases -> Formula.power b (Number e) ]))
+                    |> List.map (fun t -> Formula.cancel t (Number(Rational.ofBigInteger l) :: [ for b, e in bases -> Formula.power b (Number e) ]))
                 let expanded = scaled |> List.map (fun t -> if expandNumerator then expand t else Some [ t ])
                 let hasDenominator (t: Formula) = not (List.isEmpty (snd (denominatorOf (factorsOf t))))
                 if not (List.forall Option.isSome expanded) then None

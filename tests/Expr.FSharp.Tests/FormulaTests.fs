@@ -71,7 +71,7 @@ let ``Like terms and powers combine: 2x + 3x - x ⇒ 4*x, x^2*x^3 ⇒ x^5, x^y*x
     Assert.Equal("x^6", infix (pow (pow x (c 2.0)) (c 3.0)))
     // (x^2)^(1/2) is abs(x), never x.
     Assert.Equal("abs(x)", infix (pow (pow x (c 2.0)) (c 0.5)))
-    Assert.Equal("x", infix (pow (pow x (c 0.5)) (c 2.0)))
+    Assert.Equal("sqrt(x)^2", infix (pow (pow x (c 0.5)) (c 2.0))) // NaN for x < 0, as sqrt(x) is
     Assert.Equal("x^2*y^2", infix (pow (x *. y) (c 2.0)))
     Assert.Equal("x^2", infix (pow (pow x (c 4.0)) (c 0.5)))
     Assert.Equal("y", infix (pow (math "Cbrt" [ y ]) (c 3.0)))
@@ -122,6 +122,31 @@ let ``Pairs a CAS writes as one: 2 sin cos ⇒ sin(2u), cosh^k tanh^k ⇒ sinh^k
     Assert.Equal("4*cbrt(x)/3", shown (f "Cbrt" x +. x /. (c 3.0 *. pow (f "Cbrt" x) (c 2.0))))
     Assert.Equal("-8/(3*cbrt(x)^11)", shown (c -8.0 /. (c 3.0 *. pow x (c 3.0) *. pow (f "Cbrt" x) (c 2.0))))
     Assert.Equal("4*y*cbrt(4 + x*y)/3", shown (c 4.0 *. y *. (c 4.0 +. x *. y) /. (c 3.0 *. pow (f "Cbrt" (x *. y +. c 4.0)) (c 2.0))))
+
+[<Fact>]
+let ``Powers that merge to an integer exponent keep a root's domain: sqrt(y)*sqrt(y) is sqrt(y)^2, NaN for y < 0`` () =
+    let sqrt a = math "Sqrt" [ a ]
+    // y = -0.7 at the first point of shown: each of these is NaN there, and so is its formula.
+    Assert.Equal("sqrt(y)^2", shown (sqrt y *. sqrt y))
+    Assert.Equal("sqrt(y)^2", shown (pow (sqrt y) (c 2.0)))
+    Assert.Equal("sqrt(y)^6", shown (pow (pow y (c 1.5)) (c 2.0)))
+    Assert.Equal("sqrt(y)^2", shown (pow y (c 1.5) /. sqrt y))
+    Assert.Equal("sqrt(y)^2/y", shown (sqrt y /. sqrt y))
+    Assert.Equal("1/sqrt(y)^2", shown (c 1.0 /. (sqrt y *. sqrt y)))
+    Assert.Equal("sqrt(y)^2/y", shown (pow y x *. pow y (neg x)))
+    // A merged exponent that is no integer keeps the domain itself, and so does a base that is never negative.
+    Assert.Equal("y^(3/2)", shown (y *. sqrt y))
+    Assert.Equal("1 + y^2", shown (sqrt (c 1.0 +. y *. y) *. sqrt (c 1.0 +. y *. y)))
+    Assert.Equal("exp(y)", shown (sqrt (exp y) *. sqrt (exp y)))
+    Assert.Equal("abs(y)", shown (sqrt (y *. y)))
+    Assert.Equal("y^(3/2)", shown (sqrt y *. sqrt y *. sqrt y))
+    // Shown without the root where something else is NaN for y < 0: a root of y, a log of y.
+    Assert.Equal("log(y)", shown (sqrt y *. sqrt y *. log y /. y))
+    Assert.Equal("1/(2*sqrt(y)*sqrt(1 - y))", shown (c 0.5 /. (sqrt y *. sqrt (c 1.0 -. sqrt y *. sqrt y))))
+    Assert.Equal("sqrt(y)^2 + sqrt(1 + y)", shown (sqrt y *. sqrt y +. sqrt (c 1.0 +. y))) // defined for -1 < y < 0
+    Assert.Equal("sqrt(y) + y", shown (sqrt y *. sqrt y +. sqrt y))
+    // Of two roots that keep the domain alone, one stays: tanh(sqrt(y)^4/(6*y))'s derivative.
+    Assert.Equal("1/(6*cosh(sqrt(y)^2/6)^2)", shown ((sqrt y *. sqrt y /. y) /. (c 6.0 *. pow (math "Cosh" [ sqrt y *. sqrt y /. c 6.0 ]) (c 2.0))))
 
 [<Fact>]
 let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asinh(u)) ⇒ sqrt(1 + u^2), cos(acos(x)) stays`` () =

@@ -121,6 +121,14 @@ public sealed class FormulaTests
         var gradient = new double[1];
         Grad.Of((double x) => Math.Sin(Math.Asin(x))).Evaluate([2.0], gradient);
         Assert.True(double.IsNaN(gradient[0]));
+        // sqrt(x)*sqrt(x) + sqrt(x)/sqrt(x) is NaN for x < 0, and so is its derivative: not 1.
+        var roots = Grad.Of((double x) => Math.Sqrt(x) * Math.Sqrt(x) + Math.Sqrt(x) / Math.Sqrt(x));
+        roots.Evaluate([-2.0], gradient);
+        Assert.True(double.IsNaN(gradient[0]));
+        var shown = Assert.Single(Lines(roots));
+        Assert.DoesNotContain("= 1", shown);
+        Assert.True(double.IsNaN(FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => -2.0), roots.Formulas[0].Formula!)), shown);
+        Assert.Equal(1.0, FormulaModule.Evaluate(Microsoft.FSharp.Core.FSharpFunc<string, double>.FromConverter(_ => 3.0), roots.Formulas[0].Formula!), 1e-15);
         // Defined for every x on both sides: cos(y)^2' = -sin(2*y), tanh(asinh(2x))' = 2/(1 + 4x^2)^(3/2).
         Assert.Equal(["∂f/∂y = -sin(2*y)"], Lines(Grad.Of((double y) => Math.Cos(y) * Math.Cos(y))));
         Assert.Equal(["∂f/∂x = 2/(sqrt(1 + 4*x^2)*(1 + 4*x^2))"], Lines(Grad.Of((double x) => Math.Tanh(Math.Asinh(x + x)))));
