@@ -344,6 +344,27 @@ module Formula =
         | Number _ | Approx _ -> true
         | _ -> false
 
+    /// The value of a formula without symbols (a constant the symbolic module keeps, cosh(5), log(tanh(3))), through
+    /// numbers, sums, products, powers and calls; None for anything else or past 64 nodes.
+    let private constantValue (f: Formula) : float option =
+        let mutable budget = 64
+        let rec value f =
+            budget <- budget - 1
+            if budget < 0 then None
+            else
+                match f with
+                | Number r -> Some(Rational.toFloat r)
+                | Approx v -> Some v
+                | Sum xs -> values xs |> Option.map Array.sum
+                | Product xs -> values xs |> Option.map (Array.fold (*) 1.0)
+                | Power(b, e) -> values [ b; e ] |> Option.map (fun v -> Math.Pow(v[0], v[1]))
+                | Apply(g, xs) -> values xs |> Option.map (Function.evaluate g)
+                | _ -> None
+        and values xs =
+            let vs = List.map value xs
+            if List.forall Option.isSome vs then Some(vs |> List.map Option.get |> Array.ofList) else None
+        value f
+
     let private floatOf f =
         match f with
         | Number r -> Rational.toFloat r
@@ -375,7 +396,7 @@ module Formula =
         match f with
         | Function.Sin | Function.Cos | Function.Tanh | Function.Atan | Function.Sigmoid | Function.Abs
         | Function.Max | Function.Min | Function.Sign | Function.Step | Function.Floor | Function.Ceiling | Function.Round
-        | Function.Truncate | Function.Relu | Function.Atan2 | Function.Cbrt | Function.Asinh | Function.Square -> true
+        | Function.Truncate | Function.Relu | Function.Atan2 | Function.Cbrt | Function.Asinh | Function.Square | Function.Softplus -> true
         | _ -> false
 
     /// True when f is finite wherever its symbols are: built from symbols, finite numbers, sums, products,
@@ -582,8 +603,14 @@ module Formula =
             while not rest.IsEmpty && Formula.Order(fst rest.Head, m) = 0 do
                 c <- addNumbers c (snd rest.Head)
                 rest <- rest.Tail
-            if not (isZeroNumber c) then collected.Add(joinTerm c m)
+            // A NaN coefficient (∞ − ∞) makes the sum NaN, as NaN·m is.
+            if Double.IsNaN(floatOf c) then constant <- c
+            elif not (isZeroNumber c) then collected.Add(joinTerm c m)
         let terms = List.ofSeq collected
+        if Double.IsNaN(floatOf constant) then constant // NaN + u is NaN
+        // ∞ + u is ∞ for u finite wherever its symbols are: cbrt(x) − ∞ + tanh(y) is −∞, step of it 0.
+        elif Double.IsInfinity(floatOf constant) && List.forall isTotal terms then constant
+        else
         match pythagorean (if isZeroNumber constant then terms else constant :: terms) with
         | Some merged -> sum merged
         | None ->
@@ -591,7 +618,6 @@ module Formula =
         | Some merged -> sum merged
         | None ->
         match terms with
-        | _ when Double.IsNaN(floatOf constant) -> constant // NaN + u is NaN
         | [] -> constant
         | [ t ] when isZeroNumber constant -> t
         | _ when isZeroNumber constant -> Sum terms
@@ -633,7 +659,7 @@ module Formula =
                         elif Formula.Order(d, multiplyNumbers minusOne c) = 0 then Some(other, d, product [ minusOne; u ])
                         else None)
                     |> Option.map (fun (other, d, argument) ->
-                        product [ multiplyNumbers (ofInt 2) d; rest; Apply(Function.Step, [ argument ]) ]
+                        product [ multiplyNumbers (ofInt 2) d; rest; step argument ]
                         :: (terms |> List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, other)))))))
 
     /// A term as its number and the rest (a number is itself times 1).
@@ -690,6 +716,27 @@ module Formula =
                         product [ coefficient; rest; square ]
                         :: List.filter (fun x -> not (obj.ReferenceEquals(x, t) || obj.ReferenceEquals(x, p))) terms)
                 | None -> None)
+
+    /// step(u), with step(max(a, v) + c) = step(v + c) for constants with a + c < 0, and step(min(a, v) + c) =
+    /// step(v + c) for a + c > 0: where max or min picks a, both steps are 0 (or 1).
+    and private step (u: Formula) : Formula =
+        let constants, rest = (match u with Sum ts -> ts | _ -> [ u ]) |> List.partition (fun t -> (constantValue t).IsSome)
+        let c = constants |> List.sumBy (fun t -> (constantValue t).Value)
+        let extreme =
+            match rest with
+            | [ Apply((Function.Max | Function.Min) as m, [ a; b ]) ] when not constants.IsEmpty && Double.IsFinite c ->
+                let bound, other =
+                    match constantValue a, constantValue b with
+                    | Some v, _ -> Some v, b
+                    | _, Some v -> Some v, a
+                    | _ -> None, a
+                match bound with
+                | Some v when (m = Function.Max && v + c < 0.0) || (m = Function.Min && v + c > 0.0) -> Some(sum (other :: constants))
+                | _ -> None
+            | _ -> None
+        match extreme with
+        | Some v -> step v
+        | None -> Apply(Function.Step, [ u ])
 
     /// The product of the factors, simplified.
     and [<CompiledName("Product")>] product (factors: Formula seq) : Formula = productOf true factors
@@ -828,6 +875,22 @@ module Formula =
             let others = merged |> Seq.filter (fun f -> not (obj.ReferenceEquals(f, s) || obj.ReferenceEquals(f, a)))
             product (Seq.concat [ Seq.ofList [ coefficient; u; power (Apply(Function.Abs, [ u ])) (Number(k - Rational.one)) ]; others; again ])
         | None ->
+        // c·u·(c·u)^e = (c·u)^(e + 1) for a product base and an exponent that is no integer (5*x*(5*x)^(x - 1) is
+        // (5*x)^x): both sides are NaN where c·u < 0, and where c·u = 0 the left is 0·∞, whose limit this is.
+        let baseAmongFactors =
+            merged
+            |> Seq.tryPick (fun f ->
+                match f with
+                | Power(Product bs as b, e) when not (isIntegerExponent e) ->
+                    let c, parts = match bs with (Number _ as n) :: rest -> n, rest | _ -> one, bs
+                    let found = parts |> List.map (fun p -> merged |> Seq.tryFind (fun g -> not (obj.ReferenceEquals(g, f)) && Formula.Order(g, p) = 0))
+                    if List.forall Option.isSome found then Some(f, b, e, c, List.map Option.get found) else None
+                | _ -> None)
+        match baseAmongFactors with
+        | Some(f, b, e, c, used) ->
+            let others = merged |> Seq.filter (fun h -> not (obj.ReferenceEquals(h, f) || List.exists (fun u -> obj.ReferenceEquals(h, u)) used))
+            product (Seq.concat [ Seq.ofList [ coefficient; power c minusOne; power b (sum [ e; one ]) ]; others; again ])
+        | None ->
         match pairs merged with
         | Some(f, g, replacement) ->
             let others = merged |> Seq.filter (fun h -> not (obj.ReferenceEquals(h, f) || obj.ReferenceEquals(h, g)))
@@ -840,6 +903,13 @@ module Formula =
             | [] -> coefficient
             | _ when isZeroNumber coefficient -> zero
             | _ when Double.IsNaN(floatOf coefficient) -> coefficient // NaN·u is NaN
+            // ±∞ times a constant of known sign is ±∞ (∞·log(tanh(3)) = −∞).
+            | _ when Double.IsInfinity(floatOf coefficient) && factors |> List.exists (fun g -> (constantValue g).IsSome) ->
+                let signs, rest = factors |> List.partition (fun g -> (constantValue g).IsSome)
+                let value = signs |> List.fold (fun acc g -> acc * (constantValue g).Value) (floatOf coefficient)
+                if Double.IsNaN value then ofFloat value
+                elif rest.IsEmpty then ofFloat value
+                else product (ofFloat value :: rest)
             | [ f ] when isOneNumber coefficient -> f
             | _ when isOneNumber coefficient -> Product factors
             | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
@@ -866,6 +936,27 @@ module Formula =
             | Function.Asin -> Function.Sin
             | _ -> Function.Tanh
         let sameSign (a: Rational) (b: Rational) = a.Sign = b.Sign && Rational.compare (Rational.abs b) (Rational.abs a) <= 0
+        // step(u + a)·step(u + b) = step(u + min(a, b)) for constants a ≠ b: where u + min(a, b) = 0 the other step is 1.
+        let stepParts f =
+            match f with
+            | Apply(Function.Step, [ Sum ts ]) ->
+                let constants, rest = ts |> List.partition (fun t -> (constantValue t).IsSome)
+                let c = constants |> List.sumBy (fun t -> (constantValue t).Value)
+                if constants.IsEmpty || rest.IsEmpty || not (Double.IsFinite c) then None else Some(sum rest, c)
+            | _ -> None
+        let steps =
+            merged
+            |> Seq.tryPick (fun f ->
+                stepParts f
+                |> Option.bind (fun (u, a) ->
+                    merged
+                    |> Seq.tryPick (fun g ->
+                        match stepParts g with
+                        | Some(v, b) when apart f g && a <> b && Formula.Order(u, v) = 0 -> Some(f, g, [ (if a < b then f else g) ])
+                        | _ -> None)))
+        match steps with
+        | Some _ -> steps
+        | None ->
         merged
         |> Seq.tryPick (fun f ->
             match integer f with
@@ -989,6 +1080,15 @@ module Formula =
             | Function.Sinh, Function.Asinh
             | Function.Tan, Function.Atan -> Some u
             | _ -> None
+        // The angle of (v, u): tan = u/v, cos = v/r, sin = u/r with r = sqrt(u^2 + v^2) > 0, everywhere but u = v = 0
+        // (where atan2 picks 0 and the right sides are 0/0).
+        | [ Apply(Function.Atan2, [ u; v ]) ] ->
+            let r = sum [ power u (ofInt 2); power v (ofInt 2) ]
+            match f with
+            | Function.Tan -> Some(product [ u; power v minusOne ])
+            | Function.Cos -> Some(product [ v; power r minusHalf ])
+            | Function.Sin -> Some(product [ u; power r minusHalf ])
+            | _ -> None
         | _ -> None
 
     /// A catalogue function applied to its arguments, simplified.
@@ -1016,6 +1116,8 @@ module Formula =
             match exactValue f rationals with
             | Some r -> exact r
             | None -> Apply(f, args)
+        // sin, cos and tan of ±∞·u or ∞ + u are NaN for every u (∞·0 and ∞ − ∞ are NaN too).
+        | (Function.Sin | Function.Cos | Function.Tan), [ Product((Approx v) :: _) | Sum((Approx v) :: _) ] when Double.IsInfinity v -> ofFloat nan
         | Function.Exp, [ Apply(Function.Log, [ x ]) ] when isPositive x -> x
         | Function.Log, [ Apply(Function.Exp, [ x ]) ] -> x
         | (Function.Abs | Function.Floor | Function.Ceiling | Function.Round | Function.Truncate | Function.Sign), [ Apply(inner, _) as x ] when inner = f -> x
@@ -1031,6 +1133,7 @@ module Formula =
         // relu's derivative: sign(relu(u)) = step(u) wherever relu is differentiable (u ≠ 0), as a CAS writes it.
         | Function.Sign, [ Apply(Function.Relu, [ u ]) ] -> Apply(Function.Step, [ u ])
         | Composition g -> g
+        | Function.Step, [ u ] -> step u
         // atan2(u, c) = atan(u/c) for a number c > 0, for every u (atan2(y, 2) is atan(y/2)).
         | Function.Atan2, [ u; Number c ] when c.Sign > 0 -> apply Function.Atan [ product [ u; Number(Rational.one / c) ] ]
         | (Function.Max | Function.Min), [ a; b ] when Formula.Order(a, b) = 0 -> a

@@ -66,12 +66,14 @@ module internal Tidy =
             match f with
                 // 1 − sigmoid(u) stays whole: sigmoid(u)*(1 − sigmoid(u)) is the textbook form of sigmoid's derivative.
             | _ when isSigmoidPart f -> Some [ f ]
-            | Sum ts -> Some ts
-            | Power(Sum ts, Number r) when r.IsInteger && r.Sign > 0 && r.Numerator <= BigInteger 4 ->
-                let mutable acc = Some [ Formula.one ]
-                for _ in 1 .. int r.Numerator do
-                    acc <- acc |> Option.bind (fun a -> times a ts)
-                acc
+            | Sum _ -> expand f
+            | Power(Sum _ as s, Number r) when r.IsInteger && r.Sign > 0 && r.Numerator <= BigInteger 4 ->
+                expand s
+                |> Option.bind (fun ts ->
+                    let mutable acc = Some [ Formula.one ]
+                    for _ in 1 .. int r.Numerator do
+                        acc <- acc |> Option.bind (fun a -> times a ts)
+                    acc)
             | _ -> Some [ f ]
         match t with
         | Sum ts ->

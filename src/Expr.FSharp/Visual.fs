@@ -268,9 +268,32 @@ module Visual =
             | Product fs -> fs
             | _ -> [ f ]
         let plain = ofFactors factors
-        match [ clearFractions factors; Tidy.clearDenominators factors ] |> List.choose id with
+        match [ clearFractions factors; Tidy.clearDenominators factors; mergedTogether factors ] |> List.choose id with
         | [] -> plain
         | shapes -> List.minBy width (plain :: List.map ofFactors shapes)
+
+    /// The factors with a sum among them (or an integer power of one) taken over its common denominator and multiplied
+    /// in, so that powers of one base merge across it: 2*(1 - 4*x^2/(1 + 4*x^2))/sqrt(1 + 4*x^2) is
+    /// 2/(1 + 4*x^2)^(3/2). None when no sum has such a shape, or the product comes out negative.
+    and private mergedTogether (factors: Formula list) : Formula list option =
+        if not (Tidy.isSmall 300 (Product factors)) then None
+        else
+            factors
+            |> List.tryPick (fun s ->
+                let whole, k =
+                    match s with
+                    | Sum _ -> Some s, Rational.one
+                    | Power(Sum _ as t, Number k) when k.IsInteger -> Some t, k
+                    | _ -> None, Rational.one
+                match whole |> Option.bind (Tidy.together true) with
+                | None
+                | Some(Sum _) -> None
+                | Some t ->
+                    let others = factors |> List.filter (fun g -> not (obj.ReferenceEquals(g, s)))
+                    match Formula.product (Formula.power t (Number k) :: others) with
+                    | g when fst (splitSign g) -> None
+                    | Product fs -> Some fs
+                    | g -> Some [ g ])
 
     /// The factors with every sum (or integer power of one) whose terms have fractional coefficients multiplied
     /// through by the lcm L of their denominators, and the coefficient divided by L (or L^k); None when none has.

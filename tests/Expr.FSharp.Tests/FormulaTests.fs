@@ -103,7 +103,7 @@ let private shown (e: Expression) =
         let expected = (compile e).Invoke(px, py, pz)
         let actual = Formula.evaluate (fun s -> match s with "x" -> px | "y" -> py | _ -> pz) f
         if Double.IsNaN expected then Assert.True(Double.IsNaN actual, $"{Infix.format f} at {point}: {actual}, not NaN")
-        else Assert.True(abs (expected - actual) <= 1e-12 * max 1.0 (abs expected), $"{Infix.format f} at {point}: {actual}, not {expected}")
+        else Assert.True(expected = actual || abs (expected - actual) <= 1e-12 * max 1.0 (abs expected), $"{Infix.format f} at {point}: {actual}, not {expected}")
     Infix.format f
 
 [<Fact>]
@@ -168,6 +168,11 @@ let ``Compositions a CAS rewrites, only where both sides are NaN alike: cosh(asi
     // Beside a root of 1 - x^2, NaN exactly where acos(x) is, cos(acos(x)) is x (sin(acos(x))'s derivative).
     Assert.Equal("-x/sqrt(1 - x^2)", shown (neg (f "Cos" (f "Acos" x)) /. f "Sqrt" (c 1.0 -. x *. x)))
     Assert.Equal("y*tanh(atanh(x))/(1 - x^2)", shown (y *. f "Tanh" (f "Atanh" x) /. (c 1.0 -. x *. x)))
+    // The angle of (v, u): NaN where u = v = 0 only, where atan2 picks 0.
+    Assert.Equal("y/x", shown (f "Tan" (math "Atan2" [ y; x ])))
+    Assert.Equal("x/sqrt(x^2 + y^2)", shown (f "Cos" (math "Atan2" [ y; x ])))
+    Assert.Equal("y/sqrt(x^2 + y^2)", shown (f "Sin" (math "Atan2" [ y; x ])))
+    Assert.Equal("-1/sqrt(1 + y^2)", shown (f "Cos" (math "Atan2" [ y; c -1.0 ])))
 
 [<Fact>]
 let ``Display shapes: a common factor out of a sum, numbers the division collects included; a power into a denominator's sum`` () =
@@ -176,6 +181,10 @@ let ``Display shapes: a common factor out of a sum, numbers the division collect
     // atan(3/y)'s derivative, 3/(y^2*(1 + 9/y^2)), at y = 0 is 0·∞, and the shape its limit.
     Assert.Equal("3/(9 + y^2)", shown (c 3.0 /. (y *. y *. (c 1.0 +. c 9.0 /. (y *. y)))))
     Assert.Equal("x/(9 + 100*x^4)", shown (c 1.0 /. (x *. (c 9.0 /. (x *. x) +. c 100.0 *. x *. x))))
+    // A numerator's powers of sums expanded inside a sum: (square(3/2 + x) - 2)*((1 - (5 - x))/x)'s derivative.
+    Assert.Equal("(1 - x^2 + 2*x^3)/x^2", shown ((pow (c 1.5 +. x) (c 2.0) -. c 2.0) /. x -. (x -. c 4.0) *. (pow (c 1.5 +. x) (c 2.0) -. c 2.0) /. (x *. x) +. c 2.0 *. (x -. c 4.0) *. (c 1.5 +. x) /. x))
+    // A sum factor over its common denominator merges with a power of it: tanh(asinh(2x))'s derivative.
+    Assert.Equal("2/(1 + 4*x^2)^(3/2)", shown (c 2.0 *. (c 1.0 -. c 4.0 *. x *. x /. (c 1.0 +. c 4.0 *. x *. x)) /. math "Sqrt" [ c 1.0 +. c 4.0 *. x *. x ]))
     // Not where the sum keeps a denominator: the shape would be no clearer.
     Assert.Equal("1/(x*(x + 1/y))", shown (c 1.0 /. (x *. (x +. c 1.0 /. y))))
     // A power with an exponent that is no number, common to every term (x^x's derivative).
@@ -197,6 +206,23 @@ let ``atan2(u, c) ⇒ atan(u/c) for a number c > 0; sums that are multiples of o
     // tan(atan2(y, 2))'s derivative: (1 + tan(atan(y/2))^2)*2/(4 + y^2) = (1 + y^2/4)*2/(4 + y^2).
     Assert.Equal("1/2", shown (math "Tan" [ math "Atan2" [ y; c 2.0 ] ] |> fun t -> (c 1.0 +. t *. t) *. c 2.0 /. (c 4.0 +. y *. y)))
     Assert.Equal("4*x", shown ((c 2.0 +. c 2.0 *. y) *. x /. (c 0.5 +. c 0.5 *. y)))
+
+[<Fact>]
+let ``Infinite constants: ∞ + a total u is ∞, sin(∞·u) is NaN, ∞·c takes c's sign, ∞ − ∞ in like terms is NaN`` () =
+    let inf = c Double.PositiveInfinity
+    let cbrt a = math "Cbrt" [ a ]
+    // max(atanh(1) - cbrt(x), tanh(y))'s derivatives: the step of ∞ − cbrt(x) − tanh(y) is 1, of its negation 0.
+    Assert.Equal("Infinity", shown (inf -. cbrt x -. fn "Softplus" y))
+    let step e = Formula.apply Function.Step [ formula e ]
+    Assert.Equal("-1/(3*cbrt(x)^2)", Infix.format (Formula.multiply (formula (c -1.0 /. (c 3.0 *. pow (cbrt x) (c 2.0)))) (step (inf -. cbrt x -. math "Tanh" [ y ]))))
+    Assert.Equal("0", Infix.format (Formula.multiply (step (cbrt x -. inf +. math "Tanh" [ y ])) (formula (sigmoid y))))
+    // Not beside what may be NaN or -∞: log(x) - ∞ stays.
+    Assert.Equal("log(x) - Infinity", shown (log x -. inf))
+    Assert.Equal("NaN", shown (sin (inf *. x) *. y))
+    Assert.Equal("NaN", shown (cos (inf +. log x)))
+    Assert.Equal("-Infinity*tanh(3)^x", shown (inf *. log (math "Tanh" [ c 3.0 ]) *. pow (math "Tanh" [ c 3.0 ]) x))
+    Assert.Equal("NaN", shown (inf *. x -. inf *. x +. y))
+    Assert.Equal("NaN", shown ((inf *. x -. inf *. x) *. y))
 
 [<Fact>]
 let ``Identities: x + 0, x*1, x^1, x^0 ⇒ 1, -(-x) ⇒ x, x - y - (x - y) ⇒ 0`` () =
@@ -263,6 +289,36 @@ let ``0·u and 0/u are 0: log(x)*0, log(x) - log(x), sqrt(x)*0, 0/x and x*y - y*
     Assert.Equal("0", infix ((c 1.0 /. x) *. c 0.0))
     Assert.Equal("0", infix (c 0.0 /. log x))
     Assert.Equal("x", infix (x +. c 0.0 *. log x))
+
+[<Fact>]
+let ``Steps of max and min with constants: step(max(4, y) - cosh(5)) ⇒ step(y - cosh(5)); step(u - a)*step(u - b) ⇒ one step`` () =
+    let cosh a = math "Cosh" [ a ]
+    // The step of each argument as written (the DU's node, unsimplified) and their product, against the product
+    // simplified: the same value on each side of every kink and at each (step is 1/2 at 0).
+    let check (expected: string) (arguments: Expression list) =
+        let raw = Product [ for a in arguments -> Apply(Function.Step, [ formula a ]) ]
+        let simplified = Formula.product [ for a in arguments -> Formula.apply Function.Step [ formula a ] ]
+        Assert.Equal(expected, Infix.format simplified)
+        for v in [ -80.0; 2.0; 3.0; 3.5; 4.0; 6.0; 10.0; Math.Cosh 5.0; 80.0 ] do
+            Assert.Equal(Formula.evaluate (fun _ -> v) raw, Formula.evaluate (fun _ -> v) simplified)
+    // max(cosh(5), max(y, 4))'s derivative: the inner max picks 4 wherever the outer step is not 0.
+    check "step(y - cosh(5))" [ math "Max" [ c 4.0; y ] -. cosh (c 5.0) ]
+    check "step(y - cosh(5))" [ y -. c 4.0; math "Max" [ c 4.0; y ] -. cosh (c 5.0) ]
+    check "step(y - 3)" [ math "Min" [ c 6.0; y ] -. c 3.0 ]
+    // Not where the constant is on the side the step turns on: max(4, y) - 3 is positive everywhere.
+    check "step(max(4, y) - 3)" [ math "Max" [ c 4.0; y ] -. c 3.0 ]
+    check "step(min(2, y) - 3)" [ math "Min" [ c 2.0; y ] -. c 3.0 ]
+    // Products of steps of one u: the larger threshold (at y = 4, 1/2·1; at y = 3, 0·1/2).
+    check "step(y - 4)" [ y -. c 4.0; y -. c 3.0 ]
+    check "step(y - 4)*step(x - 3)" [ y -. c 4.0; x -. c 3.0 ]
+
+[<Fact>]
+let ``A product base among the factors: 5*x*(5*x)^(x - 1) ⇒ (5*x)^x`` () =
+    Assert.Equal("(5*x)^x", shown (c 5.0 *. x *. pow (c 5.0 *. x) (x -. c 1.0)))
+    Assert.Equal("(5*x)^x/5", shown (x *. pow (c 5.0 *. x) (x -. c 1.0)))
+    Assert.Equal("acos(x)*(25/sigmoid(y))^acos(x)", shown (c 25.0 *. math "Acos" [ x ] *. pow (c 25.0 /. sigmoid y) (math "Acos" [ x ] -. c 1.0) /. sigmoid y))
+    // Not with an integer exponent: (5*x)^2 is 25*x^2 already.
+    Assert.Equal("125*x^3", shown (c 5.0 *. x *. pow (c 5.0 *. x) (c 2.0)))
 
 [<Fact>]
 let ``sign, abs, min and max: sign(-x) ⇒ -sign(x), abs(-2*x) ⇒ 2*abs(x), max(y, x) ⇒ max(x, y)`` () =
