@@ -877,19 +877,36 @@ module Formula =
         | None ->
         // c·u·(c·u)^e = (c·u)^(e + 1) for a product base and an exponent that is no integer (5*x*(5*x)^(x - 1) is
         // (5*x)^x): both sides are NaN where c·u < 0, and where c·u = 0 the left is 0·∞, whose limit this is.
+        // A part p^k of the base is found in a factor p^m with m an integer of k's sign at least as large, which leaves
+        // p^(m − k) (x^2*y^-1*(x/y)^(x − 1) is x*(x/y)^x).
         let baseAmongFactors =
             merged
             |> Seq.tryPick (fun f ->
                 match f with
                 | Power(Product bs as b, e) when not (isIntegerExponent e) ->
                     let c, parts = match bs with (Number _ as n) :: rest -> n, rest | _ -> one, bs
-                    let found = parts |> List.map (fun p -> merged |> Seq.tryFind (fun g -> not (obj.ReferenceEquals(g, f)) && Formula.Order(g, p) = 0))
-                    if List.forall Option.isSome found then Some(f, b, e, c, List.map Option.get found) else None
+                    let find part =
+                        let pb, pe = splitFactor part
+                        merged
+                        |> Seq.tryPick (fun g ->
+                            let gb, ge = splitFactor g
+                            match pe, ge with
+                            | _ when obj.ReferenceEquals(g, f) -> None
+                            | _ when Formula.Order(g, part) = 0 -> Some(g, one)
+                            | Number k, Number m when k.IsInteger && m.IsInteger && k.Sign = m.Sign
+                                                      && Rational.compare (Rational.abs k) (Rational.abs m) <= 0 && Formula.Order(gb, pb) = 0 ->
+                                Some(g, power gb (Number(m - k)))
+                            | _ -> None)
+                    let found = parts |> List.map find
+                    let distinct = found |> List.choose id |> List.map fst |> List.distinct
+                    // Only where the coefficient holds c a whole number of times: 5*x*(5*x)^(x − 1), not x*(5*x)^(x − 1).
+                    let whole = match multiplyNumbers coefficient (power c minusOne) with Number r -> r.IsInteger | _ -> false
+                    if whole && List.forall Option.isSome found && distinct.Length = parts.Length then Some(f, b, e, c, List.map Option.get found) else None
                 | _ -> None)
         match baseAmongFactors with
         | Some(f, b, e, c, used) ->
-            let others = merged |> Seq.filter (fun h -> not (obj.ReferenceEquals(h, f) || List.exists (fun u -> obj.ReferenceEquals(h, u)) used))
-            product (Seq.concat [ Seq.ofList [ coefficient; power c minusOne; power b (sum [ e; one ]) ]; others; again ])
+            let others = merged |> Seq.filter (fun h -> not (obj.ReferenceEquals(h, f) || List.exists (fun (u, _) -> obj.ReferenceEquals(h, u)) used))
+            product (Seq.concat [ Seq.ofList [ coefficient; power c minusOne; power b (sum [ e; one ]) ]; List.map snd used; others; again ])
         | None ->
         match pairs merged with
         | Some(f, g, replacement) ->

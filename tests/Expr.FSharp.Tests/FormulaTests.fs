@@ -315,7 +315,10 @@ let ``Steps of max and min with constants: step(max(4, y) - cosh(5)) ⇒ step(y 
 [<Fact>]
 let ``A product base among the factors: 5*x*(5*x)^(x - 1) ⇒ (5*x)^x`` () =
     Assert.Equal("(5*x)^x", shown (c 5.0 *. x *. pow (c 5.0 *. x) (x -. c 1.0)))
-    Assert.Equal("(5*x)^x/5", shown (x *. pow (c 5.0 *. x) (x -. c 1.0)))
+    Assert.Equal("x*(5*x)^(x - 1)", shown (x *. pow (c 5.0 *. x) (x -. c 1.0))) // (5*x)^x/5 would add a fraction
+    // A part found in a higher power, and a part with an exponent that is no number: (S*(x/y)^x)^x's derivative.
+    Assert.Equal("x*(x/y)^x", shown (x *. x /. y *. pow (x /. y) (x -. c 1.0)))
+    Assert.Equal("(sigmoid(y)*(x/y)^x)^x", shown (sigmoid y *. pow (x /. y) x *. pow (sigmoid y *. pow (x /. y) x) (x -. c 1.0)))
     Assert.Equal("acos(x)*(25/sigmoid(y))^acos(x)", shown (c 25.0 *. math "Acos" [ x ] *. pow (c 25.0 /. sigmoid y) (math "Acos" [ x ] -. c 1.0) /. sigmoid y))
     // Not with an integer exponent: (5*x)^2 is 25*x^2 already.
     Assert.Equal("125*x^3", shown (c 5.0 *. x *. pow (c 5.0 *. x) (c 2.0)))
