@@ -1414,8 +1414,11 @@ module Formula =
                     stack.Push(c, depth + 1)
             | _ -> ()
         let same a b = Formula.Order(a, b) = 0
-        // The root that stays for each base no other restriction covers: the deepest.
+        // The root that stays for each base no other restriction covers: the deepest. (Past 256 roots the formula is
+        // shown as it is: the grouping below is quadratic in them.)
         let kept =
+            if domains.Count > 256 then List.ofSeq (Seq.map (fun (_, g, _) -> g) domains)
+            else
             domains
             |> Seq.filter (fun (b, _, _) -> not (restricted.Exists(fun r -> same r b)))
             |> Seq.groupBy (fun (b, _, _) -> domains |> Seq.findIndex (fun (c, _, _) -> same b c))
