@@ -447,7 +447,10 @@ internal static partial class StagedCode
                 _names[c] = target;
                 return;
             }
-            Line(target, step.First ? " = " : " += ", Render(c, top: true));
+            // A shared value read again later is defined once, in its temp, which this line then reads (not
+            // `dq = 1 / q; ... t1 = 1 / q;`: the adjoint has changed by the time the other read comes).
+            var shared = _temps.Contains(c) && !_names.ContainsKey(c) && c != _bar;
+            Line(target, step.First ? " = " : " += ", Render(c, top: !shared));
         }
 
         // Counts how many lines read each unnamed root backward value; one read twice becomes a temp.

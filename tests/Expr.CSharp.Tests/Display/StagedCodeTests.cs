@@ -72,6 +72,18 @@ public sealed class StagedCodeTests
     }
 
     [Fact]
+    public void A_value_that_starts_an_adjoint_and_is_read_again_is_computed_once()
+    {
+        // 1/q is dq's first contribution and a factor of its second; 2*q is added to dq and divides it: each gets a
+        // temp the adjoint line reads, rather than a second `t1 = 1 / q;` after dq has changed.
+        var code = Grad.Of((double x) => Math.Sqrt(x) * Math.Sqrt(x) + Math.Sqrt(x) / Math.Sqrt(x)).ToCode();
+        Assert.Equal(
+            "// forward\nq = Math.Sqrt(x);\nr = Fn.Square(q);\ns = q / q;\nf = r + s;\n" +
+            "// backward\nt1 = 1 / q;\ndq = t1;\ndq += -(s * t1);\nt2 = 2 * q;\ndq += t2;\ndx = dq / t2;\n",
+            code.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public void A_fused_gate_reuses_its_forward_value()
     {
         var code = Grad.Of((double x, double w) => Fn.Sigmoid(w * x)).ToCode();
