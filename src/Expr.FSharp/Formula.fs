@@ -365,6 +365,11 @@ module Formula =
             if List.forall Option.isSome vs then Some(vs |> List.map Option.get |> Array.ofList) else None
         value f
 
+    /// The terms of a sum split into those that are constants (constantValue), with their value's sum, and the rest.
+    let private splitConstants (terms: Formula list) : Formula list * float * Formula list =
+        let constants, rest = terms |> List.partition (fun t -> (constantValue t).IsSome)
+        constants, constants |> List.sumBy (fun t -> (constantValue t).Value), rest
+
     let private floatOf f =
         match f with
         | Number r -> Rational.toFloat r
@@ -720,8 +725,7 @@ module Formula =
     /// step(u), with step(max(a, v) + c) = step(v + c) for constants with a + c < 0, and step(min(a, v) + c) =
     /// step(v + c) for a + c > 0: where max or min picks a, both steps are 0 (or 1).
     and private step (u: Formula) : Formula =
-        let constants, rest = (match u with Sum ts -> ts | _ -> [ u ]) |> List.partition (fun t -> (constantValue t).IsSome)
-        let c = constants |> List.sumBy (fun t -> (constantValue t).Value)
+        let constants, c, rest = splitConstants (match u with Sum ts -> ts | _ -> [ u ])
         let extreme =
             match rest with
             | [ Apply((Function.Max | Function.Min) as m, [ a; b ]) ] when not constants.IsEmpty && Double.IsFinite c ->
@@ -957,8 +961,7 @@ module Formula =
         let stepParts f =
             match f with
             | Apply(Function.Step, [ Sum ts ]) ->
-                let constants, rest = ts |> List.partition (fun t -> (constantValue t).IsSome)
-                let c = constants |> List.sumBy (fun t -> (constantValue t).Value)
+                let constants, c, rest = splitConstants ts
                 if constants.IsEmpty || rest.IsEmpty || not (Double.IsFinite c) then None else Some(sum rest, c)
             | _ -> None
         let steps =
