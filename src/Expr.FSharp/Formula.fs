@@ -367,8 +367,9 @@ module Formula =
 
     /// The terms of a sum split into those that are constants (constantValue), with their value's sum, and the rest.
     let private splitConstants (terms: Formula list) : Formula list * float * Formula list =
-        let constants, rest = terms |> List.partition (fun t -> (constantValue t).IsSome)
-        constants, constants |> List.sumBy (fun t -> (constantValue t).Value), rest
+        let valued = terms |> List.map (fun t -> t, constantValue t)
+        let constants, rest = valued |> List.partition (fun (_, v) -> v.IsSome)
+        List.map fst constants, constants |> List.sumBy (fun (_, v) -> v.Value), List.map fst rest
 
     let private floatOf f =
         match f with
@@ -920,17 +921,19 @@ module Formula =
         if again.Count > 0 then product (Seq.append (coefficient :: List.ofSeq merged) again)
         else
             let factors = List.ofSeq merged
+            // Constant factors beside an infinite coefficient, with their values.
+            let constants =
+                if Double.IsInfinity(floatOf coefficient) then factors |> List.choose (fun g -> constantValue g |> Option.map (fun v -> g, v))
+                else []
             match factors with
             | [] -> coefficient
             | _ when isZeroNumber coefficient -> zero
             | _ when Double.IsNaN(floatOf coefficient) -> coefficient // NaN·u is NaN
             // ±∞ times a constant of known sign is ±∞ (∞·log(tanh(3)) = −∞).
-            | _ when Double.IsInfinity(floatOf coefficient) && factors |> List.exists (fun g -> (constantValue g).IsSome) ->
-                let signs, rest = factors |> List.partition (fun g -> (constantValue g).IsSome)
-                let value = signs |> List.fold (fun acc g -> acc * (constantValue g).Value) (floatOf coefficient)
-                if Double.IsNaN value then ofFloat value
-                elif rest.IsEmpty then ofFloat value
-                else product (ofFloat value :: rest)
+            | _ when not constants.IsEmpty ->
+                let value = constants |> List.fold (fun acc (_, v) -> acc * v) (floatOf coefficient)
+                let rest = factors |> List.filter (fun g -> not (List.exists (fun (h, _) -> obj.ReferenceEquals(g, h)) constants))
+                if Double.IsNaN value || rest.IsEmpty then ofFloat value else product (ofFloat value :: rest)
             | [ f ] when isOneNumber coefficient -> f
             | _ when isOneNumber coefficient -> Product factors
             | [ Sum terms ] when Double.IsFinite(floatOf coefficient) ->
